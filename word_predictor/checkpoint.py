@@ -1,0 +1,104 @@
+"""Callbacks that keep a run's work safe: the best model, the resume checkpoint,
+and a stop on a loss that is no longer a number.
+
+Resume needs more than weights: the optimiser's moments and learning rate (in the
+compiled model file), and the counters of early stopping and of the learning-rate
+schedule, which Keras resets at the start of every fit() (in state.json).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import keras
+
+from word_predictor import rundir
+from word_predictor.config import Config
+from word_predictor.model import build_model
+
+# Callback attributes that carry over between epochs, saved and restored on resume.
+_CARRIED = {
+    keras.callbacks.EarlyStopping: ("wait", "best", "best_epoch"),
+    keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
+}
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stop at the first batch whose loss is NaN or infinite, and remember where."""
+
+    def __init__(self):
+        super().__init__()
+        self.stopped_at: tuple[int, int] | None = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.stopped_at = (self._epoch, batch)
+            self.model.stop_training = True
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """At each epoch end: the best model so far to model.keras, then the resume checkpoint.
+
+    Put it after EarlyStopping and ReduceLROnPlateau in the callback list, so it
+    saves their state after they have updated it, and restores it after they reset it.
+    """
+
+    def __init__(self, run_dir: Path, config: Config, carried: list[keras.callbacks.Callback], state: dict):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.config = config
+        self.carried = carried
+        self.state = dict(state)
+        self._twin: keras.Model | None = None
+
+    def on_train_begin(self, logs=None):
+        for callback in self.carried:
+            saved = self.state.get("callbacks", {}).get(type(callback).__name__, {})
+            for name, value in saved.items():
+                setattr(callback, name, value)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.state["global_step"] = self.state.get("global_step", 0) + 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if not math.isfinite(float(logs.get("loss", math.nan))):
+            return  # the weights may be broken: keep the last good files as they are
+        val_loss = float(logs.get("val_loss", logs["loss"]))
+        if val_loss < self.state.get("best_val_loss", math.inf):
+            self.state.update(best_val_loss=val_loss, best_epoch=epoch)
+            rundir.save_model_atomic(self._inference_twin(), self.run_dir / rundir.MODEL_FILE)
+        self.state["epochs_completed"] = epoch + 1
+        self.state["callbacks"] = {
+            type(c).__name__: {name: _plain(getattr(c, name)) for name in _CARRIED[type(c)]} for c in self.carried
+        }
+        folder = self.run_dir / rundir.CHECKPOINT_DIR
+        folder.mkdir(exist_ok=True)
+        rundir.save_model_atomic(self.model, folder / rundir.CHECKPOINT_MODEL)
+        # The state is written after the model it describes: a kill in between
+        # leaves the previous epoch's state, and that epoch is simply trained again.
+        rundir.write_json(folder / rundir.CHECKPOINT_STATE, self.state)
+        rundir.write_status(self.run_dir, epochs_completed=epoch + 1)
+
+    def _inference_twin(self) -> keras.Model:
+        # The same architecture without the optimiser, so model.keras stays small.
+        if self._twin is None:
+            self._twin = build_model(self.config)
+        self._twin.set_weights(self.model.get_weights())
+        return self._twin
+
+
+def _plain(value):
+    """A JSON-safe copy of a callback counter (numpy scalars become Python numbers)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def read_state(run_dir: Path) -> dict:
+    path = Path(run_dir) / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_STATE
+    return rundir.read_json(path) if path.is_file() else {}

@@ -1,0 +1,245 @@
+"""Folders of .txt files -> one stream of word ids, split into train, validation and test.
+
+The stream is read file by file in blocks, so memory stays at one int32 per word
+plus one entry per distinct word, whatever the size of the corpus:
+
+    files (sorted) --read 1 MiB blocks--> words --first-seen index--> raw ids (int32)
+    raw ids --blocks--> train | validation | test --train counts--> Vocabulary
+    raw ids --lookup table--> vocabulary ids per split
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from word_predictor.errors import UserError, warn
+from word_predictor.text import Vocabulary, words
+
+ENCODING_ERRORS = ("strict", "replace", "skip")
+SPLITS = ("train", "validation", "test")
+
+_BLOCK_BYTES = 1 << 20
+# A "word" with no whitespace for this long is cut, so one giant line can't hold memory.
+_MAX_CARRY_CHARS = 1 << 20
+_GOLDEN = (math.sqrt(5) - 1) / 2
+
+# 'replace' turns each invalid byte sequence into a word break; 'skip' drops it.
+codecs.register_error("word_predictor_space", lambda error: (" ", error.end))
+_DECODE_ERRORS = {"strict": "strict", "replace": "word_predictor_space", "skip": "ignore"}
+
+
+class CorpusError(UserError):
+    pass
+
+
+@dataclass
+class Split:
+    """Vocabulary ids of one split; windows never cross a segment boundary."""
+
+    ids: np.ndarray  # int32, segments one after another
+    segment_lengths: np.ndarray  # int64, sums to len(ids)
+
+    @property
+    def tokens(self) -> int:
+        return int(self.ids.size)
+
+
+@dataclass
+class Corpus:
+    vocabulary: Vocabulary
+    splits: dict[str, Split]
+    files: list[str]
+
+    @property
+    def tokens(self) -> int:
+        return sum(split.tokens for split in self.splits.values())
+
+
+def find_text_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """Every *.txt below each path (a file is taken as given), sorted, each once."""
+    found: dict[str, Path] = {}
+    for root in map(Path, paths):
+        if root.is_file():
+            found.setdefault(os.path.realpath(root), root)
+        elif root.is_dir():
+            for path in _walk_txt(root):
+                found.setdefault(os.path.realpath(path), path)
+        else:
+            raise CorpusError(f"corpus path {root} does not exist; pass --corpus FOLDER_OR_FILE")
+    if not found:
+        shown = ", ".join(str(p) for p in paths)
+        raise CorpusError(f"no .txt files found in {shown}; add some or pass --corpus FOLDER_OR_FILE")
+    return sorted(found.values())
+
+
+def _walk_txt(root: Path) -> Iterator[Path]:
+    # Follows symbolic links to folders, but visits each real folder once, so a
+    # link loop ends instead of recursing forever.
+    seen: set[tuple[int, int]] = set()
+    for folder, subfolders, filenames in os.walk(root, followlinks=True):
+        stat = os.stat(folder)
+        if (stat.st_dev, stat.st_ino) in seen:
+            subfolders[:] = []
+            continue
+        seen.add((stat.st_dev, stat.st_ino))
+        subfolders.sort()
+        for name in sorted(filenames):
+            path = Path(folder, name)
+            if name.lower().endswith(".txt") and path.is_file():
+                yield path
+
+
+def read_words(path: Path, encoding_errors: str = "strict") -> Iterator[list[str]]:
+    """Normalised words of one UTF-8 file, a block at a time.
+
+    Raises CorpusError for invalid UTF-8 (under 'strict', naming the byte offset),
+    a binary file or an unreadable one.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors=_DECODE_ERRORS[encoding_errors])
+    offset = 0
+    carry = ""
+    try:
+        with open(path, "rb") as stream:
+            while True:
+                block = stream.read(_BLOCK_BYTES)
+                if b"\0" in block:
+                    raise CorpusError(f"{path} looks binary (it holds NUL bytes); remove it from the corpus")
+                pending = len(decoder.getstate()[0])
+                try:
+                    text = decoder.decode(block, final=not block)
+                except UnicodeDecodeError as error:
+                    at = offset - pending + error.start
+                    raise CorpusError(
+                        f"{path} is not valid UTF-8 at byte {at}; fix or convert the file, "
+                        "or pass --encoding-errors replace|skip"
+                    ) from None
+                offset += len(block)
+                text = carry + text
+                if not block:
+                    yield words(text)
+                    return
+                cut = _last_space(text)
+                if cut < 0 and len(text) < _MAX_CARRY_CHARS:
+                    carry = text
+                    continue
+                cut = cut if cut >= 0 else len(text)
+                carry = text[cut:]
+                yield words(text[:cut])
+    except OSError as error:
+        raise CorpusError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _last_space(text: str) -> int:
+    for i in range(len(text) - 1, -1, -1):
+        if text[i].isspace():
+            return i
+    return -1
+
+
+@dataclass
+class TokenStream:
+    """A corpus as ids into `words` (its distinct words in the order first seen)."""
+
+    ids: np.ndarray
+    words: list[str]
+    file_lengths: list[int]
+
+
+def read_tokens(files: Sequence[Path], encoding_errors: str = "strict") -> TokenStream:
+    index: dict[str, int] = {}
+    pieces: list[np.ndarray] = []
+    file_lengths = []
+    for path in files:
+        before = sum(p.size for p in pieces)
+        for chunk in read_words(path, encoding_errors):
+            # setdefault gives a new word the next free id.
+            pieces.append(
+                np.fromiter((index.setdefault(w, len(index)) for w in chunk), np.int32, len(chunk))
+            )
+        file_lengths.append(sum(p.size for p in pieces) - before)
+        if file_lengths[-1] == 0:
+            warn(f"{path} holds no words after normalisation")
+    ids = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
+    return TokenStream(ids=ids, words=list(index), file_lengths=file_lengths)
+
+
+def split_segments(
+    n_tokens: int, chunk_size: int, validation_fraction: float, test_fraction: float
+) -> dict[str, list[tuple[int, int]]]:
+    """Cut [0, n_tokens) into blocks and deal them to the splits, deterministically.
+
+    Blocks are spread evenly through the text (a golden-ratio sequence), so each
+    split samples every part of the corpus, and neighbouring blocks of one split
+    merge into one segment:
+
+        | train | test | train  train | validation | train | test | ...
+    """
+    block = max(2 * (chunk_size + 1), min(1000, n_tokens // 100))
+    segments: dict[str, list[tuple[int, int]]] = {name: [] for name in SPLITS}
+    for number, start in enumerate(range(0, n_tokens, block)):
+        u = ((number + 0.5) * _GOLDEN) % 1.0
+        name = "test" if u < test_fraction else "validation" if u < test_fraction + validation_fraction else "train"
+        end = min(start + block, n_tokens)
+        if segments[name] and segments[name][-1][1] == start:
+            segments[name][-1] = (segments[name][-1][0], end)
+        else:
+            segments[name].append((start, end))
+    return segments
+
+
+def _gather(ids: np.ndarray, segments: list[tuple[int, int]]) -> Split:
+    lengths = np.array([end - start for start, end in segments], dtype=np.int64)
+    parts = [ids[start:end] for start, end in segments]
+    return Split(ids=np.concatenate(parts) if parts else np.zeros(0, np.int32), segment_lengths=lengths)
+
+
+def build_corpus(
+    paths: Sequence[str | os.PathLike],
+    *,
+    chunk_size: int,
+    unknown_threshold: int,
+    validation_fraction: float,
+    test_fraction: float,
+    encoding_errors: str = "strict",
+    progress: Callable[[str], None] = lambda message: None,
+) -> Corpus:
+    """Read, split and encode a corpus; the vocabulary comes from the train split alone."""
+    files = find_text_files(paths)
+    progress(f"reading {len(files)} file(s)")
+    stream = read_tokens(files, encoding_errors)
+    if stream.ids.size < chunk_size + 1:
+        raise CorpusError(
+            f"the corpus has {stream.ids.size} word(s) after normalisation; it needs at least "
+            f"chunk size + 1 = {chunk_size + 1}. Add text or lower --chunk-size"
+        )
+    segments = split_segments(stream.ids.size, chunk_size, validation_fraction, test_fraction)
+    raw = {name: _gather(stream.ids, segs) for name, segs in segments.items()}
+    counts = np.bincount(raw["train"].ids, minlength=len(stream.words))
+    vocabulary = Vocabulary.from_counts(
+        {word: int(n) for word, n in zip(stream.words, counts) if n}, unknown_threshold
+    )
+    if len(vocabulary) < 2:
+        raise CorpusError(
+            f"every word of the training text appears {unknown_threshold} time(s) or fewer, so the "
+            "vocabulary holds only the unknown symbol; lower --unknown-threshold or add text"
+        )
+    table = vocabulary.lookup_table(stream.words)
+    splits = {name: Split(table[split.ids], split.segment_lengths) for name, split in raw.items()}
+    return Corpus(vocabulary=vocabulary, splits=splits, files=[str(f) for f in files])
+
+
+def encode_files(
+    paths: Sequence[str | os.PathLike], vocabulary: Vocabulary, encoding_errors: str = "strict"
+) -> Split:
+    """Text files as vocabulary ids, one segment per file (for evaluation)."""
+    stream = read_tokens(find_text_files(paths), encoding_errors)
+    table = vocabulary.lookup_table(stream.words)
+    ids = table[stream.ids] if stream.ids.size else np.zeros(0, np.int32)
+    return Split(ids=ids, segment_lengths=np.array(stream.file_lengths, dtype=np.int64))

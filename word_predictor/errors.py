@@ -1,0 +1,36 @@
+"""Errors meant for people: one line, a non-zero exit code, no traceback."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # the input or the run folder is unusable
+EXIT_USAGE = 2  # the command line is wrong (argparse uses 2 as well)
+
+
+class UserError(Exception):
+    """Something the user can fix; the message says what and how."""
+
+    exit_code = EXIT_FAILURE
+
+
+class UsageError(UserError):
+    exit_code = EXIT_USAGE
+
+
+def run_cli(prog: str, body: Callable[[], int | None]) -> int:
+    """Run a command's body and turn a UserError or Ctrl-C into one line on stderr."""
+    try:
+        return body() or EXIT_OK
+    except UserError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)

@@ -1,0 +1,117 @@
+"""python -m word_predictor.evaluate: how well a run predicts the next word of a text.
+
+Every word that has `chunk_size` words before it (in the same file) is a target,
+predicted from exactly those words, the same task as predict's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from word_predictor.corpus import ENCODING_ERRORS, Split, encode_files
+from word_predictor.errors import UserError, run_cli, warn
+from word_predictor.model import NextWord
+from word_predictor.rundir import load_run, newest_complete_run, read_test_split
+from word_predictor.text import UNKNOWN_ID
+from word_predictor.windows import gather_windows, window_starts
+
+_FLOOR = 1e-30  # a probability that underflowed to 0 still gets a finite log
+
+
+def score(next_word: NextWord, split: Split, chunk_size: int, batch_size: int = 1024) -> dict:
+    """Perplexity and accuracies of next-word prediction over every full window of `split`."""
+    starts = window_starts(split.segment_lengths, chunk_size)
+    if starts.size == 0:
+        raise UserError(f"the text is too short to evaluate: it needs more than {chunk_size} words in one file")
+    log_likelihood = 0.0
+    top1 = top5 = known_top1 = known_top5 = known = 0
+    for begin in range(0, starts.size, batch_size):
+        window = gather_windows(split.ids, starts[begin : begin + batch_size], chunk_size)
+        targets = window[:, -1]
+        probabilities = next_word(window[:, :-1])  # (batch, vocabulary)
+        target_probability = probabilities[np.arange(targets.size), targets]
+        log_likelihood += float(np.sum(np.log(np.maximum(target_probability, _FLOOR))))
+        # A target is in the top 5 when fewer than 5 words are more probable than it.
+        rank = np.sum(probabilities > target_probability[:, None], axis=1)
+        is_known = targets != UNKNOWN_ID
+        top1 += int(np.sum(rank == 0))
+        top5 += int(np.sum(rank < 5))
+        known += int(np.sum(is_known))
+        known_top1 += int(np.sum((rank == 0) & is_known))
+        known_top5 += int(np.sum((rank < 5) & is_known))
+    tokens = int(starts.size)
+    loss = -log_likelihood / tokens
+    return {
+        "tokens": tokens,
+        "loss": loss,
+        "perplexity": math.exp(loss) if loss < 700 else math.inf,
+        "top1": top1 / tokens,
+        "top5": top5 / tokens,
+        "known_tokens": known,
+        "known_top1": known_top1 / known if known else 0.0,
+        "known_top5": known_top5 / known if known else 0.0,
+        "unknown_rate": 1 - known / tokens,
+    }
+
+
+def format_scores(scores: dict) -> str:
+    return "\n".join(
+        [
+            f"tokens evaluated:  {scores['tokens']:,} ({scores['unknown_rate']:.1%} unknown)",
+            f"perplexity:        {scores['perplexity']:.2f}",
+            f"top-1 accuracy:    {scores['top1']:.2%}",
+            f"top-5 accuracy:    {scores['top5']:.2%}",
+            f"known top-1:       {scores['known_top1']:.2%}   (targets that are not the unknown symbol)",
+            f"known top-5:       {scores['known_top5']:.2%}",
+        ]
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m word_predictor.evaluate",
+        description="Score a trained run: perplexity, top-1 and top-5 accuracy of next-word prediction.",
+    )
+    parser.add_argument("--run", type=Path, help="run folder to evaluate (default: the newest complete run)")
+    parser.add_argument("--logdir", type=Path, default=Path("logs"), help="where runs live (default: logs)")
+    parser.add_argument(
+        "--text", nargs="+", metavar="FILE",
+        help="text files or folders to evaluate on (default: the run's own held-out test split)",
+    )  # fmt: skip
+    parser.add_argument("--encoding-errors", choices=ENCODING_ERRORS, default="strict",
+                        help="what to do with invalid UTF-8 in --text (default: strict)")  # fmt: skip
+    parser.add_argument("--batch-size", type=int, default=1024, help="contexts scored at once (default: 1024)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_cli("word_predictor.evaluate", lambda: _evaluate(args))
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    run_dir = args.run or newest_complete_run(args.logdir, on_note=warn)
+    run = load_run(run_dir)
+    if args.text:
+        split = encode_files(args.text, run.vocabulary, args.encoding_errors)
+    else:
+        split = read_test_split(run_dir)
+    scores = score(NextWord(run.model), split, run.config.chunk_size, args.batch_size)
+    if args.json:
+        keys = ("tokens", "perplexity", "top1", "top5", "known_top1", "known_top5")
+        print(json.dumps({key: scores[key] for key in keys} | {"run": str(run_dir)}))
+    else:
+        print(f"run: {run_dir}")
+        print(format_scores(scores))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""python -m word_predictor.predict "TEXT": the likely next words after TEXT.
+
+Needs only a run folder (model, vocabulary, config); it never reads the corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from word_predictor.errors import UsageError, run_cli, warn
+from word_predictor.model import NextWord
+from word_predictor.rundir import Run, load_run, newest_complete_run
+from word_predictor.text import UNKNOWN_ID, words
+from word_predictor.windows import context_ids
+
+_SHOWN_TEXT = 300  # characters of a long TEXT echoed in the "Prediction:" line
+
+
+@dataclass
+class Suggestions:
+    context: list[str]  # the words the model reads
+    unknown: list[str]  # words of the context outside the vocabulary
+    predictions: list[tuple[str, float]]
+
+
+class Predictor:
+    """A loaded run, ready to suggest next words (the model is compiled once)."""
+
+    def __init__(self, run: Run):
+        self.run = run
+        self.next_word = NextWord(run.model)
+
+    def suggest(self, text: str, top_k: int = 5, include_unknown: bool = False) -> Suggestions:
+        all_words = words(text)
+        if not all_words:
+            raise UsageError(
+                "the text has no words after normalisation (only the letters a-z, apostrophes and "
+                "hyphens count); give some English words"
+            )
+        config, vocabulary = self.run.config, self.run.vocabulary
+        context = all_words[-config.chunk_size :]
+        ids = context_ids(context, vocabulary, config.chunk_size, pad=config.targets == "last")
+        probabilities = self.next_word(ids)[0]
+        if not include_unknown:
+            probabilities = probabilities.copy()
+            probabilities[UNKNOWN_ID] = -1.0
+        best = np.argsort(probabilities)[::-1][:top_k]
+        return Suggestions(
+            context=context,
+            unknown=[w for w in context if w not in vocabulary],
+            predictions=[(vocabulary.tokens[i], float(probabilities[i])) for i in best],
+        )
+
+    def continue_text(self, text: str, count: int) -> list[str]:
+        """The `count` most likely words after `text`, each chosen after the last."""
+        added: list[str] = []
+        for _ in range(count):
+            word = self.suggest(" ".join([text, *added]), top_k=1).predictions[0][0]
+            added.append(word)
+        return added
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m word_predictor.predict",
+        description="Print the likely next words after TEXT, using a trained run.",
+    )
+    parser.add_argument("text", nargs="+", metavar="TEXT", help="the text so far (quote it, or give several words)")
+    parser.add_argument("--run", type=Path, help="run folder to use (default: the newest complete run)")
+    parser.add_argument("--logdir", type=Path, default=Path("logs"), help="where runs live (default: logs)")
+    parser.add_argument("--top-k", type=int, default=5, help="how many next words to list (default: 5)")
+    parser.add_argument("--words", type=int, default=1, help="how many words to add in the Prediction line (default: 1)")
+    parser.add_argument("--include-unknown", action="store_true",
+                        help="allow the unknown-word symbol among the suggestions")  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_cli("word_predictor.predict", lambda: _predict(args))
+
+
+def _predict(args: argparse.Namespace) -> int:
+    text = " ".join(args.text).strip()
+    if not text:
+        raise UsageError('TEXT is empty; try: python -m word_predictor.predict "some of them looks like"')
+    if args.top_k < 1 or args.words < 1:
+        raise UsageError("--top-k and --words must be at least 1")
+    predictor = Predictor(load_run(args.run or newest_complete_run(args.logdir, on_note=warn)))
+    suggestions = predictor.suggest(text, args.top_k, args.include_unknown)
+    if args.json:
+        print(json.dumps({
+            "context": suggestions.context,
+            "unknown": suggestions.unknown,
+            "predictions": [{"word": w, "probability": p} for w, p in suggestions.predictions],
+        }))  # fmt: skip
+        return 0
+    print(f"context: {' '.join(suggestions.context)}")
+    if suggestions.unknown:
+        print(f"unknown words (read as the unknown symbol): {', '.join(suggestions.unknown)}")
+    width = max(len(word) for word, _ in suggestions.predictions)
+    for rank, (word, probability) in enumerate(suggestions.predictions, 1):
+        print(f"{rank:>3}. {word:<{width}}  {probability:.4f}")
+    added = [suggestions.predictions[0][0]]
+    if args.words > 1:
+        added += predictor.continue_text(f"{text} {added[0]}", args.words - 1)
+    shown = text if len(text) <= _SHOWN_TEXT else "…" + text[-_SHOWN_TEXT:]
+    print(f"Prediction: {shown} {' '.join(added)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

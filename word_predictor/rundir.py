@@ -1,0 +1,233 @@
+"""The run folder: everything one training wrote, and nothing that another did.
+
+    logs/RUN/
+      config.json        every setting, the command line, versions, vocabulary hash
+      vocabulary.json    words, counts, threshold, normalisation version
+      model.keras        best weights so far (by validation loss), no optimiser
+      metrics.json       final figures on the held-out test split
+      test_split.npz     that split's word ids, so evaluate needs no corpus
+      status.json        {"complete": true} is written last, once all of the above are
+      checkpoint/        last epoch's model with optimiser state, and the state to resume
+      train/ validation/ test/ samples/ projector/   TensorBoard event files
+
+Every file is written to a temporary name and renamed into place, so a kill at any
+moment leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from word_predictor.config import Config, load_config
+from word_predictor.corpus import Split
+from word_predictor.errors import UserError
+from word_predictor.text import Vocabulary, sha256_of
+
+CONFIG_FILE = "config.json"
+VOCABULARY_FILE = "vocabulary.json"
+MODEL_FILE = "model.keras"
+METRICS_FILE = "metrics.json"
+TEST_SPLIT_FILE = "test_split.npz"
+STATUS_FILE = "status.json"
+CHECKPOINT_DIR = "checkpoint"
+CHECKPOINT_MODEL = "last.keras"
+CHECKPOINT_STATE = "state.json"
+LOCK_FILE = ".lock"
+
+
+class RunError(UserError):
+    pass
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.partial")
+    with open(temporary, "w", encoding="utf-8") as stream:
+        stream.write(text)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(temporary, path)
+    _fsync_dir(path.parent)
+
+
+def write_json(path: Path, data: dict) -> None:
+    write_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def save_model_atomic(model: keras.Model, path: Path) -> None:
+    path = Path(path)
+    temporary = path.with_name(f".{path.stem}.partial.keras")  # Keras insists on .keras
+    model.save(temporary)
+    with open(temporary, "rb") as stream:
+        os.fsync(stream.fileno())
+    os.replace(temporary, path)
+    _fsync_dir(path.parent)
+
+
+def write_test_split(run_dir: Path, split: Split) -> None:
+    temporary = Path(run_dir) / f".{TEST_SPLIT_FILE}.partial.npz"
+    np.savez(temporary, ids=split.ids, segment_lengths=split.segment_lengths)
+    os.replace(temporary, Path(run_dir) / TEST_SPLIT_FILE)
+
+
+def read_test_split(run_dir: Path) -> Split:
+    try:
+        with np.load(Path(run_dir) / TEST_SPLIT_FILE, allow_pickle=False) as data:
+            split = Split(ids=data["ids"].astype(np.int32), segment_lengths=data["segment_lengths"])
+    except (OSError, KeyError, ValueError) as error:
+        raise RunError(f"cannot read the test split of {run_dir}: {error}; pass --text FILE") from None
+    if split.ids.size == 0:
+        raise RunError(f"run {run_dir} kept no test split (--test-fraction 0); pass --text FILE")
+    return split
+
+
+def create_run_dir(logdir: Path, name: str) -> Path:
+    if not name or name in (".", "..") or "/" in name or "\\" in name:
+        raise RunError(f"--run-name {name!r} is not a plain folder name")
+    Path(logdir).mkdir(parents=True, exist_ok=True)
+    run_dir = Path(logdir) / name
+    try:
+        run_dir.mkdir()  # atomic: of two trainings with one name, only one gets it
+    except FileExistsError:
+        raise RunError(
+            f"run folder {run_dir} already exists; choose another --run-name, or continue it "
+            f"with --resume {run_dir}"
+        ) from None
+    return run_dir
+
+
+@contextlib.contextmanager
+def locked(run_dir: Path):
+    """Hold the run's lock for the whole training; a second trainer is refused."""
+    fd = os.open(Path(run_dir) / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(f"run {run_dir} is being trained by another process; wait for it to finish") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def read_status(run_dir: Path) -> dict:
+    try:
+        return read_json(Path(run_dir) / STATUS_FILE)
+    except (OSError, ValueError):
+        return {}
+
+
+def write_status(run_dir: Path, **fields) -> None:
+    write_json(Path(run_dir) / STATUS_FILE, {**read_status(run_dir), **fields, "updated": time.time()})
+
+
+def is_complete(run_dir: Path) -> bool:
+    return read_status(run_dir).get("complete") is True
+
+
+def _started(run_dir: Path) -> float:
+    return float(read_status(run_dir).get("started", 0.0)) or run_dir.stat().st_mtime
+
+
+def list_runs(logdir: Path) -> list[Path]:
+    """Run folders under `logdir`, newest first."""
+    logdir = Path(logdir)
+    if not logdir.is_dir():
+        return []
+    runs = [p for p in logdir.iterdir() if p.is_dir() and (p / STATUS_FILE).is_file()]
+    return sorted(runs, key=_started, reverse=True)
+
+
+def newest_complete_run(logdir: Path, on_note=lambda message: None) -> Path:
+    runs = list_runs(logdir)
+    complete = [run for run in runs if is_complete(run)]
+    if not complete:
+        if runs:
+            raise RunError(
+                f"no complete run under {logdir}: {runs[0].name} is still training or was "
+                f"interrupted; finish it with python -m word_predictor.train --resume {runs[0]}"
+            )
+        raise RunError(f"no run found under {logdir}; train one with python -m word_predictor.train")
+    skipped = runs[: runs.index(complete[0])]
+    if skipped:
+        on_note(
+            f"skipping newer incomplete run(s) {', '.join(r.name for r in skipped)}; "
+            f"using {complete[0].name}"
+        )
+    return complete[0]
+
+
+@dataclass
+class Run:
+    path: Path
+    config: Config
+    vocabulary: Vocabulary
+    model: keras.Model
+    provenance: dict
+
+
+def load_run(run_dir: Path) -> Run:
+    """A complete run's config, vocabulary and model, checked against each other."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise RunError(f"{run_dir} is not a word_predictor run folder (no {CONFIG_FILE})")
+    if not is_complete(run_dir):
+        raise RunError(
+            f"run {run_dir} is incomplete (still training or interrupted); finish it with "
+            f"python -m word_predictor.train --resume {run_dir}"
+        )
+    try:
+        config, provenance = load_config(run_dir / CONFIG_FILE)
+        vocabulary = Vocabulary.load(run_dir / VOCABULARY_FILE)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise RunError(f"cannot read run {run_dir}: {error}") from None
+    if sha256_of(run_dir / VOCABULARY_FILE) != provenance.get("vocabulary_sha256"):
+        raise RunError(
+            f"{run_dir / VOCABULARY_FILE} does not match the one this run was trained with "
+            "(its hash differs from config.json); restore the original file"
+        )
+    model = load_model(run_dir / MODEL_FILE)
+    outputs = model.output_shape[-1]
+    if outputs != len(vocabulary) or config.vocabulary_size != len(vocabulary):
+        raise RunError(
+            f"the model in {run_dir} predicts {outputs} words but the vocabulary has "
+            f"{len(vocabulary)}; they come from different runs"
+        )
+    return Run(run_dir, config, vocabulary, model, provenance)
+
+
+def load_model(path: Path, compile: bool = False) -> keras.Model:
+    """Load a .keras file with safe_mode on: a file that carries code is refused."""
+    # Importing the model module registers the project's own layers for loading.
+    import word_predictor.model  # noqa: F401
+
+    try:
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except FileNotFoundError:
+        raise RunError(f"{path} is missing") from None
+    except Exception as error:  # Keras raises many kinds for a bad file; all mean the same here
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "safe_mode" in str(error) or "lambda" in str(error).lower():
+            reason = "it carries Python code (a Lambda layer), which is never loaded"
+        raise RunError(f"refusing to load {path}: {reason[:300]}") from None
