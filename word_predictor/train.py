@@ -143,7 +143,7 @@ def corpus_for(config: Config) -> Corpus:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    command_line = shlex.join([PROG, *(sys.argv[1:] if argv is None else argv)])
+    command_line = f"{PROG} {shlex.join(sys.argv[1:] if argv is None else argv)}".strip()
     return run_cli("word_predictor.train", lambda: _train(args, parser, command_line))
 
 

@@ -1,0 +1,49 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from tests.conftest import TINY_TEXT
+from word_predictor import evaluate
+from word_predictor.corpus import Split
+from word_predictor.rundir import load_run
+
+
+class FixedModel:
+    """Always the same distribution over 4 words: [<unk>, a, b, c] = [.1, .6, .2, .1]."""
+
+    def __call__(self, contexts):
+        return np.tile(np.array([0.1, 0.6, 0.2, 0.1], np.float32), (len(contexts), 1))
+
+
+def test_score_counts_every_full_window_once():
+    split = Split(ids=np.array([1, 1, 2, 0, 1, 3], np.int32), segment_lengths=np.array([4, 2]))
+    scores = evaluate.score(FixedModel(), split, chunk_size=2, batch_size=1)
+    # targets: 2 and 0 in the first segment (ids[2], ids[3]); none in the second (2 tokens)
+    assert scores["tokens"] == 2
+    assert scores["perplexity"] == pytest.approx(math.exp(-(math.log(0.2) + math.log(0.1)) / 2), rel=1e-5)
+    assert scores["top1"] == 0.0 and scores["top5"] == 1.0
+    assert scores["known_top1"] == 0.0 and scores["known_tokens"] == 1
+
+
+@pytest.mark.slow
+def test_evaluate_on_own_test_split_matches_training_metrics(trained_run, capsys):
+    assert evaluate.main(["--run", str(trained_run), "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert set(scores) >= {"tokens", "perplexity", "top1", "top5", "known_top1", "known_top5"}
+    recorded = json.loads((trained_run / "metrics.json").read_text())["test"]
+    assert scores["tokens"] == recorded["tokens"]
+    assert scores["perplexity"] == pytest.approx(recorded["perplexity"], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_evaluate_on_another_text(trained_run, tmp_path, capsys):
+    text = tmp_path / "other.txt"
+    text.write_text(TINY_TEXT * 3, encoding="utf-8")
+    assert evaluate.main(["--run", str(trained_run), "--text", str(text)]) == 0
+    out = capsys.readouterr().out
+    assert "perplexity:" in out and "known top-5:" in out
+    vocabulary_size = load_run(trained_run).config.vocabulary_size
+    perplexity = float(out.split("perplexity:")[1].split()[0])
+    assert 1 < perplexity < vocabulary_size

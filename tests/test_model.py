@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from word_predictor.config import CELLS, Config
+from word_predictor.model import NextWord, build_model, compile_model
+from word_predictor.rundir import load_model, save_model_atomic
+from word_predictor.windows import WindowBatches
+
+VOCABULARY = 10
+
+
+def tiny_config(**overrides) -> Config:
+    settings = dict(vocabulary_size=VOCABULARY, units=2, embedding_dim=3, chunk_size=4, dropout=0.1)
+    return Config(**(settings | overrides))
+
+
+def tiny_batches(config: Config, last_only=False):
+    ids = np.random.default_rng(0).integers(0, VOCABULARY, 64).astype(np.int32)
+    return WindowBatches(ids, np.array([64]), chunk_size=config.chunk_size, batch_size=8,
+                         targets=config.targets, shuffle=False, last_only=last_only)  # fmt: skip
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_every_cell_builds_and_takes_a_training_step(cell, bidirectional):
+    config = tiny_config(cell=cell, bidirectional=bidirectional, layers=2,
+                         targets="last" if bidirectional else "all")  # fmt: skip
+    model = build_model(config)
+    compile_model(model, config)
+    before = [w.copy() for w in model.get_weights()]
+    data = tiny_batches(config)
+    loss = model.train_on_batch(*data[0])
+    assert np.isfinite(loss).all()
+    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
+    expected = (8, config.chunk_size, VOCABULARY) if config.targets == "all" else (8, VOCABULARY)
+    assert model.predict_on_batch(data[0][0]).shape == expected
+
+
+def test_bidirectional_layers_wrap_the_cell():
+    model = build_model(tiny_config(cell="gru", bidirectional=True, targets="last", layers=2))
+    names = [layer.name for layer in model.layers]
+    assert "bidirectional_1" in names and "bidirectional_2" in names
+    assert model.get_layer("bidirectional_1").forward_layer.__class__.__name__ == "GRU"
+
+
+def test_unknown_cell_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="simple_rnn, lstm, gru"):
+        build_model(tiny_config(cell="transformer"))
+
+
+def test_bidirectional_cannot_predict_every_position():
+    with pytest.raises(ValueError, match="--targets last"):
+        build_model(tiny_config(bidirectional=True, targets="all"))
+
+
+def test_one_hot_input_matches_vocabulary():
+    model = build_model(tiny_config(one_hot=True))
+    assert model.get_layer("one_hot").compute_output_shape((None, 4)) == (None, 4, VOCABULARY)
+    assert "embedding" not in [layer.name for layer in model.layers]
+
+
+def test_next_word_reads_the_last_position_as_probabilities():
+    config = tiny_config()
+    model = build_model(config)
+    contexts = np.array([[1, 2, 3, 4], [4, 3, 2, 1]], dtype=np.int32)
+    probabilities = NextWord(model)(contexts)
+    assert probabilities.shape == (2, VOCABULARY)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    logits = model.predict_on_batch(contexts)[:, -1, :]
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-4, atol=1e-6)
+    # a shorter context runs too
+    assert NextWord(model)(contexts[:, :2]).shape == (2, VOCABULARY)
+
+
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_save_load_gives_identical_predictions(tmp_path, one_hot):
+    config = tiny_config(one_hot=one_hot, cell="lstm")
+    model = build_model(config)
+    compile_model(model, config)
+    model.train_on_batch(*tiny_batches(config)[0])
+    save_model_atomic(model, tmp_path / "model.keras")
+    loaded = load_model(tmp_path / "model.keras")
+    contexts = np.array([[1, 2, 3, 4]], dtype=np.int32)
+    np.testing.assert_array_equal(NextWord(model)(contexts), NextWord(loaded)(contexts))

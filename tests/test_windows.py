@@ -1,0 +1,60 @@
+import numpy as np
+
+from word_predictor.text import UNKNOWN_ID, Vocabulary
+from word_predictor.windows import WindowBatches, context_ids, gather_windows, window_starts
+
+
+def test_window_starts_stay_inside_segments():
+    # segments of 7 and 4 tokens, chunk 3: windows 0..3 in the first, 7 in the second
+    assert window_starts(np.array([7, 4]), 3).tolist() == [0, 1, 2, 3, 7]
+    assert window_starts(np.array([3]), 3).size == 0
+
+
+def test_targets_follow_their_windows():
+    ids = np.arange(100, 120, dtype=np.int32)
+    windows = gather_windows(ids, np.array([0, 5]), 4)
+    assert windows.tolist() == [[100, 101, 102, 103, 104], [105, 106, 107, 108, 109]]
+
+
+def batches(ids, **kwargs):
+    options = dict(chunk_size=3, batch_size=4, targets="all", shuffle=False)
+    return WindowBatches(ids, np.array([ids.size]), **(options | kwargs))
+
+
+def test_all_positions_targets_are_inputs_shifted_by_one():
+    ids = np.arange(10, dtype=np.int32)
+    inputs, targets = batches(ids)[0]
+    assert inputs.tolist() == [[0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5]]
+    assert targets.tolist() == [[1, 2, 3], [2, 3, 4], [3, 4, 5], [4, 5, 6]]
+
+
+def test_last_target_and_last_only_weights():
+    ids = np.arange(10, dtype=np.int32)
+    inputs, targets = batches(ids, targets="last")[1]
+    assert inputs[0].tolist() == [4, 5, 6] and targets.tolist() == [7, 8, 9]
+    inputs, targets, weights = batches(ids, last_only=True)[0]
+    assert weights.tolist()[0] == [0.0, 0.0, 1.0] and weights.shape == (4, 3)
+    last = batches(ids, last_only=True)
+    assert len(last) == 2 and last[1][2].shape == (3, 3)  # 7 windows: 4 + 3
+
+
+def test_shuffle_covers_every_window_each_epoch_and_changes_order():
+    ids = np.arange(50, dtype=np.int32)
+    data = batches(ids, shuffle=True, seed=1)
+    def firsts():
+        return np.concatenate([data[i][0][:, 0] for i in range(len(data))])
+    epoch_one = firsts()
+    data.on_epoch_end()
+    epoch_two = firsts()
+    assert sorted(epoch_one.tolist()) == sorted(epoch_two.tolist()) == list(range(47))
+    assert epoch_one.tolist() != epoch_two.tolist()
+    # the order is a function of (seed, epoch): a resumed run sees the same one
+    resumed = batches(ids, shuffle=True, seed=1, epoch=1)
+    assert np.concatenate([resumed[i][0][:, 0] for i in range(len(resumed))]).tolist() == epoch_two.tolist()
+
+
+def test_context_ids_uses_last_words_and_pads_when_asked():
+    vocabulary = Vocabulary.from_counts({"a": 3, "b": 2, "c": 1}, unknown_threshold=0)
+    assert context_ids(["c", "a", "b", "zzz"], vocabulary, 3, pad=False).tolist() == [[1, 2, UNKNOWN_ID]]
+    assert context_ids(["a"], vocabulary, 3, pad=False).tolist() == [[1]]
+    assert context_ids(["a"], vocabulary, 3, pad=True).tolist() == [[UNKNOWN_ID, UNKNOWN_ID, 1]]
