@@ -44,3 +44,23 @@ def trained_run(tmp_path_factory) -> Path:
     (corpus / "a.txt").write_text(TINY_TEXT * 20, encoding="utf-8")
     assert train_tiny(corpus, root / "logs", "--run-name", "tiny") == 0
     return root / "logs" / "tiny"
+
+
+@pytest.fixture(scope="session")
+def monitored_logdir(tmp_path_factory) -> Path:
+    """A logdir with two tiny runs side by side, as the HParams dashboard compares them.
+
+    "gru": every monitoring flag (--histograms, --log-every 1, a --sample-prompt, a
+    non-default --learning-rate); "bi": a bidirectional one-hot SimpleRNN, trained after it.
+    """
+    root = tmp_path_factory.mktemp("monitored")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(TINY_TEXT * 20, encoding="utf-8")
+    logdir = root / "logs"
+    gru = ["--cell", "gru", "--histograms", "--log-every", "1", "--learning-rate", "0.01",
+           "--sample-prompt", "the cat sat"]  # fmt: skip
+    assert train_tiny(corpus, logdir, "--run-name", "gru", *gru) == 0
+    bi = ["--cell", "simple_rnn", "--bidirectional", "--one-hot", "--log-every", "3"]
+    assert train_tiny(corpus, logdir, "--run-name", "bi", *bi) == 0
+    return logdir

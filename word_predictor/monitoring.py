@@ -1,14 +1,20 @@
 """Everything a run shows in TensorBoard, as Keras callbacks the trainer just adds.
 
     RUN/train, RUN/validation   per-epoch scalars (Keras' TensorBoard callback):
-                                loss, perplexity, accuracy, top5_accuracy;
-                                train also learning_rate, seconds, targets_per_second,
-                                batch_loss every --log-every steps, and with
-                                --histograms weights and gradient norms
+                                epoch_loss, epoch_perplexity, epoch_accuracy, epoch_top5_accuracy;
+                                train also epoch_learning_rate, epoch_seconds,
+                                epoch_targets_per_second, batch_loss every --log-every
+                                steps, and with --histograms weight histograms,
+                                gradients/* histograms and gradient_norm/* scalars
     RUN/test                    the final figures on the held-out test split
-    RUN (itself)                hparams, model summary, configuration
-    RUN/samples                 top-5 next words for fixed prompts at every epoch end
+    RUN (itself)                hparams, model_summary and configuration (text)
+    RUN/samples                 next_word_predictions: top-5 next words for fixed prompts
+                                at every epoch end (a markdown table)
     RUN/projector               learned word embeddings with the vocabulary as metadata
+
+Epoch summaries use the epoch (0-based) as their step; batch_loss uses the global
+training step, which a resumed run continues. docs/monitoring.md shows where each
+appears in TensorBoard.
 
 TensorBoard's writers need TensorFlow; on another backend without it the trainer
 runs on and says that nothing is logged.
@@ -25,19 +31,22 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from word_predictor.config import Config
+from word_predictor.config import CELLS, TARGETS, Config
+from word_predictor.corpus import Split
 from word_predictor.model import NextWord
 from word_predictor.text import UNKNOWN_ID, Vocabulary, words
-from word_predictor.windows import context_ids
+from word_predictor.windows import context_ids, window_starts
 
 try:
     import tensorflow as tf
     from tensorboard.plugins import projector
     from tensorboard.plugins.hparams import api as hp
+    from tensorboard.plugins.hparams import api_pb2 as hparams_api_pb2
 except ImportError:  # another Keras backend, without TensorFlow installed
     tf = None
 
 DEFAULT_PROMPT = "some of them looks like"
+SAMPLES_TAG = "next_word_predictions"
 # Hyperparameters shown side by side in the HParams dashboard.
 HPARAMS = (
     "cell", "bidirectional", "layers", "units", "embedding_dim", "one_hot", "targets", "chunk_size",
@@ -50,35 +59,13 @@ HPARAM_METRICS = [
     for group in ("validation", "test")
     for name in ("loss", "perplexity", "accuracy", "top5_accuracy")
 ]
+# Tags whose step is the global training step rather than the epoch: Keras'
+# callback writes validation figures against optimizer iterations as well.
+GLOBAL_STEP_PREFIXES = ("batch_", "evaluation_")
 
 
 def available() -> bool:
     return tf is not None
-
-
-class EpochFigures(keras.callbacks.Callback):
-    """Adds perplexity, seconds and targets per second to each epoch's logs.
-
-    Goes before the TensorBoard callback in the list, which then writes them.
-    """
-
-    def __init__(self, targets_per_epoch: int):
-        super().__init__()
-        self.targets_per_epoch = targets_per_epoch
-        self._start = 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
-        seconds = time.perf_counter() - self._start
-        for prefix in ("", "val_"):
-            if f"{prefix}loss" in logs:
-                logs[f"{prefix}perplexity"] = perplexity(logs[f"{prefix}loss"])
-        logs["seconds"] = seconds
-        logs["targets_per_second"] = self.targets_per_epoch / seconds if seconds > 0 else 0.0
 
 
 def perplexity(loss: float) -> float:
@@ -86,26 +73,102 @@ def perplexity(loss: float) -> float:
     return math.exp(loss) if loss < 700 else math.inf
 
 
-class BatchLoss(keras.callbacks.Callback):
-    """Training loss every `every` steps, at the global step (which resume continues)."""
+class EpochFigures(keras.callbacks.Callback):
+    """Adds perplexity, seconds and training targets per second to each epoch's logs.
 
-    def __init__(self, log_dir: Path, every: int, first_step: int = 0):
+    Goes before the TensorBoard callback in the list, which then writes them.
+    `seconds` is the whole epoch; the throughput counts the training part only,
+    up to the start of validation.
+    """
+
+    def __init__(self, targets_per_epoch: int):
         super().__init__()
-        self.writer = tf.summary.create_file_writer(str(log_dir))
+        self.targets_per_epoch = targets_per_epoch
+        self._start = 0.0
+        self._training_end: float | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+        self._training_end = None
+
+    def on_test_begin(self, logs=None):
+        if self._training_end is None:
+            self._training_end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        end = time.perf_counter()
+        training_seconds = (self._training_end or end) - self._start
+        for prefix in ("", "val_"):
+            if f"{prefix}loss" in logs:
+                logs[f"{prefix}perplexity"] = perplexity(logs[f"{prefix}loss"])
+        logs["seconds"] = end - self._start
+        logs["targets_per_second"] = self.targets_per_epoch / training_seconds if training_seconds else 0.0
+
+
+class _Writing(keras.callbacks.Callback):
+    """A callback with its own summary writer, open for the length of one fit()."""
+
+    def __init__(self, log_dir: Path):
+        super().__init__()
+        self.log_dir = Path(log_dir)
+        self.writer = None
+
+    def on_train_begin(self, logs=None):
+        self.writer = tf.summary.create_file_writer(str(self.log_dir))
+
+    def on_train_end(self, logs=None):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+class BatchLoss(_Writing):
+    """The loss of single training batches, every `every` steps, at the global step.
+
+    Keras hands batch callbacks the epoch's running mean of the loss, weighted by
+    each batch's windows, so logging it as is would draw a sawtooth of epoch
+    averages. Two consecutive means give the batch's own loss back:
+
+        mean_k = (seen_k-1 * mean_k-1 + size_k * loss_k) / seen_k
+        loss_k = (seen_k * mean_k - seen_k-1 * mean_k-1) / size_k
+
+    (exact up to float32 rounding of the means: about 1e-7 x k, far below the
+    batch-to-batch noise). Every batch holds `batch_size` windows but an epoch's
+    last, which holds the rest.
+    """
+
+    def __init__(self, log_dir: Path, every: int, first_step: int, batch_size: int, windows_per_epoch: int):
+        super().__init__(log_dir)
         self.every = every
         self.step = first_step
+        self.batch_size = batch_size
+        self.windows_per_epoch = windows_per_epoch
+        self._previous_mean = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._previous_mean = 0.0  # Keras resets its running mean at each epoch
+
+    def _seen(self, batches: int) -> int:
+        return min(batches * self.batch_size, self.windows_per_epoch)
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
-        if self.every and self.step % self.every == 0 and logs and "loss" in logs:
+        if not logs or "loss" not in logs:
+            return
+        mean = float(logs["loss"])
+        seen_before, seen = self._seen(batch), self._seen(batch + 1)
+        loss = (seen * mean - seen_before * self._previous_mean) / max(seen - seen_before, 1)
+        self._previous_mean = mean
+        if self.every and self.step % self.every == 0:
             with self.writer.as_default():
-                tf.summary.scalar("batch_loss", float(logs["loss"]), step=self.step)
-
-    def on_train_end(self, logs=None):
-        self.writer.flush()
+                tf.summary.scalar("batch_loss", loss, step=self.step)
 
 
-def prediction_table(next_word: NextWord, vocabulary: Vocabulary, config: Config, prompts: list[str], k=5) -> str:
+def prediction_table(
+    next_word: NextWord, vocabulary: Vocabulary, config: Config, prompts: list[str], k: int = 5
+) -> str:
     """A markdown table: each prompt with its top-k next words and probabilities."""
     rows = ["| context | top next words |", "|---|---|"]
     for prompt in prompts:
@@ -113,31 +176,36 @@ def prediction_table(next_word: NextWord, vocabulary: Vocabulary, config: Config
         if not context:
             continue
         ids = context_ids(context, vocabulary, config.chunk_size, pad=config.targets == "last")
-        probabilities = next_word(ids)[0]
+        probabilities = next_word(ids)[0]  # (vocabulary,)
         best = np.argsort(probabilities)[::-1][:k]
         shown = ", ".join(f"{vocabulary.tokens[i]} ({probabilities[i]:.3f})" for i in best)
         rows.append(f"| {' '.join(context[-config.chunk_size:])} | {shown} |")
     return "\n".join(rows)
 
 
-def sample_prompts(config: Config, validation_ids: np.ndarray, vocabulary: Vocabulary, count: int = 3) -> list[str]:
-    """The classic prompt, contexts spread through the validation split, and the user's."""
+def sample_prompts(config: Config, validation: Split, vocabulary: Vocabulary, count: int = 3) -> list[str]:
+    """The classic prompt, contexts spread through the validation split, and the user's.
+
+    Contexts are whole windows of one validation segment (never two pieces of
+    text glued together) without the unknown symbol.
+    """
     prompts = [DEFAULT_PROMPT]
-    n = validation_ids.size - config.chunk_size
+    starts = window_starts(validation.segment_lengths, config.chunk_size)
     for i in range(count):
-        if n <= 0:
+        if starts.size == 0:
             break
-        start = (i + 1) * n // (count + 1)
-        window = validation_ids[start : start + config.chunk_size]
+        start = starts[(i + 1) * starts.size // (count + 1)]
+        window = validation.ids[start : start + config.chunk_size]
         if not np.any(window == UNKNOWN_ID):
             prompts.append(" ".join(vocabulary.decode(window)))
-    return prompts + list(config.sample_prompts)
+    return list(dict.fromkeys(prompts + list(config.sample_prompts)))
 
 
-class PredictionSamples(keras.callbacks.Callback):
+class PredictionSamples(_Writing):
+    """At each epoch end, the top-5 next words for fixed prompts, as a markdown table."""
+
     def __init__(self, log_dir: Path, vocabulary: Vocabulary, config: Config, prompts: list[str]):
-        super().__init__()
-        self.writer = tf.summary.create_file_writer(str(log_dir))
+        super().__init__(log_dir)
         self.vocabulary = vocabulary
         self.config = config
         self.prompts = prompts
@@ -145,19 +213,18 @@ class PredictionSamples(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self._next_word is None:
-            self._next_word = NextWord(self.model)
+            self._next_word = NextWord(self.model)  # shares the model's layers, so stays current
         table = prediction_table(self._next_word, self.vocabulary, self.config, self.prompts)
         with self.writer.as_default():
-            tf.summary.text("next_word_predictions", table, step=epoch)
+            tf.summary.text(SAMPLES_TAG, table, step=epoch)
         self.writer.flush()
 
 
-class GradientNorms(keras.callbacks.Callback):
+class GradientNorms(_Writing):
     """Per-epoch gradient norm of each weight on one fixed training batch (TensorFlow backend)."""
 
     def __init__(self, log_dir: Path, batch):
-        super().__init__()
-        self.writer = tf.summary.create_file_writer(str(log_dir))
+        super().__init__(log_dir)
         self.batch = batch
 
     def on_epoch_end(self, epoch, logs=None):
@@ -183,6 +250,38 @@ class GradientNorms(keras.callbacks.Callback):
         self.writer.flush()
 
 
+if tf is not None:
+
+    class _Number(hp.Domain):
+        """Any number: tells the HParams dashboard to sort and filter the column as numbers."""
+
+        dtype = float
+
+        def sample_uniform(self, rng=None):
+            raise NotImplementedError("an unbounded domain cannot be sampled")
+
+        def update_hparam_info(self, hparam_info):
+            hparam_info.type = hparams_api_pb2.DATA_TYPE_FLOAT64
+
+
+def _hparam(name: str):
+    domains = {
+        "cell": hp.Discrete(list(CELLS)),
+        "targets": hp.Discrete(list(TARGETS)),
+        "bidirectional": hp.Discrete([False, True]),
+        "one_hot": hp.Discrete([False, True]),
+    }
+    return hp.HParam(name, domains.get(name, _Number()))
+
+
+def hparam_values(config: Config) -> dict:
+    settings = config.to_dict()
+    values = {name: settings[name] for name in HPARAMS}
+    if config.one_hot:
+        values["embedding_dim"] = 0  # a one-hot model has no embedding; don't show the unused default
+    return values
+
+
 def write_run_description(run_dir: Path, config: Config, model: keras.Model, command_line: str) -> None:
     """Once per run: hparams for the HParams dashboard, the model summary and settings as text."""
     writer = tf.summary.create_file_writer(str(run_dir))
@@ -191,25 +290,25 @@ def write_run_description(run_dir: Path, config: Config, model: keras.Model, com
     settings = "\n".join(f"| {k} | {v} |" for k, v in config.to_dict().items())
     with writer.as_default():
         hp.hparams_config(
-            hparams=[hp.HParam(name) for name in HPARAMS],
+            hparams=[_hparam(name) for name in HPARAMS],
             metrics=[hp.Metric(tag, group=group) for tag, group in HPARAM_METRICS],
         )
         hp.hparams(hparam_values(config), trial_id=run_dir.name)
-        # Four-space indentation keeps the box drawing as preformatted text in markdown.
-        tf.summary.text("model_summary", "\n".join("    " + line for line in summary_lines), step=0)
-        tf.summary.text("configuration", f"`{command_line}`\n\n| setting | value |\n|---|---|\n{settings}", step=0)
+        # Four-space indentation keeps the box drawing as preformatted text in markdown;
+        # Keras hands print_fn whole blocks of lines, so split them first.
+        lines = "\n".join(summary_lines).splitlines()
+        tf.summary.text("model_summary", "\n".join("    " + line for line in lines), step=0)
+        configuration = f"`{command_line}`\n\n| setting | value |\n|---|---|\n{settings}"
+        tf.summary.text("configuration", configuration, step=0)
     writer.close()
-
-
-def hparam_values(config: Config) -> dict:
-    values = config.to_dict()
-    return {name: values[name] for name in HPARAMS}
 
 
 def write_test_metrics(run_dir: Path, metrics: dict, step: int) -> None:
     writer = tf.summary.create_file_writer(str(Path(run_dir) / "test"))
     with writer.as_default():
-        for name, key in (("loss", "loss"), ("perplexity", "perplexity"), ("accuracy", "top1"), ("top5_accuracy", "top5")):
+        for name, key in (
+            ("loss", "loss"), ("perplexity", "perplexity"), ("accuracy", "top1"), ("top5_accuracy", "top5")
+        ):  # fmt: skip
             tf.summary.scalar(f"epoch_{name}", metrics[key], step=step)
     writer.close()
 
@@ -217,8 +316,15 @@ def write_test_metrics(run_dir: Path, metrics: dict, step: int) -> None:
 def write_projector(run_dir: Path, model: keras.Model, vocabulary: Vocabulary) -> bool:
     """Word embeddings for TensorBoard's projector, written with its own API.
 
+        RUN/projector/  projector_config.pbtxt   tensor name -> checkpoint, metadata.tsv
+                        embedding.ckpt-1.*       the (vocabulary, embedding_dim) table
+                        metadata.tsv             one word per line, in id order
+                        events.out.tfevents.*    makes the folder a run TensorBoard lists
+
     (Keras 3's TensorBoard callback writes a projector config that points at no
-    tensor, so the checkpoint and config are written here.)
+    tensor, so the checkpoint and config are written here. TensorBoard looks for
+    projector configs only in runs, folders with an event file, hence the text
+    summary.)
     """
     try:
         embedding = model.get_layer("embedding")
@@ -228,13 +334,23 @@ def write_projector(run_dir: Path, model: keras.Model, vocabulary: Vocabulary) -
     folder.mkdir(exist_ok=True)
     metadata = "\n".join(token.replace("\t", " ") for token in vocabulary.tokens) + "\n"
     (folder / "metadata.tsv").write_text(metadata, encoding="utf-8")
-    checkpoint = tf.train.Checkpoint(embedding=tf.Variable(keras.ops.convert_to_numpy(embedding.embeddings)))
+    table = keras.ops.convert_to_numpy(embedding.embeddings)  # (vocabulary, embedding_dim)
+    checkpoint = tf.train.Checkpoint(embedding=tf.Variable(table))
     checkpoint.save(str(folder / "embedding.ckpt"))
     config = projector.ProjectorConfig()
     entry = config.embeddings.add()
     entry.tensor_name = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
     entry.metadata_path = "metadata.tsv"
     projector.visualize_embeddings(str(folder), config)
+    writer = tf.summary.create_file_writer(str(folder))
+    with writer.as_default():
+        tf.summary.text(
+            "embedding",
+            f"{table.shape[0]} words x {table.shape[1]} dimensions, from the best model; "
+            "open the Projector tab to explore them.",
+            step=0,
+        )
+    writer.close()
     return True
 
 
@@ -248,17 +364,25 @@ def truncate_events(run_dir: Path, epochs_completed: int, global_step: int) -> N
     from tensorboard.compat.proto import event_pb2
 
     for path in glob.glob(os.path.join(run_dir, "**", "events.out.tfevents.*"), recursive=True):
+        if path.endswith(".partial"):  # left by a resume killed while rewriting below
+            os.remove(path)
+            continue
         kept = []
         changed = False
-        for record in tf.data.TFRecordDataset(path):
-            event = event_pb2.Event.FromString(record.numpy())
-            if event.HasField("summary") and event.summary.value:
-                batch_level = any(v.tag.startswith("batch_") for v in event.summary.value)
-                limit = global_step if batch_level else epochs_completed - 1
-                if event.step > limit:
-                    changed = True
-                    continue
-            kept.append(record.numpy())
+        # test/ and projector/ hold the final scoring, which a resumed run always does again.
+        redone = os.path.basename(os.path.dirname(path)) in ("test", "projector")
+        try:
+            for record in tf.data.TFRecordDataset(path):
+                event = event_pb2.Event.FromString(record.numpy())
+                if event.HasField("summary") and event.summary.value:
+                    global_step_tag = any(v.tag.startswith(GLOBAL_STEP_PREFIXES) for v in event.summary.value)
+                    limit = global_step if global_step_tag else epochs_completed - 1
+                    if event.step > limit or redone:
+                        changed = True
+                        continue
+                kept.append(record.numpy())
+        except tf.errors.DataLossError:
+            changed = True  # the kill cut the last record short: drop it with the rest
         if changed:
             temporary = path + ".partial"
             with tf.io.TFRecordWriter(temporary) as writer:
@@ -280,6 +404,8 @@ def callbacks(
     figures = EpochFigures(targets_per_epoch)
     if not available():
         return [figures]
+    # Training windows each carry chunk_size targets with targets="all", one with "last".
+    windows_per_epoch = targets_per_epoch // (config.chunk_size if config.targets == "all" else 1)
     result = [
         figures,
         keras.callbacks.TensorBoard(
@@ -289,7 +415,9 @@ def callbacks(
             update_freq="epoch",
             profile_batch=0,
         ),
-        BatchLoss(Path(run_dir) / "train", config.log_every, first_step),
+        BatchLoss(
+            Path(run_dir) / "train", config.log_every, first_step, config.batch_size, windows_per_epoch
+        ),
         PredictionSamples(Path(run_dir) / "samples", vocabulary, config, prompts),
     ]
     if config.histograms and gradient_batch is not None:

@@ -1,0 +1,150 @@
+"""python -m word_predictor.runs: the runs under a logdir, newest first, with their
+settings and final figures: a terminal twin of TensorBoard's HParams dashboard.
+
+Reads only each run's config.json, status.json and metrics.json (and, for a run
+still training, checkpoint/state.json), so it loads no model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from word_predictor import rundir
+from word_predictor.errors import UserError, run_cli
+
+PROG = "python -m word_predictor.runs"
+# (heading, key of a row, how to show it); numbers are right-aligned.
+COLUMNS = (
+    ("run", "name", str),
+    ("state", "state", str),
+    ("cell", "cell_shown", str),
+    ("layers", "layers", str),
+    ("units", "units", str),
+    ("input", "input", str),
+    ("chunk", "chunk_size", str),
+    ("vocab", "vocabulary_size", lambda n: f"{n:,}"),
+    ("epochs", "epochs_shown", str),
+    ("val ppl", "best_validation_perplexity", lambda x: f"{x:.2f}"),
+    ("test ppl", "test_perplexity", lambda x: f"{x:.2f}"),
+    ("top-1", "test_top1", lambda x: f"{x:.1%}"),
+    ("top-5", "test_top5", lambda x: f"{x:.1%}"),
+)
+_LEFT_ALIGNED = {"run", "state", "cell", "input"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="List the training runs under --logdir, newest first, with their settings and "
+        "final figures (best validation perplexity, test perplexity and top-1/top-5 accuracy).",
+    )
+    parser.add_argument(
+        "--logdir", type=Path, default=Path("logs"), help="folder that holds the runs (default: logs)"
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON list of runs instead of a table")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_cli("word_predictor.runs", lambda: _list(args))
+
+
+def _list(args: argparse.Namespace) -> int:
+    if not args.logdir.is_dir():
+        raise UserError(f"no folder {args.logdir}; pass --logdir FOLDER, the --logdir you trained with")
+    rows = [describe(run_dir) for run_dir in rundir.list_runs(args.logdir)]
+    if args.json:
+        print(json.dumps([{k: _finite(v) for k, v in row.items()} for row in rows], indent=2))
+    elif not rows:
+        hint = f"python -m word_predictor.train --logdir {args.logdir}"
+        print(f"no runs under {args.logdir} yet; train one with {hint}")
+    else:
+        print(format_table(rows))
+    return 0
+
+
+def describe(run_dir: Path) -> dict:
+    """One run as plain values (None where a figure is not known yet)."""
+    status = rundir.read_status(run_dir)
+    settings = _read(run_dir / rundir.CONFIG_FILE).get("settings", {})
+    metrics = _read(run_dir / rundir.METRICS_FILE)
+    state = "complete" if status.get("complete") is True else "incomplete"
+    if not settings:
+        state = "unreadable"  # no config.json, or a damaged one
+    best_loss = metrics.get("best_validation_loss")
+    if best_loss is None:  # still training or interrupted: the resume checkpoint knows
+        best_loss = _read(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_STATE).get("best_val_loss")
+    test = metrics.get("test") or {}
+    return {
+        "name": run_dir.name,
+        "path": str(run_dir),
+        "state": state,
+        "started": status.get("started"),
+        "finished": status.get("finished"),
+        "stopped": metrics.get("stopped") or status.get("stopped"),
+        "cell": settings.get("cell"),
+        "bidirectional": settings.get("bidirectional"),
+        "layers": settings.get("layers"),
+        "units": settings.get("units"),
+        "one_hot": settings.get("one_hot"),
+        "embedding_dim": None if settings.get("one_hot") else settings.get("embedding_dim"),
+        "chunk_size": settings.get("chunk_size"),
+        "vocabulary_size": settings.get("vocabulary_size"),
+        "epochs_completed": metrics.get("epochs_completed", status.get("epochs_completed", 0)),
+        "epochs": settings.get("epochs"),
+        "best_validation_perplexity": _perplexity(best_loss),
+        "test_perplexity": test.get("perplexity"),
+        "test_top1": test.get("top1"),
+        "test_top5": test.get("top5"),
+    }
+
+
+def format_table(rows: list[dict]) -> str:
+    """Aligned columns, one line per run; "-" where a value is not known."""
+    shown = [[heading for heading, _, _ in COLUMNS]]
+    for row in rows:
+        epochs = f"{row['epochs_completed']}/{row['epochs'] or '?'}"
+        derived = {"cell_shown": None, "input": None, "epochs_shown": epochs}
+        if row["cell"] is not None:
+            derived["cell_shown"] = row["cell"] + ("+bi" if row["bidirectional"] else "")
+        if row["one_hot"] is not None:
+            derived["input"] = "one-hot" if row["one_hot"] else f"embedding {row['embedding_dim']}"
+        values = {**row, **derived}
+        shown.append(["-" if values[key] is None else form(values[key]) for _, key, form in COLUMNS])
+    widths = [max(len(line[i]) for line in shown) for i in range(len(COLUMNS))]
+    lines = []
+    for line in shown:
+        padded = [
+            text.ljust(width) if heading in _LEFT_ALIGNED else text.rjust(width)
+            for text, width, (heading, _, _) in zip(line, widths, COLUMNS)
+        ]
+        lines.append("  ".join(padded).rstrip())
+    return "\n".join(lines)
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = rundir.read_json(path)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _perplexity(loss) -> float | None:
+    if not isinstance(loss, (int, float)) or not math.isfinite(loss):
+        return None
+    return math.exp(loss) if loss < 700 else math.inf
+
+
+def _finite(value):
+    """JSON has no infinity or NaN: a figure that is not a number becomes null."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+if __name__ == "__main__":
+    sys.exit(main())
