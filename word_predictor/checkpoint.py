@@ -58,6 +58,10 @@ class RunCheckpoint(keras.callbacks.Callback):
         self._twin: keras.Model | None = None
 
     def on_train_begin(self, logs=None):
+        # Half-written files of a trainer killed mid-save: never read, now cleared.
+        for folder in (self.run_dir, self.run_dir / rundir.CHECKPOINT_DIR):
+            for stray in folder.glob(".*.partial*"):
+                stray.unlink(missing_ok=True)
         for callback in self.carried:
             saved = self.state.get("callbacks", {}).get(type(callback).__name__, {})
             for name, value in saved.items():
@@ -75,8 +79,12 @@ class RunCheckpoint(keras.callbacks.Callback):
             self.state.update(best_val_loss=val_loss, best_epoch=epoch)
             rundir.save_model_atomic(self._inference_twin(), self.run_dir / rundir.MODEL_FILE)
         self.state["epochs_completed"] = epoch + 1
+        # EarlyStopping has had its say (it comes earlier in the list): a run it
+        # ended but that was killed before finishing must not train on when resumed.
+        self.state["stopped_early"] = bool(self.model.stop_training)
         self.state["callbacks"] = {
-            type(c).__name__: {name: _plain(getattr(c, name)) for name in _CARRIED[type(c)]} for c in self.carried
+            type(c).__name__: {name: _plain(getattr(c, name)) for name in _CARRIED[type(c)]}
+            for c in self.carried
         }
         folder = self.run_dir / rundir.CHECKPOINT_DIR
         folder.mkdir(exist_ok=True)

@@ -83,7 +83,7 @@ def _walk_txt(root: Path) -> Iterator[Path]:
     # Follows symbolic links to folders, but visits each real folder once, so a
     # link loop ends instead of recursing forever.
     seen: set[tuple[int, int]] = set()
-    for folder, subfolders, filenames in os.walk(root, followlinks=True):
+    for folder, subfolders, filenames in os.walk(root, followlinks=True, onerror=_unreadable_folder):
         stat = os.stat(folder)
         if (stat.st_dev, stat.st_ino) in seen:
             subfolders[:] = []
@@ -94,6 +94,11 @@ def _walk_txt(root: Path) -> Iterator[Path]:
             path = Path(folder, name)
             if name.lower().endswith(".txt") and path.is_file():
                 yield path
+
+
+def _unreadable_folder(error: OSError) -> None:
+    # os.walk would skip the folder silently, and its text with it.
+    raise CorpusError(f"cannot read folder {error.filename}: {error.strerror or error}")
 
 
 def read_words(path: Path, encoding_errors: str = "strict") -> Iterator[list[str]]:

@@ -47,10 +47,8 @@ class Predictor:
         context = all_words[-config.chunk_size :]
         ids = context_ids(context, vocabulary, config.chunk_size, pad=config.targets == "last")
         probabilities = self.next_word(ids)[0]
-        if not include_unknown:
-            probabilities = probabilities.copy()
-            probabilities[UNKNOWN_ID] = -1.0
-        best = np.argsort(probabilities)[::-1][:top_k]
+        ranked = np.argsort(probabilities)[::-1]
+        best = [i for i in ranked if include_unknown or i != UNKNOWN_ID][:top_k]
         return Suggestions(
             context=context,
             unknown=[w for w in context if w not in vocabulary],
@@ -112,6 +110,10 @@ def _predict(args: argparse.Namespace) -> int:
     if args.words > 1:
         added += predictor.continue_text(f"{text} {added[0]}", args.words - 1)
     shown = text if len(text) <= _SHOWN_TEXT else "…" + text[-_SHOWN_TEXT:]
+    # TEXT may hold what the terminal cannot show (bytes that were not UTF-8 arrive
+    # as lone surrogates): echo those as replacement marks rather than crash.
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    shown = shown.encode(encoding, "replace").decode(encoding)
     print(f"Prediction: {shown} {' '.join(added)}")
     return 0
 

@@ -21,6 +21,7 @@ import fcntl
 import json
 import os
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,12 +60,10 @@ def _fsync_dir(folder: Path) -> None:
 def write_atomic(path: Path, text: str) -> None:
     path = Path(path)
     temporary = path.with_name(f".{path.name}.partial")
-    with open(temporary, "w", encoding="utf-8") as stream:
+    with _replacing(path, temporary), open(temporary, "w", encoding="utf-8") as stream:
         stream.write(text)
         stream.flush()
         os.fsync(stream.fileno())
-    os.replace(temporary, path)
-    _fsync_dir(path.parent)
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -78,17 +77,40 @@ def read_json(path: Path) -> dict:
 def save_model_atomic(model: keras.Model, path: Path) -> None:
     path = Path(path)
     temporary = path.with_name(f".{path.stem}.partial.keras")  # Keras insists on .keras
-    model.save(temporary)
-    with open(temporary, "rb") as stream:
-        os.fsync(stream.fileno())
-    os.replace(temporary, path)
-    _fsync_dir(path.parent)
+    with _replacing(path, temporary):
+        model.save(temporary)
+        with open(temporary, "rb") as stream:
+            os.fsync(stream.fileno())
 
 
 def write_test_split(run_dir: Path, split: Split) -> None:
-    temporary = Path(run_dir) / f".{TEST_SPLIT_FILE}.partial.npz"
-    np.savez(temporary, ids=split.ids, segment_lengths=split.segment_lengths)
-    os.replace(temporary, Path(run_dir) / TEST_SPLIT_FILE)
+    path = Path(run_dir) / TEST_SPLIT_FILE
+    temporary = path.with_name(f".{TEST_SPLIT_FILE}.partial.npz")
+    with _replacing(path, temporary):
+        np.savez(temporary, ids=split.ids, segment_lengths=split.segment_lengths)
+        with open(temporary, "rb") as stream:
+            os.fsync(stream.fileno())
+
+
+@contextlib.contextmanager
+def _replacing(path: Path, temporary: Path):
+    """Write `temporary` in the body, then rename it over `path` in one step.
+
+    A kill at any moment leaves the old `path` (and at worst a stray temporary);
+    a write that fails (a full disk) removes the temporary and says so in one line.
+    """
+    try:
+        yield
+        os.replace(temporary, path)
+        _fsync_dir(path.parent)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise RunError(
+            f"cannot write {path}: {error.strerror or error}; its previous version is kept. Free some space "
+            "or fix the permissions, then try again (python -m word_predictor.train --resume RUN continues "
+            "an interrupted training)"
+        ) from None
 
 
 def read_test_split(run_dir: Path) -> Split:
@@ -125,7 +147,9 @@ def locked(run_dir: Path):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunError(f"run {run_dir} is being trained by another process; wait for it to finish") from None
+            raise RunError(
+                f"run {run_dir} is being trained by another process; wait for it to finish"
+            ) from None
         yield
     finally:
         os.close(fd)
@@ -144,6 +168,15 @@ def write_status(run_dir: Path, **fields) -> None:
 
 def is_complete(run_dir: Path) -> bool:
     return read_status(run_dir).get("complete") is True
+
+
+def mark_complete(run_dir: Path) -> None:
+    """The last write of a training, once every other file is in place.
+
+    Records the model's hash too, so a model.keras swapped in afterwards is refused.
+    """
+    model_sha256 = sha256_of(Path(run_dir) / MODEL_FILE)
+    write_status(run_dir, complete=True, finished=time.time(), model_sha256=model_sha256)
 
 
 def _started(run_dir: Path) -> float:
@@ -172,8 +205,7 @@ def newest_complete_run(logdir: Path, on_note=lambda message: None) -> Path:
     skipped = runs[: runs.index(complete[0])]
     if skipped:
         on_note(
-            f"skipping newer incomplete run(s) {', '.join(r.name for r in skipped)}; "
-            f"using {complete[0].name}"
+            f"skipping newer incomplete run(s) {', '.join(r.name for r in skipped)}; using {complete[0].name}"
         )
     return complete[0]
 
@@ -192,20 +224,33 @@ def load_run(run_dir: Path) -> Run:
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise RunError(f"{run_dir} is not a word_predictor run folder (no {CONFIG_FILE})")
-    if not is_complete(run_dir):
+    status = read_status(run_dir)
+    if status.get("complete") is not True:
+        if status.get("stopped"):
+            raise RunError(
+                f"run {run_dir} stopped ({status['stopped']}) before its first epoch ended and holds no "
+                "model; train a new run with a lower --learning-rate"
+            )
         raise RunError(
             f"run {run_dir} is incomplete (still training or interrupted); finish it with "
             f"python -m word_predictor.train --resume {run_dir}"
         )
     try:
         config, provenance = load_config(run_dir / CONFIG_FILE)
+        # The hash first: a vocabulary that is not the run's own is never even parsed.
+        if sha256_of(run_dir / VOCABULARY_FILE) != provenance.get("vocabulary_sha256"):
+            raise RunError(
+                f"{run_dir / VOCABULARY_FILE} does not match the one this run was trained with "
+                "(its hash differs from config.json); restore the original file"
+            )
         vocabulary = Vocabulary.load(run_dir / VOCABULARY_FILE)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise RunError(f"cannot read run {run_dir}: {error}") from None
-    if sha256_of(run_dir / VOCABULARY_FILE) != provenance.get("vocabulary_sha256"):
+    model_file = run_dir / MODEL_FILE
+    if "model_sha256" in status and model_file.is_file() and sha256_of(model_file) != status["model_sha256"]:
         raise RunError(
-            f"{run_dir / VOCABULARY_FILE} does not match the one this run was trained with "
-            "(its hash differs from config.json); restore the original file"
+            f"{run_dir / MODEL_FILE} is not the model this run finished with (its hash differs from "
+            f"{STATUS_FILE}); restore the original file or train again"
         )
     model = load_model(run_dir / MODEL_FILE)
     outputs = model.output_shape[-1]
@@ -222,10 +267,12 @@ def load_model(path: Path, compile: bool = False) -> keras.Model:
     # Importing the model module registers the project's own layers for loading.
     import word_predictor.model  # noqa: F401
 
+    if not Path(path).is_file():
+        raise RunError(f"{path} is missing")
+    if not zipfile.is_zipfile(path):
+        raise RunError(f"refusing to load {path}: it is not a whole .keras file (damaged or cut short)")
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
-    except FileNotFoundError:
-        raise RunError(f"{path} is missing") from None
     except Exception as error:  # Keras raises many kinds for a bad file; all mean the same here
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if "safe_mode" in str(error) or "lambda" in str(error).lower():

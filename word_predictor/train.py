@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> Config:
     return Config(
-        corpus=[str(Path(p).resolve()) for p in (args.corpus or ["corpus"])],
+        corpus=[str(Path(p).absolute()) for p in (args.corpus or ["corpus"])],
         chunk_size=args.chunk_size,
         unknown_threshold=args.unknown_threshold,
         validation_fraction=args.validation_fraction,
@@ -233,14 +233,15 @@ def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state
         run_dir,
         config,
         corpus.vocabulary,
-        prompts=monitoring.sample_prompts(config, validation.ids, corpus.vocabulary),
+        prompts=monitoring.sample_prompts(config, validation, corpus.vocabulary),
         targets_per_epoch=train_batches.windows * train_batches.targets_per_window,
         first_step=state.get("global_step", 0),
         gradient_batch=train_batches[0],
     )
-    if initial_epoch < config.epochs:
+    if initial_epoch < config.epochs and not state.get("stopped_early"):
+        device = "GPU" if any(d.startswith("gpu") for d in keras.distribution.list_devices()) else "CPU"
         print(
-            f"training {config.cell}{' (bidirectional)' if config.bidirectional else ''}: "
+            f"training {config.cell}{' (bidirectional)' if config.bidirectional else ''} on the {device}: "
             f"{train_batches.windows:,} windows, vocabulary {config.vocabulary_size:,}, run {run_dir}"
         )
         model.fit(
@@ -290,7 +291,7 @@ def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_
     if monitoring.available():
         monitoring.write_projector(run_dir, model, corpus.vocabulary)
     rundir.write_json(run_dir / rundir.METRICS_FILE, metrics)
-    rundir.write_status(run_dir, complete=True, finished=time.time())
+    rundir.mark_complete(run_dir)
     print(f'done: python -m word_predictor.predict --run {run_dir} "some of them looks like"')
 
 
