@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import keras
 
+from word_predictor.backend import keras
 from word_predictor import rundir
 from word_predictor.config import Config
 from word_predictor.model import build_model

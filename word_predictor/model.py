@@ -14,11 +14,12 @@ softmax. The time axis is left open, so a context shorter than chunk_size runs t
 
 from __future__ import annotations
 
-import keras
 import numpy as np
-from keras import layers, ops
 
+from word_predictor.backend import keras
 from word_predictor.config import CELLS, Config
+
+layers, ops = keras.layers, keras.ops
 
 CELL_LAYERS = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
 assert tuple(CELL_LAYERS) == CELLS

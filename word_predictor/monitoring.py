@@ -28,9 +28,9 @@ import os
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 
+from word_predictor.backend import keras
 from word_predictor.config import CELLS, TARGETS, Config
 from word_predictor.corpus import Split
 from word_predictor.model import NextWord

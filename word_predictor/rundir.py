@@ -24,14 +24,17 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 
 from word_predictor.config import Config, load_config
 from word_predictor.corpus import Split
 from word_predictor.errors import UserError
 from word_predictor.text import Vocabulary, sha256_of
+
+if TYPE_CHECKING:  # Keras is imported only where a model is loaded, so listing runs stays quick
+    import keras
 
 CONFIG_FILE = "config.json"
 VOCABULARY_FILE = "vocabulary.json"
@@ -266,6 +269,7 @@ def load_model(path: Path, compile: bool = False) -> keras.Model:
     """Load a .keras file with safe_mode on: a file that carries code is refused."""
     # Importing the model module registers the project's own layers for loading.
     import word_predictor.model  # noqa: F401
+    from word_predictor.backend import keras
 
     if not Path(path).is_file():
         raise RunError(f"{path} is missing")

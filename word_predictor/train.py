@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-import keras
 
+from word_predictor.backend import keras
 from word_predictor import monitoring, rundir
 from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, read_state
 from word_predictor.config import CELLS, TARGETS, Config, config_json, load_config

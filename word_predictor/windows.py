@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import math
 
-import keras
 import numpy as np
 
+from word_predictor.backend import keras
 from word_predictor.text import UNKNOWN_ID, Vocabulary
 
 
