@@ -118,3 +118,30 @@ def test_encode_files_keeps_one_segment_per_file(tmp_path):
     assert split.ids.tolist() == [1, 2, 1, UNKNOWN_ID, UNKNOWN_ID]
     assert split.segment_lengths.tolist() == [2, 3]
     assert split.ids.dtype == np.int32
+
+
+def test_token_cache_gives_the_same_stream_and_notices_edits(tmp_path, monkeypatch):
+    import word_predictor.corpus as corpus
+
+    text = write(tmp_path / "corpus" / "a.txt", "the cat sat on the mat")
+    files = find_text_files([tmp_path / "corpus"])
+    cache = tmp_path / "cache"
+    first = corpus.read_tokens_cached(files, "strict", cache)
+    assert len(list(cache.glob("tokens-*.npz"))) == 1
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the text was read again")
+
+    monkeypatch.setattr(corpus, "read_tokens", no_reading)
+    again = corpus.read_tokens_cached(files, "strict", cache)
+    assert again.ids.tolist() == first.ids.tolist() and again.ids.dtype == np.int32
+    assert again.words == first.words and again.file_lengths == first.file_lengths
+    monkeypatch.undo()
+
+    text.write_text("a different text now", encoding="utf-8")
+    edited = corpus.read_tokens_cached(files, "strict", cache)
+    assert [edited.words[i] for i in edited.ids] == ["a", "different", "text", "now"]
+    # a damaged cache file is simply read again
+    for path in cache.glob("tokens-*.npz"):
+        path.write_bytes(b"not an npz")
+    assert corpus.read_tokens_cached(files, "strict", cache).words == edited.words

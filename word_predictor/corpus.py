@@ -11,6 +11,8 @@ plus one entry per distinct word, whatever the size of the corpus:
 from __future__ import annotations
 
 import codecs
+import hashlib
+import json
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -20,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from word_predictor.errors import UserError, warn
-from word_predictor.text import Vocabulary, words
+from word_predictor.text import NORMALISATION_VERSION, Vocabulary, words
 
 ENCODING_ERRORS = ("strict", "replace", "skip")
 SPLITS = ("train", "validation", "test")
@@ -32,6 +34,7 @@ _GOLDEN = (math.sqrt(5) - 1) / 2
 
 # 'replace' turns each invalid byte sequence into a word break; 'skip' drops it.
 codecs.register_error("word_predictor_space", lambda error: (" ", error.end))
+_CACHE_FORMAT = 1
 _DECODE_ERRORS = {"strict": "strict", "replace": "word_predictor_space", "skip": "ignore"}
 
 
@@ -162,17 +165,56 @@ def read_tokens(files: Sequence[Path], encoding_errors: str = "strict") -> Token
     pieces: list[np.ndarray] = []
     file_lengths = []
     for path in files:
-        before = sum(p.size for p in pieces)
+        length = 0
         for chunk in read_words(path, encoding_errors):
             # setdefault gives a new word the next free id.
             pieces.append(
                 np.fromiter((index.setdefault(w, len(index)) for w in chunk), np.int32, len(chunk))
             )
-        file_lengths.append(sum(p.size for p in pieces) - before)
-        if file_lengths[-1] == 0:
+            length += len(chunk)
+        file_lengths.append(length)
+        if length == 0:
             warn(f"{path} holds no words after normalisation")
     ids = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
     return TokenStream(ids=ids, words=list(index), file_lengths=file_lengths)
+
+
+def read_tokens_cached(files: Sequence[Path], encoding_errors: str, cache_dir: Path | None) -> TokenStream:
+    """`read_tokens`, kept as compact arrays in `cache_dir` for the next run on the same files.
+
+    The cache key covers each file's path, size and modification time, the
+    normalisation version and the encoding-error policy, so an edited file is read
+    again. A missing, damaged or unwritable cache only costs the time of reading.
+    """
+    if cache_dir is None:
+        return read_tokens(files, encoding_errors)
+    described = [(str(Path(f).absolute()), os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
+    key = json.dumps([_CACHE_FORMAT, NORMALISATION_VERSION, encoding_errors, described])
+    path = Path(cache_dir) / f"tokens-{hashlib.sha256(key.encode()).hexdigest()[:32]}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as cached:
+            words_ = bytes(cached["words"]).decode("utf-8").split("\n") if cached["words"].size else []
+            return TokenStream(
+                ids=cached["ids"].astype(np.int32), words=words_, file_lengths=cached["file_lengths"].tolist()
+            )
+    except (OSError, ValueError, KeyError):
+        pass
+    stream = read_tokens(files, encoding_errors)
+    # Normalised words never hold a newline, so one joined string stores them all.
+    dtype = np.uint16 if len(stream.words) <= 1 << 16 else np.int32
+    try:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.stem}.partial.npz")
+        np.savez(
+            temporary,
+            ids=stream.ids.astype(dtype),
+            words=np.frombuffer("\n".join(stream.words).encode("utf-8"), dtype=np.uint8),
+            file_lengths=np.array(stream.file_lengths, dtype=np.int64),
+        )
+        os.replace(temporary, path)
+    except OSError:
+        pass
+    return stream
 
 
 def split_segments(
@@ -213,12 +255,16 @@ def build_corpus(
     validation_fraction: float,
     test_fraction: float,
     encoding_errors: str = "strict",
+    cache_dir: Path | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> Corpus:
-    """Read, split and encode a corpus; the vocabulary comes from the train split alone."""
+    """Read, split and encode a corpus; the vocabulary comes from the train split alone.
+
+    With `cache_dir`, the word ids are kept there for the next run on the same files.
+    """
     files = find_text_files(paths)
     progress(f"reading {len(files)} file(s)")
-    stream = read_tokens(files, encoding_errors)
+    stream = read_tokens_cached(files, encoding_errors, cache_dir)
     if stream.ids.size < chunk_size + 1:
         raise CorpusError(
             f"the corpus has {stream.ids.size} word(s) after normalisation; it needs at least "

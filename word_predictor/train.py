@@ -28,6 +28,7 @@ from word_predictor.text import Vocabulary, sha256_of
 from word_predictor.windows import WindowBatches
 
 PROG = "python -m word_predictor.train"
+CACHE_DIR = ".cache"  # under --logdir: the word ids of corpora already read
 DEFAULTS = Config()
 
 
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log weight histograms and gradient norms every epoch")
     output.add_argument("--sample-prompt", action="append", default=[], metavar="TEXT",
                         help="also show this prompt's predictions in TensorBoard at each epoch end")
+    output.add_argument("--no-cache", action="store_true",
+                        help="read the corpus afresh and keep no copy of its word ids under LOGDIR/.cache")
     output.add_argument("--resume", type=Path, metavar="RUN",
                         help="continue this interrupted run from its last completed epoch, with its settings")
     return parser
@@ -128,7 +131,7 @@ def check_settings(config: Config) -> None:
         raise UsageError("--validation-fraction and --test-fraction must be >= 0 and leave training text")
 
 
-def corpus_for(config: Config) -> Corpus:
+def corpus_for(config: Config, cache_dir: Path | None = None) -> Corpus:
     return build_corpus(
         config.corpus,
         chunk_size=config.chunk_size,
@@ -136,6 +139,7 @@ def corpus_for(config: Config) -> Corpus:
         validation_fraction=config.validation_fraction,
         test_fraction=config.test_fraction,
         encoding_errors=config.encoding_errors,
+        cache_dir=cache_dir,
         progress=print,
     )
 
@@ -150,13 +154,13 @@ def main(argv: list[str] | None = None) -> int:
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_line: str) -> int:
     if args.resume:
         given = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
-                 if k not in ("resume", "logdir") and v != parser.get_default(k)]  # fmt: skip
+                 if k not in ("resume", "logdir", "no_cache") and v != parser.get_default(k)]  # fmt: skip
         if given:
             raise UsageError(f"--resume takes every setting from the run; drop {' '.join(given)}")
-        return _resume(args.resume)
+        return _resume(args.resume, use_cache=not args.no_cache)
     config = config_from_args(args)
     check_settings(config)
-    corpus = corpus_for(config)
+    corpus = corpus_for(config, None if args.no_cache else args.logdir / CACHE_DIR)
     config.vocabulary_size = len(corpus.vocabulary)
     config.corpus_tokens = corpus.tokens
     for name, split in corpus.splits.items():
@@ -179,7 +183,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_li
         return _fit(run_dir, config, corpus, command_line, state={}, model=None)
 
 
-def _resume(run_dir: Path) -> int:
+def _resume(run_dir: Path, use_cache: bool) -> int:
     if not (run_dir / rundir.CONFIG_FILE).is_file():
         raise rundir.RunError(f"{run_dir} is not a run folder to resume (no {rundir.CONFIG_FILE})")
     if rundir.is_complete(run_dir):
@@ -188,7 +192,7 @@ def _resume(run_dir: Path) -> int:
         config, provenance = load_config(run_dir / rundir.CONFIG_FILE)
         if sha256_of(run_dir / rundir.VOCABULARY_FILE) != provenance.get("vocabulary_sha256"):
             raise rundir.RunError(f"{run_dir / rundir.VOCABULARY_FILE} was changed since the run started")
-        corpus = corpus_for(config)
+        corpus = corpus_for(config, run_dir.parent / CACHE_DIR if use_cache else None)
         if corpus.vocabulary != Vocabulary.load(run_dir / rundir.VOCABULARY_FILE):
             raise rundir.RunError(f"the corpus changed since run {run_dir} started, so it cannot be resumed")
         state = read_state(run_dir)
