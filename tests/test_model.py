@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from word_predictor.config import CELLS, Config
-from word_predictor.model import NextWord, build_model, compile_model
+from word_predictor.model import NextWord, build_model, compile_model, open_length_copy
 from word_predictor.rundir import load_model, save_model_atomic
 from word_predictor.windows import WindowBatches
 
@@ -83,3 +83,16 @@ def test_save_load_gives_identical_predictions(tmp_path, one_hot):
     loaded = load_model(tmp_path / "model.keras")
     contexts = np.array([[1, 2, 3, 4]], dtype=np.int32)
     np.testing.assert_array_equal(NextWord(model)(contexts), NextWord(loaded)(contexts))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_fixed_length_training_model_holds_the_same_weights(cell):
+    config = tiny_config(cell=cell, layers=2)
+    training = build_model(config, fixed_length=True)
+    assert training.input_shape == (None, config.chunk_size)
+    copy = open_length_copy(training, config)
+    assert copy.input_shape == (None, None)
+    windows = np.array([[1, 2, 3, 4], [5, 6, 7, 8]], dtype=np.int32)
+    np.testing.assert_allclose(training.predict_on_batch(windows), copy.predict_on_batch(windows), rtol=1e-5, atol=1e-6)
+    # the copy also reads a shorter context, which the training model cannot
+    assert NextWord(copy)(windows[:, :2]).shape == (2, VOCABULARY)

@@ -15,7 +15,7 @@ from pathlib import Path
 from word_predictor.backend import keras
 from word_predictor import rundir
 from word_predictor.config import Config
-from word_predictor.model import build_model
+from word_predictor.model import open_length_copy
 
 # Callback attributes that carry over between epochs, saved and restored on resume.
 _CARRIED = {
@@ -95,10 +95,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         rundir.write_status(self.run_dir, epochs_completed=epoch + 1)
 
     def _inference_twin(self) -> keras.Model:
-        # The same architecture without the optimiser, so model.keras stays small.
-        if self._twin is None:
-            self._twin = build_model(self.config)
-        self._twin.set_weights(self.model.get_weights())
+        # Open length and no optimiser: what predict needs, and small on disk.
+        self._twin = open_length_copy(self.model, self.config, into=self._twin)
         return self._twin
 
 

@@ -33,7 +33,7 @@ import numpy as np
 from word_predictor.backend import keras
 from word_predictor.config import CELLS, TARGETS, Config
 from word_predictor.corpus import Split
-from word_predictor.model import NextWord
+from word_predictor.model import NextWord, open_length_copy
 from word_predictor.text import UNKNOWN_ID, Vocabulary, words
 from word_predictor.windows import context_ids, window_starts
 
@@ -209,11 +209,14 @@ class PredictionSamples(_Writing):
         self.vocabulary = vocabulary
         self.config = config
         self.prompts = prompts
+        self._copy: keras.Model | None = None
         self._next_word: NextWord | None = None
 
     def on_epoch_end(self, epoch, logs=None):
+        # The training model may take only full windows; a prompt can be shorter.
+        self._copy = open_length_copy(self.model, self.config, into=self._copy)
         if self._next_word is None:
-            self._next_word = NextWord(self.model)  # shares the model's layers, so stays current
+            self._next_word = NextWord(self._copy)  # shares the copy's layers, so stays current
         table = prediction_table(self._next_word, self.vocabulary, self.config, self.prompts)
         with self.writer.as_default():
             tf.summary.text(SAMPLES_TAG, table, step=epoch)

@@ -208,8 +208,12 @@ def _resume(run_dir: Path, use_cache: bool) -> int:
 def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state: dict, model) -> int:
     initial_epoch = state.get("epochs_completed", 0)
     keras.utils.set_random_seed(config.seed + initial_epoch)
+    on_gpu = any(device.startswith("gpu") for device in keras.distribution.list_devices())
     if model is None:
-        model = build_model(config)
+        # On a CPU, windows of fixed length with the time loop unrolled train up to 2x
+        # faster (docs/benchmarks.md); on a GPU the open-length model keeps the cuDNN
+        # kernel. Both hold the same weights.
+        model = build_model(config, fixed_length=not on_gpu)
         compile_model(model, config)
     batches = dict(chunk_size=config.chunk_size, batch_size=config.batch_size, targets=config.targets)
     train = corpus.splits["train"]
@@ -243,7 +247,7 @@ def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state
         gradient_batch=train_batches[0],
     )
     if initial_epoch < config.epochs and not state.get("stopped_early"):
-        device = "GPU" if any(d.startswith("gpu") for d in keras.distribution.list_devices()) else "CPU"
+        device = "GPU" if on_gpu else "CPU"
         print(
             f"training {config.cell}{' (bidirectional)' if config.bidirectional else ''} on the {device}: "
             f"{train_batches.windows:,} windows, vocabulary {config.vocabulary_size:,}, run {run_dir}"
