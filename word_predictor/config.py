@@ -30,7 +30,7 @@ class Config:
     units: int = 256
     embedding_dim: int = 128
     one_hot: bool = False
-    dropout: float = 0.3
+    dropout: float = 0.5
     targets: str = "all"
     # training
     epochs: int = 20
