@@ -40,3 +40,13 @@ def _import_keras_quietly():
 
 
 keras = _import_keras_quietly()
+
+
+def gpu_available() -> bool:
+    """Whether the Keras backend sees a GPU (any backend; Keras' own list lacks torch)."""
+    name = keras.backend.backend()
+    if name == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return any(device.lower().startswith("gpu") for device in keras.distribution.list_devices())

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 
-from word_predictor.backend import keras
+from word_predictor.backend import gpu_available, keras
 from word_predictor import monitoring, rundir
 from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, read_state
 from word_predictor.config import CELLS, TARGETS, Config, config_json, load_config
@@ -208,7 +208,7 @@ def _resume(run_dir: Path, use_cache: bool) -> int:
 def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state: dict, model) -> int:
     initial_epoch = state.get("epochs_completed", 0)
     keras.utils.set_random_seed(config.seed + initial_epoch)
-    on_gpu = any(device.startswith("gpu") for device in keras.distribution.list_devices())
+    on_gpu = gpu_available()
     if model is None:
         # On a CPU, windows of fixed length with the time loop unrolled train up to 2x
         # faster (docs/benchmarks.md); on a GPU the open-length model keeps the cuDNN
