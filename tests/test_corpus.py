@@ -145,3 +145,19 @@ def test_token_cache_gives_the_same_stream_and_notices_edits(tmp_path, monkeypat
     for path in cache.glob("tokens-*.npz"):
         path.write_bytes(b"not an npz")
     assert corpus.read_tokens_cached(files, "strict", cache).words == edited.words
+
+
+def test_normalisation_reproduces_the_published_wikitext2_figures():
+    # ../shared/data/README.md: with this normalisation and threshold 3, the training
+    # file has 177,348 tokens, a vocabulary of 4,703 with the unknown symbol, and
+    # 11.9% of the test file's tokens are unknown.
+    from tests.conftest import SHARED_DATA
+
+    train, test = SHARED_DATA / "wikitext2-train.txt", SHARED_DATA / "wikitext2-test.txt"
+    if not (train.is_file() and test.is_file()):
+        pytest.skip("../shared/data is absent")
+    corpus = build_corpus([train], chunk_size=5, unknown_threshold=3, validation_fraction=0, test_fraction=0)
+    assert corpus.tokens == 177_348
+    assert len(corpus.vocabulary) == 4_703
+    unknown = np.mean(encode_files([test], corpus.vocabulary).ids == UNKNOWN_ID)
+    assert unknown == pytest.approx(0.119, abs=0.0005)
