@@ -210,9 +210,9 @@ def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state
     keras.utils.set_random_seed(config.seed + initial_epoch)
     on_gpu = gpu_available()
     if model is None:
-        # On a CPU, windows of fixed length with the time loop unrolled train up to 2x
-        # faster (docs/benchmarks.md); on a GPU the open-length model keeps the cuDNN
-        # kernel. Both hold the same weights.
+        # On a CPU, windows of fixed length with the time loop unrolled train about
+        # 1.14x faster (benchmarks/training_graph.py); on a GPU the open-length model
+        # keeps the cuDNN kernel. Both hold the same weights.
         model = build_model(config, fixed_length=not on_gpu)
         compile_model(model, config)
     batches = dict(chunk_size=config.chunk_size, batch_size=config.batch_size, targets=config.targets)
