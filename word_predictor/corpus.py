@@ -188,7 +188,8 @@ def read_tokens_cached(files: Sequence[Path], encoding_errors: str, cache_dir: P
     """
     if cache_dir is None:
         return read_tokens(files, encoding_errors)
-    described = [(str(Path(f).absolute()), os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
+    stats = [(str(Path(f).absolute()), os.stat(f)) for f in files]
+    described = [(name, stat.st_size, stat.st_mtime_ns) for name, stat in stats]
     key = json.dumps([_CACHE_FORMAT, NORMALISATION_VERSION, encoding_errors, described])
     path = Path(cache_dir) / f"tokens-{hashlib.sha256(key.encode()).hexdigest()[:32]}.npz"
     try:

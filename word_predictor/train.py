@@ -244,7 +244,7 @@ def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state
         prompts=monitoring.sample_prompts(config, validation, corpus.vocabulary),
         targets_per_epoch=train_batches.windows * train_batches.targets_per_window,
         first_step=state.get("global_step", 0),
-        gradient_batch=train_batches[0],
+        gradient_batch=train_batches[0] if config.histograms else None,
     )
     if initial_epoch < config.epochs and not state.get("stopped_early"):
         device = "GPU" if on_gpu else "CPU"
