@@ -74,7 +74,7 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
 
     config = Config()
     corpus = build_corpus(
-        [common.data_file("wikitext2-train.txt")], chunk_size=config.chunk_size,
+        [common.data_file("wikitext2-train.txt")], window_size=config.window_size,
         unknown_threshold=config.unknown_threshold, validation_fraction=config.validation_fraction,
         test_fraction=config.test_fraction,
     )  # fmt: skip
@@ -91,7 +91,7 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
     for _ in range(calls):
         start, length = int(rng.integers(0, len(test_words) - 20)), int(rng.integers(3, 13))
         texts.append(" ".join(test_words[start : start + length]))
-    id_contexts = [context_ids(words(t), corpus.vocabulary, config.chunk_size, pad=False) for t in texts]
+    id_contexts = [context_ids(words(t), corpus.vocabulary, config.window_size, pad=False) for t in texts]
 
     single = predictor.next_word.model
     ways = {
@@ -125,7 +125,7 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
         for name, values in seconds.items()
     ]
 
-    batch = np.asarray(rng.integers(1, config.vocabulary_size, (1024, config.chunk_size)), np.int32)
+    batch = np.asarray(rng.integers(1, config.vocabulary_size, (1024, config.window_size)), np.int32)
     batch_ways = {
         "NextWord (as is: predict_on_batch)": predictor.next_word,
         "eager call, training=False": eager_next_word(single),

@@ -56,7 +56,7 @@ def whole_slice(path: Path):
     from word_predictor.corpus import build_corpus
 
     return build_corpus(
-        [path], chunk_size=CHUNK, unknown_threshold=THRESHOLD, validation_fraction=0.0, test_fraction=0.0
+        [path], window_size=CHUNK, unknown_threshold=THRESHOLD, validation_fraction=0.0, test_fraction=0.0
     )
 
 
@@ -119,7 +119,7 @@ def child_ours(path: Path, extra: list[str]) -> None:
         start = time.perf_counter()
         argv = ["--corpus", str(path), "--logdir", logdir, "--run-name", "run", "--epochs", "1",
                 "--validation-fraction", "0", "--test-fraction", "0", "--unknown-threshold", str(THRESHOLD),
-                "--chunk-size", str(CHUNK), "--units", str(UNITS), *extra]  # fmt: skip
+                "--window-size", str(CHUNK), "--units", str(UNITS), *extra]  # fmt: skip
         saved = sys.stdout
         sys.stdout = open(os.devnull, "w")  # the trainer's progress lines
         try:

@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass, field
 
 from benchmarks import common
 
-SIZE = dict(layers=2, units=256, embedding_dim=256, batch_size=128, chunk_size=5, dropout=0.3)
+SIZE = dict(layers=2, units=256, embedding_dim=256, batch_size=128, window_size=5, dropout=0.3)
 REPLY = "WORKER-REPLY "
 
 
@@ -70,12 +70,12 @@ class Variant:
         return "ours" if self.side == "ours" else f"pytorch-{self.threads}"
 
 
-def load_train_split(chunk_size: int):
+def load_train_split(window_size: int):
     from word_predictor.corpus import build_corpus
 
     corpus = build_corpus(
         [common.data_file("wikitext2-train.txt")],
-        chunk_size=chunk_size,
+        window_size=window_size,
         unknown_threshold=3,
         validation_fraction=0.0,
         test_fraction=0.0,
@@ -98,7 +98,7 @@ def compile_with(model, config, **levers) -> None:
         del model.compile
 
 
-def tf_data_batches(ids, segment_lengths, config, seed: int = 0):
+def tf_data_batches(split, config, seed: int = 0):
     """The same windows as WindowBatches, but cut and gathered inside TensorFlow (no Python per batch).
 
     Memory stays O(tokens): the ids and one int64 start per window, reshuffled
@@ -108,11 +108,11 @@ def tf_data_batches(ids, segment_lengths, config, seed: int = 0):
 
     from word_predictor.windows import window_starts
 
-    starts = window_starts(segment_lengths, config.chunk_size)
+    ids, starts = split.ids, window_starts(split.bounds, config.window_size)
     batch = config.batch_size
     full = starts.size // batch * batch
     ids_t = tf.constant(ids)
-    offsets = tf.range(config.chunk_size + 1, dtype=tf.int64)
+    offsets = tf.range(config.window_size + 1, dtype=tf.int64)
 
     def epoch_of_batches(all_starts):
         shuffled = tf.random.shuffle(all_starts, seed=seed)[:full]
@@ -133,9 +133,9 @@ def tf_data_batches(ids, segment_lengths, config, seed: int = 0):
     )
 
 
-def rebuilt(model, unroll_chunk_size: int | None):
+def rebuilt(model, unroll_window_size: int | None):
     """The same model, its output layer in float32 (needed under a mixed precision policy:
-    the top-5 metric takes no bfloat16), and with `unroll_chunk_size` a fixed time axis
+    the top-5 metric takes no bfloat16), and with `unroll_window_size` a fixed time axis
     and unrolled recurrent layers."""
     import keras
 
@@ -143,13 +143,13 @@ def rebuilt(model, unroll_chunk_size: int | None):
 
     def clone_layer(layer):
         config = layer.get_config()
-        if isinstance(layer, keras.layers.RNN) and unroll_chunk_size:
+        if isinstance(layer, keras.layers.RNN) and unroll_window_size:
             config["unroll"] = True
         if layer.name == OUTPUT_LAYER:
             config["dtype"] = "float32"
         return layer.__class__.from_config(config)
 
-    tokens = keras.Input(shape=(unroll_chunk_size,), dtype="int32", name="tokens")
+    tokens = keras.Input(shape=(unroll_window_size,), dtype="int32", name="tokens")
     return keras.models.clone_model(model, input_tensors=tokens, clone_function=clone_layer)
 
 
@@ -178,7 +178,7 @@ class OursBench:
         try:
             model = build_model(config)
             if variant.unroll or variant.precision != "float32":
-                model = rebuilt(model, config.chunk_size if variant.unroll else None)
+                model = rebuilt(model, config.window_size if variant.unroll else None)
         finally:
             keras.mixed_precision.set_dtype_policy("float32")
         extra = {}
@@ -194,13 +194,13 @@ class OursBench:
         )  # fmt: skip
         self.model = model
         if variant.pipeline == "tf.data":
-            self.data = tf_data_batches(split.ids, split.segment_lengths, config)
+            self.data = tf_data_batches(split, config)
         else:
             self.data = WindowBatches(
-                split.ids, split.segment_lengths, shuffle=True, chunk_size=config.chunk_size,
+                split, shuffle=True, window_size=config.window_size,
                 batch_size=variant.batch_size, targets=variant.targets,
             )  # fmt: skip
-        self.targets_per_step = variant.batch_size * (config.chunk_size if variant.targets == "all" else 1)
+        self.targets_per_step = variant.batch_size * (config.window_size if variant.targets == "all" else 1)
         self.clock = StepClock()
 
     def run(self, steps: int) -> tuple[float, float]:
@@ -254,11 +254,11 @@ class TorchBench:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=0.005)
         self.loss = nn.CrossEntropyLoss()
         self.data = WindowBatches(
-            split.ids, split.segment_lengths, chunk_size=SIZE["chunk_size"], batch_size=variant.batch_size,
+            split, window_size=SIZE["window_size"], batch_size=variant.batch_size,
             targets=variant.targets, shuffle=True,
         )  # fmt: skip
         self.vocabulary_size = vocabulary_size
-        self.targets_per_step = variant.batch_size * (SIZE["chunk_size"] if not last else 1)
+        self.targets_per_step = variant.batch_size * (SIZE["window_size"] if not last else 1)
         self.next_batch = 0
 
     def step(self) -> None:
@@ -296,7 +296,7 @@ def worker(kind: str, threads: int) -> None:
 
         if threads:
             torch.set_num_threads(threads)
-    vocabulary, split = load_train_split(SIZE["chunk_size"])
+    vocabulary, split = load_train_split(SIZE["window_size"])
     benches = {}
 
     def reply(**message):

@@ -39,11 +39,11 @@ def time_to_target(
     keras.utils.set_random_seed(config.seed)
     model = build_model(config)
     compile_model(model, config)
-    batches = dict(chunk_size=config.chunk_size, batch_size=config.batch_size, targets=config.targets)
+    batches = dict(window_size=config.window_size, batch_size=config.batch_size, targets=config.targets)
     train, validation = corpus.splits["train"], corpus.splits["validation"]
-    train_batches = WindowBatches(train.ids, train.segment_lengths, shuffle=True, seed=config.seed, **batches)
+    train_batches = WindowBatches(train, shuffle=True, seed=config.seed, **batches)
     validation_batches = WindowBatches(
-        validation.ids, validation.segment_lengths, shuffle=False, last_only=True, **batches
+        validation, shuffle=False, last_only=True, **batches
     )
     next_word = NextWord(model)
 
@@ -61,7 +61,7 @@ def time_to_target(
 
         def _probe(self):
             self._pause()
-            perplexity = score(next_word, validation, config.chunk_size)["perplexity"]
+            perplexity = score(next_word, validation, config.window_size)["perplexity"]
             self.curve.append((self.clock, self.steps, perplexity))
             print(f"    {cell}: {self.clock:6.1f} s, step {self.steps:5d}, "
                   f"validation perplexity {perplexity:.1f}", flush=True)  # fmt: skip
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
 
     defaults = Config()
     corpus = build_corpus(
-        [common.data_file("wikitext2-train.txt")], chunk_size=defaults.chunk_size,
+        [common.data_file("wikitext2-train.txt")], window_size=defaults.window_size,
         unknown_threshold=defaults.unknown_threshold, validation_fraction=0.1, test_fraction=0.0,
     )  # fmt: skip
     rows = [time_to_target(cell, corpus, target, args.probe_every, max_minutes, {}) for cell in cells]

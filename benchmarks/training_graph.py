@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         model = build_model(config, fixed_length=fixed_length)
         compile_model(model, config)
         model.jit_compile = jit_compile
-        batches = WindowBatches(train.ids, train.segment_lengths, chunk_size=config.chunk_size,
+        batches = WindowBatches(train, window_size=config.window_size,
                                 batch_size=config.batch_size, targets=config.targets, shuffle=True)  # fmt: skip
         model.fit(batches, epochs=1, verbose=0)  # warm-up: traces every batch shape
         models[name] = (model, batches)

@@ -18,8 +18,8 @@ class FixedModel:
 
 
 def test_score_counts_every_full_window_once():
-    split = Split(ids=np.array([1, 1, 2, 0, 1, 3], np.int32), segment_lengths=np.array([4, 2]))
-    scores = evaluate.score(FixedModel(), split, chunk_size=2, batch_size=1)
+    split = Split.from_lengths(np.array([1, 1, 2, 0, 1, 3], np.int32), [4, 2])
+    scores = evaluate.score(FixedModel(), split, window_size=2, batch_size=1)
     # targets: 2 and 0 in the first segment (ids[2], ids[3]); none in the second (2 tokens)
     assert scores["tokens"] == 2
     assert scores["perplexity"] == pytest.approx(math.exp(-(math.log(0.2) + math.log(0.1)) / 2), rel=1e-5)

@@ -67,12 +67,12 @@ def test_block_wise_reading_equals_reading_the_whole_file(data, encoding_errors,
     st.integers(0, 2),
     st.integers(1, 4),
 )
-def test_random_bytes_as_corpus_build_or_fail_cleanly(files, encoding_errors, threshold, chunk_size):
+def test_random_bytes_as_corpus_build_or_fail_cleanly(files, encoding_errors, threshold, window_size):
     with tempfile.TemporaryDirectory() as folder:
         for number, data in enumerate(files):
             Path(folder, f"{number}.txt").write_bytes(data)
         try:
-            built = build_corpus([folder], chunk_size=chunk_size, unknown_threshold=threshold,
+            built = build_corpus([folder], window_size=window_size, unknown_threshold=threshold,
                                  validation_fraction=0.1, test_fraction=0.2, encoding_errors=encoding_errors)  # fmt: skip
         except CorpusError as error:
             assert "\n" not in str(error) and str(error)
@@ -136,7 +136,7 @@ def test_any_text_gets_suggestions_or_a_usage_error(predictor, text, top_k, incl
     except UsageError as error:
         assert not words(text) and "\n" not in str(error)
         return
-    assert suggestions.context == words(text)[-predictor.run.config.chunk_size :]
+    assert suggestions.context == words(text)[-predictor.run.config.window_size :]
     assert 1 <= len(suggestions.predictions) <= top_k
     assert all(word in predictor.run.vocabulary for word, _ in suggestions.predictions)
     if not include_unknown:

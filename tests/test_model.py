@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from word_predictor.corpus import Split
 from word_predictor.config import CELLS, Config
 from word_predictor.model import NextWord, build_model, compile_model, open_length_copy
 from word_predictor.rundir import load_model, save_model_atomic
@@ -10,13 +11,13 @@ VOCABULARY = 10
 
 
 def tiny_config(**overrides) -> Config:
-    settings = dict(vocabulary_size=VOCABULARY, units=2, embedding_dim=3, chunk_size=4, dropout=0.1)
+    settings = dict(vocabulary_size=VOCABULARY, units=2, embedding_dim=3, window_size=4, dropout=0.1)
     return Config(**(settings | overrides))
 
 
 def tiny_batches(config: Config, last_only=False):
     ids = np.random.default_rng(0).integers(0, VOCABULARY, 64).astype(np.int32)
-    return WindowBatches(ids, np.array([64]), chunk_size=config.chunk_size, batch_size=8,
+    return WindowBatches(Split.from_lengths(ids, [64]), window_size=config.window_size, batch_size=8,
                          targets=config.targets, shuffle=False, last_only=last_only)  # fmt: skip
 
 
@@ -32,7 +33,7 @@ def test_every_cell_builds_and_takes_a_training_step(cell, bidirectional):
     loss = model.train_on_batch(*data[0])
     assert np.isfinite(loss).all()
     assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
-    expected = (8, config.chunk_size, VOCABULARY) if config.targets == "all" else (8, VOCABULARY)
+    expected = (8, config.window_size, VOCABULARY) if config.targets == "all" else (8, VOCABULARY)
     assert model.predict_on_batch(data[0][0]).shape == expected
 
 
@@ -89,7 +90,7 @@ def test_save_load_gives_identical_predictions(tmp_path, one_hot):
 def test_fixed_length_training_model_holds_the_same_weights(cell):
     config = tiny_config(cell=cell, layers=2)
     training = build_model(config, fixed_length=True)
-    assert training.input_shape == (None, config.chunk_size)
+    assert training.input_shape == (None, config.window_size)
     copy = open_length_copy(training, config)
     assert copy.input_shape == (None, None)
     windows = np.array([[1, 2, 3, 4], [5, 6, 7, 8]], dtype=np.int32)

@@ -111,7 +111,7 @@ def test_batch_loss_is_each_batchs_own_loss(monitored_logdir):
     """
     run_dir = monitored_logdir / "gru"
     config = settings(run_dir)
-    windows = window_starts(train.corpus_for(config).splits["train"].segment_lengths, config.chunk_size).size
+    windows = window_starts(train.corpus_for(config).splits["train"].bounds, config.window_size).size
     per_epoch = math.ceil(windows / config.batch_size)
     sizes = np.minimum(config.batch_size, windows - config.batch_size * np.arange(per_epoch))
     batch_losses = values(run_dir / "train", "batch_loss")
@@ -188,7 +188,7 @@ def test_hparams_of_each_run(monitored_logdir):
     assert gru["cell"] == "gru" and gru["bidirectional"] is False and gru["one_hot"] is False
     assert gru["units"] == 8 and gru["embedding_dim"] == 4 and gru["learning_rate"] == pytest.approx(0.01)
     assert gru["vocabulary_size"] == config.vocabulary_size and gru["corpus_tokens"] == config.corpus_tokens
-    assert gru["batch_size"] == 16 and gru["chunk_size"] == 5 and gru["unknown_threshold"] == 1
+    assert gru["batch_size"] == 16 and gru["window_size"] == 5 and gru["unknown_threshold"] == 1
     assert bi["cell"] == "simple_rnn" and bi["bidirectional"] is True and bi["targets"] == "last"
     assert bi["one_hot"] is True and bi["embedding_dim"] == 0  # no embedding, not the unused default
 
@@ -270,8 +270,8 @@ def test_sample_prompts_never_cross_a_segment_boundary():
     letters = list("abcdefghijkl")
     vocabulary = Vocabulary.from_counts(dict.fromkeys(letters, 2), unknown_threshold=0)
     ids = vocabulary.encode(letters)
-    validation = Split(ids=ids, segment_lengths=np.array([6, 6]))
-    config = Config(chunk_size=5, sample_prompts=["the user's own", "a b c d e"])
+    validation = Split.from_lengths(ids, [6, 6])
+    config = Config(window_size=5, sample_prompts=["the user's own", "a b c d e"])
     prompts = monitoring.sample_prompts(config, validation, vocabulary)
     assert prompts[0] == monitoring.DEFAULT_PROMPT and prompts[-1] == "the user's own"
     assert set(prompts[1:-1]) == {"a b c d e", "g h i j k"}  # each once, though drawn or given twice

@@ -17,7 +17,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from word_predictor.corpus import SPLITS, split_segments
+from word_predictor.corpus import Split, SPLITS, split_segments
 from word_predictor.text import UNKNOWN_ID, UNKNOWN_TOKEN, Vocabulary, normalise, words
 from word_predictor.windows import WindowBatches, gather_windows, window_starts
 
@@ -76,17 +76,17 @@ _SEGMENTS = st.lists(st.integers(0, 30), min_size=0, max_size=8)
 
 @settings(max_examples=200)
 @given(_SEGMENTS, st.integers(1, 6))
-def test_each_target_follows_its_inputs_within_one_segment(lengths, chunk_size):
+def test_each_target_follows_its_inputs_within_one_segment(lengths, window_size):
     # Ids are positions in the text, so a window can be traced back to where it came from.
     ids = np.arange(sum(lengths), dtype=np.int32)
     segment_of = np.repeat(np.arange(len(lengths)), lengths)
-    starts = window_starts(np.array(lengths, dtype=np.int64), chunk_size)
+    starts = window_starts(Split.from_lengths(ids, lengths).bounds, window_size)
     # Every window that fits in a segment, and no other.
-    assert starts.size == sum(max(n - chunk_size, 0) for n in lengths)
+    assert starts.size == sum(max(n - window_size, 0) for n in lengths)
     if starts.size == 0:
         return
-    windows = gather_windows(ids, starts, chunk_size)  # (n, chunk + 1)
-    assert windows.shape == (starts.size, chunk_size + 1)
+    windows = gather_windows(ids, starts, window_size)  # (n, chunk + 1)
+    assert windows.shape == (starts.size, window_size + 1)
     inputs, targets = windows[:, :-1], windows[:, -1]
     assert np.all(targets == inputs[:, -1] + 1)  # the target is the very next word
     assert np.all(np.diff(windows, axis=1) == 1)  # inputs are consecutive words
@@ -95,10 +95,10 @@ def test_each_target_follows_its_inputs_within_one_segment(lengths, chunk_size):
 
 @settings(max_examples=60, deadline=None)
 @given(_SEGMENTS, st.integers(1, 4), st.integers(1, 7), st.sampled_from(["all", "last"]), st.integers(0, 3))
-def test_batches_pair_each_input_with_its_next_words(lengths, chunk_size, batch_size, targets, epoch):
+def test_batches_pair_each_input_with_its_next_words(lengths, window_size, batch_size, targets, epoch):
     ids = np.arange(sum(lengths), dtype=np.int32)
     batches = WindowBatches(
-        ids, np.array(lengths, dtype=np.int64), chunk_size=chunk_size, batch_size=batch_size,
+        Split.from_lengths(ids, lengths), window_size=window_size, batch_size=batch_size,
         targets=targets, shuffle=True, seed=7, epoch=epoch,
     )  # fmt: skip
     seen = []
@@ -110,7 +110,7 @@ def test_batches_pair_each_input_with_its_next_words(lengths, chunk_size, batch_
             assert np.all(expected == inputs[:, -1] + 1)
         seen.extend(inputs[:, 0].tolist())
     # One epoch shows every window exactly once.
-    assert sorted(seen) == window_starts(np.array(lengths, dtype=np.int64), chunk_size).tolist()
+    assert sorted(seen) == window_starts(Split.from_lengths(ids, lengths).bounds, window_size).tolist()
 
 
 @settings(max_examples=200)
@@ -120,8 +120,8 @@ def test_batches_pair_each_input_with_its_next_words(lengths, chunk_size, batch_
     st.floats(0, 0.45, allow_nan=False),
     st.floats(0, 0.45, allow_nan=False),
 )
-def test_split_segments_cover_every_token_once_in_order(n_tokens, chunk_size, validation, test):
-    segments = split_segments(n_tokens, chunk_size, validation, test)
+def test_split_segments_cover_every_token_once_in_order(n_tokens, window_size, validation, test):
+    segments = split_segments(n_tokens, window_size, validation, test)
     assert set(segments) == set(SPLITS)
     for pieces in segments.values():
         assert all(start < end for start, end in pieces)
@@ -143,7 +143,7 @@ def test_split_segments_are_deterministic():
 def test_shuffled_order_depends_only_on_seed_and_epoch():
     # What lets a resumed run see the same batches as an uninterrupted one.
     ids = np.arange(200, dtype=np.int32)
-    make = lambda epoch: WindowBatches(ids, np.array([200]), chunk_size=3, batch_size=8, targets="all",
+    make = lambda epoch: WindowBatches(Split.from_lengths(ids, [200]), window_size=3, batch_size=8, targets="all",
                                        shuffle=True, seed=3, epoch=epoch)  # fmt: skip
     continued = make(0)
     continued.on_epoch_end()

@@ -124,7 +124,7 @@ def test_encoding_errors_replace_and_skip(tmp_path):
 @pytest.mark.parametrize("errors", ["replace", "skip"])
 def test_encoding_errors_flag_reaches_the_corpus(tmp_path, errors):
     folder = write_corpus(tmp_path, {"a.txt": TINY_TEXT.encode() * 5 + b"\xff\xfe the cat"})
-    built = build_corpus([folder], chunk_size=5, unknown_threshold=1, validation_fraction=0.1,
+    built = build_corpus([folder], window_size=5, unknown_threshold=1, validation_fraction=0.1,
                          test_fraction=0.2, encoding_errors=errors)  # fmt: skip
     assert built.tokens == len(words(TINY_TEXT * 5)) + 2  # the bad bytes vanish, "the cat" stays
 
@@ -152,7 +152,7 @@ def test_empty_files_only(tmp_path, capsys):
 def test_one_empty_file_among_good_ones_is_a_warning(tmp_path, capsys):
     folder = write_corpus(tmp_path, {"a.txt": TINY_TEXT * 5, "empty.txt": b""})
     built = build_corpus(
-        [folder], chunk_size=5, unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2
+        [folder], window_size=5, unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2
     )
     assert built.tokens > 0
     assert capsys.readouterr().err == f"warning: {folder / 'empty.txt'} holds no words after normalisation\n"
@@ -183,7 +183,7 @@ def test_one_enormous_line_of_words_is_read_whole(tmp_path):
     folder = write_corpus(tmp_path, {"a.txt": line})
     started = time.perf_counter()
     built = build_corpus(
-        [folder], chunk_size=5, unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2
+        [folder], window_size=5, unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2
     )
     assert built.tokens == len(line.split())
     assert len(built.vocabulary) == len(set(line.split())) + 1
@@ -199,7 +199,7 @@ def test_symbolic_link_loops_end_and_each_file_is_read_once(tmp_path, capsys):
     (folder / "also-a.txt").symlink_to("a.txt")  # the same file twice
     assert [p.name for p in find_text_files([folder])] == ["a.txt", "b.txt"]
     built = build_corpus(
-        [folder], chunk_size=5, unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2
+        [folder], window_size=5, unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2
     )
     assert built.tokens == 2 * len(words(TINY_TEXT * 5))
     loop = tmp_path / "loop"

@@ -162,7 +162,7 @@ def test_sigkill_mid_epoch_then_resume_loses_and_repeats_nothing(corpus_folder, 
     config, _ = load_config(run / "config.json")
     split = train.corpus_for(config).splits["train"]
     steps_per_epoch = math.ceil(
-        window_starts(split.segment_lengths, config.chunk_size).size / config.batch_size
+        window_starts(split.bounds, config.window_size).size / config.batch_size
     )
     total_steps = EPOCHS * steps_per_epoch
     assert read_state(run)["global_step"] == total_steps

@@ -14,7 +14,7 @@ def test_help_documents_every_flag(capsys):
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     for flag in ("--corpus", "--cell", "--bidirectional", "--layers", "--units", "--embedding-dim", "--one-hot",
-                 "--dropout", "--chunk-size", "--unknown-threshold", "--epochs", "--batch-size",
+                 "--dropout", "--window-size", "--unknown-threshold", "--epochs", "--batch-size",
                  "--learning-rate", "--clip-norm", "--seed", "--logdir", "--run-name", "--resume"):  # fmt: skip
         assert flag in text
 

@@ -1,13 +1,16 @@
 import numpy as np
 
+from word_predictor.corpus import Split
 from word_predictor.text import UNKNOWN_ID, Vocabulary
 from word_predictor.windows import WindowBatches, context_ids, gather_windows, window_starts
 
 
 def test_window_starts_stay_inside_segments():
     # segments of 7 and 4 tokens, chunk 3: windows 0..3 in the first, 7 in the second
-    assert window_starts(np.array([7, 4]), 3).tolist() == [0, 1, 2, 3, 7]
-    assert window_starts(np.array([3]), 3).size == 0
+    assert window_starts(np.array([[0, 7], [7, 11]]), 3).tolist() == [0, 1, 2, 3, 7]
+    assert window_starts(np.array([[0, 3]]), 3).size == 0
+    # bounds may point anywhere in a shared id array
+    assert window_starts(np.array([[10, 14]]), 3).tolist() == [10]
 
 
 def test_targets_follow_their_windows():
@@ -17,8 +20,8 @@ def test_targets_follow_their_windows():
 
 
 def batches(ids, **kwargs):
-    options = dict(chunk_size=3, batch_size=4, targets="all", shuffle=False)
-    return WindowBatches(ids, np.array([ids.size]), **(options | kwargs))
+    options = dict(window_size=3, batch_size=4, targets="all", shuffle=False)
+    return WindowBatches(Split.from_lengths(ids, [ids.size]), **(options | kwargs))
 
 
 def test_all_positions_targets_are_inputs_shifted_by_one():

@@ -10,16 +10,27 @@ from pathlib import Path
 
 CELLS = ("simple_rnn", "lstm", "gru")
 TARGETS = ("all", "last")
+CONTEXTS = ("window", "full")  # a sliding window of words, or the running text with carried state
+LEVELS = ("word", "char")  # what one token is
+NORMALISATIONS = ("unicode", "ascii")  # real-world text, or the original study's a-z rule
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
-CONFIG_FORMAT = "word_predictor.config/1"
+CONFIG_FORMAT = "word_predictor.config/2"
+# Older formats this version still reads, with how their settings map to today's.
+_READABLE_FORMATS = ("word_predictor.config/1", CONFIG_FORMAT)
+_RENAMED = {"chunk_size": "window_size"}
+# Settings a format-1 run never recorded, with the value it used.
+_FORMAT_1_VALUES = {"normalisation": "ascii", "level": "word", "context": "window"}
 
 
 @dataclass
 class Config:
     # data
     corpus: list[str] = field(default_factory=lambda: ["corpus"])
-    chunk_size: int = 5
+    level: str = "word"
+    normalisation: str = "unicode"
     unknown_threshold: int = 3
+    max_vocabulary: int = 0  # 0: no limit
     validation_fraction: float = 0.1
     test_fraction: float = 0.2
     encoding_errors: str = "strict"
@@ -32,6 +43,12 @@ class Config:
     one_hot: bool = False
     dropout: float = 0.5
     targets: str = "all"
+    tie_weights: bool = False
+    # how the text is fed: windows of `window_size` tokens, or lanes read in
+    # chunks of `bptt` tokens with the state carried from chunk to chunk
+    context: str = "window"
+    window_size: int = 5
+    bptt: int = 35
     # training
     epochs: int = 20
     batch_size: int = 128
@@ -39,6 +56,7 @@ class Config:
     clip_norm: float = 1.0
     patience: int = 3
     seed: int = 0
+    precision: str = "float32"
     # monitoring
     log_every: int = 20
     histograms: bool = False
@@ -56,6 +74,7 @@ class Config:
     @classmethod
     def from_dict(cls, data: dict) -> Config:
         names = {f.name for f in dataclasses.fields(cls)}
+        data = {_RENAMED.get(k, k): v for k, v in data.items()}
         return cls(**{k: v for k, v in data.items() if k in names})
 
     @property
@@ -70,6 +89,12 @@ def config_json(config: Config, **extra) -> str:
 
 def load_config(path: Path) -> tuple[Config, dict]:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if data.get("format") != CONFIG_FORMAT:
-        raise ValueError(f"not a word_predictor config (format {data.get('format')!r})")
-    return Config.from_dict(data["settings"]), data
+    if not isinstance(data, dict) or data.get("format") not in _READABLE_FORMATS:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"not a word_predictor config this version reads (format {found!r})")
+    settings = data.get("settings")
+    if not isinstance(settings, dict):
+        raise ValueError("config.json holds no settings")
+    if data["format"] != CONFIG_FORMAT:
+        settings = {**_FORMAT_1_VALUES, **settings}
+    return Config.from_dict(settings), data

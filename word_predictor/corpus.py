@@ -44,14 +44,38 @@ class CorpusError(UserError):
 
 @dataclass
 class Split:
-    """Vocabulary ids of one split; windows never cross a segment boundary."""
+    """One split: segments of a token array; windows and lanes never cross a segment edge.
 
-    ids: np.ndarray  # int32, segments one after another
-    segment_lengths: np.ndarray  # int64, sums to len(ids)
+    `ids` may be shared by every split of a corpus (and may be memory-mapped);
+    `bounds` holds each segment's [start, end) in it.
+    """
+
+    ids: np.ndarray  # int32
+    bounds: np.ndarray  # int64, (segments, 2)
+
+    @classmethod
+    def from_lengths(cls, ids: np.ndarray, segment_lengths) -> Split:
+        """Segments laid one after another in `ids`."""
+        ends = np.cumsum(np.asarray(segment_lengths, dtype=np.int64))
+        return cls(ids=ids, bounds=np.stack([ends - np.asarray(segment_lengths, np.int64), ends], axis=1))
+
+    @property
+    def segment_lengths(self) -> np.ndarray:
+        return (self.bounds[:, 1] - self.bounds[:, 0]).astype(np.int64)
 
     @property
     def tokens(self) -> int:
-        return int(self.ids.size)
+        return int(self.segment_lengths.sum())
+
+    def segments(self) -> Iterator[np.ndarray]:
+        for start, end in self.bounds:
+            yield self.ids[start:end]
+
+    def compact(self) -> Split:
+        """The same segments, copied one after another into an array of their own."""
+        parts = list(self.segments())
+        ids = np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, np.int32)
+        return Split.from_lengths(ids, self.segment_lengths)
 
 
 @dataclass
@@ -219,7 +243,7 @@ def read_tokens_cached(files: Sequence[Path], encoding_errors: str, cache_dir: P
 
 
 def split_segments(
-    n_tokens: int, chunk_size: int, validation_fraction: float, test_fraction: float
+    n_tokens: int, window_size: int, validation_fraction: float, test_fraction: float
 ) -> dict[str, list[tuple[int, int]]]:
     """Cut [0, n_tokens) into blocks and deal them to the splits, deterministically.
 
@@ -229,7 +253,7 @@ def split_segments(
 
         | train | test | train  train | validation | train | test | ...
     """
-    block = max(2 * (chunk_size + 1), min(1000, n_tokens // 100))
+    block = max(2 * (window_size + 1), min(1000, n_tokens // 100))
     segments: dict[str, list[tuple[int, int]]] = {name: [] for name in SPLITS}
     for number, start in enumerate(range(0, n_tokens, block)):
         u = ((number + 0.5) * _GOLDEN) % 1.0
@@ -242,16 +266,14 @@ def split_segments(
     return segments
 
 
-def _gather(ids: np.ndarray, segments: list[tuple[int, int]]) -> Split:
-    lengths = np.array([end - start for start, end in segments], dtype=np.int64)
-    parts = [ids[start:end] for start, end in segments]
-    return Split(ids=np.concatenate(parts) if parts else np.zeros(0, np.int32), segment_lengths=lengths)
+def _bounds(segments: list[tuple[int, int]]) -> np.ndarray:
+    return np.array(segments, dtype=np.int64).reshape(-1, 2)
 
 
 def build_corpus(
     paths: Sequence[str | os.PathLike],
     *,
-    chunk_size: int,
+    window_size: int,
     unknown_threshold: int,
     validation_fraction: float,
     test_fraction: float,
@@ -266,14 +288,15 @@ def build_corpus(
     files = find_text_files(paths)
     progress(f"reading {len(files)} file(s)")
     stream = read_tokens_cached(files, encoding_errors, cache_dir)
-    if stream.ids.size < chunk_size + 1:
+    if stream.ids.size < window_size + 1:
         raise CorpusError(
             f"the corpus has {stream.ids.size} word(s) after normalisation; it needs at least "
-            f"chunk size + 1 = {chunk_size + 1}. Add text or lower --chunk-size"
+            f"chunk size + 1 = {window_size + 1}. Add text or lower --window-size"
         )
-    segments = split_segments(stream.ids.size, chunk_size, validation_fraction, test_fraction)
-    raw = {name: _gather(stream.ids, segs) for name, segs in segments.items()}
-    counts = np.bincount(raw["train"].ids, minlength=len(stream.words))
+    segments = split_segments(stream.ids.size, window_size, validation_fraction, test_fraction)
+    counts = np.zeros(len(stream.words), np.int64)
+    for start, end in segments["train"]:
+        counts += np.bincount(stream.ids[start:end], minlength=len(stream.words))
     vocabulary = Vocabulary.from_counts(
         {word: int(n) for word, n in zip(stream.words, counts) if n}, unknown_threshold
     )
@@ -283,7 +306,8 @@ def build_corpus(
             "vocabulary holds only the unknown symbol; lower --unknown-threshold or add text"
         )
     table = vocabulary.lookup_table(stream.words)
-    splits = {name: Split(table[split.ids], split.segment_lengths) for name, split in raw.items()}
+    ids = table[stream.ids]  # one array of vocabulary ids that every split indexes into
+    splits = {name: Split(ids, _bounds(segs)) for name, segs in segments.items()}
     return Corpus(vocabulary=vocabulary, splits=splits, files=[str(f) for f in files])
 
 
@@ -294,4 +318,4 @@ def encode_files(
     stream = read_tokens(find_text_files(paths), encoding_errors)
     table = vocabulary.lookup_table(stream.words)
     ids = table[stream.ids] if stream.ids.size else np.zeros(0, np.int32)
-    return Split(ids=ids, segment_lengths=np.array(stream.file_lengths, dtype=np.int64))
+    return Split.from_lengths(ids, stream.file_lengths)

@@ -1,6 +1,6 @@
 """python -m word_predictor.evaluate: how well a run predicts the next word of a text.
 
-Every word that has `chunk_size` words before it (in the same file) is a target,
+Every word that has `window_size` words before it (in the same file) is a target,
 predicted from exactly those words, the same task as predict's.
 """
 
@@ -24,15 +24,15 @@ from word_predictor.windows import gather_windows, window_starts
 _FLOOR = 1e-30  # a probability that underflowed to 0 still gets a finite log
 
 
-def score(next_word: NextWord, split: Split, chunk_size: int, batch_size: int = 1024) -> dict:
+def score(next_word: NextWord, split: Split, window_size: int, batch_size: int = 1024) -> dict:
     """Perplexity and accuracies of next-word prediction over every full window of `split`."""
-    starts = window_starts(split.segment_lengths, chunk_size)
+    starts = window_starts(split.bounds, window_size)
     if starts.size == 0:
-        raise UserError(f"the text is too short to evaluate: it needs more than {chunk_size} words in one file")
+        raise UserError(f"the text is too short to evaluate: it needs more than {window_size} words in one file")
     log_likelihood = 0.0
     top1 = top5 = known_top1 = known_top5 = known = 0
     for begin in range(0, starts.size, batch_size):
-        window = gather_windows(split.ids, starts[begin : begin + batch_size], chunk_size)
+        window = gather_windows(split.ids, starts[begin : begin + batch_size], window_size)
         targets = window[:, -1]
         probabilities = next_word(window[:, :-1])  # (batch, vocabulary)
         target_probability = probabilities[np.arange(targets.size), targets]
@@ -103,7 +103,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         split = encode_files(args.text, run.vocabulary, args.encoding_errors)
     else:
         split = read_test_split(run_dir)
-    scores = score(NextWord(run.model), split, run.config.chunk_size, args.batch_size)
+    scores = score(NextWord(run.model), split, run.config.window_size, args.batch_size)
     if args.json:
         keys = ("tokens", "perplexity", "top1", "top5", "known_top1", "known_top5")
         print(json.dumps({key: scores[key] for key in keys} | {"run": str(run_dir)}))

@@ -9,7 +9,7 @@
                                     (batch, vocabulary) for "last"
 
 Prediction reads only the last position through `next_word_model`, which adds the
-softmax. The time axis is left open, so a context shorter than chunk_size runs too.
+softmax. The time axis is left open, so a context shorter than window_size runs too.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def validate(config: Config) -> None:
             "a bidirectional layer sees the words after each position, so it cannot predict "
             "every position; use --targets last with --bidirectional"
         )
-    if config.layers < 1 or config.units < 1 or config.chunk_size < 1 or config.embedding_dim < 1:
-        raise ValueError("--layers, --units, --chunk-size and --embedding-dim must be at least 1")
+    if config.layers < 1 or config.units < 1 or config.window_size < 1 or config.embedding_dim < 1:
+        raise ValueError("--layers, --units, --window-size and --embedding-dim must be at least 1")
     if not 0.0 <= config.dropout < 1.0:
         raise ValueError("--dropout must be in [0, 1)")
 
@@ -64,14 +64,14 @@ def build_model(config: Config, fixed_length: bool = False) -> keras.Model:
     """An uncompiled model for `config`; `config.vocabulary_size` must be set.
 
     The default reads contexts of any length. `fixed_length=True` builds the same
-    weights for windows of exactly `chunk_size` words with the time loop unrolled,
+    weights for windows of exactly `window_size` words with the time loop unrolled,
     which trains faster on a CPU; on a GPU it would forgo the cuDNN kernel.
     """
     validate(config)
     if config.vocabulary_size < 2:
         raise ValueError("config.vocabulary_size is filled in from the corpus before building")
     cell_layer = CELL_LAYERS[config.cell]
-    length = config.chunk_size if fixed_length else None
+    length = config.window_size if fixed_length else None
     tokens = keras.Input(shape=(length,), dtype="int32", name="tokens")
     if config.one_hot:
         x = OneHot(config.vocabulary_size, name="one_hot")(tokens)

@@ -49,7 +49,7 @@ DEFAULT_PROMPT = "some of them looks like"
 SAMPLES_TAG = "next_word_predictions"
 # Hyperparameters shown side by side in the HParams dashboard.
 HPARAMS = (
-    "cell", "bidirectional", "layers", "units", "embedding_dim", "one_hot", "targets", "chunk_size",
+    "cell", "bidirectional", "layers", "units", "embedding_dim", "one_hot", "targets", "window_size",
     "unknown_threshold", "dropout", "batch_size", "learning_rate", "clip_norm", "vocabulary_size",
     "corpus_tokens",
 )  # fmt: skip
@@ -175,11 +175,11 @@ def prediction_table(
         context = words(prompt)
         if not context:
             continue
-        ids = context_ids(context, vocabulary, config.chunk_size, pad=config.targets == "last")
+        ids = context_ids(context, vocabulary, config.window_size, pad=config.targets == "last")
         probabilities = next_word(ids)[0]  # (vocabulary,)
         best = np.argsort(probabilities)[::-1][:k]
         shown = ", ".join(f"{vocabulary.tokens[i]} ({probabilities[i]:.3f})" for i in best)
-        rows.append(f"| {' '.join(context[-config.chunk_size:])} | {shown} |")
+        rows.append(f"| {' '.join(context[-config.window_size:])} | {shown} |")
     return "\n".join(rows)
 
 
@@ -190,12 +190,12 @@ def sample_prompts(config: Config, validation: Split, vocabulary: Vocabulary, co
     text glued together) without the unknown symbol.
     """
     prompts = [DEFAULT_PROMPT]
-    starts = window_starts(validation.segment_lengths, config.chunk_size)
+    starts = window_starts(validation.bounds, config.window_size)
     for i in range(count):
         if starts.size == 0:
             break
         start = starts[(i + 1) * starts.size // (count + 1)]
-        window = validation.ids[start : start + config.chunk_size]
+        window = validation.ids[start : start + config.window_size]
         if not np.any(window == UNKNOWN_ID):
             prompts.append(" ".join(vocabulary.decode(window)))
     return list(dict.fromkeys(prompts + list(config.sample_prompts)))
@@ -407,8 +407,8 @@ def callbacks(
     figures = EpochFigures(targets_per_epoch)
     if not available():
         return [figures]
-    # Training windows each carry chunk_size targets with targets="all", one with "last".
-    windows_per_epoch = targets_per_epoch // (config.chunk_size if config.targets == "all" else 1)
+    # Training windows each carry window_size targets with targets="all", one with "last".
+    windows_per_epoch = targets_per_epoch // (config.window_size if config.targets == "all" else 1)
     result = [
         figures,
         keras.callbacks.TensorBoard(

@@ -44,8 +44,8 @@ class Predictor:
                 "hyphens count); give some English words"
             )
         config, vocabulary = self.run.config, self.run.vocabulary
-        context = all_words[-config.chunk_size :]
-        ids = context_ids(context, vocabulary, config.chunk_size, pad=config.targets == "last")
+        context = all_words[-config.window_size :]
+        ids = context_ids(context, vocabulary, config.window_size, pad=config.targets == "last")
         probabilities = self.next_word(ids)[0]
         ranked = np.argsort(probabilities)[::-1]
         best = [i for i in ranked if include_unknown or i != UNKNOWN_ID][:top_k]

@@ -90,6 +90,7 @@ def write_test_split(run_dir: Path, split: Split) -> None:
     path = Path(run_dir) / TEST_SPLIT_FILE
     temporary = path.with_name(f".{TEST_SPLIT_FILE}.partial.npz")
     with _replacing(path, temporary):
+        split = split.compact()
         np.savez(temporary, ids=split.ids, segment_lengths=split.segment_lengths)
         with open(temporary, "rb") as stream:
             os.fsync(stream.fileno())
@@ -119,7 +120,7 @@ def _replacing(path: Path, temporary: Path):
 def read_test_split(run_dir: Path) -> Split:
     try:
         with np.load(Path(run_dir) / TEST_SPLIT_FILE, allow_pickle=False) as data:
-            split = Split(ids=data["ids"].astype(np.int32), segment_lengths=data["segment_lengths"])
+            split = Split.from_lengths(data["ids"].astype(np.int32), data["segment_lengths"])
     except (OSError, KeyError, ValueError) as error:
         raise RunError(f"cannot read the test split of {run_dir}: {error}; pass --text FILE") from None
     if split.ids.size == 0:

@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     data = parser.add_argument_group("data")
     data.add_argument("--corpus", action="append", metavar="PATH",
                       help="folder (read recursively for *.txt) or file; repeat for more (default: corpus)")
-    data.add_argument("--chunk-size", type=int, default=d.chunk_size, help="words of context per window")
+    data.add_argument("--window-size", type=int, default=d.window_size, help="words of context per window")
     data.add_argument("--unknown-threshold", type=int, default=d.unknown_threshold,
                       help="words seen this many times or fewer in training become the unknown symbol")
     data.add_argument("--validation-fraction", type=float, default=d.validation_fraction,
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> Config:
     return Config(
         corpus=[str(Path(p).absolute()) for p in (args.corpus or ["corpus"])],
-        chunk_size=args.chunk_size,
+        window_size=args.window_size,
         unknown_threshold=args.unknown_threshold,
         validation_fraction=args.validation_fraction,
         test_fraction=args.test_fraction,
@@ -134,7 +134,7 @@ def check_settings(config: Config) -> None:
 def corpus_for(config: Config, cache_dir: Path | None = None) -> Corpus:
     return build_corpus(
         config.corpus,
-        chunk_size=config.chunk_size,
+        window_size=config.window_size,
         unknown_threshold=config.unknown_threshold,
         validation_fraction=config.validation_fraction,
         test_fraction=config.test_fraction,
@@ -215,16 +215,16 @@ def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state
         # keeps the cuDNN kernel. Both hold the same weights.
         model = build_model(config, fixed_length=not on_gpu)
         compile_model(model, config)
-    batches = dict(chunk_size=config.chunk_size, batch_size=config.batch_size, targets=config.targets)
+    batches = dict(window_size=config.window_size, batch_size=config.batch_size, targets=config.targets)
     train = corpus.splits["train"]
     train_batches = WindowBatches(
-        train.ids, train.segment_lengths, shuffle=True, seed=config.seed, epoch=initial_epoch, **batches
+        train, shuffle=True, seed=config.seed, epoch=initial_epoch, **batches
     )
     if train_batches.windows == 0:
-        raise UserError("the training split holds no full window; add text or lower --chunk-size")
+        raise UserError("the training split holds no full window; add text or lower --window-size")
     validation = corpus.splits["validation"]
     validation_batches = WindowBatches(
-        validation.ids, validation.segment_lengths, shuffle=False, last_only=True, **batches
+        validation, shuffle=False, last_only=True, **batches
     )
     has_validation = validation_batches.windows > 0
     watched = "val_loss" if has_validation else "loss"
@@ -288,7 +288,7 @@ def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_
         "stopped": "non-finite loss" if stopped_at else None,
     }
     try:
-        scores = score(NextWord(model), test, config.chunk_size)
+        scores = score(NextWord(model), test, config.window_size)
     except UserError:
         print("no test split to score (--test-fraction 0 or a very short corpus)")
     else:

@@ -1,8 +1,8 @@
 """Ids -> windows and targets, made a batch at a time.
 
-A window is `chunk_size` consecutive words; its target is the word after it.
+A window is `window_size` consecutive words; its target is the word after it.
 With targets="all" every position of the window also predicts its own next word,
-so one window trains `chunk_size` predictions (with 1..chunk_size words of context):
+so one window trains `window_size` predictions (with 1..window_size words of context):
 
     ids:            w0  w1  w2  w3  w4  w5  w6 ...
     window 0:      [w0  w1  w2  w3  w4]
@@ -11,7 +11,7 @@ so one window trains `chunk_size` predictions (with 1..chunk_size words of conte
     window 1:          [w1  w2  w3  w4  w5] ...
 
 Only the window starts are stored (one int64 per window); each batch gathers its
-(batch, chunk_size + 1) slice of ids on demand, so memory is O(tokens) and the
+(batch, window_size + 1) slice of ids on demand, so memory is O(tokens) and the
 one-hot or embedding lookup happens inside the model, per batch.
 """
 
@@ -22,24 +22,26 @@ import math
 import numpy as np
 
 from word_predictor.backend import keras
+from word_predictor.corpus import Split
 from word_predictor.text import UNKNOWN_ID, Vocabulary
 
 
-def window_starts(segment_lengths: np.ndarray, chunk_size: int) -> np.ndarray:
-    """Start offsets of every window that fits, with its target, inside one segment."""
-    starts = []
-    offset = 0
-    for length in segment_lengths:
-        length = int(length)
-        if length > chunk_size:
-            starts.append(np.arange(offset, offset + length - chunk_size, dtype=np.int64))
-        offset += length
+def window_starts(bounds: np.ndarray, window_size: int) -> np.ndarray:
+    """Start offsets of every window that fits, with its target, inside one segment.
+
+    `bounds` is (segments, 2): each segment's [start, end) in the id array.
+    """
+    starts = [
+        np.arange(start, end - window_size, dtype=np.int64)
+        for start, end in np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
+        if end - start > window_size
+    ]
     return np.concatenate(starts) if starts else np.zeros(0, np.int64)
 
 
-def gather_windows(ids: np.ndarray, starts: np.ndarray, chunk_size: int) -> np.ndarray:
-    """(n,) starts -> (n, chunk_size + 1) ids: the window and the word after it."""
-    return ids[starts[:, None] + np.arange(chunk_size + 1)]
+def gather_windows(ids: np.ndarray, starts: np.ndarray, window_size: int) -> np.ndarray:
+    """(n,) starts -> (n, window_size + 1) ids: the window and the word after it."""
+    return ids[starts[:, None] + np.arange(window_size + 1)]
 
 
 class WindowBatches(keras.utils.PyDataset):
@@ -53,10 +55,9 @@ class WindowBatches(keras.utils.PyDataset):
 
     def __init__(
         self,
-        ids: np.ndarray,
-        segment_lengths: np.ndarray,
+        split: Split,
         *,
-        chunk_size: int,
+        window_size: int,
         batch_size: int,
         targets: str,
         shuffle: bool,
@@ -65,16 +66,16 @@ class WindowBatches(keras.utils.PyDataset):
         epoch: int = 0,
     ):
         super().__init__()
-        self.ids = ids
-        self.starts = window_starts(segment_lengths, chunk_size)
-        self.chunk_size = chunk_size
+        self.ids = split.ids
+        self.starts = window_starts(split.bounds, window_size)
+        self.window_size = window_size
         self.batch_size = batch_size
         self.targets = targets
         self.shuffle = shuffle
         self.seed = seed
         self.last_only = last_only and targets == "all"
         self.epoch = epoch
-        self._weights = np.zeros((batch_size, chunk_size), np.float32)
+        self._weights = np.zeros((batch_size, window_size), np.float32)
         self._weights[:, -1] = 1.0
         self._order = self._make_order()
 
@@ -84,7 +85,7 @@ class WindowBatches(keras.utils.PyDataset):
 
     @property
     def targets_per_window(self) -> int:
-        return self.chunk_size if self.targets == "all" and not self.last_only else 1
+        return self.window_size if self.targets == "all" and not self.last_only else 1
 
     def _make_order(self) -> np.ndarray:
         if not self.shuffle:
@@ -97,7 +98,7 @@ class WindowBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         starts = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        window = gather_windows(self.ids, starts, self.chunk_size)  # (batch, chunk + 1)
+        window = gather_windows(self.ids, starts, self.window_size)  # (batch, chunk + 1)
         inputs = window[:, :-1]
         if self.targets == "last":
             return inputs, window[:, -1]
@@ -110,14 +111,14 @@ class WindowBatches(keras.utils.PyDataset):
         self._order = self._make_order()
 
 
-def context_ids(words: list[str], vocabulary: Vocabulary, chunk_size: int, pad: bool) -> np.ndarray:
-    """The last `chunk_size` words as ids, shape (1, n).
+def context_ids(words: list[str], vocabulary: Vocabulary, window_size: int, pad: bool) -> np.ndarray:
+    """The last `window_size` words as ids, shape (1, n).
 
     A shorter context is left-padded with the unknown id when `pad` is set (models
     trained on full windows only); otherwise the network simply reads fewer words,
     which is what a targets="all" model learnt at a window's earlier positions.
     """
-    ids = vocabulary.encode(words[-chunk_size:])
-    if pad and ids.size < chunk_size:
-        ids = np.concatenate([np.full(chunk_size - ids.size, UNKNOWN_ID, np.int32), ids])
+    ids = vocabulary.encode(words[-window_size:])
+    if pad and ids.size < window_size:
+        ids = np.concatenate([np.full(window_size - ids.size, UNKNOWN_ID, np.int32), ids])
     return ids[None, :]
