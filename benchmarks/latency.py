@@ -74,7 +74,7 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
 
     config = Config()
     corpus = build_corpus(
-        [common.data_file("wikitext2-train.txt")], window_size=config.window_size,
+        [common.data_file("wikitext2-train.txt")], min_tokens=config.window_size + 1,
         unknown_threshold=config.unknown_threshold, validation_fraction=config.validation_fraction,
         test_fraction=config.test_fraction,
     )  # fmt: skip

@@ -56,7 +56,7 @@ def whole_slice(path: Path):
     from word_predictor.corpus import build_corpus
 
     return build_corpus(
-        [path], window_size=CHUNK, unknown_threshold=THRESHOLD, validation_fraction=0.0, test_fraction=0.0
+        [path], min_tokens=CHUNK + 1, unknown_threshold=THRESHOLD, validation_fraction=0.0, test_fraction=0.0
     )
 
 

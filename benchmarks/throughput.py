@@ -75,7 +75,7 @@ def load_train_split(window_size: int):
 
     corpus = build_corpus(
         [common.data_file("wikitext2-train.txt")],
-        window_size=window_size,
+        min_tokens=window_size + 1,
         unknown_threshold=3,
         validation_fraction=0.0,
         test_fraction=0.0,

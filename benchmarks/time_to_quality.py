@@ -130,7 +130,7 @@ def main(argv=None) -> int:
 
     defaults = Config()
     corpus = build_corpus(
-        [common.data_file("wikitext2-train.txt")], window_size=defaults.window_size,
+        [common.data_file("wikitext2-train.txt")], min_tokens=defaults.window_size + 1,
         unknown_threshold=defaults.unknown_threshold, validation_fraction=0.1, test_fraction=0.0,
     )  # fmt: skip
     rows = [time_to_target(cell, corpus, target, args.probe_every, max_minutes, {}) for cell in cells]

@@ -56,7 +56,7 @@ def test_words_split_across_read_blocks_stay_whole(tmp_path, monkeypatch):
 
 
 def test_split_segments_cover_every_token_once():
-    segments = split_segments(10_000, window_size=5, validation_fraction=0.1, test_fraction=0.2)
+    segments = split_segments(10_000, 100, validation_fraction=0.1, test_fraction=0.2)
     covered = sorted((a, b) for spans in segments.values() for a, b in spans)
     assert covered[0][0] == 0 and covered[-1][1] == 10_000
     assert all(prev[1] == nxt[0] for prev, nxt in zip(covered, covered[1:]))
@@ -67,12 +67,12 @@ def test_split_segments_cover_every_token_once():
 
 def test_vocabulary_comes_from_training_split_only(tmp_path):
     tokens = ("the cat sat on the mat " * 400).split()
-    test_spans = split_segments(len(tokens), 3, 0.1, 0.2)["test"]
+    test_spans = split_segments(len(tokens), 24, 0.1, 0.2)["test"]
     for start, end in test_spans:
         tokens[start] = "zebra"  # a word seen only in the test split
     write(tmp_path / "a.txt", " ".join(tokens))
     corpus = build_corpus(
-        [tmp_path], window_size=3, unknown_threshold=0, validation_fraction=0.1, test_fraction=0.2
+        [tmp_path], min_tokens=4, unknown_threshold=0, validation_fraction=0.1, test_fraction=0.2
     )
     assert "zebra" not in corpus.vocabulary
     assert set(corpus.vocabulary.tokens) == {"<unk>", "the", "cat", "sat", "on", "mat"}
@@ -89,7 +89,7 @@ def test_vocabulary_comes_from_training_split_only(tmp_path):
 def test_words_below_threshold_become_unknown(tmp_path):
     write(tmp_path / "a.txt", "apple banana " * 50 + "cherry")
     corpus = build_corpus(
-        [tmp_path], window_size=2, unknown_threshold=3, validation_fraction=0.0, test_fraction=0.0
+        [tmp_path], min_tokens=3, unknown_threshold=3, validation_fraction=0.0, test_fraction=0.0
     )
     assert "cherry" not in corpus.vocabulary
     assert corpus.splits["train"].ids[-1] == UNKNOWN_ID
@@ -97,8 +97,8 @@ def test_words_below_threshold_become_unknown(tmp_path):
 
 def test_corpus_shorter_than_a_window_is_refused(tmp_path):
     write(tmp_path / "a.txt", "only four words here")
-    with pytest.raises(CorpusError, match="at least chunk size"):
-        build_corpus([tmp_path], window_size=5, unknown_threshold=0, validation_fraction=0, test_fraction=0)
+    with pytest.raises(CorpusError, match="needs at least 6"):
+        build_corpus([tmp_path], min_tokens=6, unknown_threshold=0, validation_fraction=0, test_fraction=0)
 
 
 def test_invalid_utf8_names_file_and_byte(tmp_path):
@@ -156,7 +156,7 @@ def test_normalisation_reproduces_the_published_wikitext2_figures():
     train, test = SHARED_DATA / "wikitext2-train.txt", SHARED_DATA / "wikitext2-test.txt"
     if not (train.is_file() and test.is_file()):
         pytest.skip("../shared/data is absent")
-    corpus = build_corpus([train], window_size=5, unknown_threshold=3, validation_fraction=0, test_fraction=0)
+    corpus = build_corpus([train], min_tokens=6, unknown_threshold=3, validation_fraction=0, test_fraction=0)
     assert corpus.tokens == 177_348
     assert len(corpus.vocabulary) == 4_703
     unknown = np.mean(encode_files([test], corpus.vocabulary).ids == UNKNOWN_ID)

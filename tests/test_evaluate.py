@@ -7,19 +7,21 @@ import pytest
 from tests.conftest import TINY_TEXT
 from word_predictor import evaluate
 from word_predictor.corpus import Split
+from word_predictor.config import Config
 from word_predictor.rundir import load_run
+from word_predictor.windows import WindowReader
 
 
 class FixedModel:
     """Always the same distribution over 4 words: [<unk>, a, b, c] = [.1, .6, .2, .1]."""
 
-    def __call__(self, contexts):
-        return np.tile(np.array([0.1, 0.6, 0.2, 0.1], np.float32), (len(contexts), 1))
+    def predict_on_batch(self, contexts):
+        return np.tile(np.log(np.array([0.1, 0.6, 0.2, 0.1], np.float32)), (len(contexts), 1))
 
 
 def test_score_counts_every_full_window_once():
     split = Split.from_lengths(np.array([1, 1, 2, 0, 1, 3], np.int32), [4, 2])
-    scores = evaluate.score(FixedModel(), split, window_size=2, batch_size=1)
+    scores = evaluate.score(WindowReader(FixedModel(), Config(window_size=2)), split, batch_size=1)
     # targets: 2 and 0 in the first segment (ids[2], ids[3]); none in the second (2 tokens)
     assert scores["tokens"] == 2
     assert scores["perplexity"] == pytest.approx(math.exp(-(math.log(0.2) + math.log(0.1)) / 2), rel=1e-5)

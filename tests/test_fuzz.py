@@ -20,7 +20,7 @@ from tests.conftest import TINY_TEXT
 from word_predictor import corpus, evaluate, predict, train
 from word_predictor.corpus import ENCODING_ERRORS, CorpusError, build_corpus, read_words
 from word_predictor.errors import UsageError
-from word_predictor.predict import Predictor
+from word_predictor.predictor import EmptyTextError, Predictor
 from word_predictor.rundir import load_run
 from word_predictor.text import words
 
@@ -72,7 +72,7 @@ def test_random_bytes_as_corpus_build_or_fail_cleanly(files, encoding_errors, th
         for number, data in enumerate(files):
             Path(folder, f"{number}.txt").write_bytes(data)
         try:
-            built = build_corpus([folder], window_size=window_size, unknown_threshold=threshold,
+            built = build_corpus([folder], min_tokens=window_size + 1, unknown_threshold=threshold,
                                  validation_fraction=0.1, test_fraction=0.2, encoding_errors=encoding_errors)  # fmt: skip
         except CorpusError as error:
             assert "\n" not in str(error) and str(error)
@@ -124,7 +124,7 @@ def test_train_on_random_bytes_succeeds_or_says_why_in_one_line(
 
 @pytest.fixture(scope="module")
 def predictor(trained_run) -> Predictor:
-    return Predictor(load_run(trained_run))
+    return Predictor.from_run(load_run(trained_run))
 
 
 @pytest.mark.slow
@@ -133,12 +133,12 @@ def predictor(trained_run) -> Predictor:
 def test_any_text_gets_suggestions_or_a_usage_error(predictor, text, top_k, include_unknown):
     try:
         suggestions = predictor.suggest(text, top_k, include_unknown)
-    except UsageError as error:
+    except EmptyTextError as error:
         assert not words(text) and "\n" not in str(error)
         return
-    assert suggestions.context == words(text)[-predictor.run.config.window_size :]
+    assert suggestions.context == words(text)[-predictor.config.window_size :]
     assert 1 <= len(suggestions.predictions) <= top_k
-    assert all(word in predictor.run.vocabulary for word, _ in suggestions.predictions)
+    assert all(word in predictor.vocabulary for word, _ in suggestions.predictions)
     if not include_unknown:
         assert "<unk>" not in [word for word, _ in suggestions.predictions]
 

@@ -3,7 +3,8 @@ import pytest
 
 from word_predictor.corpus import Split
 from word_predictor.config import CELLS, Config
-from word_predictor.model import NextWord, build_model, compile_model, open_length_copy
+from word_predictor.backend import keras
+from word_predictor.model import OUTPUT_LAYER, build_model, compile_model, copy_weights
 from word_predictor.rundir import load_model, save_model_atomic
 from word_predictor.windows import WindowBatches
 
@@ -26,7 +27,7 @@ def tiny_batches(config: Config, last_only=False):
 def test_every_cell_builds_and_takes_a_training_step(cell, bidirectional):
     config = tiny_config(cell=cell, bidirectional=bidirectional, layers=2,
                          targets="last" if bidirectional else "all")  # fmt: skip
-    model = build_model(config)
+    model = build_model(config, "training")
     compile_model(model, config)
     before = [w.copy() for w in model.get_weights()]
     data = tiny_batches(config)
@@ -60,40 +61,73 @@ def test_one_hot_input_matches_vocabulary():
     assert "embedding" not in [layer.name for layer in model.layers]
 
 
-def test_next_word_reads_the_last_position_as_probabilities():
-    config = tiny_config()
-    model = build_model(config)
+def test_inference_view_reads_the_last_position():
+    config = tiny_config(dropout=0.0)
+    training = build_model(config, "training")
+    inference = copy_weights(training, build_model(config))
     contexts = np.array([[1, 2, 3, 4], [4, 3, 2, 1]], dtype=np.int32)
-    probabilities = NextWord(model)(contexts)
-    assert probabilities.shape == (2, VOCABULARY)
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
-    logits = model.predict_on_batch(contexts)[:, -1, :]
-    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(probabilities, expected, rtol=1e-4, atol=1e-6)
+    logits = inference.predict_on_batch(contexts)
+    assert logits.shape == (2, VOCABULARY)
+    np.testing.assert_allclose(logits, training.predict_on_batch(contexts)[:, -1, :], rtol=1e-5, atol=1e-6)
     # a shorter context runs too
-    assert NextWord(model)(contexts[:, :2]).shape == (2, VOCABULARY)
+    assert inference.predict_on_batch(contexts[:, :2]).shape == (2, VOCABULARY)
 
 
 @pytest.mark.parametrize("one_hot", [False, True])
 def test_save_load_gives_identical_predictions(tmp_path, one_hot):
     config = tiny_config(one_hot=one_hot, cell="lstm")
-    model = build_model(config)
+    model = build_model(config, "training")
     compile_model(model, config)
     model.train_on_batch(*tiny_batches(config)[0])
-    save_model_atomic(model, tmp_path / "model.keras")
+    inference = copy_weights(model, build_model(config))
+    save_model_atomic(inference, tmp_path / "model.keras")
     loaded = load_model(tmp_path / "model.keras")
     contexts = np.array([[1, 2, 3, 4]], dtype=np.int32)
-    np.testing.assert_array_equal(NextWord(model)(contexts), NextWord(loaded)(contexts))
+    np.testing.assert_array_equal(inference.predict_on_batch(contexts), loaded.predict_on_batch(contexts))
 
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_fixed_length_training_model_holds_the_same_weights(cell):
     config = tiny_config(cell=cell, layers=2)
-    training = build_model(config, fixed_length=True)
+    training = build_model(config, "training", fixed_length=True)
     assert training.input_shape == (None, config.window_size)
-    copy = open_length_copy(training, config)
+    copy = copy_weights(training, build_model(config))
     assert copy.input_shape == (None, None)
     windows = np.array([[1, 2, 3, 4], [5, 6, 7, 8]], dtype=np.int32)
-    np.testing.assert_allclose(training.predict_on_batch(windows), copy.predict_on_batch(windows), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        training.predict_on_batch(windows)[:, -1], copy.predict_on_batch(windows), rtol=1e-5, atol=1e-6
+    )
     # the copy also reads a shorter context, which the training model cannot
-    assert NextWord(copy)(windows[:, :2]).shape == (2, VOCABULARY)
+    assert copy.predict_on_batch(windows[:, :2]).shape == (2, VOCABULARY)
+
+
+def test_tied_weights_share_the_embedding_matrix(tmp_path):
+    config = tiny_config(tie_weights=True, units=3, embedding_dim=3, dropout=0.0)
+    model = build_model(config, "training")
+    assert OUTPUT_LAYER not in [layer.name for layer in model.layers]
+    compile_model(model, config)
+    model.train_on_batch(*tiny_batches(config)[0])
+    embedding = model.get_layer("embedding")
+    # fewer weights than an untied model: no separate (units, vocabulary) output matrix
+    untied = build_model(tiny_config(units=3, embedding_dim=3), "training")
+    assert model.count_params() == untied.count_params() - 3 * VOCABULARY
+    # the logits are the last hidden state times the embedding matrix, transposed, plus a bias
+    hidden = keras.Model(model.input, model.get_layer("dropout_1").output).predict_on_batch(np.array([[1, 2, 3, 4]]))
+    expected = hidden @ keras.ops.convert_to_numpy(embedding.embeddings).T + keras.ops.convert_to_numpy(embedding.bias)
+    np.testing.assert_allclose(model.predict_on_batch(np.array([[1, 2, 3, 4]])), expected, rtol=1e-4, atol=1e-5)
+    save_model_atomic(model, tmp_path / "tied.keras")
+    np.testing.assert_allclose(
+        load_model(tmp_path / "tied.keras").predict_on_batch(np.array([[1, 2, 3, 4]])), expected, rtol=1e-4, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [({"tie_weights": True, "units": 8, "embedding_dim": 4}, r"embedding size \(4\).*units \(8\)"),
+     ({"tie_weights": True, "one_hot": True}, "one-hot"),
+     ({"context": "full", "bidirectional": True, "targets": "last"}, "bidirectional"),
+     ({"bptt": 0}, "--bptt")],  # fmt: skip
+)
+def test_settings_that_cannot_work_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        build_model(tiny_config(**overrides))

@@ -116,12 +116,12 @@ def test_batches_pair_each_input_with_its_next_words(lengths, window_size, batch
 @settings(max_examples=200)
 @given(
     st.integers(0, 5000),
-    st.integers(1, 10),
+    st.integers(1, 60),
     st.floats(0, 0.45, allow_nan=False),
     st.floats(0, 0.45, allow_nan=False),
 )
-def test_split_segments_cover_every_token_once_in_order(n_tokens, window_size, validation, test):
-    segments = split_segments(n_tokens, window_size, validation, test)
+def test_split_segments_cover_every_token_once_in_order(n_tokens, block, validation, test):
+    segments = split_segments(n_tokens, block, validation, test)
     assert set(segments) == set(SPLITS)
     for pieces in segments.values():
         assert all(start < end for start, end in pieces)
@@ -133,9 +133,9 @@ def test_split_segments_cover_every_token_once_in_order(n_tokens, window_size, v
 
 
 def test_split_segments_are_deterministic():
-    assert split_segments(12345, 5, 0.1, 0.2) == split_segments(12345, 5, 0.1, 0.2)
+    assert split_segments(12345, 123, 0.1, 0.2) == split_segments(12345, 123, 0.1, 0.2)
     sizes = {
-        name: sum(e - s for s, e in pieces) for name, pieces in split_segments(100_000, 5, 0.1, 0.2).items()
+        name: sum(e - s for s, e in pieces) for name, pieces in split_segments(100_000, 1000, 0.1, 0.2).items()
     }
     assert abs(sizes["test"] / 100_000 - 0.2) < 0.05 and abs(sizes["validation"] / 100_000 - 0.1) < 0.05
 

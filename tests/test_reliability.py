@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import TINY_TEXT
-from word_predictor import corpus, evaluate, predict, rundir, train
+from word_predictor import corpus, evaluate, predict, rundir, train, trainer
 from word_predictor.checkpoint import StopOnNonFiniteLoss, read_state
 from word_predictor.config import load_config
 from word_predictor.corpus import CorpusError, build_corpus, find_text_files, read_words
@@ -124,7 +124,7 @@ def test_encoding_errors_replace_and_skip(tmp_path):
 @pytest.mark.parametrize("errors", ["replace", "skip"])
 def test_encoding_errors_flag_reaches_the_corpus(tmp_path, errors):
     folder = write_corpus(tmp_path, {"a.txt": TINY_TEXT.encode() * 5 + b"\xff\xfe the cat"})
-    built = build_corpus([folder], window_size=5, unknown_threshold=1, validation_fraction=0.1,
+    built = build_corpus([folder], min_tokens=6, unknown_threshold=1, validation_fraction=0.1,
                          test_fraction=0.2, encoding_errors=errors)  # fmt: skip
     assert built.tokens == len(words(TINY_TEXT * 5)) + 2  # the bad bytes vanish, "the cat" stays
 
@@ -152,7 +152,7 @@ def test_empty_files_only(tmp_path, capsys):
 def test_one_empty_file_among_good_ones_is_a_warning(tmp_path, capsys):
     folder = write_corpus(tmp_path, {"a.txt": TINY_TEXT * 5, "empty.txt": b""})
     built = build_corpus(
-        [folder], window_size=5, unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2
+        [folder], min_tokens=6, unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2
     )
     assert built.tokens > 0
     assert capsys.readouterr().err == f"warning: {folder / 'empty.txt'} holds no words after normalisation\n"
@@ -183,7 +183,7 @@ def test_one_enormous_line_of_words_is_read_whole(tmp_path):
     folder = write_corpus(tmp_path, {"a.txt": line})
     started = time.perf_counter()
     built = build_corpus(
-        [folder], window_size=5, unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2
+        [folder], min_tokens=6, unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2
     )
     assert built.tokens == len(line.split())
     assert len(built.vocabulary) == len(set(line.split())) + 1
@@ -199,7 +199,7 @@ def test_symbolic_link_loops_end_and_each_file_is_read_once(tmp_path, capsys):
     (folder / "also-a.txt").symlink_to("a.txt")  # the same file twice
     assert [p.name for p in find_text_files([folder])] == ["a.txt", "b.txt"]
     built = build_corpus(
-        [folder], window_size=5, unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2
+        [folder], min_tokens=6, unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2
     )
     assert built.tokens == 2 * len(words(TINY_TEXT * 5))
     loop = tmp_path / "loop"
@@ -572,7 +572,7 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_model(tmp_path, capsy
     folder = write_corpus(tmp_path, {"a.txt": TINY_TEXT * 20})
     run = tmp_path / "logs" / "nan"
     seen = {"run": run}
-    monkeypatch.setattr(train, "StopOnNonFiniteLoss", poisoned_at(1, seen))
+    monkeypatch.setattr(trainer, "StopOnNonFiniteLoss", poisoned_at(1, seen))
     assert train.main(train_flags(folder, tmp_path / "logs", "--run-name", "nan", "--epochs", "3")) == 1
     line = one_line(capsys.readouterr().err, "train")
     assert "training stopped in epoch 2, batch 1: the loss became NaN or infinite" in line
@@ -590,7 +590,7 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_model(tmp_path, capsy
 def test_a_nan_loss_in_the_first_epoch_leaves_a_run_that_says_so(tmp_path, capsys, monkeypatch):
     folder = write_corpus(tmp_path, {"a.txt": TINY_TEXT * 20})
     run = tmp_path / "logs" / "nan"
-    monkeypatch.setattr(train, "StopOnNonFiniteLoss", poisoned_at(0, {"run": run}))
+    monkeypatch.setattr(trainer, "StopOnNonFiniteLoss", poisoned_at(0, {"run": run}))
     assert train.main(train_flags(folder, tmp_path / "logs", "--run-name", "nan")) == 1
     line = one_line(capsys.readouterr().err, "train")
     assert "before the first epoch ended, so there is no model to keep; lower --learning-rate" in line

@@ -24,6 +24,7 @@ import pytest
 
 from tests.conftest import TINY_TEXT
 from word_predictor import evaluate, predict, rundir, train
+from word_predictor import trainer as trainer_module
 from word_predictor.checkpoint import read_state
 from word_predictor.config import load_config
 from word_predictor.windows import window_starts
@@ -160,7 +161,7 @@ def test_sigkill_mid_epoch_then_resume_loses_and_repeats_nothing(corpus_folder, 
     assert json.loads((run / "metrics.json").read_text())["epochs_completed"] == EPOCHS
 
     config, _ = load_config(run / "config.json")
-    split = train.corpus_for(config).splits["train"]
+    split = trainer_module.corpus_for(config).splits["train"]
     steps_per_epoch = math.ceil(
         window_starts(split.bounds, config.window_size).size / config.batch_size
     )
@@ -184,7 +185,7 @@ def test_sigkill_mid_epoch_then_resume_loses_and_repeats_nothing(corpus_folder, 
     assert all(steps == epochs for tag, steps in train_tags.items() if tag.startswith("epoch_"))
     assert all(steps == epochs for tag, steps in validation_tags.items() if tag.startswith("epoch_"))
     assert train_tags["batch_loss"] == list(range(LOG_EVERY, total_steps + 1, LOG_EVERY))
-    assert logged_steps(run / "samples")["next_word_predictions"] == epochs
+    assert logged_steps(run / "samples")["next_word_predictions"] == epochs + [EPOCHS]  # then the kept model
     assert logged_steps(run / "test")["epoch_loss"] == [EPOCHS - 1]
     description = logged_steps(run)
     assert description["model_summary"] == [0] and description["configuration"] == [0]

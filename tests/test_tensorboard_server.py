@@ -139,7 +139,7 @@ def test_text_of_samples_and_model_summary(tensorboard):
     assert tags["gru/samples"] == [monitoring.SAMPLES_TAG]
     assert set(tags["gru"]) == {"model_summary", "configuration"}
     samples = tensorboard.get_json("/data/plugin/text/text", run="gru/samples", tag=monitoring.SAMPLES_TAG)
-    assert [sample["step"] for sample in samples] == [0, 1]
+    assert [sample["step"] for sample in samples] == [0, 1, 2]  # two epochs, then the kept model
     html = samples[-1]["text"]  # markdown rendered as an HTML table
     assert "<table>" in html and "<td>some of them looks like</td>" in html and "<td>the cat sat</td>" in html
     [summary] = tensorboard.get_json("/data/plugin/text/text", run="gru", tag="model_summary")

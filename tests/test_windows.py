@@ -1,8 +1,8 @@
 import numpy as np
 
 from word_predictor.corpus import Split
-from word_predictor.text import UNKNOWN_ID, Vocabulary
-from word_predictor.windows import WindowBatches, context_ids, gather_windows, window_starts
+from word_predictor.text import UNKNOWN_ID
+from word_predictor.windows import WindowBatches, crop_context, gather_windows, window_starts
 
 
 def test_window_starts_stay_inside_segments():
@@ -56,8 +56,7 @@ def test_shuffle_covers_every_window_each_epoch_and_changes_order():
     assert np.concatenate([resumed[i][0][:, 0] for i in range(len(resumed))]).tolist() == epoch_two.tolist()
 
 
-def test_context_ids_uses_last_words_and_pads_when_asked():
-    vocabulary = Vocabulary.from_counts({"a": 3, "b": 2, "c": 1}, unknown_threshold=0)
-    assert context_ids(["c", "a", "b", "zzz"], vocabulary, 3, pad=False).tolist() == [[1, 2, UNKNOWN_ID]]
-    assert context_ids(["a"], vocabulary, 3, pad=False).tolist() == [[1]]
-    assert context_ids(["a"], vocabulary, 3, pad=True).tolist() == [[UNKNOWN_ID, UNKNOWN_ID, 1]]
+def test_crop_context_uses_last_tokens_and_pads_when_asked():
+    assert crop_context(np.array([3, 1, 2, UNKNOWN_ID]), 3, pad=False).tolist() == [1, 2, UNKNOWN_ID]
+    assert crop_context(np.array([1]), 3, pad=False).tolist() == [1]
+    assert crop_context(np.array([1]), 3, pad=True).tolist() == [UNKNOWN_ID, UNKNOWN_ID, 1]

@@ -12,6 +12,27 @@ import os
 import sys
 import tempfile
 
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def add_backend_argument(parser) -> None:
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default=None,
+        help="Keras backend (default: the KERAS_BACKEND environment variable, else tensorflow)",
+    )  # fmt: skip
+
+
+def select(name: str | None) -> None:
+    """Choose the Keras backend; call before anything imports Keras."""
+    if name is None:
+        return
+    if "keras" in sys.modules:
+        current = sys.modules["keras"].backend.backend()
+        if current != name:
+            raise ValueError(f"Keras already runs on {current}; --backend {name} must be chosen before it loads")
+        return
+    os.environ["KERAS_BACKEND"] = name
+
 
 def _import_keras_quietly():
     if os.environ.get("WORD_PREDICTOR_TF_LOGS") or os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
@@ -39,11 +60,19 @@ def _import_keras_quietly():
     return keras
 
 
-keras = _import_keras_quietly()
+def __getattr__(name: str):
+    # `from word_predictor.backend import keras` imports Keras on first use, so a
+    # command can choose the backend after parsing its flags.
+    if name == "keras":
+        globals()["keras"] = _import_keras_quietly()
+        return globals()["keras"]
+    raise AttributeError(name)
 
 
 def gpu_available() -> bool:
     """Whether the Keras backend sees a GPU (any backend; Keras' own list lacks torch)."""
+    from word_predictor.backend import keras
+
     name = keras.backend.backend()
     if name == "torch":
         import torch

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from word_predictor.backend import keras
 from word_predictor import rundir
-from word_predictor.config import Config
-from word_predictor.model import open_length_copy
+from word_predictor.model import copy_weights
 
 # Callback attributes that carry over between epochs, saved and restored on resume.
 _CARRIED = {
@@ -49,13 +48,15 @@ class RunCheckpoint(keras.callbacks.Callback):
     saves their state after they have updated it, and restores it after they reset it.
     """
 
-    def __init__(self, run_dir: Path, config: Config, carried: list[keras.callbacks.Callback], state: dict):
+    def __init__(
+        self, run_dir: Path, carried: list[keras.callbacks.Callback], state: dict, inference_view: keras.Model
+    ):
         super().__init__()
         self.run_dir = Path(run_dir)
-        self.config = config
         self.carried = carried
         self.state = dict(state)
-        self._twin: keras.Model | None = None
+        # What predict loads: open length, no optimiser, small on disk (model.build_model's inference view).
+        self.inference_view = inference_view
 
     def on_train_begin(self, logs=None):
         # Half-written files of a trainer killed mid-save: never read, now cleared.
@@ -77,7 +78,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         val_loss = float(logs.get("val_loss", logs["loss"]))
         if val_loss < self.state.get("best_val_loss", math.inf):
             self.state.update(best_val_loss=val_loss, best_epoch=epoch)
-            rundir.save_model_atomic(self._inference_twin(), self.run_dir / rundir.MODEL_FILE)
+            rundir.save_model_atomic(copy_weights(self.model, self.inference_view), self.run_dir / rundir.MODEL_FILE)
         self.state["epochs_completed"] = epoch + 1
         # EarlyStopping has had its say (it comes earlier in the list): a run it
         # ended but that was killed before finishing must not train on when resumed.
@@ -93,11 +94,6 @@ class RunCheckpoint(keras.callbacks.Callback):
         # leaves the previous epoch's state, and that epoch is simply trained again.
         rundir.write_json(folder / rundir.CHECKPOINT_STATE, self.state)
         rundir.write_status(self.run_dir, epochs_completed=epoch + 1)
-
-    def _inference_twin(self) -> keras.Model:
-        # Open length and no optimiser: what predict needs, and small on disk.
-        self._twin = open_length_copy(self.model, self.config, into=self._twin)
-        return self._twin
 
 
 def _plain(value):

@@ -82,6 +82,38 @@ class Config:
         return "one-hot" if self.one_hot else f"embedding {self.embedding_dim}"
 
 
+def validate(config: Config) -> None:
+    """Fail early, with the valid choices, before any data is read."""
+    if config.cell not in CELLS:
+        raise ValueError(f"unknown cell {config.cell!r}; choose one of {', '.join(CELLS)}")
+    if config.context not in CONTEXTS:
+        raise ValueError(f"unknown context {config.context!r}; choose one of {', '.join(CONTEXTS)}")
+    if config.bidirectional and config.context == "full":
+        raise ValueError(
+            "a bidirectional layer reads the text after each word, which full-context training "
+            "would hand it as the answer; drop --bidirectional or use --context window"
+        )
+    if config.bidirectional and config.targets == "all":
+        raise ValueError(
+            "a bidirectional layer sees the words after each position, so it cannot predict "
+            "every position; use --targets last with --bidirectional"
+        )
+    if config.layers < 1 or config.units < 1 or config.window_size < 1 or config.embedding_dim < 1 or config.bptt < 1:
+        raise ValueError("--layers, --units, --window-size, --bptt and --embedding-dim must be at least 1")
+    if not 0.0 <= config.dropout < 1.0:
+        raise ValueError("--dropout must be in [0, 1)")
+    if config.tie_weights:
+        if config.one_hot:
+            raise ValueError("--tie-weights reuses the embedding, and a --one-hot model has none")
+        if config.bidirectional:
+            raise ValueError("--tie-weights needs one direction: a bidirectional layer gives 2 x --units outputs")
+        if config.embedding_dim != config.units:
+            raise ValueError(
+                f"--tie-weights needs the embedding size ({config.embedding_dim}) to equal the last "
+                f"layer's units ({config.units}); set --embedding-dim {config.units}"
+            )
+
+
 def config_json(config: Config, **extra) -> str:
     """JSON text of the config plus provenance (command line, versions, hashes)."""
     return json.dumps({"format": CONFIG_FORMAT, "settings": config.to_dict(), **extra}, indent=2)

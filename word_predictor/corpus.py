@@ -243,7 +243,7 @@ def read_tokens_cached(files: Sequence[Path], encoding_errors: str, cache_dir: P
 
 
 def split_segments(
-    n_tokens: int, window_size: int, validation_fraction: float, test_fraction: float
+    n_tokens: int, block: int, validation_fraction: float, test_fraction: float
 ) -> dict[str, list[tuple[int, int]]]:
     """Cut [0, n_tokens) into blocks and deal them to the splits, deterministically.
 
@@ -253,7 +253,6 @@ def split_segments(
 
         | train | test | train  train | validation | train | test | ...
     """
-    block = max(2 * (window_size + 1), min(1000, n_tokens // 100))
     segments: dict[str, list[tuple[int, int]]] = {name: [] for name in SPLITS}
     for number, start in enumerate(range(0, n_tokens, block)):
         u = ((number + 0.5) * _GOLDEN) % 1.0
@@ -273,13 +272,14 @@ def _bounds(segments: list[tuple[int, int]]) -> np.ndarray:
 def build_corpus(
     paths: Sequence[str | os.PathLike],
     *,
-    window_size: int,
     unknown_threshold: int,
     validation_fraction: float,
     test_fraction: float,
     encoding_errors: str = "strict",
     cache_dir: Path | None = None,
     progress: Callable[[str], None] = lambda message: None,
+    min_tokens: int = 2,
+    block_size: Callable[[int], int] = lambda tokens: max(12, min(1000, tokens // 100)),
 ) -> Corpus:
     """Read, split and encode a corpus; the vocabulary comes from the train split alone.
 
@@ -288,12 +288,12 @@ def build_corpus(
     files = find_text_files(paths)
     progress(f"reading {len(files)} file(s)")
     stream = read_tokens_cached(files, encoding_errors, cache_dir)
-    if stream.ids.size < window_size + 1:
+    if stream.ids.size < min_tokens:
         raise CorpusError(
             f"the corpus has {stream.ids.size} word(s) after normalisation; it needs at least "
-            f"chunk size + 1 = {window_size + 1}. Add text or lower --window-size"
+            f"{min_tokens}. Add text (or lower --window-size)"
         )
-    segments = split_segments(stream.ids.size, window_size, validation_fraction, test_fraction)
+    segments = split_segments(stream.ids.size, block_size(stream.ids.size), validation_fraction, test_fraction)
     counts = np.zeros(len(stream.words), np.int64)
     for start, end in segments["train"]:
         counts += np.bincount(stream.ids[start:end], minlength=len(stream.words))

@@ -1,7 +1,10 @@
 """python -m word_predictor.evaluate: how well a run predicts the next word of a text.
 
-Every word that has `window_size` words before it (in the same file) is a target,
-predicted from exactly those words, the same task as predict's.
+A window run scores every word that has `window_size` words before it (in the same
+file), predicted from exactly those words, the same task as predict's. A
+full-context run scores every word but a file's first, each predicted from all
+the text before it in its file (the state carried through the whole text), so its
+perplexity compares with published language-model figures.
 """
 
 from __future__ import annotations
@@ -14,38 +17,37 @@ from pathlib import Path
 
 import numpy as np
 
-from word_predictor.corpus import ENCODING_ERRORS, Split, encode_files
-from word_predictor.errors import UserError, run_cli, warn
-from word_predictor.model import NextWord
-from word_predictor.rundir import load_run, newest_complete_run, read_test_split
+from word_predictor.corpus import ENCODING_ERRORS, Split
+from word_predictor import backend
+from word_predictor.errors import UserError, UsageError, run_cli, warn
 from word_predictor.text import UNKNOWN_ID
-from word_predictor.windows import gather_windows, window_starts
 
 _FLOOR = 1e-30  # a probability that underflowed to 0 still gets a finite log
 
 
-def score(next_word: NextWord, split: Split, window_size: int, batch_size: int = 1024) -> dict:
-    """Perplexity and accuracies of next-word prediction over every full window of `split`."""
-    starts = window_starts(split.bounds, window_size)
-    if starts.size == 0:
-        raise UserError(f"the text is too short to evaluate: it needs more than {window_size} words in one file")
+def score(reader, split: Split, batch_size: int = 1024) -> dict:
+    """Perplexity and accuracies of next-token prediction over every target `reader` scores in `split`."""
     log_likelihood = 0.0
-    top1 = top5 = known_top1 = known_top5 = known = 0
-    for begin in range(0, starts.size, batch_size):
-        window = gather_windows(split.ids, starts[begin : begin + batch_size], window_size)
-        targets = window[:, -1]
-        probabilities = next_word(window[:, :-1])  # (batch, vocabulary)
-        target_probability = probabilities[np.arange(targets.size), targets]
-        log_likelihood += float(np.sum(np.log(np.maximum(target_probability, _FLOOR))))
-        # A target is in the top 5 when fewer than 5 words are more probable than it.
-        rank = np.sum(probabilities > target_probability[:, None], axis=1)
+    tokens = top1 = top5 = known_top1 = known_top5 = known = 0
+    for logits, targets in reader.scored(split, batch_size):
+        if targets.size == 0:
+            continue
+        # log-softmax, stable: the log-probability of each target
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probabilities = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+        target_log_probability = log_probabilities[np.arange(targets.size), targets]
+        log_likelihood += float(np.sum(np.maximum(target_log_probability, np.log(_FLOOR))))
+        # A target is in the top 5 when fewer than 5 tokens are more probable than it.
+        rank = np.sum(log_probabilities > target_log_probability[:, None], axis=1)
         is_known = targets != UNKNOWN_ID
+        tokens += int(targets.size)
         top1 += int(np.sum(rank == 0))
         top5 += int(np.sum(rank < 5))
         known += int(np.sum(is_known))
         known_top1 += int(np.sum((rank == 0) & is_known))
         known_top5 += int(np.sum((rank < 5) & is_known))
-    tokens = int(starts.size)
+    if tokens == 0:
+        raise UserError("the text is too short to evaluate: no word has enough words before it in one file")
     loss = -log_likelihood / tokens
     return {
         "tokens": tokens,
@@ -78,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m word_predictor.evaluate",
         description="Score a trained run: perplexity, top-1 and top-5 accuracy of next-word prediction.",
     )
+    backend.add_backend_argument(parser)
     parser.add_argument("--run", type=Path, help="run folder to evaluate (default: the newest complete run)")
     parser.add_argument("--logdir", type=Path, default=Path("logs"), help="where runs live (default: logs)")
     parser.add_argument(
@@ -97,13 +100,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    backend.select(args.backend)
+    from word_predictor.corpus import encode_files
+    from word_predictor.predictor import Predictor
+    from word_predictor.rundir import load_run, newest_complete_run, read_test_split
+
     run_dir = args.run or newest_complete_run(args.logdir, on_note=warn)
     run = load_run(run_dir)
     if args.text:
         split = encode_files(args.text, run.vocabulary, args.encoding_errors)
     else:
         split = read_test_split(run_dir)
-    scores = score(NextWord(run.model), split, run.config.window_size, args.batch_size)
+    scores = score(Predictor.from_run(run).reader, split, args.batch_size)
     if args.json:
         keys = ("tokens", "perplexity", "top1", "top5", "known_top1", "known_top5")
         print(json.dumps({key: scores[key] for key in keys} | {"run": str(run_dir)}))

@@ -32,10 +32,7 @@ import numpy as np
 
 from word_predictor.backend import keras
 from word_predictor.config import CELLS, TARGETS, Config
-from word_predictor.corpus import Split
-from word_predictor.model import NextWord, open_length_copy
-from word_predictor.text import UNKNOWN_ID, Vocabulary, words
-from word_predictor.windows import context_ids, window_starts
+from word_predictor.text import Vocabulary
 
 try:
     import tensorflow as tf
@@ -166,61 +163,25 @@ class BatchLoss(_Writing):
                 tf.summary.scalar("batch_loss", loss, step=self.step)
 
 
-def prediction_table(
-    next_word: NextWord, vocabulary: Vocabulary, config: Config, prompts: list[str], k: int = 5
-) -> str:
-    """A markdown table: each prompt with its top-k next words and probabilities."""
-    rows = ["| context | top next words |", "|---|---|"]
-    for prompt in prompts:
-        context = words(prompt)
-        if not context:
-            continue
-        ids = context_ids(context, vocabulary, config.window_size, pad=config.targets == "last")
-        probabilities = next_word(ids)[0]  # (vocabulary,)
-        best = np.argsort(probabilities)[::-1][:k]
-        shown = ", ".join(f"{vocabulary.tokens[i]} ({probabilities[i]:.3f})" for i in best)
-        rows.append(f"| {' '.join(context[-config.window_size:])} | {shown} |")
-    return "\n".join(rows)
-
-
-def sample_prompts(config: Config, validation: Split, vocabulary: Vocabulary, count: int = 3) -> list[str]:
-    """The classic prompt, contexts spread through the validation split, and the user's.
-
-    Contexts are whole windows of one validation segment (never two pieces of
-    text glued together) without the unknown symbol.
-    """
-    prompts = [DEFAULT_PROMPT]
-    starts = window_starts(validation.bounds, config.window_size)
-    for i in range(count):
-        if starts.size == 0:
-            break
-        start = starts[(i + 1) * starts.size // (count + 1)]
-        window = validation.ids[start : start + config.window_size]
-        if not np.any(window == UNKNOWN_ID):
-            prompts.append(" ".join(vocabulary.decode(window)))
-    return list(dict.fromkeys(prompts + list(config.sample_prompts)))
-
-
 class PredictionSamples(_Writing):
     """At each epoch end, the top-5 next words for fixed prompts, as a markdown table."""
 
-    def __init__(self, log_dir: Path, vocabulary: Vocabulary, config: Config, prompts: list[str]):
+    def __init__(self, log_dir: Path, samples):
         super().__init__(log_dir)
-        self.vocabulary = vocabulary
-        self.config = config
-        self.prompts = prompts
-        self._copy: keras.Model | None = None
-        self._next_word: NextWord | None = None
+        self.samples = samples
 
     def on_epoch_end(self, epoch, logs=None):
-        # The training model may take only full windows; a prompt can be shorter.
-        self._copy = open_length_copy(self.model, self.config, into=self._copy)
-        if self._next_word is None:
-            self._next_word = NextWord(self._copy)  # shares the copy's layers, so stays current
-        table = prediction_table(self._next_word, self.vocabulary, self.config, self.prompts)
+        table = f"epoch {epoch + 1}\n\n" + self.samples(self.model)
         with self.writer.as_default():
             tf.summary.text(SAMPLES_TAG, table, step=epoch)
         self.writer.flush()
+
+
+def write_final_samples(run_dir: Path, table: str, step: int) -> None:
+    writer = tf.summary.create_file_writer(str(Path(run_dir) / "samples"))
+    with writer.as_default():
+        tf.summary.text(SAMPLES_TAG, table, step=step)
+    writer.close()
 
 
 class GradientNorms(_Writing):
@@ -397,18 +358,15 @@ def truncate_events(run_dir: Path, epochs_completed: int, global_step: int) -> N
 def callbacks(
     run_dir: Path,
     config: Config,
-    vocabulary: Vocabulary,
     *,
-    prompts: list[str],
+    samples,
     targets_per_epoch: int,
+    windows_per_epoch: int,
     first_step: int,
     gradient_batch=None,
+    input_seconds=None,
 ) -> list[keras.callbacks.Callback]:
     figures = EpochFigures(targets_per_epoch)
-    if not available():
-        return [figures]
-    # Training windows each carry window_size targets with targets="all", one with "last".
-    windows_per_epoch = targets_per_epoch // (config.window_size if config.targets == "all" else 1)
     result = [
         figures,
         keras.callbacks.TensorBoard(
@@ -421,7 +379,7 @@ def callbacks(
         BatchLoss(
             Path(run_dir) / "train", config.log_every, first_step, config.batch_size, windows_per_epoch
         ),
-        PredictionSamples(Path(run_dir) / "samples", vocabulary, config, prompts),
+        PredictionSamples(Path(run_dir) / "samples", samples),
     ]
     if config.histograms and gradient_batch is not None:
         result.append(GradientNorms(Path(run_dir) / "train", gradient_batch))

@@ -11,57 +11,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
+from word_predictor import backend
 from word_predictor.errors import UsageError, run_cli, warn
-from word_predictor.model import NextWord
-from word_predictor.rundir import Run, load_run, newest_complete_run
-from word_predictor.text import UNKNOWN_ID, words
-from word_predictor.windows import context_ids
 
 _SHOWN_TEXT = 300  # characters of a long TEXT echoed in the "Prediction:" line
-
-
-@dataclass
-class Suggestions:
-    context: list[str]  # the words the model reads
-    unknown: list[str]  # words of the context outside the vocabulary
-    predictions: list[tuple[str, float]]
-
-
-class Predictor:
-    """A loaded run, ready to suggest next words (the model is compiled once)."""
-
-    def __init__(self, run: Run):
-        self.run = run
-        self.next_word = NextWord(run.model)
-
-    def suggest(self, text: str, top_k: int = 5, include_unknown: bool = False) -> Suggestions:
-        all_words = words(text)
-        if not all_words:
-            raise UsageError(
-                "the text has no words after normalisation (only the letters a-z, apostrophes and "
-                "hyphens count); give some English words"
-            )
-        config, vocabulary = self.run.config, self.run.vocabulary
-        context = all_words[-config.window_size :]
-        ids = context_ids(context, vocabulary, config.window_size, pad=config.targets == "last")
-        probabilities = self.next_word(ids)[0]
-        ranked = np.argsort(probabilities)[::-1]
-        best = [i for i in ranked if include_unknown or i != UNKNOWN_ID][:top_k]
-        return Suggestions(
-            context=context,
-            unknown=[w for w in context if w not in vocabulary],
-            predictions=[(vocabulary.tokens[i], float(probabilities[i])) for i in best],
-        )
-
-    def continue_text(self, text: str, count: int) -> list[str]:
-        """The `count` most likely words after `text`, each chosen after the last."""
-        added: list[str] = []
-        for _ in range(count):
-            word = self.suggest(" ".join([text, *added]), top_k=1).predictions[0][0]
-            added.append(word)
-        return added
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the likely next words after TEXT, using a trained run.",
     )
     parser.add_argument("text", nargs="+", metavar="TEXT", help="the text so far (quote it, or give several words)")
+    backend.add_backend_argument(parser)
     parser.add_argument("--run", type=Path, help="run folder to use (default: the newest complete run)")
     parser.add_argument("--logdir", type=Path, default=Path("logs"), help="where runs live (default: logs)")
     parser.add_argument("--top-k", type=int, default=5, help="how many next words to list (default: 5)")
@@ -91,8 +45,18 @@ def _predict(args: argparse.Namespace) -> int:
         raise UsageError('TEXT is empty; try: python -m word_predictor.predict "some of them looks like"')
     if args.top_k < 1 or args.words < 1:
         raise UsageError("--top-k and --words must be at least 1")
-    predictor = Predictor(load_run(args.run or newest_complete_run(args.logdir, on_note=warn)))
-    suggestions = predictor.suggest(text, args.top_k, args.include_unknown)
+    backend.select(args.backend)
+    from word_predictor.predictor import EmptyTextError, Predictor
+    from word_predictor.rundir import load_run, newest_complete_run
+
+    predictor = Predictor.from_run(load_run(args.run or newest_complete_run(args.logdir, on_note=warn)))
+    try:
+        suggestions = predictor.suggest(text, args.top_k, args.include_unknown)
+    except EmptyTextError:
+        raise UsageError(
+            "the text has no words after normalisation (only letters, digits and apostrophes inside words "
+            "count); give some words"
+        ) from None
     if args.json:
         print(json.dumps({
             "context": suggestions.context,

@@ -1,35 +1,25 @@
 """python -m word_predictor.train: read a corpus, train a recurrent model, write a run folder.
 
-    corpus/ --read, split, vocabulary--> WindowBatches --fit--> logs/RUN/
-                                                       callbacks: TensorBoard figures, samples,
-                                                       early stopping, learning-rate schedule,
-                                                       best model and resume checkpoint
+The command parses and checks the flags, picks the Keras backend, then hands a
+Config to word_predictor.trainer, which does the work.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
 import shlex
 import sys
-import time
 from pathlib import Path
 
-
-from word_predictor.backend import gpu_available, keras
-from word_predictor import monitoring, rundir
-from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, read_state
-from word_predictor.config import CELLS, TARGETS, Config, config_json, load_config
-from word_predictor.corpus import ENCODING_ERRORS, Corpus, build_corpus
-from word_predictor.errors import UsageError, UserError, run_cli
-from word_predictor.evaluate import format_scores, score
-from word_predictor.model import NextWord, build_model, compile_model, validate
-from word_predictor.text import Vocabulary, sha256_of
-from word_predictor.windows import WindowBatches
+from word_predictor import backend
+from word_predictor.config import CELLS, CONTEXTS, TARGETS, Config, validate
+from word_predictor.corpus import ENCODING_ERRORS
+from word_predictor.errors import UsageError, run_cli
 
 PROG = "python -m word_predictor.train"
-CACHE_DIR = ".cache"  # under --logdir: the word ids of corpora already read
 DEFAULTS = Config()
+# Lanes read the text once per epoch, so fewer, longer batches than windows.
+DEFAULT_BATCH_SIZE = {"window": DEFAULTS.batch_size, "full": 32}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +32,6 @@ def build_parser() -> argparse.ArgumentParser:
     data = parser.add_argument_group("data")
     data.add_argument("--corpus", action="append", metavar="PATH",
                       help="folder (read recursively for *.txt) or file; repeat for more (default: corpus)")
-    data.add_argument("--window-size", type=int, default=d.window_size, help="words of context per window")
     data.add_argument("--unknown-threshold", type=int, default=d.unknown_threshold,
                       help="words seen this many times or fewer in training become the unknown symbol")
     data.add_argument("--validation-fraction", type=float, default=d.validation_fraction,
@@ -61,13 +50,25 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--one-hot", action="store_true",
                        help="feed one-hot word vectors (made per batch) instead of an embedding")
     model.add_argument("--dropout", type=float, default=d.dropout, help="dropout after the input and each layer")
+    model.add_argument("--tie-weights", action="store_true",
+                       help="the output layer reuses the embedding matrix (needs --embedding-dim = --units)")
     model.add_argument("--targets", choices=TARGETS,
                        help="'all': every window position predicts its next word; 'last': only the "
                             "final one (default: all, or last with --bidirectional)")
 
+    context = parser.add_argument_group("context")
+    context.add_argument("--context", choices=CONTEXTS, default=d.context,
+                         help="'window': the model reads the last --window-size words; 'full': it reads the "
+                              "running text in lanes, its state carried from chunk to chunk (unbounded context)")
+    context.add_argument("--window-size", "--chunk-size", type=int, default=d.window_size,
+                         help="words per window (--context window)")
+    context.add_argument("--bptt", type=int, default=d.bptt,
+                         help="words per chunk, the steps gradients flow back through (--context full)")
+
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=int, default=d.epochs, help="most epochs to train")
-    training.add_argument("--batch-size", type=int, default=d.batch_size, help="windows per step")
+    training.add_argument("--batch-size", type=int,
+                          help="windows per step, or lanes with --context full (default: 128 windows, 32 lanes)")
     training.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam's learning rate")
     training.add_argument("--clip-norm", type=float, default=d.clip_norm,
                           help="clip each gradient to this norm (0: no clipping)")
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="stop after this many epochs without a better validation loss "
                                "(the learning rate halves after each such epoch)")
     training.add_argument("--seed", type=int, default=d.seed, help="random seed")
+    backend.add_backend_argument(training)
 
     output = parser.add_argument_group("output")
     output.add_argument("--logdir", type=Path, default=Path("logs"), help="folder that holds the runs")
@@ -95,6 +97,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return Config(
         corpus=[str(Path(p).absolute()) for p in (args.corpus or ["corpus"])],
         window_size=args.window_size,
+        context=args.context,
+        bptt=args.bptt,
+        tie_weights=args.tie_weights,
         unknown_threshold=args.unknown_threshold,
         validation_fraction=args.validation_fraction,
         test_fraction=args.test_fraction,
@@ -108,7 +113,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         dropout=args.dropout,
         targets=args.targets or ("last" if args.bidirectional else "all"),
         epochs=args.epochs,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or DEFAULT_BATCH_SIZE[args.context],
         learning_rate=args.learning_rate,
         clip_norm=args.clip_norm,
         patience=args.patience,
@@ -131,19 +136,6 @@ def check_settings(config: Config) -> None:
         raise UsageError("--validation-fraction and --test-fraction must be >= 0 and leave training text")
 
 
-def corpus_for(config: Config, cache_dir: Path | None = None) -> Corpus:
-    return build_corpus(
-        config.corpus,
-        window_size=config.window_size,
-        unknown_threshold=config.unknown_threshold,
-        validation_fraction=config.validation_fraction,
-        test_fraction=config.test_fraction,
-        encoding_errors=config.encoding_errors,
-        cache_dir=cache_dir,
-        progress=print,
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -154,160 +146,21 @@ def main(argv: list[str] | None = None) -> int:
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_line: str) -> int:
     if args.resume:
         given = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
-                 if k not in ("resume", "logdir", "no_cache") and v != parser.get_default(k)]  # fmt: skip
+                 if k not in ("resume", "logdir", "no_cache", "backend") and v != parser.get_default(k)]  # fmt: skip
         if given:
             raise UsageError(f"--resume takes every setting from the run; drop {' '.join(given)}")
-        return _resume(args.resume, use_cache=not args.no_cache)
+        backend.select(args.backend)
+        from word_predictor import trainer
+
+        trainer.resume(args.resume, use_cache=not args.no_cache)
+        return 0
     config = config_from_args(args)
     check_settings(config)
-    corpus = corpus_for(config, None if args.no_cache else args.logdir / CACHE_DIR)
-    config.vocabulary_size = len(corpus.vocabulary)
-    config.corpus_tokens = corpus.tokens
-    for name, split in corpus.splits.items():
-        setattr(config, f"{name}_tokens", split.tokens)
-    run_dir = rundir.create_run_dir(args.logdir, args.run_name or time.strftime(f"%Y%m%d-%H%M%S-{config.cell}"))
-    with rundir.locked(run_dir):
-        rundir.write_status(run_dir, complete=False, started=time.time(), epochs_completed=0)
-        rundir.write_atomic(run_dir / rundir.VOCABULARY_FILE, corpus.vocabulary.to_json())
-        rundir.write_atomic(
-            run_dir / rundir.CONFIG_FILE,
-            config_json(
-                config,
-                command_line=command_line,
-                vocabulary_sha256=sha256_of(run_dir / rundir.VOCABULARY_FILE),
-                files=corpus.files,
-                versions=_versions(),
-            ),
-        )
-        rundir.write_test_split(run_dir, corpus.splits["test"])
-        return _fit(run_dir, config, corpus, command_line, state={}, model=None)
+    backend.select(args.backend)
+    from word_predictor import trainer
 
-
-def _resume(run_dir: Path, use_cache: bool) -> int:
-    if not (run_dir / rundir.CONFIG_FILE).is_file():
-        raise rundir.RunError(f"{run_dir} is not a run folder to resume (no {rundir.CONFIG_FILE})")
-    if rundir.is_complete(run_dir):
-        raise rundir.RunError(f"run {run_dir} is already complete; start a new run instead")
-    with rundir.locked(run_dir):
-        config, provenance = load_config(run_dir / rundir.CONFIG_FILE)
-        if sha256_of(run_dir / rundir.VOCABULARY_FILE) != provenance.get("vocabulary_sha256"):
-            raise rundir.RunError(f"{run_dir / rundir.VOCABULARY_FILE} was changed since the run started")
-        corpus = corpus_for(config, run_dir.parent / CACHE_DIR if use_cache else None)
-        if corpus.vocabulary != Vocabulary.load(run_dir / rundir.VOCABULARY_FILE):
-            raise rundir.RunError(f"the corpus changed since run {run_dir} started, so it cannot be resumed")
-        state = read_state(run_dir)
-        model = None
-        if state:
-            model = rundir.load_model(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_MODEL, compile=True)
-            print(f"resuming {run_dir} after epoch {state['epochs_completed']}")
-        if monitoring.available():
-            monitoring.truncate_events(run_dir, state.get("epochs_completed", 0), state.get("global_step", 0))
-        return _fit(run_dir, config, corpus, provenance.get("command_line", ""), state=state, model=model)
-
-
-def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state: dict, model) -> int:
-    initial_epoch = state.get("epochs_completed", 0)
-    keras.utils.set_random_seed(config.seed + initial_epoch)
-    on_gpu = gpu_available()
-    if model is None:
-        # On a CPU, windows of fixed length with the time loop unrolled train about
-        # 1.14x faster (benchmarks/training_graph.py); on a GPU the open-length model
-        # keeps the cuDNN kernel. Both hold the same weights.
-        model = build_model(config, fixed_length=not on_gpu)
-        compile_model(model, config)
-    batches = dict(window_size=config.window_size, batch_size=config.batch_size, targets=config.targets)
-    train = corpus.splits["train"]
-    train_batches = WindowBatches(
-        train, shuffle=True, seed=config.seed, epoch=initial_epoch, **batches
-    )
-    if train_batches.windows == 0:
-        raise UserError("the training split holds no full window; add text or lower --window-size")
-    validation = corpus.splits["validation"]
-    validation_batches = WindowBatches(
-        validation, shuffle=False, last_only=True, **batches
-    )
-    has_validation = validation_batches.windows > 0
-    watched = "val_loss" if has_validation else "loss"
-
-    early_stopping = keras.callbacks.EarlyStopping(monitor=watched, patience=config.patience, min_delta=1e-4)
-    schedule = keras.callbacks.ReduceLROnPlateau(
-        monitor=watched, factor=0.5, patience=0, min_lr=config.learning_rate / 64, verbose=1
-    )
-    non_finite = StopOnNonFiniteLoss()
-    checkpoint = RunCheckpoint(run_dir, config, [early_stopping, schedule], state)
-    if monitoring.available() and initial_epoch == 0:
-        monitoring.write_run_description(run_dir, config, model, command_line)
-    shown = monitoring.callbacks(
-        run_dir,
-        config,
-        corpus.vocabulary,
-        prompts=monitoring.sample_prompts(config, validation, corpus.vocabulary),
-        targets_per_epoch=train_batches.windows * train_batches.targets_per_window,
-        first_step=state.get("global_step", 0),
-        gradient_batch=train_batches[0] if config.histograms else None,
-    )
-    if initial_epoch < config.epochs and not state.get("stopped_early"):
-        device = "GPU" if on_gpu else "CPU"
-        print(
-            f"training {config.cell}{' (bidirectional)' if config.bidirectional else ''} on the {device}: "
-            f"{train_batches.windows:,} windows, vocabulary {config.vocabulary_size:,}, run {run_dir}"
-        )
-        model.fit(
-            train_batches,
-            validation_data=validation_batches if has_validation else None,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            callbacks=[non_finite, *shown, early_stopping, schedule, checkpoint],
-            verbose=1 if sys.stdout.isatty() else 2,
-        )
-    if not (run_dir / rundir.MODEL_FILE).is_file():
-        rundir.write_status(run_dir, stopped="non-finite loss")
-        raise UserError(
-            "the loss became NaN or infinite before the first epoch ended, so there is no model to keep; "
-            "lower --learning-rate or --clip-norm"
-        )
-    _finish(run_dir, config, corpus, checkpoint.state, stopped_at=non_finite.stopped_at)
-    if non_finite.stopped_at:
-        epoch, batch = non_finite.stopped_at
-        raise UserError(
-            f"training stopped in epoch {epoch + 1}, batch {batch + 1}: the loss became NaN or infinite. "
-            f"The best model so far (epoch {checkpoint.state['best_epoch'] + 1}) is kept in {run_dir}; "
-            "lower --learning-rate or --clip-norm to train further"
-        )
+    trainer.train_new(config, args.logdir, args.run_name, command_line, use_cache=not args.no_cache)
     return 0
-
-
-def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_at) -> None:
-    """Score the best model on the test split, then mark the run complete."""
-    model = rundir.load_model(run_dir / rundir.MODEL_FILE)
-    test = corpus.splits["test"]
-    metrics: dict = {
-        "best_epoch": state.get("best_epoch", 0) + 1,
-        "epochs_completed": state.get("epochs_completed", 0),
-        "best_validation_loss": state.get("best_val_loss"),
-        "stopped": "non-finite loss" if stopped_at else None,
-    }
-    try:
-        scores = score(NextWord(model), test, config.window_size)
-    except UserError:
-        print("no test split to score (--test-fraction 0 or a very short corpus)")
-    else:
-        metrics["test"] = scores
-        print(f"test split of {run_dir.name}:\n{format_scores(scores)}")
-        if monitoring.available():
-            monitoring.write_test_metrics(run_dir, scores, step=metrics["epochs_completed"] - 1)
-    if monitoring.available():
-        monitoring.write_projector(run_dir, model, corpus.vocabulary)
-    rundir.write_json(run_dir / rundir.METRICS_FILE, metrics)
-    rundir.mark_complete(run_dir)
-    print(f'done: python -m word_predictor.predict --run {run_dir} "some of them looks like"')
-
-
-def _versions() -> dict:
-    versions = {"python": platform.python_version(), "keras": keras.__version__, "backend": keras.backend.backend()}
-    if monitoring.available():
-        versions["tensorflow"] = monitoring.tf.__version__
-    return versions
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ so one window trains `window_size` predictions (with 1..window_size words of con
 Only the window starts are stored (one int64 per window); each batch gathers its
 (batch, window_size + 1) slice of ids on demand, so memory is O(tokens) and the
 one-hot or embedding lookup happens inside the model, per batch.
+
+`WindowContext` is this layout behind the interface that word_predictor.contexts
+describes (stream.py is the other one); `WindowReader` answers predict, evaluate
+and generate by re-reading the last window.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import numpy as np
 
 from word_predictor.backend import keras
 from word_predictor.corpus import Split
-from word_predictor.text import UNKNOWN_ID, Vocabulary
+from word_predictor.model import build_model
+from word_predictor.text import UNKNOWN_ID
 
 
 def window_starts(bounds: np.ndarray, window_size: int) -> np.ndarray:
@@ -87,6 +92,14 @@ class WindowBatches(keras.utils.PyDataset):
     def targets_per_window(self) -> int:
         return self.window_size if self.targets == "all" and not self.last_only else 1
 
+    @property
+    def examples_per_epoch(self) -> int:
+        return self.windows
+
+    @property
+    def targets_per_epoch(self) -> int:
+        return self.windows * self.targets_per_window
+
     def _make_order(self) -> np.ndarray:
         if not self.shuffle:
             return self.starts
@@ -111,14 +124,98 @@ class WindowBatches(keras.utils.PyDataset):
         self._order = self._make_order()
 
 
-def context_ids(words: list[str], vocabulary: Vocabulary, window_size: int, pad: bool) -> np.ndarray:
-    """The last `window_size` words as ids, shape (1, n).
+def crop_context(ids: np.ndarray, window_size: int, pad: bool) -> np.ndarray:
+    """The last `window_size` ids of a context, shape (n,).
 
     A shorter context is left-padded with the unknown id when `pad` is set (models
     trained on full windows only); otherwise the network simply reads fewer words,
     which is what a targets="all" model learnt at a window's earlier positions.
     """
-    ids = vocabulary.encode(words[-window_size:])
+    ids = np.asarray(ids, dtype=np.int32)[-window_size:]
     if pad and ids.size < window_size:
         ids = np.concatenate([np.full(window_size - ids.size, UNKNOWN_ID, np.int32), ids])
-    return ids[None, :]
+    return ids
+
+
+def run_grouped(model, contexts: list[np.ndarray]) -> np.ndarray:
+    """Logits of the next token after each context, (batch, vocabulary) float32.
+
+    Contexts of one length go through the model together; lengths differ only
+    for contexts shorter than a window.
+    """
+    lengths = np.array([c.size for c in contexts])
+    result = None
+    for length in np.unique(lengths):
+        rows = np.flatnonzero(lengths == length)
+        logits = np.asarray(model.predict_on_batch(np.stack([contexts[i] for i in rows])), dtype=np.float32)
+        if result is None:
+            result = np.empty((len(contexts), logits.shape[-1]), np.float32)
+        result[rows] = logits
+    return result
+
+
+class WindowReader:
+    """Next-token logits from the last `window_size` tokens of a context.
+
+    The state of a context is just its last window, so advancing by a token
+    re-reads the window (the price of a fixed window: generation costs
+    window_size steps per token).
+    """
+
+    def __init__(self, model, config):
+        self.model = model  # the inference view: (batch, time) -> (batch, vocabulary)
+        self.window_size = config.window_size
+        self.pad = config.targets == "last"
+
+    def start(self, contexts: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Non-empty contexts of ids -> (logits (batch, vocabulary), state)."""
+        state = [crop_context(c, self.window_size, self.pad) for c in contexts]
+        return run_grouped(self.model, state), state
+
+    def advance(self, state: list[np.ndarray], next_ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Append one token to each context -> (logits of the token after it, state)."""
+        state = [crop_context(np.append(c, t), self.window_size, self.pad) for c, t in zip(state, next_ids)]
+        return run_grouped(self.model, state), state
+
+    def scored(self, split: Split, batch_size: int = 1024):
+        """(logits (n, vocabulary), targets (n,)) for every token with a full window before it."""
+        starts = window_starts(split.bounds, self.window_size)
+        for begin in range(0, starts.size, batch_size):
+            window = gather_windows(split.ids, starts[begin : begin + batch_size], self.window_size)
+            yield np.asarray(self.model.predict_on_batch(window[:, :-1]), dtype=np.float32), window[:, -1]
+
+
+class WindowContext:
+    """Windows of `window_size` tokens, shuffled; see word_predictor.contexts."""
+
+    def __init__(self, config):
+        self.config = config
+        self.min_tokens = config.window_size + 1
+
+    def block_size(self, tokens: int) -> int:
+        """Split blocks of about 1% of the corpus (at most 1,000 tokens), each a few windows long."""
+        return max(2 * (self.config.window_size + 1), min(1000, tokens // 100))
+
+    def training_model(self, on_gpu: bool, use_cudnn="auto"):
+        # On a CPU, windows of fixed length with the time loop unrolled train faster
+        # (benchmarks/training_graph.py); on a GPU the open-length model keeps cuDNN.
+        return build_model(self.config, "training", fixed_length=not on_gpu, use_cudnn=use_cudnn)
+
+    def training_batches(self, split: Split, epoch: int) -> WindowBatches:
+        c = self.config
+        return WindowBatches(
+            split, window_size=c.window_size, batch_size=c.batch_size, targets=c.targets, shuffle=True,
+            seed=c.seed, epoch=epoch,
+        )  # fmt: skip
+
+    def validation_batches(self, split: Split) -> WindowBatches | None:
+        """Every full window, scored at its last position only: the task predict and evaluate do."""
+        c = self.config
+        batches = WindowBatches(
+            split, window_size=c.window_size, batch_size=c.batch_size, targets=c.targets, shuffle=False,
+            last_only=True,
+        )  # fmt: skip
+        return batches if batches.windows else None
+
+    def reader(self, inference_model) -> WindowReader:
+        return WindowReader(inference_model, self.config)

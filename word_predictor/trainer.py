@@ -1,0 +1,225 @@
+"""Train a run: corpus -> batches -> fit -> a complete run folder. No argparse here.
+
+    corpus/ --read, split, vocabulary--> context batches --fit--> logs/RUN/
+                                         (windows or lanes)     callbacks: TensorBoard figures,
+                                                                samples, early stopping,
+                                                                learning-rate schedule, best
+                                                                model and resume checkpoint
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from pathlib import Path
+
+from word_predictor import monitoring, rundir
+from word_predictor.backend import gpu_available, keras
+from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, read_state
+from word_predictor.config import Config, config_json, load_config
+from word_predictor.contexts import context_for
+from word_predictor.corpus import Corpus, build_corpus
+from word_predictor.errors import UserError
+from word_predictor.evaluate import format_scores, score
+from word_predictor.model import build_model, compile_model, copy_weights
+from word_predictor.predictor import Predictor, sample_prompts
+from word_predictor.text import Vocabulary, sha256_of
+
+CACHE_DIR = ".cache"  # under the logdir: the token ids of corpora already read
+
+
+def corpus_for(config: Config, cache_dir: Path | None = None) -> Corpus:
+    context = context_for(config)
+    return build_corpus(
+        config.corpus,
+        min_tokens=context.min_tokens,
+        block_size=context.block_size,
+        unknown_threshold=config.unknown_threshold,
+        validation_fraction=config.validation_fraction,
+        test_fraction=config.test_fraction,
+        encoding_errors=config.encoding_errors,
+        cache_dir=cache_dir,
+        progress=print,
+    )
+
+
+def train_new(config: Config, logdir: Path, run_name: str | None, command_line: str, use_cache: bool = True) -> Path:
+    """Read the corpus, create the run folder and train; returns the run folder."""
+    corpus = corpus_for(config, Path(logdir) / CACHE_DIR if use_cache else None)
+    config.vocabulary_size = len(corpus.vocabulary)
+    config.corpus_tokens = corpus.tokens
+    for name, split in corpus.splits.items():
+        setattr(config, f"{name}_tokens", split.tokens)
+    run_dir = rundir.create_run_dir(logdir, run_name or time.strftime(f"%Y%m%d-%H%M%S-{config.cell}"))
+    with rundir.locked(run_dir):
+        rundir.write_status(run_dir, complete=False, started=time.time(), epochs_completed=0)
+        rundir.write_atomic(run_dir / rundir.VOCABULARY_FILE, corpus.vocabulary.to_json())
+        rundir.write_atomic(
+            run_dir / rundir.CONFIG_FILE,
+            config_json(
+                config,
+                command_line=command_line,
+                vocabulary_sha256=sha256_of(run_dir / rundir.VOCABULARY_FILE),
+                files=corpus.files,
+                versions=_versions(),
+            ),
+        )
+        rundir.write_test_split(run_dir, corpus.splits["test"])
+        _fit(run_dir, config, corpus, command_line, state={}, model=None)
+    return run_dir
+
+
+def resume(run_dir: Path, use_cache: bool = True) -> Path:
+    """Continue an interrupted run from its last completed epoch, with its own settings."""
+    if not run_dir.exists():
+        raise rundir.RunError(f"{run_dir} does not exist; pass the run folder to continue, e.g. --resume logs/RUN")
+    if not (run_dir / rundir.CONFIG_FILE).is_file():
+        raise rundir.RunError(f"{run_dir} is not a run folder to resume (no {rundir.CONFIG_FILE})")
+    if rundir.is_complete(run_dir):
+        raise rundir.RunError(f"run {run_dir} is already complete; start a new run instead")
+    with rundir.locked(run_dir):
+        config, provenance = load_config(run_dir / rundir.CONFIG_FILE)
+        if sha256_of(run_dir / rundir.VOCABULARY_FILE) != provenance.get("vocabulary_sha256"):
+            raise rundir.RunError(f"{run_dir / rundir.VOCABULARY_FILE} was changed since the run started")
+        corpus = corpus_for(config, run_dir.parent / CACHE_DIR if use_cache else None)
+        if corpus.vocabulary != Vocabulary.load(run_dir / rundir.VOCABULARY_FILE):
+            raise rundir.RunError(f"the corpus changed since run {run_dir} started, so it cannot be resumed")
+        state = read_state(run_dir)
+        model = None
+        if state:
+            model = rundir.load_model(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_MODEL, compile=True)
+            print(f"resuming {run_dir} after epoch {state['epochs_completed']}")
+        else:
+            print(f"resuming {run_dir}: no epoch was completed before it stopped, so training restarts at epoch 1")
+        monitoring.truncate_events(run_dir, state.get("epochs_completed", 0), state.get("global_step", 0))
+        _fit(run_dir, config, corpus, provenance.get("command_line", ""), state=state, model=model)
+    return run_dir
+
+
+class TimedBatches(keras.utils.PyDataset):
+    """Passes batches through, adding up the seconds spent making them (the input pipeline's share)."""
+
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+        self.seconds = 0.0
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, index):
+        begin = time.perf_counter()
+        try:
+            return self.batches[index]
+        finally:
+            self.seconds += time.perf_counter() - begin
+
+    def on_epoch_end(self):
+        if hasattr(self.batches, "on_epoch_end"):
+            self.batches.on_epoch_end()
+
+
+def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state: dict, model) -> None:
+    initial_epoch = state.get("epochs_completed", 0)
+    keras.utils.set_random_seed(config.seed + initial_epoch)
+    on_gpu = gpu_available()
+    context = context_for(config)
+    if model is None:
+        model = context.training_model(on_gpu)
+        compile_model(model, config)
+    train_batches = context.training_batches(corpus.splits["train"], epoch=initial_epoch)
+    if train_batches.targets_per_epoch == 0:
+        raise UserError(f"the training split holds no full window of {context.min_tokens} tokens; add text")
+    validation_batches = context.validation_batches(corpus.splits["validation"])
+    watched = "val_loss" if validation_batches is not None else "loss"
+
+    early_stopping = keras.callbacks.EarlyStopping(monitor=watched, patience=config.patience, min_delta=1e-4)
+    schedule = keras.callbacks.ReduceLROnPlateau(
+        monitor=watched, factor=0.5, patience=0, min_lr=config.learning_rate / 64, verbose=1
+    )
+    non_finite = StopOnNonFiniteLoss()
+    inference = build_model(config)  # the view predict uses; the checkpoint refreshes it each epoch
+    checkpoint = RunCheckpoint(run_dir, [early_stopping, schedule], state, inference_view=inference)
+    if initial_epoch == 0:
+        monitoring.write_run_description(run_dir, config, model, command_line)
+    prompts = sample_prompts(config, corpus.splits["validation"], corpus.vocabulary)
+    timed = TimedBatches(train_batches)
+    shown = monitoring.callbacks(
+        run_dir,
+        config,
+        samples=lambda trained: Predictor(copy_weights(trained, inference), config, corpus.vocabulary).table(
+            prompts
+        ),
+        targets_per_epoch=train_batches.targets_per_epoch,
+        windows_per_epoch=train_batches.examples_per_epoch,
+        first_step=state.get("global_step", 0),
+        gradient_batch=train_batches[0] if config.histograms else None,
+        input_seconds=lambda: timed.seconds,
+    )
+    if initial_epoch < config.epochs and not state.get("stopped_early"):
+        device = "GPU" if on_gpu else "CPU"
+        print(
+            f"training {config.cell}{' (bidirectional)' if config.bidirectional else ''} on the {device} "
+            f"({config.context} context): {train_batches.targets_per_epoch:,} targets per epoch, "
+            f"vocabulary {config.vocabulary_size:,}, run {run_dir}"
+        )
+        model.fit(
+            timed,
+            validation_data=validation_batches,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            callbacks=[non_finite, *shown, early_stopping, schedule, checkpoint],
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+    if not (run_dir / rundir.MODEL_FILE).is_file():
+        rundir.write_status(run_dir, stopped="non-finite loss")
+        raise UserError(
+            "the loss became NaN or infinite before the first epoch ended, so there is no model to keep; "
+            "lower --learning-rate or --clip-norm"
+        )
+    _finish(run_dir, config, corpus, checkpoint.state, stopped_at=non_finite.stopped_at, prompts=prompts)
+    if non_finite.stopped_at:
+        epoch, batch = non_finite.stopped_at
+        raise UserError(
+            f"training stopped in epoch {epoch + 1}, batch {batch + 1}: the loss became NaN or infinite. "
+            f"The best model so far (epoch {checkpoint.state['best_epoch'] + 1}) is kept in {run_dir}; "
+            "lower --learning-rate or --clip-norm to train further"
+        )
+
+
+def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_at, prompts: list[str]) -> None:
+    """Score the kept (best) model on the test split, then mark the run complete."""
+    model = rundir.load_model(run_dir / rundir.MODEL_FILE)
+    predictor = Predictor(model, config, corpus.vocabulary)
+    metrics: dict = {
+        "best_epoch": state.get("best_epoch", 0) + 1,
+        "epochs_completed": state.get("epochs_completed", 0),
+        "best_validation_loss": state.get("best_val_loss"),
+        "stopped": "non-finite loss" if stopped_at else None,
+    }
+    last_step = metrics["epochs_completed"] - 1
+    try:
+        scores = score(predictor.reader, corpus.splits["test"])
+    except UserError:
+        print("no test split to score (--test-fraction 0 or a very short corpus)")
+    else:
+        metrics["test"] = scores
+        print(f"test split of {run_dir.name}:\n{format_scores(scores)}")
+        monitoring.write_test_metrics(run_dir, scores, step=last_step)
+    monitoring.write_final_samples(
+        run_dir, f"kept model (epoch {metrics['best_epoch']})\n\n{predictor.table(prompts)}", step=last_step + 1
+    )
+    monitoring.write_projector(run_dir, model, corpus.vocabulary)
+    rundir.write_json(run_dir / rundir.METRICS_FILE, metrics)
+    rundir.mark_complete(run_dir)
+    print(f'done: python -m word_predictor.predict --run {run_dir} "some of them looks like"')
+
+
+def _versions() -> dict:
+    versions = {"python": platform.python_version(), "keras": keras.__version__, "backend": keras.backend.backend()}
+    for package in ("tensorflow", "jax", "torch"):
+        module = sys.modules.get(package)
+        if module is not None and hasattr(module, "__version__"):
+            versions[package] = module.__version__
+    return versions
