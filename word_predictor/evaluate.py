@@ -8,69 +8,62 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
-
-import numpy as np
 
 from word_predictor.corpus import ENCODING_ERRORS, Split, encode_files
 from word_predictor.errors import UserError, run_cli, warn
 from word_predictor.model import NextWord
 from word_predictor.rundir import load_run, newest_complete_run, read_test_split
-from word_predictor.text import UNKNOWN_ID
+from word_predictor.scores import PrefixIndex, Tally, target_log_probabilities, target_ranks
+from word_predictor.text import Vocabulary
 from word_predictor.windows import gather_windows, window_starts
 
-_FLOOR = 1e-30  # a probability that underflowed to 0 still gets a finite log
 
-
-def score(next_word: NextWord, split: Split, window_size: int, batch_size: int = 1024) -> dict:
-    """Perplexity and accuracies of next-word prediction over every full window of `split`."""
+def score(
+    next_word: NextWord,
+    split: Split,
+    window_size: int,
+    batch_size: int = 1024,
+    vocabulary: Vocabulary | None = None,
+) -> dict:
+    """Perplexity and accuracies of next-word prediction over every full window of `split`
+    (scores.Tally's figures); with the run's `vocabulary`, also the keystroke savings of
+    a 3-suggestion keyboard over the targets that are not the unknown symbol."""
     starts = window_starts(split.bounds, window_size)
     if starts.size == 0:
         raise UserError(f"the text is too short to evaluate: it needs more than {window_size} words in one file")
-    log_likelihood = 0.0
-    top1 = top5 = known_top1 = known_top5 = known = 0
+    keyboard = PrefixIndex(vocabulary.tokens) if vocabulary is not None else None
+    tally = Tally()
     for begin in range(0, starts.size, batch_size):
         window = gather_windows(split.ids, starts[begin : begin + batch_size], window_size)
         targets = window[:, -1]
         probabilities = next_word(window[:, :-1])  # (batch, vocabulary)
-        target_probability = probabilities[np.arange(targets.size), targets]
-        log_likelihood += float(np.sum(np.log(np.maximum(target_probability, _FLOOR))))
-        # A target is in the top 5 when fewer than 5 words are more probable than it.
-        rank = np.sum(probabilities > target_probability[:, None], axis=1)
-        is_known = targets != UNKNOWN_ID
-        top1 += int(np.sum(rank == 0))
-        top5 += int(np.sum(rank < 5))
-        known += int(np.sum(is_known))
-        known_top1 += int(np.sum((rank == 0) & is_known))
-        known_top5 += int(np.sum((rank < 5) & is_known))
-    tokens = int(starts.size)
-    loss = -log_likelihood / tokens
-    return {
-        "tokens": tokens,
-        "loss": loss,
-        "perplexity": math.exp(loss) if loss < 700 else math.inf,
-        "top1": top1 / tokens,
-        "top5": top5 / tokens,
-        "known_tokens": known,
-        "known_top1": known_top1 / known if known else 0.0,
-        "known_top5": known_top5 / known if known else 0.0,
-        "unknown_rate": 1 - known / tokens,
-    }
+        tally.add(
+            target_log_probabilities(probabilities, targets),
+            target_ranks(probabilities, targets),
+            targets,
+            keyboard.keystrokes(probabilities, targets) if keyboard else None,
+        )
+    return tally.summary()
 
 
 def format_scores(scores: dict) -> str:
-    return "\n".join(
-        [
-            f"tokens evaluated:  {scores['tokens']:,} ({scores['unknown_rate']:.1%} unknown)",
-            f"perplexity:        {scores['perplexity']:.2f}",
-            f"top-1 accuracy:    {scores['top1']:.2%}",
-            f"top-5 accuracy:    {scores['top5']:.2%}",
-            f"known top-1:       {scores['known_top1']:.2%}   (targets that are not the unknown symbol)",
-            f"known top-5:       {scores['known_top5']:.2%}",
-        ]
-    )
+    lines = [
+        f"tokens evaluated:  {scores['tokens']:,} ({scores['unknown_rate']:.1%} unknown)",
+        f"perplexity:        {scores['perplexity']:.2f}",
+        f"top-1 accuracy:    {scores['top1']:.2%}",
+        f"top-3 accuracy:    {scores['top3']:.2%}",
+        f"top-5 accuracy:    {scores['top5']:.2%}",
+        f"known top-1:       {scores['known_top1']:.2%}   (targets that are not the unknown symbol)",
+        f"known top-5:       {scores['known_top5']:.2%}",
+    ]
+    if "keystroke_savings" in scores:
+        lines.append(
+            f"keystrokes saved:  {scores['keystroke_savings']:.2%}   "
+            "(letters a 3-suggestion keyboard saves on known words)"
+        )
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
