@@ -153,3 +153,5 @@ def test_bad_shapes_and_nan_are_refused():
         sampling.sample_batch(np.zeros(3), rng=rng)
     with pytest.raises(ValueError, match="NaN"):
         sampling.probabilities(np.array([0.0, np.nan]))
+    with pytest.raises(ValueError, match=r"\+inf"):
+        sampling.probabilities(np.array([0.0, np.inf]))

@@ -47,8 +47,8 @@ def probabilities(
     rows = np.atleast_2d(np.asarray(logits, np.float64))
     if rows.ndim != 2 or rows.shape[1] == 0:
         raise ValueError(f"logits must be (vocabulary,) or (batch, vocabulary), got shape {np.shape(logits)}")
-    if np.isnan(rows).any():
-        raise ValueError("logits must not be NaN")
+    if np.isnan(rows).any() or np.isposinf(rows).any():
+        raise ValueError("logits must not be NaN or +inf")
     allowed = _allowed(rows, exclude)
     if temperature == 0:
         kept = np.zeros(rows.shape)
