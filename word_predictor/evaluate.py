@@ -11,68 +11,53 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from word_predictor.corpus import ENCODING_ERRORS, Split
 from word_predictor import backend
+from word_predictor.corpus import ENCODING_ERRORS, Split
 from word_predictor.errors import UserError, UsageError, run_cli, warn
-from word_predictor.text import UNKNOWN_ID
+from word_predictor.scores import PrefixIndex, Tally, softmax, target_log_probabilities, target_ranks
+from word_predictor.text import Vocabulary
 
-_FLOOR = 1e-30  # a probability that underflowed to 0 still gets a finite log
 
-
-def score(reader, split: Split, batch_size: int = 1024) -> dict:
-    """Perplexity and accuracies of next-token prediction over every target `reader` scores in `split`."""
-    log_likelihood = 0.0
-    tokens = top1 = top5 = known_top1 = known_top5 = known = 0
+def score(reader, split: Split, batch_size: int = 1024, vocabulary: Vocabulary | None = None) -> dict:
+    """Perplexity and accuracies over every target `reader` scores in `split` (scores.Tally's
+    figures); with the run's `vocabulary`, also the keystroke savings of a 3-suggestion
+    keyboard over the targets that are not the unknown symbol."""
+    keyboard = PrefixIndex(vocabulary.tokens) if vocabulary is not None else None
+    tally = Tally()
     for logits, targets in reader.scored(split, batch_size):
         if targets.size == 0:
             continue
-        # log-softmax, stable: the log-probability of each target
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probabilities = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-        target_log_probability = log_probabilities[np.arange(targets.size), targets]
-        log_likelihood += float(np.sum(np.maximum(target_log_probability, np.log(_FLOOR))))
-        # A target is in the top 5 when fewer than 5 tokens are more probable than it.
-        rank = np.sum(log_probabilities > target_log_probability[:, None], axis=1)
-        is_known = targets != UNKNOWN_ID
-        tokens += int(targets.size)
-        top1 += int(np.sum(rank == 0))
-        top5 += int(np.sum(rank < 5))
-        known += int(np.sum(is_known))
-        known_top1 += int(np.sum((rank == 0) & is_known))
-        known_top5 += int(np.sum((rank < 5) & is_known))
-    if tokens == 0:
+        probabilities = softmax(logits)  # (batch, vocabulary)
+        tally.add(
+            target_log_probabilities(probabilities, targets),
+            target_ranks(probabilities, targets),
+            targets,
+            keyboard.keystrokes(probabilities, targets) if keyboard else None,
+        )
+    if tally.tokens == 0:
         raise UserError("the text is too short to evaluate: no word has enough words before it in one file")
-    loss = -log_likelihood / tokens
-    return {
-        "tokens": tokens,
-        "loss": loss,
-        "perplexity": math.exp(loss) if loss < 700 else math.inf,
-        "top1": top1 / tokens,
-        "top5": top5 / tokens,
-        "known_tokens": known,
-        "known_top1": known_top1 / known if known else 0.0,
-        "known_top5": known_top5 / known if known else 0.0,
-        "unknown_rate": 1 - known / tokens,
-    }
+    return tally.summary()
 
 
 def format_scores(scores: dict) -> str:
-    return "\n".join(
-        [
-            f"tokens evaluated:  {scores['tokens']:,} ({scores['unknown_rate']:.1%} unknown)",
-            f"perplexity:        {scores['perplexity']:.2f}",
-            f"top-1 accuracy:    {scores['top1']:.2%}",
-            f"top-5 accuracy:    {scores['top5']:.2%}",
-            f"known top-1:       {scores['known_top1']:.2%}   (targets that are not the unknown symbol)",
-            f"known top-5:       {scores['known_top5']:.2%}",
-        ]
-    )
+    lines = [
+        f"tokens evaluated:  {scores['tokens']:,} ({scores['unknown_rate']:.1%} unknown)",
+        f"perplexity:        {scores['perplexity']:.2f}",
+        f"top-1 accuracy:    {scores['top1']:.2%}",
+        f"top-3 accuracy:    {scores['top3']:.2%}",
+        f"top-5 accuracy:    {scores['top5']:.2%}",
+        f"known top-1:       {scores['known_top1']:.2%}   (targets that are not the unknown symbol)",
+        f"known top-5:       {scores['known_top5']:.2%}",
+    ]
+    if "keystroke_savings" in scores:
+        lines.append(
+            f"keystrokes saved:  {scores['keystroke_savings']:.2%}   "
+            "(letters a 3-suggestion keyboard saves on known words)"
+        )
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,9 +98,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         split = encode_files(args.text, run.vocabulary, args.encoding_errors)
     else:
         split = read_test_split(run_dir)
-    scores = score(Predictor.from_run(run).reader, split, args.batch_size)
+    scores = score(Predictor.from_run(run).reader, split, args.batch_size, vocabulary=run.vocabulary)
     if args.json:
-        keys = ("tokens", "perplexity", "top1", "top5", "known_top1", "known_top5")
+        keys = ("tokens", "perplexity", "top1", "top3", "top5", "known_top1", "known_top5", "keystroke_savings",
+                "bits_per_token")  # fmt: skip
         print(json.dumps({key: scores[key] for key in keys} | {"run": str(run_dir)}))
     else:
         print(f"run: {run_dir}")

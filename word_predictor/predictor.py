@@ -15,6 +15,7 @@ import numpy as np
 from word_predictor.config import Config
 from word_predictor.contexts import context_for
 from word_predictor.corpus import Split
+from word_predictor.scores import softmax, top_k
 from word_predictor.text import UNKNOWN_ID, Vocabulary, words
 from word_predictor.windows import window_starts
 
@@ -30,11 +31,6 @@ class Suggestions:
     context: list[str]  # the tokens the model reads
     unknown: list[str]  # tokens of the context outside the vocabulary
     predictions: list[tuple[str, float]]
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 class Predictor:
@@ -73,8 +69,7 @@ class Predictor:
 
     @staticmethod
     def top(probabilities: np.ndarray, k: int, include_unknown: bool = False) -> list[int]:
-        ranked = np.argsort(-probabilities, kind="stable")
-        return [int(i) for i in ranked if include_unknown or i != UNKNOWN_ID][:k]
+        return top_k(probabilities, k, exclude=() if include_unknown else (UNKNOWN_ID,))
 
     def continue_text(self, text: str, count: int) -> list[str]:
         """The `count` most likely tokens after `text`, each chosen after the last (greedy)."""

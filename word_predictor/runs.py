@@ -13,7 +13,7 @@ import math
 import sys
 from pathlib import Path
 
-from word_predictor import rundir
+from word_predictor import rundir, scores
 from word_predictor.errors import UserError, run_cli
 
 PROG = "python -m word_predictor.runs"
@@ -136,9 +136,10 @@ def _read(path: Path) -> dict:
 
 
 def _perplexity(loss) -> float | None:
+    """None for a loss that is missing or not a finite number (nothing to show)."""
     if not isinstance(loss, (int, float)) or not math.isfinite(loss):
         return None
-    return math.exp(loss) if loss < 700 else math.inf
+    return scores.perplexity(loss)
 
 
 def _finite(value):

@@ -200,7 +200,7 @@ def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_
     }
     last_step = metrics["epochs_completed"] - 1
     try:
-        scores = score(predictor.reader, corpus.splits["test"])
+        scores = score(predictor.reader, corpus.splits["test"], vocabulary=corpus.vocabulary)
     except UserError:
         print("no test split to score (--test-fraction 0 or a very short corpus)")
     else:
