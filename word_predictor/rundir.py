@@ -257,7 +257,7 @@ def load_run(run_dir: Path) -> Run:
             f"{STATUS_FILE}); restore the original file or train again"
         )
     model = load_model(run_dir / MODEL_FILE)
-    outputs = model.output_shape[-1]
+    outputs = model.outputs[0].shape[-1]  # logits first (a full-context model also returns its states)
     if outputs != len(vocabulary) or config.vocabulary_size != len(vocabulary):
         raise RunError(
             f"the model in {run_dir} predicts {outputs} words but the vocabulary has "

@@ -20,7 +20,7 @@ from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, read_s
 from word_predictor.config import Config, config_json, load_config
 from word_predictor.contexts import context_for
 from word_predictor.corpus import Corpus, build_corpus
-from word_predictor.errors import UserError
+from word_predictor.errors import UsageError, UserError
 from word_predictor.evaluate import format_scores, score
 from word_predictor.model import build_model, compile_model, copy_weights
 from word_predictor.predictor import Predictor, sample_prompts
@@ -47,6 +47,10 @@ def corpus_for(config: Config, cache_dir: Path | None = None) -> Corpus:
 def train_new(config: Config, logdir: Path, run_name: str | None, command_line: str, use_cache: bool = True) -> Path:
     """Read the corpus, create the run folder and train; returns the run folder."""
     corpus = corpus_for(config, Path(logdir) / CACHE_DIR if use_cache else None)
+    try:
+        context_for(config).check_training_split(corpus.splits["train"])
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     config.vocabulary_size = len(corpus.vocabulary)
     config.corpus_tokens = corpus.tokens
     for name, split in corpus.splits.items():
@@ -129,8 +133,6 @@ def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state
         model = context.training_model(on_gpu)
         compile_model(model, config)
     train_batches = context.training_batches(corpus.splits["train"], epoch=initial_epoch)
-    if train_batches.targets_per_epoch == 0:
-        raise UserError(f"the training split holds no full window of {context.min_tokens} tokens; add text")
     validation_batches = context.validation_batches(corpus.splits["validation"])
     watched = "val_loss" if validation_batches is not None else "loss"
 
