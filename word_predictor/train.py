@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="stop after this many epochs without a better validation loss "
                                "(the learning rate halves after each such epoch)")
     training.add_argument("--seed", type=int, default=d.seed, help="random seed")
+    training.add_argument("--time-limit", type=float, default=d.time_limit, metavar="MINUTES",
+                          help="stop after the epoch that passes this many minutes of training (0: no limit)")
     backend.add_backend_argument(training)
 
     output = parser.add_argument_group("output")
@@ -118,6 +120,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         clip_norm=args.clip_norm,
         patience=args.patience,
         seed=args.seed,
+        time_limit=args.time_limit,
         log_every=args.log_every,
         histograms=args.histograms,
         sample_prompts=list(args.sample_prompt),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from word_predictor import monitoring, rundir
 from word_predictor.backend import gpu_available, keras
-from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, read_state
+from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, TimeLimit, read_state
 from word_predictor.config import Config, config_json, load_config
 from word_predictor.contexts import context_for
 from word_predictor.corpus import Corpus, build_corpus
@@ -44,8 +44,19 @@ def corpus_for(config: Config, cache_dir: Path | None = None) -> Corpus:
     )
 
 
-def train_new(config: Config, logdir: Path, run_name: str | None, command_line: str, use_cache: bool = True) -> Path:
-    """Read the corpus, create the run folder and train; returns the run folder."""
+def train_new(
+    config: Config,
+    logdir: Path,
+    run_name: str | None,
+    command_line: str,
+    use_cache: bool = True,
+    steps_per_epoch: int | None = None,
+) -> Path:
+    """Read the corpus, create the run folder and train; returns the run folder.
+
+    `steps_per_epoch` cuts every epoch (and its validation) to that many batches:
+    for benchmarks that need the whole path on a large corpus in little time.
+    """
     corpus = corpus_for(config, Path(logdir) / CACHE_DIR if use_cache else None)
     try:
         context_for(config).check_training_split(corpus.splits["train"])
@@ -70,7 +81,7 @@ def train_new(config: Config, logdir: Path, run_name: str | None, command_line: 
             ),
         )
         rundir.write_test_split(run_dir, corpus.splits["test"])
-        _fit(run_dir, config, corpus, command_line, state={}, model=None)
+        _fit(run_dir, config, corpus, command_line, state={}, model=None, steps_per_epoch=steps_per_epoch)
     return run_dir
 
 
@@ -124,7 +135,9 @@ class TimedBatches(keras.utils.PyDataset):
             self.batches.on_epoch_end()
 
 
-def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state: dict, model) -> None:
+def _fit(
+    run_dir: Path, config: Config, corpus: Corpus, command_line: str, state: dict, model, steps_per_epoch=None
+) -> None:
     initial_epoch = state.get("epochs_completed", 0)
     keras.utils.set_random_seed(config.seed + initial_epoch)
     on_gpu = gpu_available()
@@ -171,8 +184,10 @@ def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state
             validation_data=validation_batches,
             epochs=config.epochs,
             initial_epoch=initial_epoch,
-            callbacks=[non_finite, *shown, early_stopping, schedule, checkpoint],
+            callbacks=[non_finite, *shown, early_stopping, schedule, TimeLimit(config.time_limit * 60), checkpoint],
             verbose=1 if sys.stdout.isatty() else 2,
+            steps_per_epoch=steps_per_epoch and min(steps_per_epoch, len(train_batches)),
+            validation_steps=steps_per_epoch and validation_batches and min(steps_per_epoch, len(validation_batches)),
         )
     if not (run_dir / rundir.MODEL_FILE).is_file():
         rundir.write_status(run_dir, stopped="non-finite loss")
