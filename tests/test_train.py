@@ -4,8 +4,11 @@ import pytest
 
 from tests.conftest import TINY_TEXT, train_tiny
 from word_predictor import rundir, train
-from word_predictor.config import load_config
+from word_predictor.config import Config, load_config
+from word_predictor.corpus import Split
 from word_predictor.text import Vocabulary, sha256_of
+
+pytestmark = pytest.mark.backend
 
 
 def test_help_documents_every_flag(capsys):
@@ -89,3 +92,14 @@ def test_bad_corpus_is_one_line_and_no_run(tmp_path, capsys, content, message):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not run_folders(tmp_path / "logs")
+
+
+def test_sample_prompts_never_cross_a_segment_boundary():
+    letters = list("abcdefghijkl")
+    vocabulary = Vocabulary.from_counts(dict.fromkeys(letters, 2), unknown_threshold=0)
+    ids = vocabulary.encode(letters)
+    validation = Split.from_lengths(ids, [6, 6])
+    config = Config(window_size=5, sample_prompts=["the user's own", "a b c d e"])
+    prompts = train._sample_prompts(config, validation, vocabulary)
+    assert prompts[0] == train.DEFAULT_PROMPT and prompts[-1] == "the user's own"
+    assert set(prompts[1:-1]) == {"a b c d e", "g h i j k"}  # each once, though drawn or given twice

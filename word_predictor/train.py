@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import platform
 import shlex
 import sys
@@ -16,20 +17,23 @@ import time
 from pathlib import Path
 
 
+import numpy as np
+
 from word_predictor.backend import gpu_available, keras
 from word_predictor import monitoring, rundir
 from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, read_state
 from word_predictor.config import CELLS, TARGETS, Config, config_json, load_config
-from word_predictor.corpus import ENCODING_ERRORS, Corpus, build_corpus
+from word_predictor.corpus import ENCODING_ERRORS, Corpus, Split, build_corpus
 from word_predictor.errors import UsageError, UserError, run_cli
 from word_predictor.evaluate import format_scores, score
-from word_predictor.model import NextWord, build_model, compile_model, validate
-from word_predictor.text import Vocabulary, sha256_of
-from word_predictor.windows import WindowBatches
+from word_predictor.model import NextWord, build_model, compile_model, open_length_copy, validate
+from word_predictor.text import UNKNOWN_ID, Vocabulary, sha256_of, words
+from word_predictor.windows import WindowBatches, context_ids, window_starts
 
 PROG = "python -m word_predictor.train"
 CACHE_DIR = ".cache"  # under --logdir: the word ids of corpora already read
 DEFAULTS = Config()
+DEFAULT_PROMPT = "some of them looks like"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,8 +204,7 @@ def _resume(run_dir: Path, use_cache: bool) -> int:
         if state:
             model = rundir.load_model(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_MODEL, compile=True)
             print(f"resuming {run_dir} after epoch {state['epochs_completed']}")
-        if monitoring.available():
-            monitoring.truncate_events(run_dir, state.get("epochs_completed", 0), state.get("global_step", 0))
+        monitoring.truncate_events(run_dir, state.get("epochs_completed", 0), state.get("global_step", 0))
         return _fit(run_dir, config, corpus, provenance.get("command_line", ""), state=state, model=model)
 
 
@@ -235,15 +238,15 @@ def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state
     )
     non_finite = StopOnNonFiniteLoss()
     checkpoint = RunCheckpoint(run_dir, config, [early_stopping, schedule], state)
-    if monitoring.available() and initial_epoch == 0:
+    if initial_epoch == 0:
         monitoring.write_run_description(run_dir, config, model, command_line)
     shown = monitoring.callbacks(
         run_dir,
         config,
-        corpus.vocabulary,
-        prompts=monitoring.sample_prompts(config, validation, corpus.vocabulary),
+        samples=_samples(config, corpus.vocabulary, _sample_prompts(config, validation, corpus.vocabulary)),
         targets_per_epoch=train_batches.windows * train_batches.targets_per_window,
         first_step=state.get("global_step", 0),
+        windows_per_epoch=train_batches.windows,
         gradient_batch=train_batches[0] if config.histograms else None,
     )
     if initial_epoch < config.epochs and not state.get("stopped_early"):
@@ -294,20 +297,71 @@ def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_
     else:
         metrics["test"] = scores
         print(f"test split of {run_dir.name}:\n{format_scores(scores)}")
-        if monitoring.available():
-            monitoring.write_test_metrics(run_dir, scores, step=metrics["epochs_completed"] - 1)
-    if monitoring.available():
-        monitoring.write_projector(run_dir, model, corpus.vocabulary)
+        monitoring.write_test_metrics(run_dir, scores, step=metrics["epochs_completed"] - 1)
+    monitoring.write_projector(run_dir, model, corpus.vocabulary)
     rundir.write_json(run_dir / rundir.METRICS_FILE, metrics)
     rundir.mark_complete(run_dir)
     print(f'done: python -m word_predictor.predict --run {run_dir} "some of them looks like"')
 
 
 def _versions() -> dict:
-    versions = {"python": platform.python_version(), "keras": keras.__version__, "backend": keras.backend.backend()}
-    if monitoring.available():
-        versions["tensorflow"] = monitoring.tf.__version__
+    backend = keras.backend.backend()
+    versions = {"python": platform.python_version(), "keras": keras.__version__, "backend": backend}
+    versions[backend] = importlib.metadata.version(backend)  # e.g. "tensorflow": "2.21.0"
     return versions
+
+
+# The samples table shown in TensorBoard at each epoch end (moved here from monitoring,
+# which no longer knows about windows; to be replaced by the predictor).
+
+
+def _sample_prompts(config: Config, validation: Split, vocabulary: Vocabulary, count: int = 3) -> list[str]:
+    """The classic prompt, contexts spread through the validation split, and the user's.
+
+    Contexts are whole windows of one validation segment (never two pieces of
+    text glued together) without the unknown symbol.
+    """
+    prompts = [DEFAULT_PROMPT]
+    starts = window_starts(validation.bounds, config.window_size)
+    for i in range(count):
+        if starts.size == 0:
+            break
+        start = starts[(i + 1) * starts.size // (count + 1)]
+        window = validation.ids[start : start + config.window_size]
+        if not np.any(window == UNKNOWN_ID):
+            prompts.append(" ".join(vocabulary.decode(window)))
+    return list(dict.fromkeys(prompts + list(config.sample_prompts)))
+
+
+def _prediction_table(
+    next_word: NextWord, vocabulary: Vocabulary, config: Config, prompts: list[str], k: int = 5
+) -> str:
+    """A markdown table: each prompt with its top-k next words and probabilities."""
+    rows = ["| context | top next words |", "|---|---|"]
+    for prompt in prompts:
+        context = words(prompt)
+        if not context:
+            continue
+        ids = context_ids(context, vocabulary, config.window_size, pad=config.targets == "last")
+        probabilities = next_word(ids)[0]  # (vocabulary,)
+        best = np.argsort(probabilities)[::-1][:k]
+        shown = ", ".join(f"{vocabulary.tokens[i]} ({probabilities[i]:.3f})" for i in best)
+        rows.append(f"| {' '.join(context[-config.window_size:])} | {shown} |")
+    return "\n".join(rows)
+
+
+def _samples(config: Config, vocabulary: Vocabulary, prompts: list[str]):
+    """samples(model) -> the table for `prompts`, as monitoring.callbacks takes it."""
+    copy: dict = {}
+
+    def samples(model: keras.Model) -> str:
+        # The training model may take only full windows; a prompt can be shorter.
+        copy["model"] = open_length_copy(model, config, into=copy.get("model"))
+        if "next_word" not in copy:
+            copy["next_word"] = NextWord(copy["model"])  # shares the copy's layers, so stays current
+        return _prediction_table(copy["next_word"], vocabulary, config, prompts)
+
+    return samples
 
 
 if __name__ == "__main__":
