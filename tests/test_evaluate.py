@@ -9,6 +9,7 @@ from word_predictor import evaluate
 from word_predictor.corpus import Split
 from word_predictor.rundir import load_run
 
+pytestmark = pytest.mark.backend
 
 class FixedModel:
     """Always the same distribution over 4 words: [<unk>, a, b, c] = [.1, .6, .2, .1]."""
