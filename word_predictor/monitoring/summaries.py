@@ -21,12 +21,13 @@ from word_predictor.config import CELLS, CONTEXTS, LEVELS, NORMALISATIONS, PRECI
 from word_predictor.monitoring.callbacks import SAMPLES_FOLDER, SAMPLES_TAG
 from word_predictor.monitoring.writer import EventWriter
 
-# Hyperparameters shown side by side in the HParams dashboard, data settings first.
+# Hyperparameters shown side by side in the HParams dashboard, which opens with the
+# first five as columns: the model's shape first, then how text is fed, the data, training.
 HPARAMS = (
-    "level", "normalisation", "max_vocabulary", "unknown_threshold",
-    "cell", "bidirectional", "layers", "units", "embedding_dim", "one_hot", "tie_weights", "dropout",
+    "cell", "bidirectional", "layers", "units", "embedding_dim", "one_hot", "tie_weights",
     "context", "targets", "window_size", "bptt",
-    "batch_size", "learning_rate", "clip_norm", "precision",
+    "level", "normalisation", "max_vocabulary", "unknown_threshold",
+    "dropout", "batch_size", "learning_rate", "clip_norm", "precision",
     "vocabulary_size", "corpus_tokens",
 )  # fmt: skip
 # Settings with a fixed set of values: the dashboard offers them as check boxes.
