@@ -95,7 +95,9 @@ def test_every_kind_of_summary_reads_back(tmp_path):
     assert buckets[0, 0] == 0.0 and buckets[-1, 1] == 9.0
 
 
-@pytest.mark.parametrize("data", [np.random.default_rng(0).normal(size=(40, 25)), np.full(7, 0.5), np.zeros(0)])
+@pytest.mark.parametrize(
+    "data", [np.random.default_rng(0).normal(size=(40, 25)), np.full(7, 0.5), np.zeros(0)]
+)
 def test_histogram_matches_tensorboards_own_builder(data):
     ours = tensor_util.make_ndarray(histogram_summary("h", data).value[0].tensor)
     theirs = tensor_util.make_ndarray(histogram_pb("h", data).value[0].tensor)
@@ -114,7 +116,9 @@ def test_run_writers_share_one_file_per_folder(tmp_path):
     writers["validation"].scalar("a", 3.0, step=0)
     writers.close()
     assert len(list((tmp_path / "train").glob("events.out.tfevents.*"))) == 1
-    assert values(tmp_path / "train", "b") == [(0, 2.0)] and values(tmp_path / "validation", "a") == [(0, 3.0)]
+    assert values(tmp_path / "train", "b") == [(0, 2.0)] and values(tmp_path / "validation", "a") == [
+        (0, 3.0)
+    ]
 
 
 # --- scalars -----------------------------------------------------------------------------
@@ -277,7 +281,7 @@ def test_final_samples_follow_the_epochs_and_name_the_kept_epoch(tmp_path):
     with EventWriter(tmp_path / "samples") as writer:
         writer.text(monitoring.SAMPLES_TAG, f"{monitoring.epoch_label(0)}\n\n{table}", step=0)
     monitoring.write_final_samples(tmp_path, table, step=1, best_epoch=0)
-    [(_, first), (step, final)] = values(tmp_path / "samples", monitoring.SAMPLES_TAG)
+    [_, (step, final)] = values(tmp_path / "samples", monitoring.SAMPLES_TAG)
     label, rows = table_rows(final)
     assert step == 1 and label.startswith("**kept model** (from epoch 1")
     assert rows == [("the cat", [("sat", 0.5)])]
@@ -459,7 +463,9 @@ def test_truncate_events_before_a_resume(tmp_path):
             writer.scalar("epoch_loss", float(step), step=step)
     with EventWriter(tmp_path / "samples") as writer:
         writer.text(monitoring.SAMPLES_TAG, "a table", step=2)
-    monitoring.write_test_metrics(tmp_path, {"loss": 1.0, "perplexity": 2.7, "top1": 0.5, "top5": 0.9}, step=2)
+    monitoring.write_test_metrics(
+        tmp_path, {"loss": 1.0, "perplexity": 2.7, "top1": 0.5, "top5": 0.9}, step=2
+    )
     with EventWriter(tmp_path) as writer:
         writer.text("model_summary", "a model", step=0)
     [torn] = (tmp_path / "validation").glob("events.*")

@@ -138,7 +138,9 @@ class BatchLoss(_Writing):
     last, which holds the rest of `examples_per_epoch`.
     """
 
-    def __init__(self, writers: RunWriters, every: int, first_step: int, batch_size: int, examples_per_epoch: int):
+    def __init__(
+        self, writers: RunWriters, every: int, first_step: int, batch_size: int, examples_per_epoch: int
+    ):
         super().__init__(writers)
         self.every = every
         self.step = first_step

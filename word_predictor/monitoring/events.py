@@ -64,15 +64,13 @@ def truncate_events(run_dir: Path, epochs_completed: int, global_step: int) -> N
     for path in sorted(run_dir.rglob(EVENT_FILES)):
         redone = path.parent.relative_to(run_dir).as_posix() in REDONE_FOLDERS
         records, whole = read_records(path)
-        kept = [
-            record for record in records
-            if not _after_checkpoint(event_pb2.Event.FromString(record), epochs_completed, global_step, redone)
-        ]  # fmt: skip
+        kept = [r for r in records if not _after_checkpoint(r, epochs_completed, global_step, redone)]
         if len(kept) < len(records) or not whole:
             write_records(path, kept)
 
 
-def _after_checkpoint(event: event_pb2.Event, epochs_completed: int, global_step: int, redone: bool) -> bool:
+def _after_checkpoint(record: bytes, epochs_completed: int, global_step: int, redone: bool) -> bool:
+    event = event_pb2.Event.FromString(record)
     if not (event.HasField("summary") and event.summary.value):
         return False
     if redone:

@@ -1,4 +1,4 @@
-"""The learned word embedding for TensorBoard's projector, as plain files TensorBoard reads without TensorFlow.
+"""The learned word embedding for TensorBoard's projector, in files read without TensorFlow.
 
     RUN/projector/  projector_config.pbtxt   tensor "embedding" -> embedding.tsv, its shape,
                                              and its labels -> metadata.tsv

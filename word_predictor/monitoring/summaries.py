@@ -48,7 +48,12 @@ HPARAM_METRICS = [
     for group in ("validation", "test")
     for name in ("loss", "perplexity", "accuracy", "top5_accuracy")
 ]
-TEST_FIGURES = (("loss", "loss"), ("perplexity", "perplexity"), ("accuracy", "top1"), ("top5_accuracy", "top5"))
+TEST_FIGURES = (
+    ("loss", "loss"),
+    ("perplexity", "perplexity"),
+    ("accuracy", "top1"),
+    ("top5_accuracy", "top5"),
+)
 
 
 class _Number(hp.Domain):
@@ -98,7 +103,9 @@ def write_run_description(run_dir: Path, config: Config, model: keras.Model, com
         )
         writer.summary(hp.hparams_pb(hparam_values(config), trial_id=Path(run_dir).name), step=0)
         writer.text("model_summary", "\n".join("    " + line for line in lines), step=0)
-        writer.text("configuration", f"`{command_line}`\n\n| setting | value |\n|---|---|\n{settings}", step=0)
+        writer.text(
+            "configuration", f"`{command_line}`\n\n| setting | value |\n|---|---|\n{settings}", step=0
+        )
 
 
 def write_test_metrics(run_dir: Path, metrics: dict, step: int) -> None:
