@@ -7,6 +7,8 @@ from word_predictor import rundir, train
 from word_predictor.config import load_config
 from word_predictor.text import Vocabulary, sha256_of
 
+pytestmark = pytest.mark.backend
+
 
 def test_help_documents_every_flag(capsys):
     with pytest.raises(SystemExit) as exit_:

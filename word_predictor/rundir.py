@@ -60,11 +60,12 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, content: str | bytes) -> None:
     path = Path(path)
     temporary = path.with_name(f".{path.name}.partial")
-    with _replacing(path, temporary), open(temporary, "w", encoding="utf-8") as stream:
-        stream.write(text)
+    opening = {"mode": "wb"} if isinstance(content, bytes) else {"mode": "w", "encoding": "utf-8"}
+    with _replacing(path, temporary), open(temporary, **opening) as stream:
+        stream.write(content)
         stream.flush()
         os.fsync(stream.fileno())
 

@@ -225,7 +225,7 @@ def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_
         print(f"test split of {run_dir.name}:\n{format_scores(scores)}")
         monitoring.write_test_metrics(run_dir, scores, step=last_step)
     monitoring.write_final_samples(
-        run_dir, f"kept model (epoch {metrics['best_epoch']})\n\n{predictor.table(prompts)}", step=last_step + 1
+        run_dir, predictor.table(prompts), step=metrics["epochs_completed"], best_epoch=state.get("best_epoch", 0)
     )
     monitoring.write_projector(run_dir, model, corpus.vocabulary)
     rundir.write_json(run_dir / rundir.METRICS_FILE, metrics)
