@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from word_predictor import monitoring, rundir
+from word_predictor import backend, monitoring, rundir
 from word_predictor.backend import gpu_available, keras
 from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, TimeLimit, read_state
 from word_predictor.config import Config, config_json, load_config
@@ -138,12 +138,22 @@ class TimedBatches(keras.utils.PyDataset):
 def _fit(
     run_dir: Path, config: Config, corpus: Corpus, command_line: str, state: dict, model, steps_per_epoch=None
 ) -> None:
+    previous = keras.mixed_precision.dtype_policy().name
+    try:
+        _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch)
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)  # Keras' policy is global: leave it as found
+
+
+def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch) -> None:
     initial_epoch = state.get("epochs_completed", 0)
     keras.utils.set_random_seed(config.seed + initial_epoch)
     on_gpu = gpu_available()
     context = context_for(config)
+    backend.apply_precision(config.precision)  # before any layer is made
+    use_cudnn = backend.use_cudnn(config.precision)
     if model is None:
-        model = context.training_model(on_gpu)
+        model = context.training_model(on_gpu, use_cudnn)
         compile_model(model, config)
     train_batches = context.training_batches(corpus.splits["train"], epoch=initial_epoch)
     validation_batches = context.validation_batches(corpus.splits["validation"])
@@ -154,7 +164,7 @@ def _fit(
         monitor=watched, factor=0.5, patience=0, min_lr=config.learning_rate / 64, verbose=1
     )
     non_finite = StopOnNonFiniteLoss()
-    inference = build_model(config)  # the view predict uses; the checkpoint refreshes it each epoch
+    inference = build_model(config, use_cudnn=use_cudnn)  # the view predict uses; the checkpoint refreshes it each epoch
     checkpoint = RunCheckpoint(run_dir, [early_stopping, schedule], state, inference_view=inference)
     if initial_epoch == 0:
         monitoring.write_run_description(run_dir, config, model, command_line)

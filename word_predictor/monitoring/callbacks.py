@@ -24,18 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from word_predictor.backend import keras
+from word_predictor.scores import perplexity
 from word_predictor.config import Config
 from word_predictor.monitoring.writer import RunWriters
 
 SAMPLES_TAG = "next_word_predictions"
 SAMPLES_FOLDER = "samples"
 GRADIENTS_UNAVAILABLE_TAG = "gradient_norms"
-
-
-def _perplexity(loss: float) -> float:
-    # TODO: use scores.perplexity once word_predictor/scores.py lands (one place per rule).
-    loss = float(loss)
-    return math.exp(loss) if loss < 700 else math.inf
 
 
 def epoch_label(epoch: int) -> str:
@@ -86,7 +81,7 @@ class EpochFigures(keras.callbacks.Callback):
         training_seconds = training_end - self._start
         for prefix in ("", "val_"):
             if f"{prefix}loss" in logs:
-                logs[f"{prefix}perplexity"] = _perplexity(logs[f"{prefix}loss"])
+                logs[f"{prefix}perplexity"] = perplexity(logs[f"{prefix}loss"])
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         logs["seconds"] = end - self._start
         logs["targets_per_second"] = self.targets_per_epoch / training_seconds if training_seconds else 0.0
