@@ -20,11 +20,11 @@ from word_predictor.backend import gpu_available, keras
 from word_predictor import monitoring, rundir
 from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, read_state
 from word_predictor.config import CELLS, TARGETS, Config, config_json, load_config
-from word_predictor.corpus import ENCODING_ERRORS, Corpus, build_corpus
+from word_predictor.corpus import ENCODING_ERRORS, Corpus, ProgressBar, build_corpus, window_block_size
 from word_predictor.errors import UsageError, UserError, run_cli
 from word_predictor.evaluate import format_scores, score
 from word_predictor.model import NextWord, build_model, compile_model, validate
-from word_predictor.text import Vocabulary, sha256_of
+from word_predictor.text import Vocabulary, sha256_of, tokenizer_for
 from word_predictor.windows import WindowBatches
 
 PROG = "python -m word_predictor.train"
@@ -134,13 +134,16 @@ def check_settings(config: Config) -> None:
 def corpus_for(config: Config, cache_dir: Path | None = None) -> Corpus:
     return build_corpus(
         config.corpus,
-        window_size=config.window_size,
+        tokenizer=tokenizer_for(config.level, config.normalisation),
         unknown_threshold=config.unknown_threshold,
+        max_vocabulary=config.max_vocabulary,
         validation_fraction=config.validation_fraction,
         test_fraction=config.test_fraction,
+        block_size=window_block_size(config.window_size),
+        min_tokens=config.window_size + 1,
         encoding_errors=config.encoding_errors,
         cache_dir=cache_dir,
-        progress=print,
+        progress=ProgressBar(),
     )
 
 
