@@ -55,7 +55,7 @@ SPLITS = ("train", "validation", "test")
 
 READ_SIZE = 1 << 20  # bytes per read
 PIECE_SIZE = 4 << 20  # bytes per unit of work: a worker's task, a step of the progress bar
-COUNT_LIMIT = 2_000_000  # distinct tokens counted at most (about 100 bytes each)
+COUNT_LIMIT = 2_000_000  # distinct tokens counted at once (about 165 bytes each for 10-letter words)
 PARALLEL_BYTES = 16 << 20  # corpora at least this large are read by worker processes
 # A run of text with no line break or space this long is cut, so one giant line can't hold memory.
 _MAX_CARRY_CHARS = 1 << 20
@@ -265,6 +265,14 @@ def _cut_near(stream, target: int, size: int, window: int = 1 << 16, reach: int 
 # ---------------------------------------------------------------- counting in bounded memory
 
 
+class _FirstSeen(dict):
+    """token -> its number in the order of first sight: local ids, table slots."""
+
+    def __missing__(self, token: str) -> int:
+        number = self[token] = len(self)
+        return number
+
+
 class CountTable:
     """Counts of tokens in at most `limit` entries, as upper bounds.
 
@@ -291,35 +299,55 @@ class CountTable:
         if limit < 2:
             raise ValueError("a count table needs a limit of at least 2 entries")
         self.limit = limit
-        self.counts: dict[str, int] = {}
         self.floor = 0
         self.peak = 0  # the most entries ever held
+        # token -> slot, and each slot's token and entry: the entries live in NumPy,
+        # so merging a piece's counts is one C-level pass, not a Python loop.
+        self._slots: _FirstSeen = _FirstSeen()
+        self._tokens: list[str] = []
+        self._entries = np.zeros(1024, np.int64)
 
-    def merge(self, counts: Iterable[tuple[str, int]]) -> None:
-        """Add exact (token, count) pairs, each token once (the counts of one piece of text)."""
-        step, pairs = self.limit // 2, iter(counts)
-        while part := list(itertools.islice(pairs, step)):
-            table = self.counts
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def merge(self, tokens: Sequence[str], counts: Sequence[int]) -> None:
+        """Add the exact counts of distinct `tokens` (those of one piece of text)."""
+        counts = np.asarray(counts, np.int64)
+        if counts.shape != (len(tokens),):
+            raise ValueError("merge needs one count per token")
+        step = self.limit // 2
+        for first in range(0, len(tokens), step):
+            part = tokens[first : first + step]
             # Prune only if the new tokens would not fit (counted when they might not).
-            if len(table) + len(part) > self.limit:
-                if len(table) + sum(token not in table for token, _ in part) > self.limit:
+            if len(self) + len(part) > self.limit:
+                if len(self) + sum(token not in self._slots for token in part) > self.limit:
                     self._prune()
-                table = self.counts
-            get = table.get
-            for token, n in part:
-                table[token] = get(token, 0) + n
-            self.peak = max(self.peak, len(table))
+            known = len(self)
+            slots = np.fromiter(map(self._slots.__getitem__, part), np.int64, len(part))  # new: known, known+1...
+            self._tokens += [part[i] for i in np.flatnonzero(slots >= known).tolist()]
+            if len(self) > self._entries.size:  # room for twice as many
+                self._entries = np.concatenate([self._entries, np.zeros(len(self), np.int64)])
+            self._entries[slots] += counts[first : first + step]
+            self.peak = max(self.peak, len(self))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Each entry (a bound less `floor`), by token."""
+        return dict(zip(self._tokens, self._entries[: len(self)].tolist()))
 
     def upper_bounds(self) -> dict[str, int]:
-        return {token: n + self.floor for token, n in self.counts.items()}
+        return dict(zip(self._tokens, (self._entries[: len(self)] + self.floor).tolist()))
 
     def _prune(self) -> None:
         keep = self.limit // 2
-        values = np.fromiter(self.counts.values(), np.int64, len(self.counts))
+        values = self._entries[: len(self)]
         if values.size <= keep:
             return
         k = int(np.partition(values, values.size - keep - 1)[values.size - keep - 1])
-        self.counts = {token: n - k for token, n in self.counts.items() if n > k}
+        kept = np.flatnonzero(values > k)
+        self._tokens = [self._tokens[i] for i in kept.tolist()]
+        self._slots = _FirstSeen(zip(self._tokens, range(len(kept))))
+        self._entries = np.concatenate([values[kept] - k, np.zeros(self._entries.size - kept.size, np.int64)])
         self.floor += k
 
 
@@ -445,14 +473,6 @@ def _duration(seconds: float) -> str:
 
 
 # ---------------------------------------------------------------- the passes
-
-
-class _FirstSeen(dict):
-    """token -> its number in the order of first sight: the local ids of one piece."""
-
-    def __missing__(self, token: str) -> int:
-        number = self[token] = len(self)
-        return number
 
 
 def _read_piece(piece: Piece, tokenizer: Tokenizer, encoding_errors: str, read_size: int):
@@ -613,7 +633,7 @@ def build_corpus(
         _check_vocabulary(vocabulary, unknown_threshold, tokenizer)
         # Pass 3: candidate ids -> vocabulary ids, checksum, rename into place.
         meta = {"file_tokens": file_tokens.astype(np.int64).tolist(), "block": block,
-                "vocabulary": vocabulary.to_json()}  # fmt: skip
+                "vocabulary": vocabulary.to_dict()}  # fmt: skip
         ids = writer.finish(vocabulary.encode(candidates.tokens), meta)
     return _corpus(ids, vocabulary, n_tokens, block, validation_fraction, test_fraction, names)
 
@@ -625,7 +645,7 @@ def _read_pass(pieces, read, workers, writer, lists, table, progress) -> list[in
     for piece, (ids, tokens) in zip(pieces, _in_order(read, pieces, workers)):
         writer.append(ids)
         lists.append(tokens)
-        table.merge(zip(tokens, np.bincount(ids, minlength=len(tokens)).tolist()))
+        table.merge(tokens, np.bincount(ids, minlength=len(tokens)))
         piece_tokens.append(len(ids))
         progress.advance(piece.end - piece.start)
     return piece_tokens
@@ -653,7 +673,7 @@ def _cached_corpus(cache_dir, key, names, block_size, min_tokens, tokenizer) -> 
         return None
     ids, meta = found
     try:
-        vocabulary = Vocabulary.from_json(meta["vocabulary"])
+        vocabulary = Vocabulary.from_dict(meta["vocabulary"])
     except (ValueError, KeyError):
         return None
     n_tokens = len(ids)

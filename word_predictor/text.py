@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -356,7 +357,7 @@ class Vocabulary:
             raise ValueError(f"a vocabulary starts with {UNKNOWN_TOKEN!r}")
         if len(self.tokens) != len(self.counts):
             raise ValueError("a vocabulary needs one count per token")
-        object.__setattr__(self, "_index", _Ids((t, i) for i, t in enumerate(self.tokens)))
+        object.__setattr__(self, "_index", _Ids(zip(self.tokens, range(len(self.tokens)))))
         if len(self._index) != len(self.tokens):
             raise ValueError("a vocabulary lists each token once")
         if self.level == "char" and any(len(t) != 1 for t in self.tokens[1:]):
@@ -380,14 +381,13 @@ class Vocabulary:
         """
         if unknown_threshold < 0 or max_size < 0 or unlisted < 0:
             raise ValueError("unknown_threshold, max_size and unlisted must be >= 0")
-        kept = sorted(
-            ((token, n) for token, n in counts.items() if n > unknown_threshold),
-            key=lambda item: (-item[1], item[0]),
-        )[: max_size or None]
-        unknown_count = sum(counts.values()) + unlisted - sum(n for _, n in kept)
+        # By token, then (a stable sort) by count, most frequent first.
+        kept = sorted(sorted((token, n) for token, n in counts.items() if n > unknown_threshold),
+                      key=operator.itemgetter(1), reverse=True)[: max_size or None]  # fmt: skip
+        tokens, kept_counts = zip(*kept) if kept else ((), ())
         return cls(
-            tokens=(UNKNOWN_TOKEN, *(token for token, _ in kept)),
-            counts=(unknown_count, *(n for _, n in kept)),
+            tokens=(UNKNOWN_TOKEN, *tokens),
+            counts=(sum(counts.values()) + unlisted - sum(kept_counts), *kept_counts),
             unknown_threshold=unknown_threshold,
             level=level,
             normalisation=normalisation,
@@ -420,21 +420,21 @@ class Vocabulary:
         return self.encode(list(tokens_in_order))
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "format": VOCABULARY_FORMAT,
-                "level": self.level,
-                "normalisation": self.normalisation,
-                "normalisation_version": self.normalisation_version,
-                "unknown_threshold": self.unknown_threshold,
-                "max_size": self.max_size,
-                "unknown_token": UNKNOWN_TOKEN,
-                "size": len(self.tokens),
-                "tokens": list(self.tokens),
-                "counts": list(self.counts),
-            },
-            indent=0,
-        )
+        return json.dumps(self.to_dict(), indent=0)
+
+    def to_dict(self) -> dict:
+        return {
+            "format": VOCABULARY_FORMAT,
+            "level": self.level,
+            "normalisation": self.normalisation,
+            "normalisation_version": self.normalisation_version,
+            "unknown_threshold": self.unknown_threshold,
+            "max_size": self.max_size,
+            "unknown_token": UNKNOWN_TOKEN,
+            "size": len(self.tokens),
+            "tokens": list(self.tokens),
+            "counts": list(self.counts),
+        }
 
     @classmethod
     def from_json(cls, text: str) -> Vocabulary:
@@ -443,6 +443,11 @@ class Vocabulary:
             data = json.loads(text)
         except ValueError as error:  # JSONDecodeError and bad UTF-16 surrogates alike
             raise ValueError(f"a vocabulary is JSON; this is not ({error})") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data) -> Vocabulary:
+        """A vocabulary from parsed JSON, checked as from_json checks it."""
         if not isinstance(data, dict):
             raise ValueError(f"a vocabulary is a JSON object, not {type(data).__name__}")
         found = data.get("format")
