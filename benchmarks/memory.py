@@ -21,6 +21,7 @@ and under 1.5 GB.
 
     python -m benchmarks.memory --quick          # 1M and 10M words, one run each
     python -m benchmarks.memory                  # 10M and 100M words, three runs each
+    python -m benchmarks.memory --text shared --sizes 6 --workers 1   # real text instead
 """
 
 from __future__ import annotations
@@ -46,6 +47,19 @@ def made_up_word(rank: int) -> str:
         number, digit = divmod(number - 1, 26)
         letters.append(chr(ord("a") + digit))
     return "".join(reversed(letters))
+
+
+SHARED = ("wikitext2-train.txt", "wikitext2-test.txt", "tinyshakespeare.txt")
+
+
+def write_shared_corpus(folder: Path, words: int) -> int:
+    """The three files of ../shared/data repeated to about `words` words (split at spaces)."""
+    text = "\n".join(common.data_file(name).read_text(encoding="utf-8") for name in SHARED)
+    per_copy = len(text.split())
+    with open(folder / "shared.txt", "w", encoding="utf-8") as stream:
+        for _ in range(max(1, round(words / per_copy))):
+            stream.write(text + "\n")
+    return (folder / "shared.txt").stat().st_size
 
 
 def write_corpus(folder: Path, words: int, types: int, exponent: float, seed: int = 0) -> int:
@@ -168,6 +182,8 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, help="runs per size (default 3, 1 with --quick)")
     parser.add_argument("--types", type=int, default=200_000, help="word types of the Zipf text")
     parser.add_argument("--exponent", type=float, default=1.0, help="Zipf exponent of the word frequencies")
+    parser.add_argument("--text", choices=("zipf", "shared"), default="zipf",
+                        help="synthesised Zipf text, or the three files of ../shared/data repeated")  # fmt: skip
     parser.add_argument("--workers", type=int, default=0,
                         help="processes reading the text (0: build_corpus's own choice)")  # fmt: skip
     parser.add_argument("--max-batches", type=int, help="cut the epoch to this many batches (default: all)")
@@ -186,7 +202,10 @@ def main(argv=None) -> int:
     for millions in sizes:
         words = int(millions * 1_000_000)
         with tempfile.TemporaryDirectory() as folder:
-            write_corpus(Path(folder), words, args.types, args.exponent)
+            if args.text == "shared":
+                write_shared_corpus(Path(folder), words)
+            else:
+                write_corpus(Path(folder), words, args.types, args.exponent)
             results = []
             for run in range(runs):
                 arguments = ["-m", "benchmarks.memory", "--child", folder, *extra]
@@ -223,8 +242,9 @@ def main(argv=None) -> int:
         ["words", "text MB", "vocabulary", "build peak anon (MiB)", "build spread (MiB)", "read MB/s",
          "M words/s", "build s", "reuse s", "reuse peak anon (MiB)", "anon with Keras (MiB)",
          "epoch peak anon (MiB)", "epoch s"],
-        title=f"Reading a Zipf corpus into the token store (medians of {runs} run(s); {args.types:,} types, "
-              f"exponent {args.exponent})",
+        title=f"Reading a corpus into the token store (medians of {runs} run(s); " + (
+            "the shared files repeated)" if args.text == "shared"
+            else f"Zipf text of {args.types:,} types, exponent {args.exponent})"),
     )  # fmt: skip
     if len(rows) >= 2:
         small, large = rows[0], rows[-1]
@@ -235,7 +255,7 @@ def main(argv=None) -> int:
             print(f"{phase}: {large['words']:,} words use {ratio:.2f}x the anonymous memory of "
                   f"{small['words']:,} ({large[column]:.0f} MiB); "
                   f"goal (<= 1.1x and < 1.5 GB): {verdict}")  # fmt: skip
-    payload = {"types": args.types, "exponent": args.exponent, "rows": rows, "raw": raw}
+    payload = {"text": args.text, "types": args.types, "exponent": args.exponent, "rows": rows, "raw": raw}
     common.save_results("memory", args, payload)
     return 0
 
