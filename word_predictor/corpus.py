@@ -55,7 +55,8 @@ SPLITS = ("train", "validation", "test")
 
 READ_SIZE = 1 << 20  # bytes per read
 PIECE_SIZE = 4 << 20  # bytes per unit of work: a worker's task, a step of the progress bar
-COUNT_LIMIT = 2_000_000  # distinct tokens counted at once: bounds the counting memory (a dict entry and a string each)
+# Distinct tokens counted at once: bounds the counting memory (a dict entry and a string each).
+COUNT_LIMIT = 2_000_000
 PARALLEL_BYTES = 64 << 20  # corpora at least this large are read by worker processes
 # A run of text with no line break or space this long is cut, so one giant line can't hold memory.
 _MAX_CARRY_CHARS = 1 << 20
