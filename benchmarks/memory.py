@@ -183,7 +183,7 @@ def main(argv=None) -> int:
     parser.add_argument("--types", type=int, default=200_000, help="word types of the Zipf text")
     parser.add_argument("--exponent", type=float, default=1.0, help="Zipf exponent of the word frequencies")
     parser.add_argument("--text", choices=("zipf", "shared"), default="zipf",
-                        help="synthesised Zipf text, or the three files of ../shared/data repeated")  # fmt: skip
+                        help="synthesised Zipf text, or the files of ../shared/data repeated")  # fmt: skip
     parser.add_argument("--workers", type=int, default=0,
                         help="processes reading the text (0: build_corpus's own choice)")  # fmt: skip
     parser.add_argument("--max-batches", type=int, help="cut the epoch to this many batches (default: all)")

@@ -324,7 +324,8 @@ class CountTable:
                 if len(self) + sum(token not in self._slots for token in part) > self.limit:
                     self._prune()
             known = len(self)
-            slots = np.fromiter(map(self._slots.__getitem__, part), np.int64, len(part))  # new: known, known+1...
+            # A new token gets the next slot: known, known + 1, ...
+            slots = np.fromiter(map(self._slots.__getitem__, part), np.int64, len(part))
             self._tokens += [part[i] for i in np.flatnonzero(slots >= known).tolist()]
             if len(self) > self._entries.size:  # room for twice as many
                 self._entries = np.concatenate([self._entries, np.zeros(len(self), np.int64)])
