@@ -65,16 +65,17 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
     import numpy as np
 
     from word_predictor.config import Config
-    from word_predictor.corpus import build_corpus
+    from word_predictor.corpus import build_corpus, window_block_size
     from word_predictor.model import NextWord, build_model
     from word_predictor.predict import Predictor
     from word_predictor.rundir import Run
-    from word_predictor.text import words
+    from word_predictor.text import ASCII_WORDS, words
     from word_predictor.windows import context_ids
 
     config = Config()
     corpus = build_corpus(
-        [common.data_file("wikitext2-train.txt")], min_tokens=config.window_size + 1,
+        [common.data_file("wikitext2-train.txt")], tokenizer=ASCII_WORDS,
+        block_size=window_block_size(config.window_size), min_tokens=config.window_size + 1,
         unknown_threshold=config.unknown_threshold, validation_fraction=config.validation_fraction,
         test_fraction=config.test_fraction,
     )  # fmt: skip

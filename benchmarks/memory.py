@@ -1,168 +1,262 @@
-"""Benchmark 3: peak resident memory of a training run at 0.1M, 1M and 10M words.
+"""Benchmark 3: memory and speed of reading a corpus larger than memory.
 
-The corpus is the three files of ../shared/data (WikiText-2 train and test, Tiny
-Shakespeare: 579,220 words, 23,759 distinct after normalisation) repeated until
-it holds N words, plus a block of 30,000 distinct words (the 23,759 real ones and
-made-up ones of letters only) so that the vocabulary stays around 30,000 at every
-size (--unknown-threshold 0 keeps every word seen in training). The files are
-written to a temporary folder and deleted afterwards.
+At each size, synthesised Zipf text is written to a temporary folder (never
+committed): --types word types of letters only, drawn with probability
+proportional to 1 / rank ** --exponent, in lines of 12 words, files of at most
+10M words. Each run is a fresh child process that
 
-Each size is a fresh child process that runs `python -m word_predictor.train`
-in process with the default model, --epochs 1 --validation-fraction 0.1
---test-fraction 0, and each epoch cut to --max-steps batches (training and
-validation): memory that grows with the corpus (ids, splits, window starts,
-shuffled order) is all allocated, while the number of steps, whose memory does
-not grow with the corpus, stays small. The child reports ru_maxrss overall and
-after reading the corpus, and how long reading the text took against loading the
-same ids from a compact .npy cache (the token-cache lever).
+  1. builds the corpus as training does by default (word level, unicode
+     normalisation, unknown threshold 3, validation 0.1, test 0.2, windows of 5)
+     with its token store in an empty cache folder: seconds, MB/s of text read,
+     peak anonymous memory;
+  2. builds it again, now from the store (what a later run on the same files does);
+  3. imports Keras and iterates one training epoch of WindowBatches over the
+     memory-mapped training split (--max-batches caps it): peak anonymous memory.
 
-    python -m benchmarks.memory --quick          # 0.1M and 1M words
-    python -m benchmarks.memory                  # 0.1M, 1M and 10M words
+Anonymous memory is RssAnon from /proc/PID/status, sampled every 10 ms in the
+child and summed over its worker processes: it leaves out the store's file-backed
+pages, which the kernel can drop whenever it needs the memory. Figures are medians
+over --runs runs; the goal is a peak at 100M words at most 1.1x the peak at 10M,
+and under 1.5 GB.
+
+    python -m benchmarks.memory --quick          # 1M and 10M words, one run each
+    python -m benchmarks.memory                  # 10M and 100M words, three runs each
+    python -m benchmarks.memory --text shared --sizes 6 --workers 1   # real text instead
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from benchmarks import common
 
-SOURCES = ("wikitext2-train.txt", "wikitext2-test.txt", "tinyshakespeare.txt")
-VOCABULARY_TARGET = 30_000
-WORDS_PER_FILE = 1_000_000
+WORDS_PER_FILE = 10_000_000
+WORDS_PER_LINE = 12
 
 
-def made_up_word(number: int) -> str:
+def made_up_word(rank: int) -> str:
+    """A distinct word of letters for each rank, of 4 letters for the first 456,976
+    ranks: about as many bytes per word as English prose (5 with the space)."""
     letters = []
-    number += 26 * 26  # at least three letters after the "zq" prefix
+    number = rank + 1 + 26 + 26**2 + 26**3  # past every word of 1 to 3 letters
     while number:
-        number, digit = divmod(number, 26)
+        number, digit = divmod(number - 1, 26)
         letters.append(chr(ord("a") + digit))
-    return "zq" + "".join(reversed(letters))
+    return "".join(reversed(letters))
 
 
-def write_corpus(folder: Path, tokens: int) -> None:
-    """`tokens` words in `folder`: a 30,000-word glossary, then the shared text repeated."""
-    from word_predictor.text import words
-
-    base: list[str] = []
-    for name in SOURCES:
-        base += words(common.data_file(name).read_text(encoding="utf-8"))
-    distinct = list(dict.fromkeys(base))
-    glossary = distinct + [made_up_word(i) for i in range(VOCABULARY_TARGET - len(distinct))]
-    (folder / "a-glossary.txt").write_text(" ".join(glossary) + "\n", encoding="utf-8")
-    remaining, number = tokens - len(glossary), 0
-    while remaining > 0:
-        part = min(remaining, WORDS_PER_FILE)
-        repeated = (base * (part // len(base) + 1))[:part]
-        (folder / f"b-text-{number:04d}.txt").write_text(" ".join(repeated) + "\n", encoding="utf-8")
-        remaining -= part
-        number += 1
+SHARED = ("wikitext2-train.txt", "wikitext2-test.txt", "tinyshakespeare.txt")
 
 
-def child(corpus_dir: Path, max_steps: int) -> None:
+def write_shared_corpus(folder: Path, words: int) -> int:
+    """The three files of ../shared/data repeated to about `words` words (split at spaces)."""
+    text = "\n".join(common.data_file(name).read_text(encoding="utf-8") for name in SHARED)
+    per_copy = len(text.split())
+    with open(folder / "shared.txt", "w", encoding="utf-8") as stream:
+        for _ in range(max(1, round(words / per_copy))):
+            stream.write(text + "\n")
+    return (folder / "shared.txt").stat().st_size
+
+
+def write_corpus(folder: Path, words: int, types: int, exponent: float, seed: int = 0) -> int:
+    """`words` Zipf-distributed words in files of folder; returns the bytes written."""
     import numpy as np
 
-    import word_predictor.train as train
+    vocabulary = [made_up_word(rank) for rank in range(types)]
+    weights = 1.0 / np.arange(1, types + 1, dtype=np.float64) ** exponent
+    cdf = np.cumsum(weights / weights.sum())
+    rng = np.random.default_rng(seed)
+    written, number = 0, 0
+    while written < words:
+        count = min(WORDS_PER_FILE, words - written)
+        with open(folder / f"part-{number:04d}.txt", "w", encoding="utf-8") as stream:
+            for start in range(0, count, 1_000_000):
+                ranks = np.searchsorted(cdf, rng.random(min(1_000_000, count - start))).tolist()
+                line = [vocabulary[r] for r in ranks]
+                stream.write("\n".join(" ".join(line[i : i + WORDS_PER_LINE])
+                                       for i in range(0, len(line), WORDS_PER_LINE)) + "\n")  # fmt: skip
+        written += count
+        number += 1
+    return sum(path.stat().st_size for path in folder.iterdir())
 
-    phases: dict = {}
-    real_build_corpus = train.build_corpus
 
-    def measured_build_corpus(*args, **kwargs):
-        start = time.perf_counter()
-        corpus = real_build_corpus(*args, **kwargs)
-        phases["read_seconds"] = time.perf_counter() - start
-        phases["peak_rss_after_corpus_mib"] = common.peak_rss_mib()
-        phases["vocabulary"] = len(corpus.vocabulary)
-        phases["train_tokens"] = corpus.splits["train"].tokens
-        phases["corpus_tokens"] = corpus.tokens
-        # The token-cache lever: the same ids saved compactly and loaded back.
-        dtype = np.uint16 if len(corpus.vocabulary) <= 2**16 else np.int32
-        cache = Path(corpus_dir) / "cache.npy"
-        np.save(cache, corpus.splits["train"].ids.astype(dtype))
-        start = time.perf_counter()
-        np.load(cache).astype(np.int32)
-        phases["cached_ids_load_seconds"] = time.perf_counter() - start
-        phases["cache_mib"] = cache.stat().st_size / 2**20
-        cache.unlink()
-        return corpus
+class AnonymousPeak:
+    """The highest RssAnon of this process plus its live child processes, sampled in a thread."""
 
-    train.build_corpus = measured_build_corpus
-    with tempfile.TemporaryDirectory() as logdir:
-        start = time.perf_counter()
-        code = common.train_capped(
-            ["--corpus", str(corpus_dir), "--logdir", logdir, "--run-name", "run", "--epochs", "1",
-             "--unknown-threshold", "0", "--validation-fraction", "0.1", "--test-fraction", "0"],
-            max_steps=max_steps,
-        )  # fmt: skip
-        if code != 0:
-            raise SystemExit(code)
-        phases["seconds"] = time.perf_counter() - start
-    common.child_result({**phases, "peak_rss_mib": common.peak_rss_mib()})
+    def __init__(self, interval: float = 0.01):
+        self.interval = interval
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> AnonymousPeak:
+        self.peak_kib = self.now_kib()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_kib = max(self.peak_kib, self.now_kib())
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak_kib / 1024
+
+    @staticmethod
+    def now_kib() -> int:
+        import multiprocessing
+        import os
+
+        try:
+            pids = [os.getpid(), *(p.pid for p in multiprocessing.active_children())]
+        except RuntimeError:  # the set of children changed while it was read
+            pids = [os.getpid()]
+        total = 0
+        for pid in pids:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("RssAnon:"):
+                        total += int(line.split()[1])
+            except (OSError, ValueError):
+                pass  # a worker that has just ended
+        return total
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak_kib = max(self.peak_kib, self.now_kib())
+
+
+def child(corpus_dir: Path, workers: int, max_batches: int | None) -> None:
+    from word_predictor.corpus import build_corpus, window_block_size
+    from word_predictor.text import tokenizer_for
+
+    window_size = 5
+    settings = dict(
+        tokenizer=tokenizer_for("word", "unicode"), unknown_threshold=3, validation_fraction=0.1,
+        test_fraction=0.2, block_size=window_block_size(window_size), min_tokens=window_size + 1,
+        workers=workers,
+    )  # fmt: skip
+    text_bytes = sum(p.stat().st_size for p in corpus_dir.iterdir())
+    result: dict = {"text_mb": text_bytes / 1e6, "start_anon_mib": AnonymousPeak.now_kib() / 1024}
+    with tempfile.TemporaryDirectory() as cache:
+        with AnonymousPeak() as peak:
+            started = time.perf_counter()
+            corpus = build_corpus([corpus_dir], cache_dir=Path(cache), **settings)
+            result["build_seconds"] = time.perf_counter() - started
+        result["build_peak_anon_mib"] = peak.peak_mib
+        result["read_mb_per_second"] = result["text_mb"] / result["build_seconds"]
+        result["million_words_per_second"] = corpus.tokens / 1e6 / result["build_seconds"]
+        result["tokens"] = corpus.tokens
+        result["vocabulary"] = len(corpus.vocabulary)
+        del corpus
+        with AnonymousPeak() as peak:
+            started = time.perf_counter()
+            corpus = build_corpus([corpus_dir], cache_dir=Path(cache), **settings)
+            result["reuse_seconds"] = time.perf_counter() - started
+        result["reuse_peak_anon_mib"] = peak.peak_mib
+
+        from word_predictor.windows import WindowBatches  # imports Keras
+
+        result["keras_anon_mib"] = AnonymousPeak.now_kib() / 1024
+        with AnonymousPeak() as peak:
+            started = time.perf_counter()
+            batches = WindowBatches(corpus.splits["train"], window_size=window_size, batch_size=128,
+                                    targets="all", shuffle=True)  # fmt: skip
+            steps = len(batches) if max_batches is None else min(len(batches), max_batches)
+            for index in range(steps):
+                batches[index]
+            result["epoch_seconds"] = time.perf_counter() - started
+        result["epoch_batches"] = steps
+        result["epoch_peak_anon_mib"] = peak.peak_mib
+    common.child_result(result)
 
 
 def main(argv=None) -> int:
     parser = common.base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=float, nargs="+", help="corpus sizes in millions of words")
-    parser.add_argument("--max-steps", type=int, default=30,
-                        help="batches per epoch (training and validation)")  # fmt: skip
+    parser.add_argument("--runs", type=int, help="runs per size (default 3, 1 with --quick)")
+    parser.add_argument("--types", type=int, default=200_000, help="word types of the Zipf text")
+    parser.add_argument("--exponent", type=float, default=1.0, help="Zipf exponent of the word frequencies")
+    parser.add_argument("--text", choices=("zipf", "shared"), default="zipf",
+                        help="synthesised Zipf text, or the files of ../shared/data repeated")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes reading the text (0: build_corpus's own choice)")  # fmt: skip
+    parser.add_argument("--max-batches", type=int, help="cut the epoch to this many batches (default: all)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.max_steps)
+        child(args.child, args.workers, args.max_batches)
         return 0
 
-    sizes = args.sizes or ([0.1, 1.0] if args.quick else [0.1, 1.0, 10.0])
-    rows = []
+    sizes = args.sizes or ([1.0, 10.0] if args.quick else [10.0, 100.0])
+    runs = args.runs or (1 if args.quick else 3)
+    extra = ["--workers", str(args.workers)]
+    if args.max_batches:
+        extra += ["--max-batches", str(args.max_batches)]
+    rows, raw = [], []
     for millions in sizes:
-        tokens = int(millions * 1_000_000)
+        words = int(millions * 1_000_000)
         with tempfile.TemporaryDirectory() as folder:
-            write_corpus(Path(folder), tokens)
-            result = common.run_child(
-                ["-m", "benchmarks.memory", "--child", folder, "--max-steps", str(args.max_steps)],
-                timeout=3600,
-            )
-        if not result["ok"]:
-            print(f"  {tokens:,} words: failed: {result.get('error')}")
-            rows.append({"words": tokens, "peak RSS (MiB)": f"failed: {result.get('error')}"})
+            if args.text == "shared":
+                write_shared_corpus(Path(folder), words)
+            else:
+                write_corpus(Path(folder), words, args.types, args.exponent)
+            results = []
+            for run in range(runs):
+                arguments = ["-m", "benchmarks.memory", "--child", folder, *extra]
+                result = common.run_child(arguments, timeout=3600)
+                if not result["ok"]:
+                    print(f"  {words:,} words, run {run + 1}: failed: {result.get('error')}", flush=True)
+                    continue
+                results.append(result)
+                print(f"  {words:,} words, run {run + 1}: build {result['build_seconds']:.1f} s "
+                      f"({result['read_mb_per_second']:.1f} MB/s), peak anonymous "
+                      f"{result['build_peak_anon_mib']:.0f} MiB building, "
+                      f"{result['epoch_peak_anon_mib']:.0f} MiB in the epoch", flush=True)  # fmt: skip
+        raw.append({"words": words, "runs": results})
+        if not results:
             continue
-        row = {
-            "words": result["corpus_tokens"],
-            "vocabulary": result["vocabulary"],
-            "peak RSS (MiB)": result["peak_rss_mib"],
-            "peak after corpus (MiB)": result["peak_rss_after_corpus_mib"],
-            "read text s": result["read_seconds"],
-            "load cached ids s": result["cached_ids_load_seconds"],
-            "cache MiB": result["cache_mib"],
-            "run s": result["seconds"],
-        }
+        row = {"words": words, "text MB": results[0]["text_mb"], "vocabulary": results[0]["vocabulary"]}
+        for name, column in [
+            ("build_peak_anon_mib", "build peak anon (MiB)"),
+            ("read_mb_per_second", "read MB/s"),
+            ("million_words_per_second", "M words/s"),
+            ("build_seconds", "build s"),
+            ("reuse_seconds", "reuse s"),
+            ("reuse_peak_anon_mib", "reuse peak anon (MiB)"),
+            ("keras_anon_mib", "anon with Keras (MiB)"),
+            ("epoch_peak_anon_mib", "epoch peak anon (MiB)"),
+            ("epoch_seconds", "epoch s"),
+        ]:
+            row[column] = common.median([r[name] for r in results])
+        row["build spread (MiB)"] = common.spread([r["build_peak_anon_mib"] for r in results])
         rows.append(row)
-        print(f"  {row['words']:,} words: peak {row['peak RSS (MiB)']:.0f} MiB", flush=True)
 
-    good = [r for r in rows if isinstance(r.get("peak RSS (MiB)"), float)]
-    for previous, row in zip(good, good[1:]):
-        # Marginal bytes per extra word: flat or falling means no worse than linear.
-        row["extra bytes / extra word"] = (
-            (row["peak RSS (MiB)"] - previous["peak RSS (MiB)"]) * 2**20 / (row["words"] - previous["words"])
-        )
-        row["memory ratio / size ratio"] = (row["peak RSS (MiB)"] / previous["peak RSS (MiB)"]) / (
-            row["words"] / previous["words"]
-        )
-    for row in good:
-        row["read / cached load"] = row["read text s"] / max(row["load cached ids s"], 1e-9)
     common.print_table(
         rows,
-        ["words", "vocabulary", "peak RSS (MiB)", "peak after corpus (MiB)", "extra bytes / extra word",
-         "memory ratio / size ratio", "read text s", "load cached ids s", "read / cached load", "run s"],
-        title=f"Peak memory of a training run (default model, epochs cut to {args.max_steps} batches)",
+        ["words", "text MB", "vocabulary", "build peak anon (MiB)", "build spread (MiB)", "read MB/s",
+         "M words/s", "build s", "reuse s", "reuse peak anon (MiB)", "anon with Keras (MiB)",
+         "epoch peak anon (MiB)", "epoch s"],
+        title=f"Reading a corpus into the token store (medians of {runs} run(s); " + (
+            "the shared files repeated)" if args.text == "shared"
+            else f"Zipf text of {args.types:,} types, exponent {args.exponent})"),
     )  # fmt: skip
-    largest = good[-1] if good else None
-    if largest:
-        verdict = "met" if largest["peak RSS (MiB)"] < 2048 else "not met"
-        print(f"goal (under 2 GB at the largest size, {largest['words']:,} words): {verdict}")
-    common.save_results("memory", args, {"max_steps": args.max_steps, "rows": rows})
+    if len(rows) >= 2:
+        small, large = rows[0], rows[-1]
+        for phase in ("build", "epoch"):
+            column = f"{phase} peak anon (MiB)"
+            ratio = large[column] / small[column]
+            verdict = "met" if ratio <= 1.1 and large[column] < 1536 else "not met"
+            print(f"{phase}: {large['words']:,} words use {ratio:.2f}x the anonymous memory of "
+                  f"{small['words']:,} ({large[column]:.0f} MiB); "
+                  f"goal (<= 1.1x and < 1.5 GB): {verdict}")  # fmt: skip
+    payload = {"text": args.text, "types": args.types, "exponent": args.exponent, "rows": rows, "raw": raw}
+    common.save_results("memory", args, payload)
     return 0
 
 

@@ -71,10 +71,13 @@ class Variant:
 
 
 def load_train_split(window_size: int):
-    from word_predictor.corpus import build_corpus
+    from word_predictor.corpus import build_corpus, window_block_size
+    from word_predictor.text import ASCII_WORDS
 
     corpus = build_corpus(
         [common.data_file("wikitext2-train.txt")],
+        tokenizer=ASCII_WORDS,
+        block_size=window_block_size(window_size),
         min_tokens=window_size + 1,
         unknown_threshold=3,
         validation_fraction=0.0,

@@ -126,11 +126,13 @@ def main(argv=None) -> int:
     max_minutes = args.max_minutes or (1.5 if args.quick else 6.0)
 
     from word_predictor.config import Config
-    from word_predictor.corpus import build_corpus
+    from word_predictor.corpus import build_corpus, window_block_size
+    from word_predictor.text import ASCII_WORDS
 
     defaults = Config()
     corpus = build_corpus(
-        [common.data_file("wikitext2-train.txt")], min_tokens=defaults.window_size + 1,
+        [common.data_file("wikitext2-train.txt")], tokenizer=ASCII_WORDS,
+        block_size=window_block_size(defaults.window_size), min_tokens=defaults.window_size + 1,
         unknown_threshold=defaults.unknown_threshold, validation_fraction=0.1, test_fraction=0.0,
     )  # fmt: skip
     rows = [time_to_target(cell, corpus, target, args.probe_every, max_minutes, {}) for cell in cells]

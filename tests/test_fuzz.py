@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 from tests.conftest import TINY_TEXT
 from word_predictor import corpus, evaluate, predict, train
-from word_predictor.corpus import ENCODING_ERRORS, CorpusError, build_corpus, read_words
+from word_predictor.corpus import ENCODING_ERRORS, CorpusError, build_corpus, read_words, window_block_size
 from word_predictor.errors import UsageError
 from word_predictor.predictor import EmptyTextError, Predictor
 from word_predictor.rundir import load_run
-from word_predictor.text import words
+from word_predictor.text import ASCII_WORDS, words
 
 # Bytes that are often almost text: words, UTF-8 of every kind, stray invalid bytes.
 _PIECES = st.one_of(
@@ -72,8 +72,9 @@ def test_random_bytes_as_corpus_build_or_fail_cleanly(files, encoding_errors, th
         for number, data in enumerate(files):
             Path(folder, f"{number}.txt").write_bytes(data)
         try:
-            built = build_corpus([folder], min_tokens=window_size + 1, unknown_threshold=threshold,
-                                 validation_fraction=0.1, test_fraction=0.2, encoding_errors=encoding_errors)  # fmt: skip
+            built = build_corpus([folder], tokenizer=ASCII_WORDS, block_size=window_block_size(window_size),
+                                 min_tokens=window_size + 1, unknown_threshold=threshold, validation_fraction=0.1,
+                                 test_fraction=0.2, encoding_errors=encoding_errors)  # fmt: skip
         except CorpusError as error:
             assert "\n" not in str(error) and str(error)
             return

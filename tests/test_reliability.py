@@ -25,11 +25,13 @@ from tests.conftest import TINY_TEXT
 from word_predictor import corpus, evaluate, predict, rundir, train, trainer
 from word_predictor.checkpoint import StopOnNonFiniteLoss, read_state
 from word_predictor.config import load_config
-from word_predictor.corpus import CorpusError, build_corpus, find_text_files, read_words
+from word_predictor.corpus import CorpusError, build_corpus, find_text_files, read_words, window_block_size
 from word_predictor.model import build_model
-from word_predictor.text import sha256_of, words
+from word_predictor.text import ASCII_WORDS, sha256_of, words
 
 REPO = Path(__file__).resolve().parents[1]
+# build_corpus as train reads text for windows of 5 words, with the rule of text.words.
+WINDOWS_OF_5 = dict(tokenizer=ASCII_WORDS, block_size=window_block_size(5), min_tokens=6)
 
 
 # ---------------------------------------------------------------- helpers
@@ -124,8 +126,8 @@ def test_encoding_errors_replace_and_skip(tmp_path):
 @pytest.mark.parametrize("errors", ["replace", "skip"])
 def test_encoding_errors_flag_reaches_the_corpus(tmp_path, errors):
     folder = write_corpus(tmp_path, {"a.txt": TINY_TEXT.encode() * 5 + b"\xff\xfe the cat"})
-    built = build_corpus([folder], min_tokens=6, unknown_threshold=1, validation_fraction=0.1,
-                         test_fraction=0.2, encoding_errors=errors)  # fmt: skip
+    built = build_corpus([folder], unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2,
+                         encoding_errors=errors, **WINDOWS_OF_5)  # fmt: skip
     assert built.tokens == len(words(TINY_TEXT * 5)) + 2  # the bad bytes vanish, "the cat" stays
 
 
@@ -152,14 +154,14 @@ def test_empty_files_only(tmp_path, capsys):
 def test_one_empty_file_among_good_ones_is_a_warning(tmp_path, capsys):
     folder = write_corpus(tmp_path, {"a.txt": TINY_TEXT * 5, "empty.txt": b""})
     built = build_corpus(
-        [folder], min_tokens=6, unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2
+        [folder], unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2, **WINDOWS_OF_5
     )
     assert built.tokens > 0
     assert capsys.readouterr().err == f"warning: {folder / 'empty.txt'} holds no words after normalisation\n"
 
 
 def test_corpus_that_normalises_to_nothing(tmp_path, capsys):
-    folder = write_corpus(tmp_path, {"a.txt": "1234 5678 !!! ??? ... -- --- 你好 世界 Привет\n" * 200})
+    folder = write_corpus(tmp_path, {"a.txt": "!!! ??? ... -- --- — “ ” « » ¿ ¡ 🙂 ♥ §\n" * 200})
     assert "the corpus has 0 word(s)" in refused_corpus(tmp_path, capsys, folder)
 
 
@@ -183,7 +185,7 @@ def test_one_enormous_line_of_words_is_read_whole(tmp_path):
     folder = write_corpus(tmp_path, {"a.txt": line})
     started = time.perf_counter()
     built = build_corpus(
-        [folder], min_tokens=6, unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2
+        [folder], unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2, **WINDOWS_OF_5
     )
     assert built.tokens == len(line.split())
     assert len(built.vocabulary) == len(set(line.split())) + 1
@@ -199,7 +201,7 @@ def test_symbolic_link_loops_end_and_each_file_is_read_once(tmp_path, capsys):
     (folder / "also-a.txt").symlink_to("a.txt")  # the same file twice
     assert [p.name for p in find_text_files([folder])] == ["a.txt", "b.txt"]
     built = build_corpus(
-        [folder], min_tokens=6, unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2
+        [folder], unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2, **WINDOWS_OF_5
     )
     assert built.tokens == 2 * len(words(TINY_TEXT * 5))
     loop = tmp_path / "loop"

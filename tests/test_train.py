@@ -80,7 +80,7 @@ def test_no_corpus_files_is_one_line(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "content, message",
-    [(b"", "0 word(s)"), (b"!!! 123 ...", "0 word(s)"), (b"just three words", "3 word(s)"),
+    [(b"", "0 word(s)"), (b"!!! ??? ...", "0 word(s)"), (b"just three words", "3 word(s)"),
      (b"caf\xe9 au lait", "not valid UTF-8 at byte 3")],  # fmt: skip
 )
 def test_bad_corpus_is_one_line_and_no_run(tmp_path, capsys, content, message):

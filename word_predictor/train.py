@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from word_predictor import backend
-from word_predictor.config import CELLS, CONTEXTS, PRECISIONS, TARGETS, Config, validate
+from word_predictor.config import CELLS, CONTEXTS, LEVELS, NORMALISATIONS, PRECISIONS, TARGETS, Config, validate
 from word_predictor.corpus import ENCODING_ERRORS
 from word_predictor.errors import UsageError, run_cli
 
@@ -20,6 +20,12 @@ PROG = "python -m word_predictor.train"
 DEFAULTS = Config()
 # Lanes read the text once per epoch, so fewer, longer batches than windows.
 DEFAULT_BATCH_SIZE = {"window": DEFAULTS.batch_size, "full": 32}
+# What a flag left out means at each level: characters are read as the running text,
+# in longer chunks (a word is several characters), through a smaller embedding.
+LEVEL_DEFAULTS = {
+    "word": {"context": DEFAULTS.context, "bptt": DEFAULTS.bptt, "embedding_dim": DEFAULTS.embedding_dim},
+    "char": {"context": "full", "bptt": 100, "embedding_dim": 64},
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     data = parser.add_argument_group("data")
     data.add_argument("--corpus", action="append", metavar="PATH",
                       help="folder (read recursively for *.txt) or file; repeat for more (default: corpus)")
+    data.add_argument("--level", choices=LEVELS, default=d.level,
+                      help="what one token is: a word, or a character (char runs read the full context by default)")
+    data.add_argument("--normalisation", choices=NORMALISATIONS,
+                      help="word level: 'unicode' keeps letters of every script and typographic apostrophes; "
+                           "'ascii' is the original study's a-z rule (default: unicode)")
+    data.add_argument("--max-vocabulary", type=int, default=d.max_vocabulary, metavar="N",
+                      help="keep only the N most frequent tokens (0: no limit), with --unknown-threshold")
     data.add_argument("--unknown-threshold", type=int, default=d.unknown_threshold,
                       help="words seen this many times or fewer in training become the unknown symbol")
     data.add_argument("--validation-fraction", type=float, default=d.validation_fraction,
@@ -46,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--bidirectional", action="store_true", help="read each window in both directions")
     model.add_argument("--layers", type=int, default=d.layers, help="stacked recurrent layers")
     model.add_argument("--units", type=int, default=d.units, help="units per recurrent layer (and direction)")
-    model.add_argument("--embedding-dim", type=int, default=d.embedding_dim, help="size of the word embedding")
+    model.add_argument("--embedding-dim", type=int,
+                       help="size of the token embedding (default: 128 for words, 64 for characters)")
     model.add_argument("--one-hot", action="store_true",
                        help="feed one-hot word vectors (made per batch) instead of an embedding")
     model.add_argument("--dropout", type=float, default=d.dropout, help="dropout after the input and each layer")
@@ -57,13 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "final one (default: all, or last with --bidirectional)")
 
     context = parser.add_argument_group("context")
-    context.add_argument("--context", choices=CONTEXTS, default=d.context,
+    context.add_argument("--context", choices=CONTEXTS,
                          help="'window': the model reads the last --window-size words; 'full': it reads the "
-                              "running text in lanes, its state carried from chunk to chunk (unbounded context)")
+                              "running text in lanes, its state carried from chunk to chunk (unbounded context) "
+                              "(default: window for words, full for characters)")
     context.add_argument("--window-size", "--chunk-size", type=int, default=d.window_size,
                          help="words per window (--context window)")
-    context.add_argument("--bptt", type=int, default=d.bptt,
-                         help="words per chunk, the steps gradients flow back through (--context full)")
+    context.add_argument("--bptt", type=int,
+                         help="tokens per chunk, the steps gradients flow back through (--context full) "
+                              "(default: 35 words, 100 characters)")
 
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=int, default=d.epochs, help="most epochs to train")
@@ -98,12 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
+    level = LEVEL_DEFAULTS[args.level]
+    context = args.context or level["context"]
     return Config(
         corpus=[str(Path(p).absolute()) for p in (args.corpus or ["corpus"])],
         window_size=args.window_size,
-        context=args.context,
-        bptt=args.bptt,
+        context=context,
+        bptt=_given(args.bptt, level["bptt"]),
         tie_weights=args.tie_weights,
+        level=args.level,
+        normalisation=args.normalisation or "unicode",
+        max_vocabulary=args.max_vocabulary,
         unknown_threshold=args.unknown_threshold,
         validation_fraction=args.validation_fraction,
         test_fraction=args.test_fraction,
@@ -112,12 +133,12 @@ def config_from_args(args: argparse.Namespace) -> Config:
         bidirectional=args.bidirectional,
         layers=args.layers,
         units=args.units,
-        embedding_dim=args.embedding_dim,
+        embedding_dim=_given(args.embedding_dim, level["embedding_dim"]),
         one_hot=args.one_hot,
         dropout=args.dropout,
         targets=args.targets or ("last" if args.bidirectional else "all"),
         epochs=args.epochs,
-        batch_size=args.batch_size or DEFAULT_BATCH_SIZE[args.context],
+        batch_size=_given(args.batch_size, DEFAULT_BATCH_SIZE[context]),
         learning_rate=args.learning_rate,
         clip_norm=args.clip_norm,
         patience=args.patience,
@@ -130,7 +151,17 @@ def config_from_args(args: argparse.Namespace) -> Config:
     )
 
 
-def check_settings(config: Config) -> None:
+def _given(value, default):
+    """A flag's value, or what leaving it out means (argparse's default is None)."""
+    return default if value is None else value
+
+
+def check_settings(config: Config, args: argparse.Namespace) -> None:
+    if config.level == "char" and args.normalisation:
+        raise UsageError(
+            "--normalisation is for words; characters have one rule (Unicode NFC, case, digits, punctuation "
+            "and line breaks kept), so drop --normalisation with --level char"
+        )
     try:
         validate(config)
     except ValueError as error:
@@ -161,7 +192,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_li
         trainer.resume(args.resume, use_cache=not args.no_cache)
         return 0
     config = config_from_args(args)
-    check_settings(config)
+    check_settings(config, args)
     backend.select(args.backend)
     from word_predictor import trainer
 

@@ -19,12 +19,12 @@ from word_predictor.backend import gpu_available, keras
 from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, TimeLimit, read_state
 from word_predictor.config import Config, config_json, load_config
 from word_predictor.contexts import context_for
-from word_predictor.corpus import Corpus, build_corpus
+from word_predictor.corpus import Corpus, ProgressBar, build_corpus
 from word_predictor.errors import UsageError, UserError
 from word_predictor.evaluate import format_scores, score
 from word_predictor.model import build_model, compile_model, copy_weights
 from word_predictor.predictor import Predictor, sample_prompts
-from word_predictor.text import Vocabulary, sha256_of
+from word_predictor.text import Vocabulary, sha256_of, tokenizer_for
 
 CACHE_DIR = ".cache"  # under the logdir: the token ids of corpora already read
 
@@ -33,14 +33,16 @@ def corpus_for(config: Config, cache_dir: Path | None = None) -> Corpus:
     context = context_for(config)
     return build_corpus(
         config.corpus,
+        tokenizer=tokenizer_for(config.level, config.normalisation),
         min_tokens=context.min_tokens,
         block_size=context.block_size,
         unknown_threshold=config.unknown_threshold,
+        max_vocabulary=config.max_vocabulary,
         validation_fraction=config.validation_fraction,
         test_fraction=config.test_fraction,
         encoding_errors=config.encoding_errors,
         cache_dir=cache_dir,
-        progress=print,
+        progress=ProgressBar(),
     )
 
 
