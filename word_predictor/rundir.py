@@ -257,7 +257,9 @@ def load_run(run_dir: Path) -> Run:
             f"{STATUS_FILE}); restore the original file or train again"
         )
     model = load_model(run_dir / MODEL_FILE)
-    outputs = model.output_shape[-1]
+    # A full-context model also outputs its states: the logits come first.
+    logits_shape = model.output_shape[0] if isinstance(model.output_shape, list) else model.output_shape
+    outputs = logits_shape[-1]
     if outputs != len(vocabulary) or config.vocabulary_size != len(vocabulary):
         raise RunError(
             f"the model in {run_dir} predicts {outputs} words but the vocabulary has "
