@@ -128,6 +128,7 @@ def test_batch_loss_is_each_batchs_own_loss(monitored_logdir):
 def table_rows(markdown: str) -> list[tuple[str, list[tuple[str, float]]]]:
     lines = markdown.splitlines()
     lines = lines[lines.index("| context | top next words |") :]  # after the label
+    lines = lines[: lines.index("")] if "" in lines else lines  # up to the sampled continuations
     assert lines[:2] == ["| context | top next words |", "|---|---|"]
     rows = []
     for line in lines[2:]:
@@ -159,6 +160,21 @@ def test_samples_show_top5_for_fixed_prompts_each_epoch(monitored_logdir):
             probabilities = [p for _, p in predictions]
             assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1.001
     assert table_rows(samples[0][1]) != table_rows(samples[1][1])  # the model learnt between the two epochs
+
+
+@pytest.mark.slow
+def test_samples_show_a_sampled_continuation_of_each_prompt(monitored_logdir):
+    run_dir = monitored_logdir / "gru"
+    vocabulary = Vocabulary.load(run_dir / rundir.VOCABULARY_FILE)
+    samples = values(run_dir / "samples", monitoring.SAMPLES_TAG)
+    for _, text in samples:
+        contexts = [context for context, _ in table_rows(text)]
+        lines = text.split("\n\n")[-1].splitlines()
+        assert lines[:2] == ["| context | sampled continuation (20 words, temperature 1, seed 0) |", "|---|---|"]
+        rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+        assert [context for context, _ in rows] == contexts  # the same prompts as the top-5 table
+        for _, continuation in rows:
+            assert len(continuation.split()) == 20 and all(word in vocabulary for word in continuation.split())
 
 
 @pytest.mark.slow

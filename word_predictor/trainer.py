@@ -148,9 +148,9 @@ def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state
     shown = monitoring.callbacks(
         run_dir,
         config,
-        samples=lambda trained: Predictor(copy_weights(trained, inference), config, corpus.vocabulary).table(
-            prompts
-        ),
+        samples=lambda trained: Predictor(
+            copy_weights(trained, inference), config, corpus.vocabulary
+        ).samples_markdown(prompts),
         targets_per_epoch=train_batches.targets_per_epoch,
         windows_per_epoch=train_batches.examples_per_epoch,
         first_step=state.get("global_step", 0),
@@ -207,9 +207,8 @@ def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_
         metrics["test"] = scores
         print(f"test split of {run_dir.name}:\n{format_scores(scores)}")
         monitoring.write_test_metrics(run_dir, scores, step=last_step)
-    monitoring.write_final_samples(
-        run_dir, f"kept model (epoch {metrics['best_epoch']})\n\n{predictor.table(prompts)}", step=last_step + 1
-    )
+    samples = predictor.samples_markdown(prompts)
+    monitoring.write_final_samples(run_dir, f"kept model (epoch {metrics['best_epoch']})\n\n{samples}", step=last_step + 1)
     monitoring.write_projector(run_dir, model, corpus.vocabulary)
     rundir.write_json(run_dir / rundir.METRICS_FILE, metrics)
     rundir.mark_complete(run_dir)
