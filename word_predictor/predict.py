@@ -146,6 +146,10 @@ def _completions_json(completions) -> dict:
     }
 
 
+def _suggestions_line(suggestions) -> str:
+    return f"next: {_one_line(suggestions.predictions)}"
+
+
 def _one_line(ranked: list[tuple[str, float]]) -> str:
     return ", ".join(f"{word} ({probability:.3f})" for word, probability in ranked)
 
@@ -170,7 +174,7 @@ def _answer_lines(predictor, args: argparse.Namespace) -> int:
                 shown = [_completions_json(a) if args.json else _completions_line(a) for a in answers]
             else:
                 answers = predictor.suggest_many(batch, args.top_k, args.include_unknown)
-                shown = [_suggestions_json(a) if args.json else f"next: {_one_line(a.predictions)}" for a in answers]
+                shown = [_suggestions_json(a) if args.json else _suggestions_line(a) for a in answers]
             for answer in shown:
                 print(json.dumps(answer) if args.json else answer)
             sys.stdout.flush()
@@ -236,7 +240,7 @@ def _interactive_answer(predictor, line: str, args: argparse.Namespace) -> str:
         answer = _suggestions_json(suggestions) | {"text": line}
         answer["completions"] = _completions_json(completions) if completions else None
         return json.dumps(answer)
-    shown = f"next: {_one_line(suggestions.predictions)}"
+    shown = _suggestions_line(suggestions)
     if completions:
         shown += f" | {_completions_line(completions)}"
     return shown

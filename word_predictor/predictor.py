@@ -137,7 +137,9 @@ class Predictor:
             raise EmptyTextError("the text has no words after normalisation")
         return self._suggest([tokens], top_k, include_unknown)[0]
 
-    def suggest_many(self, texts: Sequence[str], top_k: int = 5, include_unknown: bool = False) -> list[Suggestions]:
+    def suggest_many(
+        self, texts: Sequence[str], top_k: int = 5, include_unknown: bool = False
+    ) -> list[Suggestions]:
         """`suggest` for each text, read through the model together; an empty text is
         answered from the start of a text (the commonest tokens of the training text)."""
         return self._suggest([self.tokens(text) for text in texts], top_k, include_unknown)
@@ -208,7 +210,7 @@ class Predictor:
             raise ValueError(f"count and samples must be at least 1, got {count} and {samples}")
         missing = [token for token in stop if token not in self.vocabulary]
         if missing:
-            raise ValueError(f"stop token {missing[0]!r} is not in the vocabulary, so it would never be written")
+            raise ValueError(f"stop token {missing[0]!r} is not in the vocabulary, so it is never written")
         stop_ids = [self.vocabulary.id_of(token) for token in stop]
         context = self.context_tokens(self.tokens(text))
         drawn = self._sample(
@@ -288,7 +290,8 @@ class Predictor:
         kept = [(prompt, self.context_tokens(self.tokens(prompt))) for prompt in prompts]
         kept = [(prompt, context) for prompt, context in kept if context]
         drawn = self._sample([context for _, context in kept], count, rng=np.random.default_rng(seed))
-        rows = [f"| context | sampled continuation ({count} words, temperature 1, seed {seed}) |", "|---|---|"]
+        header = f"| context | sampled continuation ({count} words, temperature 1, seed {seed}) |"
+        rows = [header, "|---|---|"]
         for (_, context), sample in zip(kept, drawn):
             rows.append(f"| {_cell(self.join(context[-20:]))} | {_cell(self.join(sample.tokens))} |")
         return "\n".join(rows)

@@ -207,8 +207,8 @@ def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_
         metrics["test"] = scores
         print(f"test split of {run_dir.name}:\n{format_scores(scores)}")
         monitoring.write_test_metrics(run_dir, scores, step=last_step)
-    samples = predictor.samples_markdown(prompts)
-    monitoring.write_final_samples(run_dir, f"kept model (epoch {metrics['best_epoch']})\n\n{samples}", step=last_step + 1)
+    samples = f"kept model (epoch {metrics['best_epoch']})\n\n{predictor.samples_markdown(prompts)}"
+    monitoring.write_final_samples(run_dir, samples, step=last_step + 1)
     monitoring.write_projector(run_dir, model, corpus.vocabulary)
     rundir.write_json(run_dir / rundir.METRICS_FILE, metrics)
     rundir.mark_complete(run_dir)
