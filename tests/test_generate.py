@@ -1,9 +1,15 @@
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from word_predictor import generate, predict
 from word_predictor.rundir import load_run
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def run_generate(capsys, *argv: str) -> tuple[int, str, str]:
@@ -123,3 +129,15 @@ def test_a_stop_word_the_run_cannot_write_is_a_usage_error(trained_run, capsys, 
 def test_no_run_to_load_is_one_line(tmp_path, capsys):
     code, _, err = run_generate(capsys, "--logdir", str(tmp_path / "none"), "the cat")
     assert code == 1 and "no run found" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_a_reader_that_stops_reading_ends_it_quietly(trained_run):
+    child = subprocess.Popen(
+        [sys.executable, "-m", "word_predictor.generate", "--run", str(trained_run), "--words", "10000", "the cat"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert child.stdout.read(20).startswith(b"the cat ")  # words arrive as they are drawn
+    child.stdout.close()  # as `generate ... | head -c 20` does
+    assert child.wait(timeout=120) == 1
+    assert child.stderr.read() == b""
