@@ -157,6 +157,7 @@ def test_a_megabyte_input_line_reads_only_the_last_window(trained_run, capsys, t
         ["--input", "-", "the cat"],
         ["--interactive", "the cat"],
         ["--input", "-", "--interactive"],
+        ["--interactive", "--complete"],
         ["--input", "-", "--words", "2"],
         ["--complete", "--words", "2", "the ca"],
         ["--top-k", "0", "the cat"],

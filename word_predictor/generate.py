@@ -95,7 +95,8 @@ def _generate(args: argparse.Namespace) -> int:
     def show(sample: int, token: str) -> None:
         nonlocal started
         if sample == 0 and not args.json:
-            print(f" {token}" if started else token, end="", flush=True)
+            # join() knows what goes between tokens (a space between words)
+            print(predictor.join(["", token]) if started else token, end="", flush=True)
             started = True
 
     if not args.json:
@@ -117,7 +118,7 @@ def _generate(args: argparse.Namespace) -> int:
         return 0
     print()
     for sample in generation.samples[1:]:
-        print(" ".join(part for part in (prompt, predictor.join(sample.tokens)) if part))
+        print(predictor.join([prompt, *sample.tokens]) if prompt else predictor.join(sample.tokens))
     if generation.unknown:
         warn(f"unknown words in the text (read as the unknown symbol): {', '.join(generation.unknown)}")
     return 0

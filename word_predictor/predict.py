@@ -69,6 +69,8 @@ def _predict(args: argparse.Namespace) -> int:
         raise UsageError("give TEXT, or --input or --interactive, not both")
     if many and args.words is not None:
         raise UsageError("--words applies to a single TEXT, not to --input or --interactive")
+    if args.complete and args.interactive:
+        raise UsageError("--interactive already completes a last word not followed by a space; drop --complete")
     if args.complete and args.words is not None:
         raise UsageError("--words adds whole words; --complete lists completions of the last one; choose one")
     if not many and not text:
@@ -84,7 +86,7 @@ def _predict(args: argparse.Namespace) -> int:
         return _answer_lines(predictor, args)
     try:
         if args.complete:
-            return _print_completions(predictor.complete(text, args.top_k), args.json)
+            return _print_completions(predictor, predictor.complete(text, args.top_k), args.json)
         suggestions = predictor.suggest(text, args.top_k, args.include_unknown)
     except EmptyTextError:
         raise UsageError(
@@ -100,7 +102,7 @@ def _predict(args: argparse.Namespace) -> int:
     _print_ranked(suggestions.predictions)
     words = args.words or 1
     added = [suggestions.predictions[0][0]] if words == 1 else predictor.continue_text(text, words)
-    print(f"Prediction: {cli.printable(text, _SHOWN_TEXT)} {predictor.join(added)}")
+    print(f"Prediction: {predictor.join([cli.printable(text, _SHOWN_TEXT), *added])}")
     return 0
 
 
@@ -110,11 +112,11 @@ def _print_ranked(ranked: list[tuple[str, float]]) -> None:
         print(f"{rank:>3}. {word:<{width}}  {probability:.4f}")
 
 
-def _print_completions(completions, as_json: bool) -> int:
+def _print_completions(predictor, completions, as_json: bool) -> int:
     if as_json:
         print(json.dumps(_completions_json(completions)))
         return 0
-    print(f"context: {' '.join(completions.context)}")
+    print(f"context: {predictor.join(completions.context)}")
     if completions.unknown:
         print(f"unknown words (read as the unknown symbol): {', '.join(completions.unknown)}")
     if not completions.completions:
