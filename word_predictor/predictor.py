@@ -208,6 +208,7 @@ class Predictor:
         check_settings(temperature, top_k, top_p)
         if count < 1 or samples < 1:
             raise ValueError(f"count and samples must be at least 1, got {count} and {samples}")
+        stop = list(stop)
         missing = [token for token in stop if token not in self.vocabulary]
         if missing:
             raise ValueError(f"stop token {missing[0]!r} is not in the vocabulary, so it is never written")
