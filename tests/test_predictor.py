@@ -173,3 +173,9 @@ def test_samples_markdown_has_the_top5_table_then_one_sampled_continuation_per_p
     assert [context for context, _ in rows] == ["the cat", "on the mat"]
     assert all(len(continuation.split()) == 20 for _, continuation in rows)
     assert predictor.samples_markdown(["the cat", "!!", "on the mat"]) == text  # a fixed seed
+
+
+def test_continuations_of_a_model_that_outputs_nan_say_so_instead_of_failing():
+    predictor = scripted(np.full((len(TOKENS), len(TOKENS)), np.nan))
+    lines = predictor.continuations(["the cat", "on the mat"]).splitlines()
+    assert len(lines) == 4 and all("(none: logits must not be NaN or +inf)" in line for line in lines[2:])

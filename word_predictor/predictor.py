@@ -287,14 +287,21 @@ class Predictor:
 
     def continuations(self, prompts: list[str], count: int = SAMPLE_WORDS, seed: int = SAMPLE_SEED) -> str:
         """A markdown table: each prompt with one continuation of `count` tokens drawn at
-        temperature 1 with a fixed `seed`, all prompts sampled as one batch."""
-        kept = [(prompt, self.context_tokens(self.tokens(prompt))) for prompt in prompts]
-        kept = [(prompt, context) for prompt, context in kept if context]
-        drawn = self._sample([context for _, context in kept], count, rng=np.random.default_rng(seed))
+        temperature 1 with a fixed `seed`, all prompts sampled as one batch.
+
+        A model whose outputs are not numbers (weights gone NaN mid-training) gets
+        the reason in place of each continuation: the table is a view, never a failure.
+        """
+        contexts = [self.context_tokens(self.tokens(prompt)) for prompt in prompts]
+        contexts = [context for context in contexts if context]
+        try:
+            shown = [self.join(s.tokens) for s in self._sample(contexts, count, rng=np.random.default_rng(seed))]
+        except ValueError as error:  # sampling refuses NaN or +inf logits
+            shown = [f"(none: {error})"] * len(contexts)
         header = f"| context | sampled continuation ({count} words, temperature 1, seed {seed}) |"
         rows = [header, "|---|---|"]
-        for (_, context), sample in zip(kept, drawn):
-            rows.append(f"| {_cell(self.join(context[-20:]))} | {_cell(self.join(sample.tokens))} |")
+        for context, continuation in zip(contexts, shown):
+            rows.append(f"| {_cell(self.join(context[-20:]))} | {_cell(continuation)} |")
         return "\n".join(rows)
 
     def samples_markdown(self, prompts: list[str]) -> str:
