@@ -201,22 +201,17 @@ def train_capped(argv: list[str], max_steps: int | None, quiet: bool = True) -> 
     number of batches per epoch (training and validation) is capped, so a run on
     ten million words takes a minute instead of hours.
     """
-    import word_predictor.train as train
-    from word_predictor.windows import WindowBatches
+    from word_predictor import train, trainer
 
-    class CappedBatches(WindowBatches):
-        def __len__(self):
-            real = super().__len__()
-            return real if max_steps is None else min(real, max_steps)
-
-    saved_batches, saved_stdout = train.WindowBatches, sys.stdout
-    train.WindowBatches = CappedBatches
+    args = train.build_parser().parse_args(argv)
+    config = train.config_from_args(args)
+    saved_stdout = sys.stdout
     if quiet:
         sys.stdout = open(os.devnull, "w")
     try:
-        return train.main(argv)
+        trainer.train_new(config, args.logdir, args.run_name, "benchmark", not args.no_cache, steps_per_epoch=max_steps)
+        return 0
     finally:
-        train.WindowBatches = saved_batches
         if quiet:
             sys.stdout.close()
             sys.stdout = saved_stdout

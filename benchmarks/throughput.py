@@ -176,7 +176,7 @@ class OursBench:
         keras.utils.set_random_seed(0)
         keras.mixed_precision.set_dtype_policy(variant.precision)
         try:
-            model = build_model(config)
+            model = build_model(config, "training")
             if variant.unroll or variant.precision != "float32":
                 model = rebuilt(model, config.window_size if variant.unroll else None)
         finally:

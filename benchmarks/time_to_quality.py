@@ -37,7 +37,7 @@ def time_to_target(
     config = Config(cell=cell, validation_fraction=0.1, test_fraction=0.0, **extra)
     config.vocabulary_size = len(corpus.vocabulary)
     keras.utils.set_random_seed(config.seed)
-    model = build_model(config)
+    model = build_model(config, "training")
     compile_model(model, config)
     batches = dict(window_size=config.window_size, batch_size=config.batch_size, targets=config.targets)
     train, validation = corpus.splits["train"], corpus.splits["validation"]

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
 
     models = {}
     for name, (fixed_length, jit_compile) in VARIANTS.items():
-        model = build_model(config, fixed_length=fixed_length)
+        model = build_model(config, "training", fixed_length=fixed_length)
         compile_model(model, config)
         model.jit_compile = jit_compile
         batches = WindowBatches(train, window_size=config.window_size,

@@ -11,6 +11,7 @@ from word_predictor.config import Config
 from word_predictor.rundir import load_run
 from word_predictor.windows import WindowReader
 
+pytestmark = pytest.mark.backend
 
 class FixedModel:
     """Always the same distribution over 4 words: [<unk>, a, b, c] = [.1, .6, .2, .1]."""

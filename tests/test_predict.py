@@ -13,6 +13,7 @@ from word_predictor import predict
 from word_predictor.rundir import load_run
 from word_predictor.text import words
 
+pytestmark = pytest.mark.backend
 
 @pytest.mark.slow
 def test_predict_prints_top_k_and_the_prediction_line(trained_run, capsys):

@@ -23,13 +23,13 @@ import numpy as np
 import pytest
 
 from tests.conftest import TINY_TEXT
-from word_predictor import evaluate, predict, rundir, train
+from word_predictor import evaluate, monitoring, predict, rundir, train
 from word_predictor import trainer as trainer_module
 from word_predictor.checkpoint import read_state
 from word_predictor.config import load_config
 from word_predictor.windows import window_starts
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.backend]
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 4
@@ -61,18 +61,11 @@ def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 1
 
 
 def steps_on_disk(folder: Path, tag: str) -> list[int]:
-    """Steps of `tag` in the event files as they are now, read raw (a file may be mid-write)."""
-    import tensorflow as tf
-    from tensorboard.compat.proto import event_pb2
-
+    """Steps of `tag` in the event files as they are now (a last record still being written is left out)."""
     steps = []
     for path in sorted(folder.glob("events.out.tfevents.*")):
-        try:
-            for record in tf.data.TFRecordDataset(str(path)):
-                event = event_pb2.Event.FromString(record.numpy())
-                steps += [event.step for value in event.summary.value if value.tag == tag]
-        except tf.errors.DataLossError:
-            pass  # the last record is still being written
+        for event in monitoring.read_events(path):
+            steps += [event.step for value in event.summary.value if value.tag == tag]
     return steps
 
 
@@ -190,10 +183,7 @@ def test_sigkill_mid_epoch_then_resume_loses_and_repeats_nothing(corpus_folder, 
     description = logged_steps(run)
     assert description["model_summary"] == [0] and description["configuration"] == [0]
 
-    # The optimiser carried on counting: Keras logs validation against its iterations,
-    # and the resume checkpoint holds the total.
-    after_each_epoch = [steps_per_epoch * (epoch + 1) for epoch in epochs]
-    assert validation_tags["evaluation_loss_vs_iterations"] == after_each_epoch
+    # The optimiser carried on counting: the resume checkpoint holds the total.
     last = rundir.load_model(run / "checkpoint" / "last.keras", compile=True)
     assert int(last.optimizer.iterations.numpy()) == total_steps
 

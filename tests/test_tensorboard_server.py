@@ -22,6 +22,8 @@ import pytest
 from word_predictor import monitoring, rundir
 from word_predictor.text import Vocabulary
 
+pytestmark = pytest.mark.backend
+
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60
 
@@ -140,8 +142,9 @@ def test_text_of_samples_and_model_summary(tensorboard):
     assert set(tags["gru"]) == {"model_summary", "configuration"}
     samples = tensorboard.get_json("/data/plugin/text/text", run="gru/samples", tag=monitoring.SAMPLES_TAG)
     assert [sample["step"] for sample in samples] == [0, 1, 2]  # two epochs, then the kept model
-    html = samples[-1]["text"]  # markdown rendered as an HTML table
-    assert "<table>" in html and "<td>some of them looks like</td>" in html and "<td>the cat sat</td>" in html
+    html = samples[1]["text"]  # markdown rendered as an HTML table, under the epoch it comes from
+    assert "<strong>kept model</strong>" in samples[2]["text"]
+    assert "<strong>epoch 2</strong>" in html and "<table>" in html and "<td>some of them looks like</td>" in html and "<td>the cat sat</td>" in html
     [summary] = tensorboard.get_json("/data/plugin/text/text", run="gru", tag="model_summary")
     assert "<pre><code>" in summary["text"] and "gru_1 (GRU)" in summary["text"]
 

@@ -3,9 +3,11 @@ import json
 import pytest
 
 from tests.conftest import TINY_TEXT, train_tiny
-from word_predictor import rundir, train
+from word_predictor import predict, rundir, train
 from word_predictor.config import load_config
 from word_predictor.text import Vocabulary, sha256_of
+
+pytestmark = pytest.mark.backend
 
 
 def test_help_documents_every_flag(capsys):
@@ -89,3 +91,20 @@ def test_bad_corpus_is_one_line_and_no_run(tmp_path, capsys, content, message):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not run_folders(tmp_path / "logs")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("context", ["window", "full"])
+def test_mixed_precision_trains_and_predicts(tmp_path, tiny_corpus, context, capsys):
+    flags = ["--context", context, "--precision", "mixed_bfloat16", "--epochs", "1"]
+    if context == "full":
+        flags += ["--bptt", "5", "--batch-size", "4"]
+    assert train_tiny(tiny_corpus, tmp_path / "logs", "--run-name", "mixed", *flags) == 0
+    config, _ = load_config(tmp_path / "logs" / "mixed" / "config.json")
+    assert config.precision == "mixed_bfloat16"
+    model = rundir.load_model(tmp_path / "logs" / "mixed" / "model.keras")
+    assert model.get_layer("embedding").dtype_policy.name == "mixed_bfloat16"
+    assert model.outputs[0].dtype == "float32"  # logits stay float32 for the loss and for sampling
+    capsys.readouterr()
+    assert predict.main(["--run", str(tmp_path / "logs" / "mixed"), "--json", "the cat sat"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["predictions"]) == 5

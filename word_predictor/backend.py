@@ -1,41 +1,74 @@
-"""Keras, imported once with TensorFlow's start-up chatter held back.
+"""The Keras backend, chosen before Keras loads, and Keras itself, imported once and quietly.
 
-Modules that need Keras take it from here (`from word_predictor.backend import keras`),
-so commands that don't (`python -m word_predictor.runs`) start without TensorFlow.
+    select("jax")                          sets KERAS_BACKEND; every command calls it first
+    from word_predictor.backend import keras   the first such import loads Keras
+
+Importing this module alone does not load Keras (`keras` is looked up lazily, through
+the module's `__getattr__`), so commands that need no model (`python -m
+word_predictor.runs`) start in a fraction of a second, and a command can choose the
+backend after parsing its flags.
 
 TensorFlow 2.21 prints CUDA probing and oneDNN notices straight to file descriptor 2
 before its log settings apply, burying our one-line messages. They are shown if the
 import fails, or always with WORD_PREDICTOR_TF_LOGS=1.
 """
 
+from __future__ import annotations
+
+import argparse
 import os
 import sys
 import tempfile
 
+from word_predictor.config import PRECISIONS
+
 BACKENDS = ("tensorflow", "jax", "torch")
+DEFAULT_BACKEND = "tensorflow"
 
 
-def add_backend_argument(parser) -> None:
-    parser.add_argument(
-        "--backend", choices=BACKENDS, default=None,
-        help="Keras backend (default: the KERAS_BACKEND environment variable, else tensorflow)",
-    )  # fmt: skip
+def requested() -> str:
+    """The backend asked for by the environment: KERAS_BACKEND, else TensorFlow."""
+    return os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
 
 
-def select(name: str | None) -> None:
-    """Choose the Keras backend; call before anything imports Keras."""
-    if name is None:
-        return
-    if "keras" in sys.modules:
-        current = sys.modules["keras"].backend.backend()
-        if current != name:
-            raise ValueError(f"Keras already runs on {current}; --backend {name} must be chosen before it loads")
-        return
+def select(name: str | None) -> str:
+    """Make `name` (None: the environment's choice) the backend Keras will load with.
+
+    Call it before anything imports Keras. Keras reads KERAS_BACKEND once, when it is
+    first imported, so a second, different choice in the same process cannot work.
+    """
+    name = name or requested()
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    loaded = _loaded_backend()
+    if loaded is not None and loaded != name:
+        raise ValueError(
+            f"Keras is already loaded with the {loaded} backend in this process, so it cannot "
+            f"switch to {name}; choose the backend before Keras is imported"
+        )
     os.environ["KERAS_BACKEND"] = name
+    return name
+
+
+def add_backend_argument(parser: argparse.ArgumentParser) -> None:
+    """--backend {tensorflow,jax,torch}, defaulting to KERAS_BACKEND or TensorFlow."""
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=requested(),  # an unknown name in KERAS_BACKEND is refused by select()
+        help="Keras backend that runs the model (default: the KERAS_BACKEND environment variable, "
+        "else tensorflow); its package must be installed",
+    )
+
+
+def _loaded_backend() -> str | None:
+    module = sys.modules.get("keras")
+    backend = getattr(module, "backend", None)
+    return backend.backend() if backend is not None and hasattr(backend, "backend") else None
 
 
 def _import_keras_quietly():
-    if os.environ.get("WORD_PREDICTOR_TF_LOGS") or os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+    if os.environ.get("WORD_PREDICTOR_TF_LOGS") or requested() != "tensorflow":
         import keras
 
         return keras
@@ -60,22 +93,50 @@ def _import_keras_quietly():
     return keras
 
 
-def __getattr__(name: str):
-    # `from word_predictor.backend import keras` imports Keras on first use, so a
-    # command can choose the backend after parsing its flags.
-    if name == "keras":
+def _keras():
+    """Keras, imported on first use and then kept as an ordinary module attribute."""
+    if "keras" not in globals():
         globals()["keras"] = _import_keras_quietly()
-        return globals()["keras"]
-    raise AttributeError(name)
+    return globals()["keras"]
+
+
+def __getattr__(name: str):
+    # PEP 562: Python calls this only for names the module does not define (yet), which
+    # is how `from word_predictor.backend import keras` reaches _keras().
+    if name == "keras":
+        return _keras()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def gpu_available() -> bool:
     """Whether the Keras backend sees a GPU (any backend; Keras' own list lacks torch)."""
-    from word_predictor.backend import keras
-
-    name = keras.backend.backend()
-    if name == "torch":
+    keras = _keras()
+    if keras.backend.backend() == "torch":
         import torch
 
         return torch.cuda.is_available()
     return any(device.lower().startswith("gpu") for device in keras.distribution.list_devices())
+
+
+def apply_precision(name: str) -> None:
+    """Set Keras' global dtype policy: float32, or mixed precision with float32 weights.
+
+    Build the model after this call; its layers take the policy when they are made.
+    Every backend trains all three on a CPU as well as on a GPU (measured with each
+    cell), though half precision only pays on a GPU. The one combination known to fail,
+    JAX's cuDNN LSTM with bfloat16, is avoided by `use_cudnn`.
+    """
+    if name not in PRECISIONS:
+        raise ValueError(f"unknown precision {name!r}; choose one of {', '.join(PRECISIONS)}")
+    _keras().mixed_precision.set_dtype_policy(name)
+
+
+def use_cudnn(precision: str) -> str | bool:
+    """The recurrent layers' `use_cudnn` setting for this backend and precision.
+
+    JAX's cuDNN LSTM kernel has no bfloat16 version ("Unknown output type bfloat16"),
+    so that combination takes the generic loop; everywhere else Keras picks ("auto").
+    """
+    if precision == "mixed_bfloat16" and _keras().backend.backend() == "jax":
+        return False
+    return "auto"

@@ -9,6 +9,7 @@ schedule, which Keras resets at the start of every fit() (in state.json).
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 
@@ -39,6 +40,26 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         if loss is not None and not math.isfinite(float(loss)):
             self.stopped_at = (self._epoch, batch)
             self.model.stop_training = True
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stop after the epoch during which `seconds` of training have passed (0: no limit).
+
+    The clock counts this fit() only, so a resumed run gets the limit afresh.
+    """
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+        self._start = 0.0
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.seconds and time.perf_counter() - self._start >= self.seconds:
+            self.model.stop_training = True
+            print(f"time limit reached after epoch {epoch + 1}")
 
 
 class RunCheckpoint(keras.callbacks.Callback):

@@ -56,6 +56,7 @@ class Config:
     clip_norm: float = 1.0
     patience: int = 3
     seed: int = 0
+    time_limit: float = 0.0  # minutes; 0: none
     precision: str = "float32"
     # monitoring
     log_every: int = 20

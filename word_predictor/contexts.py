@@ -10,6 +10,7 @@ generate and the TensorBoard samples never ask which one they have:
 
     min_tokens                        the fewest tokens a corpus needs
     block_size(tokens)                length of the blocks dealt to train/validation/test
+    check_training_split(split)       ValueError if the settings cannot train on it
     training_model(on_gpu, use_cudnn) the view fit() trains (model.build_model)
     training_batches(split, epoch)    a PyDataset with examples_per_epoch, targets_per_epoch
     validation_batches(split)         the same for validation, or None if too short

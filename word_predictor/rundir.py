@@ -60,11 +60,12 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, content: str | bytes) -> None:
     path = Path(path)
     temporary = path.with_name(f".{path.name}.partial")
-    with _replacing(path, temporary), open(temporary, "w", encoding="utf-8") as stream:
-        stream.write(text)
+    opening = {"mode": "wb"} if isinstance(content, bytes) else {"mode": "w", "encoding": "utf-8"}
+    with _replacing(path, temporary), open(temporary, **opening) as stream:
+        stream.write(content)
         stream.flush()
         os.fsync(stream.fileno())
 
@@ -257,9 +258,7 @@ def load_run(run_dir: Path) -> Run:
             f"{STATUS_FILE}); restore the original file or train again"
         )
     model = load_model(run_dir / MODEL_FILE)
-    # A full-context model also outputs its states: the logits come first.
-    logits_shape = model.output_shape[0] if isinstance(model.output_shape, list) else model.output_shape
-    outputs = logits_shape[-1]
+    outputs = model.outputs[0].shape[-1]  # logits first (a full-context model also returns its states)
     if outputs != len(vocabulary) or config.vocabulary_size != len(vocabulary):
         raise RunError(
             f"the model in {run_dir} predicts {outputs} words but the vocabulary has "

@@ -223,9 +223,17 @@ class FullContext:
         self.min_tokens = 2
 
     def block_size(self, tokens: int) -> int:
-        """Split blocks of 5% of the corpus (at least 1,000 tokens): validation and test each get a few long
-        stretches of text, so their figures use long contexts too."""
-        return max(1000, tokens // 20)
+        """Split blocks of 5% of the corpus (and a few chunks at least): validation and test each get a
+        few long stretches of text (20 blocks: 2 for validation, 4 for test at the default fractions),
+        so their figures use long contexts too."""
+        return max(4 * (self.config.bptt + 1), tokens // 20)
+
+    def check_training_split(self, split: Split) -> None:
+        if self.config.bptt > split.tokens - 1:
+            raise ValueError(
+                f"--bptt {self.config.bptt} is longer than the training split ({split.tokens} words); "
+                f"use --bptt {max(1, split.tokens // 4)} or less, or add text"
+            )
 
     def training_model(self, on_gpu: bool, use_cudnn="auto"):
         return build_model(self.config, "training", use_cudnn=use_cudnn)

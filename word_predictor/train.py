@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from word_predictor import backend
-from word_predictor.config import CELLS, CONTEXTS, TARGETS, Config, validate
+from word_predictor.config import CELLS, CONTEXTS, PRECISIONS, TARGETS, Config, validate
 from word_predictor.corpus import ENCODING_ERRORS
 from word_predictor.errors import UsageError, run_cli
 
@@ -76,7 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="stop after this many epochs without a better validation loss "
                                "(the learning rate halves after each such epoch)")
     training.add_argument("--seed", type=int, default=d.seed, help="random seed")
+    training.add_argument("--time-limit", type=float, default=d.time_limit, metavar="MINUTES",
+                          help="stop after the epoch that passes this many minutes of training (0: no limit)")
     backend.add_backend_argument(training)
+    training.add_argument("--precision", choices=PRECISIONS, default=d.precision,
+                          help="float32, or mixed precision (float16/bfloat16 compute, float32 weights; pays on a GPU)")
 
     output = parser.add_argument_group("output")
     output.add_argument("--logdir", type=Path, default=Path("logs"), help="folder that holds the runs")
@@ -118,6 +122,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         clip_norm=args.clip_norm,
         patience=args.patience,
         seed=args.seed,
+        time_limit=args.time_limit,
+        precision=args.precision,
         log_every=args.log_every,
         histograms=args.histograms,
         sample_prompts=list(args.sample_prompt),

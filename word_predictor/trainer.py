@@ -14,13 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from word_predictor import monitoring, rundir
+from word_predictor import backend, monitoring, rundir
 from word_predictor.backend import gpu_available, keras
-from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, read_state
+from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, TimeLimit, read_state
 from word_predictor.config import Config, config_json, load_config
 from word_predictor.contexts import context_for
 from word_predictor.corpus import Corpus, build_corpus
-from word_predictor.errors import UserError
+from word_predictor.errors import UsageError, UserError
 from word_predictor.evaluate import format_scores, score
 from word_predictor.model import build_model, compile_model, copy_weights
 from word_predictor.predictor import Predictor, sample_prompts
@@ -44,9 +44,24 @@ def corpus_for(config: Config, cache_dir: Path | None = None) -> Corpus:
     )
 
 
-def train_new(config: Config, logdir: Path, run_name: str | None, command_line: str, use_cache: bool = True) -> Path:
-    """Read the corpus, create the run folder and train; returns the run folder."""
+def train_new(
+    config: Config,
+    logdir: Path,
+    run_name: str | None,
+    command_line: str,
+    use_cache: bool = True,
+    steps_per_epoch: int | None = None,
+) -> Path:
+    """Read the corpus, create the run folder and train; returns the run folder.
+
+    `steps_per_epoch` cuts every epoch (and its validation) to that many batches:
+    for benchmarks that need the whole path on a large corpus in little time.
+    """
     corpus = corpus_for(config, Path(logdir) / CACHE_DIR if use_cache else None)
+    try:
+        context_for(config).check_training_split(corpus.splits["train"])
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     config.vocabulary_size = len(corpus.vocabulary)
     config.corpus_tokens = corpus.tokens
     for name, split in corpus.splits.items():
@@ -66,7 +81,7 @@ def train_new(config: Config, logdir: Path, run_name: str | None, command_line: 
             ),
         )
         rundir.write_test_split(run_dir, corpus.splits["test"])
-        _fit(run_dir, config, corpus, command_line, state={}, model=None)
+        _fit(run_dir, config, corpus, command_line, state={}, model=None, steps_per_epoch=steps_per_epoch)
     return run_dir
 
 
@@ -120,17 +135,27 @@ class TimedBatches(keras.utils.PyDataset):
             self.batches.on_epoch_end()
 
 
-def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state: dict, model) -> None:
+def _fit(
+    run_dir: Path, config: Config, corpus: Corpus, command_line: str, state: dict, model, steps_per_epoch=None
+) -> None:
+    previous = keras.mixed_precision.dtype_policy().name
+    try:
+        _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch)
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)  # Keras' policy is global: leave it as found
+
+
+def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch) -> None:
     initial_epoch = state.get("epochs_completed", 0)
     keras.utils.set_random_seed(config.seed + initial_epoch)
     on_gpu = gpu_available()
     context = context_for(config)
+    backend.apply_precision(config.precision)  # before any layer is made
+    use_cudnn = backend.use_cudnn(config.precision)
     if model is None:
-        model = context.training_model(on_gpu)
+        model = context.training_model(on_gpu, use_cudnn)
         compile_model(model, config)
     train_batches = context.training_batches(corpus.splits["train"], epoch=initial_epoch)
-    if train_batches.targets_per_epoch == 0:
-        raise UserError(f"the training split holds no full window of {context.min_tokens} tokens; add text")
     validation_batches = context.validation_batches(corpus.splits["validation"])
     watched = "val_loss" if validation_batches is not None else "loss"
 
@@ -139,7 +164,7 @@ def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state
         monitor=watched, factor=0.5, patience=0, min_lr=config.learning_rate / 64, verbose=1
     )
     non_finite = StopOnNonFiniteLoss()
-    inference = build_model(config)  # the view predict uses; the checkpoint refreshes it each epoch
+    inference = build_model(config, use_cudnn=use_cudnn)  # the view predict uses; the checkpoint refreshes it each epoch
     checkpoint = RunCheckpoint(run_dir, [early_stopping, schedule], state, inference_view=inference)
     if initial_epoch == 0:
         monitoring.write_run_description(run_dir, config, model, command_line)
@@ -169,8 +194,10 @@ def _fit(run_dir: Path, config: Config, corpus: Corpus, command_line: str, state
             validation_data=validation_batches,
             epochs=config.epochs,
             initial_epoch=initial_epoch,
-            callbacks=[non_finite, *shown, early_stopping, schedule, checkpoint],
+            callbacks=[non_finite, *shown, early_stopping, schedule, TimeLimit(config.time_limit * 60), checkpoint],
             verbose=1 if sys.stdout.isatty() else 2,
+            steps_per_epoch=steps_per_epoch and min(steps_per_epoch, len(train_batches)),
+            validation_steps=steps_per_epoch and validation_batches and min(steps_per_epoch, len(validation_batches)),
         )
     if not (run_dir / rundir.MODEL_FILE).is_file():
         rundir.write_status(run_dir, stopped="non-finite loss")
@@ -207,8 +234,9 @@ def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_
         metrics["test"] = scores
         print(f"test split of {run_dir.name}:\n{format_scores(scores)}")
         monitoring.write_test_metrics(run_dir, scores, step=last_step)
-    samples = f"kept model (epoch {metrics['best_epoch']})\n\n{predictor.samples_markdown(prompts)}"
-    monitoring.write_final_samples(run_dir, samples, step=last_step + 1)
+    monitoring.write_final_samples(
+        run_dir, predictor.samples_markdown(prompts), step=metrics["epochs_completed"], best_epoch=state.get("best_epoch", 0)
+    )
     monitoring.write_projector(run_dir, model, corpus.vocabulary)
     rundir.write_json(run_dir / rundir.METRICS_FILE, metrics)
     rundir.mark_complete(run_dir)

@@ -196,6 +196,13 @@ class WindowContext:
         """Split blocks of about 1% of the corpus (at most 1,000 tokens), each a few windows long."""
         return max(2 * (self.config.window_size + 1), min(1000, tokens // 100))
 
+    def check_training_split(self, split: Split) -> None:
+        if window_starts(split.bounds, self.config.window_size).size == 0:
+            raise ValueError(
+                f"the training split holds no window of {self.config.window_size} words and the word after "
+                "it; add text or lower --window-size"
+            )
+
     def training_model(self, on_gpu: bool, use_cudnn="auto"):
         # On a CPU, windows of fixed length with the time loop unrolled train faster
         # (benchmarks/training_graph.py); on a GPU the open-length model keeps cuDNN.

@@ -1,0 +1,274 @@
+"""Full-context training against the PyTorch word-language-model recipe, on WikiText-2.
+
+Both systems read one closed vocabulary and the same token stream: the corpus
+is read once here with word_predictor's own pipeline (normalisation, unknown
+threshold 3, full-context split layout, validation share 10%, no test share),
+and the test text is ../shared/data/wikitext2-test.txt encoded with the same
+vocabulary.
+
+    ours       python -m word_predictor.train --context full --layers 2 --units 200
+               --embedding-dim 200 --bptt 35 --batch-size 20 --dropout 0.2 --epochs 6
+               then python -m word_predictor.evaluate --text wikitext2-test.txt
+               (Adam and the trainer's own schedule, as a user would run it)
+    yardstick  the recipe of the PyTorch word_language_model example, written here:
+               2 x 200 LSTM, embedding 200, dropout 0.2, batch 20, bptt 35, plain SGD
+               at learning rate 20 divided by 4 whenever the validation loss does not
+               improve, gradient norm clipped at 0.25, weights uniform in +-0.1, the
+               best epoch's model kept; test scored with 10 lanes as the example does
+
+Each side runs in its own child process, rounds alternate which goes first, and
+the table shows medians of wall time (training and test scoring) and test
+perplexity, and their ratios ours / yardstick.
+
+    python -m benchmarks.full_context --quick        # 1 epoch, 1 round
+    python -m benchmarks.full_context --rounds 2     # 6 epochs
+    python -m benchmarks.full_context --gpu          # the GPU sizes: 2 x 650, batch 64, tokens/s
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import common
+
+RECIPE = dict(layers=2, units=200, embedding_dim=200, bptt=35, batch_size=20, dropout=0.2, epochs=6)
+GPU_RECIPE = dict(layers=2, units=650, embedding_dim=650, bptt=35, batch_size=64, dropout=0.5, epochs=1)
+
+
+def our_flags(recipe: dict) -> list[str]:
+    return ["--context", "full", "--layers", str(recipe["layers"]), "--units", str(recipe["units"]),
+            "--embedding-dim", str(recipe["embedding_dim"]), "--bptt", str(recipe["bptt"]),
+            "--batch-size", str(recipe["batch_size"]), "--dropout", str(recipe["dropout"]),
+            "--epochs", str(recipe["epochs"]), "--patience", str(recipe["epochs"]),
+            "--test-fraction", "0", "--validation-fraction", "0.1", "--unknown-threshold", "3"]  # fmt: skip
+
+
+def read_streams(flags: list[str]):
+    """The vocabulary and the train, validation and test id streams, as our trainer reads them."""
+    from word_predictor import train, trainer
+    from word_predictor.corpus import encode_files
+
+    config = train.config_from_args(
+        train.build_parser().parse_args(["--corpus", str(common.data_file("wikitext2-train.txt")), *flags])
+    )
+    corpus = trainer.corpus_for(config)
+    test = encode_files([common.data_file("wikitext2-test.txt")], corpus.vocabulary)
+    return corpus.vocabulary, {
+        "train": corpus.splits["train"].compact().ids,
+        "validation": corpus.splits["validation"].compact().ids,
+        "test": test.ids,
+    }
+
+
+# ---------------------------------------------------------------- the yardstick (child process)
+
+
+def pytorch_child(recipe: dict, flags: list[str], device: str) -> None:
+    import numpy as np
+    import torch
+    from torch import nn
+
+    vocabulary, streams = read_streams(flags)
+    torch.manual_seed(0)
+    size = len(vocabulary)
+
+    class LanguageModel(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dropout = nn.Dropout(recipe["dropout"])
+            self.embedding = nn.Embedding(size, recipe["embedding_dim"])
+            self.lstm = nn.LSTM(recipe["embedding_dim"], recipe["units"], recipe["layers"], dropout=recipe["dropout"])
+            self.output = nn.Linear(recipe["units"], size)
+            for weight in (self.embedding.weight, self.output.weight):
+                nn.init.uniform_(weight, -0.1, 0.1)
+            nn.init.zeros_(self.output.bias)
+
+        def forward(self, tokens, state):  # (time, lanes) -> (time, lanes, vocabulary)
+            hidden, state = self.lstm(self.dropout(self.embedding(tokens)), state)
+            return self.output(self.dropout(hidden)), state
+
+    def lanes(ids, count):  # one stream -> (steps, lanes): lane b is one contiguous stretch
+        steps = len(ids) // count
+        return torch.from_numpy(np.asarray(ids[: steps * count], np.int64).reshape(count, steps).T.copy()).to(device)
+
+    def zero_state(count):
+        shape = (recipe["layers"], count, recipe["units"])
+        return (torch.zeros(shape, device=device), torch.zeros(shape, device=device))
+
+    model = LanguageModel().to(device)
+    loss_of = nn.CrossEntropyLoss()
+    bptt = recipe["bptt"]
+    if device == "cpu":
+        # PyTorch's own default (every core) suffers most when another process holds
+        # a core; give the yardstick the faster of 1 and 2 threads, measured here.
+        torch.set_num_threads(_faster_thread_count(model, size, recipe, torch, nn))
+
+    def evaluate(ids, count=10):
+        model.eval()
+        data, state, total, seen = lanes(ids, count), zero_state(count), 0.0, 0
+        with torch.no_grad():
+            for i in range(0, data.size(0) - 1, bptt):
+                tokens, targets = data[i : i + bptt], data[i + 1 : i + 1 + bptt]
+                tokens = tokens[: len(targets)]
+                logits, state = model(tokens, state)
+                total += len(targets) * count * loss_of(logits.view(-1, size), targets.reshape(-1)).item()
+                seen += len(targets) * count
+        return total / seen
+
+    train = lanes(streams["train"], recipe["batch_size"])
+    learning_rate, best, best_state = 20.0, math.inf, None
+    start = time.perf_counter()
+    trained_tokens = 0
+    for _ in range(recipe["epochs"]):
+        model.train()
+        state = zero_state(recipe["batch_size"])
+        for i in range(0, train.size(0) - 1, bptt):
+            tokens, targets = train[i : i + bptt], train[i + 1 : i + 1 + bptt]
+            tokens = tokens[: len(targets)]
+            state = tuple(s.detach() for s in state)  # truncated backpropagation
+            model.zero_grad()
+            logits, state = model(tokens, state)
+            loss = loss_of(logits.view(-1, size), targets.reshape(-1))
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+            with torch.no_grad():
+                for parameter in model.parameters():
+                    parameter.add_(parameter.grad, alpha=-learning_rate)
+            trained_tokens += targets.numel()
+        if device != "cpu":
+            torch.cuda.synchronize()
+        validation = evaluate(streams["validation"])
+        if validation < best:
+            best, best_state = validation, {k: v.clone() for k, v in model.state_dict().items()}
+        else:
+            learning_rate /= 4
+    training_seconds = time.perf_counter() - start
+    model.load_state_dict(best_state)
+    test_loss = evaluate(streams["test"])
+    common.child_result({
+        "test_perplexity": math.exp(test_loss), "training_seconds": training_seconds,
+        "tokens_per_second": trained_tokens / training_seconds, "threads": torch.get_num_threads(),
+    })  # fmt: skip
+
+
+def _faster_thread_count(model, size, recipe, torch, nn) -> int:
+    tokens = torch.randint(0, size, (recipe["bptt"], recipe["batch_size"]))
+    seconds = {}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        times = []
+        for _ in range(6):
+            begin = time.perf_counter()
+            logits, _ = model(tokens, None)
+            nn.functional.cross_entropy(logits.view(-1, size), tokens.view(-1)).backward()
+            times.append(time.perf_counter() - begin)
+        seconds[threads] = sorted(times)[3]
+    model.zero_grad()
+    return min(seconds, key=seconds.get)
+
+
+# ---------------------------------------------------------------- ours (CLI, as a user runs it)
+
+
+def run_ours(recipe: dict, logdir: Path, name: str, env: dict) -> dict:
+    """Train and score with the commands, as a user would; the training speed is the trainer's own
+    per-epoch targets_per_second (training steps only, validation excluded), median over epochs."""
+    import subprocess
+
+    train = ["-m", "word_predictor.train", "--corpus", str(common.data_file("wikitext2-train.txt")), "--logdir",
+             str(logdir), "--run-name", name, "--no-cache", *our_flags(recipe)]  # fmt: skip
+    evaluate = ["-m", "word_predictor.evaluate", "--run", str(logdir / name), "--text",
+                str(common.data_file("wikitext2-test.txt")), "--json"]  # fmt: skip
+    start = time.perf_counter()
+    outputs = []
+    for command in (train, evaluate):
+        done = subprocess.run([sys.executable, *command], cwd=common.REPO, capture_output=True, text=True,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env})  # fmt: skip
+        if done.returncode != 0:
+            return {"ok": False, "error": done.stderr.strip()[-500:]}
+        outputs.append(done.stdout)
+    wall = time.perf_counter() - start
+    speeds = [float(x) for x in re.findall(r"targets_per_second: ([0-9.]+)", outputs[0])]
+    return {
+        "ok": True,
+        "wall_seconds": wall,
+        "test_perplexity": json.loads(outputs[1].strip().splitlines()[-1])["perplexity"],
+        "tokens_per_second": common.median(speeds) if speeds else None,
+        "epochs": json.loads((logdir / name / "metrics.json").read_text()).get("epochs_completed"),
+        "command": "python " + shlex.join(train),
+    }
+
+
+def main(argv=None) -> int:
+    parser = common.base_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=1, help="rounds, each running both sides once")
+    parser.add_argument("--gpu", action="store_true", help="the GPU sizes (2 x 650, batch 64) on CUDA, JAX backend")
+    parser.add_argument("--child", help=argparse_hidden())
+    args = parser.parse_args(argv)
+    recipe = dict(GPU_RECIPE if args.gpu else RECIPE)
+    if args.quick:
+        recipe["epochs"] = 1
+    if args.child:
+        pytorch_child(json.loads(args.child), our_flags(json.loads(args.child)), "cuda" if args.gpu else "cpu")
+        return 0
+    env = {"KERAS_BACKEND": "jax"} if args.gpu else {}
+    rows = {"ours": [], "PyTorch recipe": []}
+    with tempfile.TemporaryDirectory() as folder:
+        for round_ in range(args.rounds):
+            order = ["ours", "PyTorch recipe"] if round_ % 2 == 0 else ["PyTorch recipe", "ours"]
+            for side in order:
+                print(f"round {round_ + 1}: {side}", flush=True)
+                if side == "ours":
+                    result = run_ours(recipe, Path(folder), f"full-{round_}", env)
+                else:
+                    child = ["-m", "benchmarks.full_context", "--child", json.dumps(recipe)] + (
+                        ["--gpu"] if args.gpu else []
+                    )
+                    result = common.run_child(child)
+                if not result.get("ok"):
+                    print(f"  failed: {result.get('error')}", flush=True)
+                    continue
+                print(f"  {result['wall_seconds']:.0f} s, test perplexity {result['test_perplexity']:.1f}", flush=True)
+                rows[side].append(result)
+    table = []
+    yardstick = rows["PyTorch recipe"]
+    for side, results in rows.items():
+        if not results:
+            continue
+        wall = common.median([r["wall_seconds"] for r in results])
+        perplexity = common.median([r["test_perplexity"] for r in results])
+        row = {"system": side, "runs": len(results), "wall s (median)": wall, "spread": common.spread(
+            [r["wall_seconds"] for r in results]), "test perplexity (median)": perplexity}  # fmt: skip
+        speeds = [r["tokens_per_second"] for r in results if r.get("tokens_per_second")]
+        row["training tokens/s (median)"] = common.median(speeds) if speeds else None
+        if yardstick:
+            row["tokens/s / yardstick"] = row["training tokens/s (median)"] / common.median(
+                [r["tokens_per_second"] for r in yardstick]
+            ) if speeds else None
+            row["wall / yardstick"] = wall / common.median([r["wall_seconds"] for r in yardstick])
+            row["perplexity / yardstick"] = perplexity / common.median([r["test_perplexity"] for r in yardstick])
+        table.append(row)
+    common.print_table(table, ["system", "runs", "wall s (median)", "spread", "test perplexity (median)",
+                               "wall / yardstick", "perplexity / yardstick", "training tokens/s (median)",
+                               "tokens/s / yardstick"],
+                       title=f"WikiText-2, {recipe}")  # fmt: skip
+    common.save_results("full_context", args, {"recipe": recipe, "rows": table, "raw": rows})
+    return 0
+
+
+def argparse_hidden():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+if __name__ == "__main__":
+    sys.exit(main())
