@@ -9,6 +9,8 @@ import pytest
 from word_predictor import generate, predict
 from word_predictor.rundir import load_run
 
+pytestmark = pytest.mark.backend
+
 REPO = Path(__file__).resolve().parents[1]
 
 
