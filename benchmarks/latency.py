@@ -1,16 +1,17 @@
-"""Benchmark 4: prediction latency, warm in process and cold from the command line.
+"""Benchmark 4: prediction latency, warm in process and cold from the command line,
+and the throughput of `predict --input`.
 
 Warm: the default model (Config() defaults, vocabulary of wikitext2-train.txt built
 by our corpus code; the weights do not change the time) asked for the next word
 of one context at a time, every way we could call it, interleaved call by call so
 that a slow spell of the machine hits them all alike:
 
-    Predictor.suggest     predict.py's whole path: text -> words -> ids -> top 5
-    NextWord              model.NextWord as it is (predict_on_batch)
-    eager call            next_word_model(ids, training=False), no graph
-    tf.function           one compiled step with an open (batch, time) signature
-    tf.function + XLA     the same with jit_compile=True
-    suggest + tf.function Predictor.suggest with the compiled step put in
+    Predictor.suggest        predict.py's whole path: text -> words -> ids -> top 5
+    reader.start             the window reader as it is (predict_on_batch)
+    eager call               inference_model(ids, training=False), no graph
+    tf.function              one compiled step with an open (batch, time) signature
+    tf.function + XLA        the same with jit_compile=True
+    suggest + tf.function    Predictor.suggest on a model whose predict_on_batch is that step
 
 and the same functions on batches of 1,024 contexts (evaluate's batch), in contexts
 per second.
@@ -18,13 +19,16 @@ per second.
 Cold: `python -m word_predictor.predict --run RUN TEXT` against
 `python -c "import tensorflow"` alone, alternated, median wall times and their ratio.
 
+--input: contexts per second of one `predict --input FILE` process over --lines
+contexts, against one `predict` process per context (a few are enough for the
+yardstick), alternated round by round; medians and their ratio.
+
     python -m benchmarks.latency --quick
     python -m benchmarks.latency [--run logs/RUN]
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import sys
@@ -37,25 +41,47 @@ from benchmarks import common
 PROMPT = "some of them looks like"
 
 
-def compiled_next_word(next_word_model, jit_compile: bool = False):
-    """A NextWord-like callable: (batch, time) int32 -> (batch, vocabulary), one tf.function step."""
+def compiled_step(inference_model, jit_compile: bool = False):
+    """(batch, time) int32 -> (batch, vocabulary) logits, one tf.function step."""
     import tensorflow as tf
 
     step = tf.function(
-        lambda ids: next_word_model(ids, training=False),
+        lambda ids: inference_model(ids, training=False),
         input_signature=[tf.TensorSpec((None, None), tf.int32)],
         jit_compile=jit_compile,
     )
     return lambda contexts: step(tf.convert_to_tensor(contexts, tf.int32)).numpy()
 
 
-def eager_next_word(next_word_model):
+def eager_step(inference_model):
     import keras
 
     def call(contexts):
-        return keras.ops.convert_to_numpy(next_word_model(contexts.astype("int32"), training=False))
+        return keras.ops.convert_to_numpy(inference_model(contexts.astype("int32"), training=False))
 
     return call
+
+
+class CompiledModel:
+    """Stands in for the inference model where a reader calls `predict_on_batch`."""
+
+    def __init__(self, step):
+        self.predict_on_batch = step
+
+
+def test_contexts(count: int, seed: int = 0) -> list[str]:
+    """Contexts of 3 to 12 words from the test text, as an editor would send them."""
+    import numpy as np
+
+    from word_predictor.text import words
+
+    test_words = words(common.data_file("wikitext2-test.txt").read_text(encoding="utf-8"))
+    rng = np.random.default_rng(seed)
+    texts = []
+    for _ in range(count):
+        start, length = int(rng.integers(0, len(test_words) - 20)), int(rng.integers(3, 13))
+        texts.append(" ".join(test_words[start : start + length]))
+    return texts
 
 
 # ---------------------------------------------------------------- warm
@@ -66,11 +92,10 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
 
     from word_predictor.config import Config
     from word_predictor.corpus import build_corpus, window_block_size
-    from word_predictor.model import NextWord, build_model
-    from word_predictor.predict import Predictor
-    from word_predictor.rundir import Run
-    from word_predictor.text import ASCII_WORDS, words
-    from word_predictor.windows import context_ids
+    from word_predictor.text import ASCII_WORDS
+    from word_predictor.model import build_model
+    from word_predictor.predictor import Predictor
+    from word_predictor.windows import crop_context
 
     config = Config()
     corpus = build_corpus(
@@ -81,26 +106,19 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
     )  # fmt: skip
     config.vocabulary_size = len(corpus.vocabulary)
     model = build_model(config)
-    predictor = Predictor(Run(Path("."), config, corpus.vocabulary, model, {}))
-    compiled_predictor = Predictor(Run(Path("."), config, corpus.vocabulary, model, {}))
-    compiled_predictor.next_word = compiled_next_word(predictor.next_word.model)
+    predictor = Predictor(model, config, corpus.vocabulary)
+    compiled_predictor = Predictor(CompiledModel(compiled_step(model)), config, corpus.vocabulary)
 
-    # Contexts of 3 to 12 words from the test text, as an editor would send them.
-    test_words = words(common.data_file("wikitext2-test.txt").read_text(encoding="utf-8"))
-    rng = np.random.default_rng(0)
-    texts = []
-    for _ in range(calls):
-        start, length = int(rng.integers(0, len(test_words) - 20)), int(rng.integers(3, 13))
-        texts.append(" ".join(test_words[start : start + length]))
-    id_contexts = [context_ids(words(t), corpus.vocabulary, config.window_size, pad=False) for t in texts]
-
-    single = predictor.next_word.model
+    texts = test_contexts(calls)
+    contexts = [crop_context(corpus.vocabulary.encode(predictor.tokens(t)), config.window_size, pad=False)
+                for t in texts]  # fmt: skip
+    batches = [c[None, :] for c in contexts]  # (1, time) each
     ways = {
         "Predictor.suggest (as is: predict_on_batch)": lambda i: predictor.suggest(texts[i]),
-        "NextWord (as is: predict_on_batch)": lambda i: predictor.next_word(id_contexts[i]),
-        "eager call, training=False": (lambda f: lambda i: f(id_contexts[i]))(eager_next_word(single)),
-        "tf.function step": (lambda f: lambda i: f(id_contexts[i]))(compiled_next_word(single)),
-        "tf.function step + XLA": (lambda f: lambda i: f(id_contexts[i]))(compiled_next_word(single, True)),
+        "reader.start (as is: predict_on_batch)": lambda i: predictor.reader.start([contexts[i]]),
+        "eager call, training=False": (lambda f: lambda i: f(batches[i]))(eager_step(model)),
+        "tf.function step": (lambda f: lambda i: f(batches[i]))(compiled_step(model)),
+        "tf.function step + XLA": (lambda f: lambda i: f(batches[i]))(compiled_step(model, True)),
         "Predictor.suggest + tf.function step": lambda i: compiled_predictor.suggest(texts[i]),
     }
     names = list(ways)
@@ -120,18 +138,18 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
             "p50 ms": 1000 * common.median(values),
             "p90 ms": 1000 * common.percentile(values, 90),
             "p99 ms": 1000 * common.percentile(values, 99),
-            "p50 / NextWord as is": common.median(values) / common.median(yardstick),
+            "p50 / reader as is": common.median(values) / common.median(yardstick),
             "calls": len(values),
         }
         for name, values in seconds.items()
     ]
 
-    batch = np.asarray(rng.integers(1, config.vocabulary_size, (1024, config.window_size)), np.int32)
+    batch = np.random.default_rng(0).integers(1, config.vocabulary_size, (1024, config.window_size)).astype(np.int32)
     batch_ways = {
-        "NextWord (as is: predict_on_batch)": predictor.next_word,
-        "eager call, training=False": eager_next_word(single),
-        "tf.function step": compiled_next_word(single),
-        "tf.function step + XLA": compiled_next_word(single, True),
+        "predict_on_batch (as is)": model.predict_on_batch,
+        "eager call, training=False": eager_step(model),
+        "tf.function step": compiled_step(model),
+        "tf.function step + XLA": compiled_step(model, True),
     }
     batch_seconds = {name: [] for name in batch_ways}
     for name, way in batch_ways.items():
@@ -143,13 +161,13 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
             start = time.perf_counter()
             batch_ways[name](batch)
             batch_seconds[name].append(time.perf_counter() - start)
-    batch_yardstick = common.median(batch_seconds["NextWord (as is: predict_on_batch)"])
+    batch_yardstick = common.median(batch_seconds["predict_on_batch (as is)"])
     batch_rows = [
         {
             "way": name,
             "contexts/s (median)": batch.shape[0] / common.median(values),
             "ms per 1,024": 1000 * common.median(values),
-            "speed / NextWord as is": batch_yardstick / common.median(values),
+            "speed / as is": batch_yardstick / common.median(values),
         }
         for name, values in batch_seconds.items()
     ]
@@ -159,31 +177,11 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
 # ---------------------------------------------------------------- cold
 
 
-def cold_child(run: Path, way: str) -> None:
-    """`python -m word_predictor.predict` in this process, with NextWord's call swapped for `way`."""
-    from word_predictor import model as model_module
-    from word_predictor import predict
-
-    if way != "as-is":
-        original_init = model_module.NextWord.__init__
-
-        def init(self, model):
-            original_init(self, model)
-            self._call = eager_next_word(self.model) if way == "eager" else compiled_next_word(self.model)
-
-        model_module.NextWord.__init__ = init
-        model_module.NextWord.__call__ = lambda self, contexts: self._call(contexts)
-    raise SystemExit(predict.main(["--run", str(run), PROMPT]))
-
-
 def cold(run: Path, rounds: int) -> list[dict]:
-    child = [sys.executable, "-m", "benchmarks.latency", "--cold-child", str(run)]
     commands = {
         'python -c "import tensorflow"': [sys.executable, "-c", "import tensorflow"],
         "python -m word_predictor.predict (as is)": [
             sys.executable, "-m", "word_predictor.predict", "--run", str(run), PROMPT],
-        "predict with an eager call": [*child, "eager"],
-        "predict with a tf.function step": [*child, "compiled"],
     }  # fmt: skip
     seconds = {name: [] for name in commands}
     names = list(commands)
@@ -209,49 +207,89 @@ def cold(run: Path, rounds: int) -> list[dict]:
     ]
 
 
+def input_throughput(run: Path, lines: int, per_line: int, rounds: int) -> tuple[list[dict], float]:
+    """Contexts per second: one `predict --input FILE` over `lines` contexts against
+    `per_line` separate `predict TEXT` processes, alternated round by round."""
+    texts = test_contexts(lines, seed=1)
+    predict = [sys.executable, "-m", "word_predictor.predict", "--run", str(run)]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "contexts.txt"
+        path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+        batched: list[float] = []  # contexts per second, one figure per round
+        separate: list[float] = []
+        for number in range(rounds):
+            for way in ("input", "separate") if number % 2 == 0 else ("separate", "input"):
+                if way == "input":
+                    start = time.perf_counter()
+                    done = subprocess.run([*predict, "--input", str(path)], cwd=common.REPO, capture_output=True,
+                                          text=True)  # fmt: skip
+                    seconds = time.perf_counter() - start
+                    if done.returncode != 0 or len(done.stdout.splitlines()) != lines:
+                        raise SystemExit(f"predict --input failed:\n{done.stderr[-2000:]}")
+                    batched.append(lines / seconds)
+                else:
+                    start = time.perf_counter()
+                    for text in texts[number * per_line : (number + 1) * per_line]:
+                        done = subprocess.run([*predict, text], cwd=common.REPO, capture_output=True, text=True)
+                        if done.returncode != 0:
+                            raise SystemExit(f"predict failed:\n{done.stderr[-2000:]}")
+                    separate.append(per_line / (time.perf_counter() - start))
+    rows = [
+        {"way": f"one predict --input process, {lines:,} contexts", "contexts/s (median)": common.median(batched),
+         "range": common.spread(batched), "rounds": rounds},
+        {"way": f"one predict process per context ({per_line} per round)",
+         "contexts/s (median)": common.median(separate), "range": common.spread(separate), "rounds": rounds},
+    ]  # fmt: skip
+    return rows, common.median(batched) / common.median(separate)
+
+
 def make_run(logdir: Path) -> Path:
-    """A real run folder with the default model on wikitext2-train.txt, after a few steps only."""
-    code = common.train_capped(
-        ["--corpus", str(common.data_file("wikitext2-train.txt")), "--logdir", str(logdir),
-         "--run-name", "latency", "--epochs", "1"],
-        max_steps=5,
-    )  # fmt: skip
-    if code != 0:
+    """A real run folder: the default model trained for one epoch on the shipped corpus."""
+    from word_predictor import train
+
+    argv = ["--corpus", str(common.REPO / "corpus"), "--logdir", str(logdir), "--run-name", "latency", "--epochs", "1"]
+    if train.main(argv) != 0:
         raise SystemExit("could not train the run for the cold benchmark")
     return logdir / "latency"
 
 
 def main(argv=None) -> int:
     parser = common.base_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--run", type=Path, help="run folder for the cold runs (default: train one, 5 steps)")
+    parser.add_argument("--run", type=Path,
+                        help="run folder for the cold and --input runs (default: train one, one epoch on corpus/)")
     parser.add_argument("--calls", type=int, help="single-context calls per way (default: 200 quick, 1000)")
     parser.add_argument("--cold-rounds", type=int, help="cold starts per command (default: 3 quick, 7 full)")
-    parser.add_argument("--cold-child", nargs=2, metavar=("RUN", "WAY"), help=argparse.SUPPRESS)
+    parser.add_argument("--lines", type=int, help="contexts in the --input file (default: 1,000 quick, 10,000)")
+    parser.add_argument("--input-rounds", type=int, help="rounds of the --input comparison (default: 3 quick, 5)")
     args = parser.parse_args(argv)
-    if args.cold_child:
-        cold_child(Path(args.cold_child[0]), args.cold_child[1])
-        return 0
     calls = args.calls or (200 if args.quick else 1000)
     cold_rounds = args.cold_rounds or (3 if args.quick else 7)
+    lines = args.lines or (1_000 if args.quick else 10_000)
+    input_rounds = args.input_rounds or (3 if args.quick else 5)
 
     single_rows, batch_rows, info = warm(calls, batch_rounds=5 if args.quick else 15)
     common.print_table(
-        single_rows, ["way", "p50 ms", "p90 ms", "p99 ms", "p50 / NextWord as is", "calls"],
+        single_rows, ["way", "p50 ms", "p90 ms", "p99 ms", "p50 / reader as is", "calls"],
         title=f"Warm single-context latency, default model, vocabulary {info['vocabulary']:,}",
     )  # fmt: skip
-    common.print_table(batch_rows, ["way", "contexts/s (median)", "ms per 1,024", "speed / NextWord as is"],
+    common.print_table(batch_rows, ["way", "contexts/s (median)", "ms per 1,024", "speed / as is"],
                        title="Batched contexts (1,024 contexts of 5 words)")  # fmt: skip
     with tempfile.TemporaryDirectory() as logdir:
         run = args.run or make_run(Path(logdir))
         cold_rows = cold(run, cold_rounds)
-    common.print_table(
-        cold_rows,
-        ["command", "median s", "range", "/ import tensorflow (median of per-round ratios)", "runs"],
-        title="Cold start: one prediction from the command line",
-    )  # fmt: skip
+        common.print_table(
+            cold_rows,
+            ["command", "median s", "range", "/ import tensorflow (median of per-round ratios)", "runs"],
+            title="Cold start: one prediction from the command line",
+        )  # fmt: skip
+        input_rows, input_ratio = input_throughput(run, lines, per_line=3, rounds=input_rounds)
+    common.print_table(input_rows, ["way", "contexts/s (median)", "range", "rounds"],
+                       title="predict --input against one process per context")  # fmt: skip
+    print(f"\n--input / one process per context: {input_ratio:,.0f}x the contexts per second")
     common.save_results(
         "latency", args,
-        {**info, "single": single_rows, "batched": batch_rows, "cold": cold_rows, "calls": calls},
+        {**info, "single": single_rows, "batched": batch_rows, "cold": cold_rows, "calls": calls,
+         "input": input_rows, "input_ratio": input_ratio, "lines": lines},
     )  # fmt: skip
     return 0
 

@@ -64,3 +64,21 @@ def monitored_logdir(tmp_path_factory) -> Path:
     bi = ["--cell", "simple_rnn", "--bidirectional", "--one-hot", "--log-every", "3"]
     assert train_tiny(corpus, logdir, "--run-name", "bi", *bi) == 0
     return logdir
+
+
+@pytest.fixture(scope="session")
+def trained_full_run(tmp_path_factory) -> Path:
+    """One tiny full-context LSTM run (the state carried token by token), shared read-only."""
+    root = tmp_path_factory.mktemp("trained-full")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(TINY_TEXT * 20, encoding="utf-8")
+    full = ["--context", "full", "--bptt", "5", "--batch-size", "4"]
+    assert train_tiny(corpus, root / "logs", "--run-name", "tiny-full", *full) == 0
+    return root / "logs" / "tiny-full"
+
+
+@pytest.fixture(params=["window", "full"])
+def either_run(request) -> Path:
+    """The tiny window run, then the tiny full-context run."""
+    return request.getfixturevalue("trained_run" if request.param == "window" else "trained_full_run")

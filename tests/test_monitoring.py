@@ -292,6 +292,21 @@ def test_final_samples_follow_the_epochs_and_name_the_kept_epoch(tmp_path):
 
 
 @pytest.mark.slow
+def test_samples_show_a_sampled_continuation_of_each_prompt(monitored_logdir):
+    run_dir = monitored_logdir / "gru"
+    vocabulary = Vocabulary.load(run_dir / rundir.VOCABULARY_FILE)
+    samples = values(run_dir / "samples", monitoring.SAMPLES_TAG)
+    for _, text in samples:
+        contexts = [context for context, _ in table_rows(text)[1]]
+        lines = text.split("\n\n")[-1].splitlines()
+        assert lines[:2] == ["| context | sampled continuation (20 words, temperature 1, seed 0) |", "|---|---|"]
+        rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+        assert [context for context, _ in rows] == contexts  # the same prompts as the top-5 table
+        for _, continuation in rows:
+            assert len(continuation.split()) == 20 and all(word in vocabulary for word in continuation.split())
+
+
+@pytest.mark.slow
 def test_model_summary_and_configuration_as_text(monitored_logdir):
     run_dir = monitored_logdir / "gru"
     assert plugin_tags(run_dir, "text") == {"model_summary", "configuration"}

@@ -175,9 +175,9 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
     shown = monitoring.callbacks(
         run_dir,
         config,
-        samples=lambda trained: Predictor(copy_weights(trained, inference), config, corpus.vocabulary).table(
-            prompts
-        ),
+        samples=lambda trained: Predictor(
+            copy_weights(trained, inference), config, corpus.vocabulary
+        ).samples_markdown(prompts),
         targets_per_epoch=train_batches.targets_per_epoch,
         windows_per_epoch=train_batches.examples_per_epoch,
         first_step=state.get("global_step", 0),
@@ -237,7 +237,7 @@ def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_
         print(f"test split of {run_dir.name}:\n{format_scores(scores)}")
         monitoring.write_test_metrics(run_dir, scores, step=last_step)
     monitoring.write_final_samples(
-        run_dir, predictor.table(prompts), step=metrics["epochs_completed"], best_epoch=state.get("best_epoch", 0)
+        run_dir, predictor.samples_markdown(prompts), step=metrics["epochs_completed"], best_epoch=state.get("best_epoch", 0)
     )
     monitoring.write_projector(run_dir, model, corpus.vocabulary)
     rundir.write_json(run_dir / rundir.METRICS_FILE, metrics)

@@ -8,7 +8,7 @@
     WeightHistograms  RUN/train <weight>/histogram each epoch (--histograms)
     GradientNorms     RUN/train gradients/<weight> histograms and gradient_norm/* scalars on
                       one fixed batch each epoch (--histograms), on each backend its own way
-    PredictionSamples RUN/samples next_word_predictions: the trainer's table at each epoch end
+    PredictionSamples RUN/samples next_word_predictions: the trainer's tables at each epoch end
 
 They replace Keras' TensorBoard callback, which writes through TensorFlow; these write
 through writer.py on every backend. Callbacks that share a folder share its file.

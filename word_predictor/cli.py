@@ -1,0 +1,63 @@
+"""What every command's parser shares: checked number types and one-line usage errors.
+
+Each type is an argparse `type=` function, so a bad value fails while the flags
+are parsed, before a run is loaded, and argparse names the flag:
+
+    python -m word_predictor.generate --top-p 1.5
+    python -m word_predictor.generate: error: argument --top-p: must be more than 0 and at most 1, got '1.5'
+
+Every number type refuses nan and inf, which float() would let through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line (the usage is left to --help), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _number(text: str, convert, what: str):
+    try:
+        value = convert(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    return value
+
+
+def _checked(convert, what: str, allowed):
+    """A type function: `convert` the text, then require `allowed(value)`, else say `what` it must be."""
+
+    def parse(text: str):
+        value = _number(text, convert, what)
+        if not allowed(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse shows a type's name in some messages
+    return parse
+
+
+positive_int = _checked(int, "a whole number of at least 1", lambda value: value >= 1)
+non_negative_int = _checked(int, "0 or a positive whole number", lambda value: value >= 0)
+positive_float = _checked(float, "a number above 0", lambda value: value > 0)
+non_negative_float = _checked(float, "0 or a positive number", lambda value: value >= 0)
+probability = _checked(float, "more than 0 and at most 1", lambda value: 0 < value <= 1)
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """`text` as the terminal can show it: the end of a long text after "…", and
+    characters stdout cannot encode (bytes that were not UTF-8 arrive as lone
+    surrogates) as replacement marks rather than a crash."""
+    if limit is not None and len(text) > limit:
+        text = "…" + text[-limit:]
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    return text.encode(encoding, "replace").decode(encoding)

@@ -1,0 +1,128 @@
+"""python -m word_predictor.generate "TEXT": continue TEXT by sampling from a trained run.
+
+Each word is drawn from the model's distribution after the text so far, shaped
+by --temperature, --top-k and --top-p (word_predictor.sampling); --temperature 0
+is greedy and writes what `predict --words N` writes. Several --samples are drawn
+side by side as one batch. An empty TEXT starts a text from nothing: the first
+word is drawn from how often each word occurs in the training text (the run
+has no begin-of-text token), and the model continues from it.
+
+Without --json the first sample's words appear as they are drawn; the other
+samples follow, a line each, once the batch is done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+from word_predictor import backend, cli
+from word_predictor.errors import UsageError, run_cli, warn
+
+MAX_WORDS = 10_000  # a larger --words is cut to this, with a note
+_SHOWN_TEXT = 300  # characters of a long TEXT echoed before its continuation
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.Parser(
+        prog="python -m word_predictor.generate",
+        description="Continue TEXT by sampling words from a trained run.",
+    )
+    parser.add_argument("text", nargs="*", metavar="TEXT",
+                        help="the text to continue (quote it, or give several words); empty or left out: "
+                             "start a new text")  # fmt: skip
+    backend.add_backend_argument(parser)
+    parser.add_argument("--run", type=Path, help="run folder to use (default: the newest complete run)")
+    parser.add_argument("--logdir", type=Path, default=Path("logs"), help="where runs live (default: logs)")
+    parser.add_argument("--words", type=cli.positive_int, default=30,
+                        help=f"words to write per sample (default: 30, at most {MAX_WORDS:,})")  # fmt: skip
+    parser.add_argument("--temperature", type=cli.non_negative_float, default=1.0,
+                        help="below 1 picks likely words more often, above 1 less; 0 always picks the "
+                             "likeliest (greedy, as predict --words) (default: 1.0)")  # fmt: skip
+    parser.add_argument("--top-k", type=cli.non_negative_int, default=0,
+                        help="draw only among the K likeliest words (default: 0, off)")
+    parser.add_argument("--top-p", type=cli.probability, default=1.0,
+                        help="draw only among the likeliest words that together hold probability P "
+                             "(nucleus sampling) (default: 1.0, off)")  # fmt: skip
+    parser.add_argument("--seed", type=cli.non_negative_int,
+                        help="random seed: the same seed writes the same text (default: a new one each time, "
+                             "shown with --json)")  # fmt: skip
+    parser.add_argument("--samples", type=cli.positive_int, default=1,
+                        help="continuations to draw, side by side (default: 1)")
+    parser.add_argument("--stop", action="append", default=[], metavar="WORD",
+                        help="end a sample once it writes WORD (kept in the text); repeat for several")
+    parser.add_argument("--include-unknown", action="store_true",
+                        help="allow the unknown-word symbol <unk> in the text (default: never written)")
+    parser.add_argument("--json", action="store_true",
+                        help='print {"prompt", "unknown", "seed", "samples": [{"text", "words", '
+                             '"log_probability"}]} instead of text; log_probability is the natural log of the '
+                             "model's probability of the words written, before temperature and filters")  # fmt: skip
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_cli("word_predictor.generate", lambda: _generate(args))
+
+
+def _generate(args: argparse.Namespace) -> int:
+    text = " ".join(args.text)
+    words = args.words
+    if words > MAX_WORDS:
+        warn(f"--words {words:,} is more than {MAX_WORDS:,}; writing {MAX_WORDS:,} words per sample")
+        words = MAX_WORDS
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+    backend.select(args.backend)
+    from word_predictor.predictor import Predictor
+    from word_predictor.rundir import load_run, newest_complete_run
+
+    predictor = Predictor.from_run(load_run(args.run or newest_complete_run(args.logdir, on_note=warn)))
+    stop = []
+    for word in args.stop:
+        tokens = predictor.tokens(word)
+        if len(tokens) != 1:
+            raise UsageError(f"--stop {word!r} must be one word after normalisation, not {len(tokens)}")
+        if tokens[0] not in predictor.vocabulary:
+            raise UsageError(f"--stop {word!r}: the run does not know {tokens[0]!r}, so no sample would write it")
+        stop.append(tokens[0])
+
+    prompt = cli.printable(text.strip(), _SHOWN_TEXT)
+    started = bool(prompt)  # whether the line so far needs a space before the next word
+
+    def show(sample: int, token: str) -> None:
+        nonlocal started
+        if sample == 0 and not args.json:
+            # join() knows what goes between tokens (a space between words)
+            print(predictor.join(["", token]) if started else token, end="", flush=True)
+            started = True
+
+    if not args.json:
+        print(prompt, end="", flush=True)
+    generation = predictor.generate(
+        text, words, samples=args.samples, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+        seed=seed, stop=stop, include_unknown=args.include_unknown, on_token=show,
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps({
+            "prompt": text,
+            "unknown": generation.unknown,
+            "seed": seed,
+            "samples": [
+                {"text": predictor.join(s.tokens), "words": s.tokens, "log_probability": s.log_probability}
+                for s in generation.samples
+            ],
+        }))  # fmt: skip
+        return 0
+    print()
+    for sample in generation.samples[1:]:
+        print(predictor.join([prompt, *sample.tokens]) if prompt else predictor.join(sample.tokens))
+    if generation.unknown:
+        warn(f"unknown words in the text (read as the unknown symbol): {', '.join(generation.unknown)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
