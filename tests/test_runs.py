@@ -41,16 +41,17 @@ def test_table_lists_runs_newest_first_with_settings_and_figures(tmp_path, capsy
     fake_run(tmp_path, "old-lstm", started=100.0)
     fake_run(tmp_path, "new-bi-gru", started=300.0, cell="gru", bidirectional=True, targets="last",
              one_hot=True)  # fmt: skip
-    fake_run(tmp_path, "middle-rnn", started=200.0, cell="simple_rnn", layers=2)
+    fake_run(tmp_path, "middle-rnn", started=200.0, cell="simple_rnn", layers=2, level="char", context="full",
+             bptt=100)  # fmt: skip
     (tmp_path / "not-a-run").mkdir()  # no status.json: not listed
     header, *rows = table(capsys, "--logdir", str(tmp_path))
-    assert header == ["run", "state", "cell", "layers", "units", "input", "chunk", "vocab", "epochs",
-                      "val ppl", "test ppl", "top-1", "top-5"]  # fmt: skip
+    assert header == ["run", "state", "level", "context", "cell", "layers", "units", "input", "length", "vocab",
+                      "epochs", "val ppl", "test ppl", "top-1", "top-5"]  # fmt: skip
     assert [row[0] for row in rows] == ["new-bi-gru", "middle-rnn", "old-lstm"]
     new, middle, old = rows
-    assert new[1:6] == ["complete", "gru+bi", "1", "8", "one-hot"]
-    assert middle[2:4] == ["simple_rnn", "2"]
-    assert old[1:] == ["complete", "lstm", "1", "8", "embedding 4", "5", "21", "3/5",
+    assert new[1:8] == ["complete", "word", "window", "gru+bi", "1", "8", "one-hot"]
+    assert middle[2:6] == ["char", "full", "simple_rnn", "2"] and middle[8] == "100"  # the bptt
+    assert old[1:] == ["complete", "word", "window", "lstm", "1", "8", "embedding 4", "5", "21", "3/5",
                        f"{math.exp(2.5):.2f}", f"{math.exp(2.0):.2f}", "22.4%", "70.4%"]  # fmt: skip
 
 
@@ -59,8 +60,8 @@ def test_incomplete_run_shows_its_progress_from_the_checkpoint(tmp_path, capsys)
     (run_dir / rundir.CHECKPOINT_DIR).mkdir()
     rundir.write_json(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_STATE, {"best_val_loss": 3.0})
     _, row = table(capsys, "--logdir", str(tmp_path))
-    assert row[1] == "incomplete" and row[8] == "3/5"
-    assert row[9:] == [f"{math.exp(3.0):.2f}", "-", "-", "-"]  # no test figures before the end
+    assert row[1] == "incomplete" and row[10] == "3/5"
+    assert row[11:] == [f"{math.exp(3.0):.2f}", "-", "-", "-"]  # no test figures before the end
 
 
 def test_json_has_one_object_per_run_with_null_for_unknown_figures(tmp_path, capsys):

@@ -42,6 +42,15 @@ def score(reader, split: Split, batch_size: int = 1024, vocabulary: Vocabulary |
     return tally.summary()
 
 
+def score_run(predictor, split: Split, batch_size: int = 1024) -> dict:
+    """`score` for a loaded run: keystroke savings for a word run (a keyboard suggests words),
+    and bits per word or per character (the usual char-RNN figure) named after its unit."""
+    unit = predictor.vocabulary.tokenizer.unit
+    scores = score(predictor.reader, split, batch_size, vocabulary=predictor.vocabulary if unit == "word" else None)
+    scores[f"bits_per_{unit}"] = scores["bits_per_token"]
+    return scores
+
+
 def format_scores(scores: dict) -> str:
     lines = [
         f"tokens evaluated:  {scores['tokens']:,} ({scores['unknown_rate']:.1%} unknown)",
@@ -52,6 +61,8 @@ def format_scores(scores: dict) -> str:
         f"known top-1:       {scores['known_top1']:.2%}   (targets that are not the unknown symbol)",
         f"known top-5:       {scores['known_top5']:.2%}",
     ]
+    if "bits_per_character" in scores:
+        lines.append(f"bits per character: {scores['bits_per_character']:.3f}   (log2 of the per-character perplexity)")
     if "keystroke_savings" in scores:
         lines.append(
             f"keystrokes saved:  {scores['keystroke_savings']:.2%}   "
@@ -98,11 +109,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         split = encode_files(args.text, run.vocabulary, args.encoding_errors)
     else:
         split = read_test_split(run_dir)
-    scores = score(Predictor.from_run(run).reader, split, args.batch_size, vocabulary=run.vocabulary)
+    scores = score_run(Predictor.from_run(run), split, args.batch_size)
     if args.json:
         keys = ("tokens", "perplexity", "top1", "top3", "top5", "known_top1", "known_top5", "keystroke_savings",
-                "bits_per_token")  # fmt: skip
-        print(json.dumps({key: scores[key] for key in keys} | {"run": str(run_dir)}))
+                "bits_per_token", "bits_per_word", "bits_per_character")  # fmt: skip
+        print(json.dumps({key: scores[key] for key in keys if key in scores} | {"run": str(run_dir)}))
     else:
         print(f"run: {run_dir}")
         print(format_scores(scores))

@@ -37,8 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     backend.add_backend_argument(parser)
     parser.add_argument("--run", type=Path, help="run folder to use (default: the newest complete run)")
     parser.add_argument("--logdir", type=Path, default=Path("logs"), help="where runs live (default: logs)")
-    parser.add_argument("--words", type=cli.positive_int, default=30,
-                        help=f"words to write per sample (default: 30, at most {MAX_WORDS:,})")  # fmt: skip
+    parser.add_argument("--words", type=cli.positive_int,
+                        help=f"words to write per sample, for a word run (default: 30, at most {MAX_WORDS:,})")
+    parser.add_argument("--chars", type=cli.positive_int,
+                        help=f"characters to write per sample, for a character run (default: 300, at most "
+                             f"{MAX_WORDS:,})")  # fmt: skip
     parser.add_argument("--temperature", type=cli.non_negative_float, default=1.0,
                         help="below 1 picks likely words more often, above 1 less; 0 always picks the "
                              "likeliest (greedy, as predict --words) (default: 1.0)")  # fmt: skip
@@ -68,18 +71,29 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli("word_predictor.generate", lambda: _generate(args))
 
 
+# How much each level writes when not told: (its flag, the default count).
+LENGTH_FLAGS = {"word": ("words", 30), "char": ("chars", 300)}
+
+
 def _generate(args: argparse.Namespace) -> int:
     text = " ".join(args.text)
-    words = args.words
-    if words > MAX_WORDS:
-        warn(f"--words {words:,} is more than {MAX_WORDS:,}; writing {MAX_WORDS:,} words per sample")
-        words = MAX_WORDS
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     backend.select(args.backend)
     from word_predictor.predictor import Predictor
     from word_predictor.rundir import load_run, newest_complete_run
 
     predictor = Predictor.from_run(load_run(args.run or newest_complete_run(args.logdir, on_note=warn)))
+    flag, words = LENGTH_FLAGS[predictor.config.level]
+    for other, _ in LENGTH_FLAGS.values():
+        if other != flag and getattr(args, other) is not None:
+            raise UsageError(
+                f"--{other} does not fit a {predictor.config.level}-level run, which writes "
+                f"{predictor.vocabulary.tokenizer.unit}s; use --{flag} N"
+            )
+    words = getattr(args, flag) or words
+    if words > MAX_WORDS:
+        warn(f"--{flag} {words:,} is more than {MAX_WORDS:,}; writing {MAX_WORDS:,} {flag} per sample")
+        words = MAX_WORDS
     stop = []
     for word in args.stop:
         tokens = predictor.tokens(word)

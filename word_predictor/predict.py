@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    text = " ".join(args.text).strip()
+    text = " ".join(args.text)  # a trailing space matters to a character run: the word has ended
     many = args.input is not None or args.interactive
     if many and args.text:
         raise UsageError("give TEXT, or --input or --interactive, not both")
@@ -73,7 +73,7 @@ def _predict(args: argparse.Namespace) -> int:
         raise UsageError("--interactive already completes a last word not followed by a space; drop --complete")
     if args.complete and args.words is not None:
         raise UsageError("--words adds whole words; --complete lists completions of the last one; choose one")
-    if not many and not text:
+    if not many and not text.strip():
         raise UsageError('TEXT is empty; try: python -m word_predictor.predict "some of them looks like"')
     backend.select(args.backend)
     from word_predictor.predictor import EmptyTextError, Predictor
@@ -103,10 +103,28 @@ def _predict(args: argparse.Namespace) -> int:
     words = args.words or 1
     added = [suggestions.predictions[0][0]] if words == 1 else predictor.continue_text(text, words)
     print(f"Prediction: {predictor.join([cli.printable(text, _SHOWN_TEXT), *added])}")
+    if predictor.config.level == "char":
+        ending = predictor.complete_word(text)
+        if ending:
+            print(f"Word: {_last_word(text)}{ending}")
     return 0
 
 
+def _last_word(text: str) -> str:
+    """The letters typed so far of the word at the end of `text`."""
+    kept = ""
+    for character in reversed(text):
+        if not (character.isalnum() or character in "'-"):
+            break
+        kept = character + kept
+    return kept
+
+
+_SHOWN_TOKENS = {" ": "(space)", "\n": "(new line)", "\t": "(tab)"}  # characters that would print as nothing
+
+
 def _print_ranked(ranked: list[tuple[str, float]]) -> None:
+    ranked = [(_SHOWN_TOKENS.get(word, word), p) for word, p in ranked]
     width = max(len(word) for word, _ in ranked)
     for rank, (word, probability) in enumerate(ranked, 1):
         print(f"{rank:>3}. {word:<{width}}  {probability:.4f}")

@@ -33,7 +33,9 @@ from word_predictor.text import UNKNOWN_ID, Vocabulary
 from word_predictor.windows import window_starts
 
 DEFAULT_PROMPT = "some of them looks like"
-SAMPLE_WORDS = 20  # tokens of each sampled continuation in the TensorBoard samples
+# TensorBoard's samples, per level: tokens in each prompt drawn from the validation text
+# (None: the window size) and in each sampled continuation.
+SAMPLE_LENGTHS = {"word": (None, 20), "char": (40, 200)}
 SAMPLE_SEED = 0  # the same draws every epoch, so epochs differ only by what the model learnt
 
 
@@ -178,6 +180,17 @@ class Predictor:
 
     # ---------------------------------------------------------------- continue and sample
 
+    def complete_word(self, text: str, limit: int = 40) -> str:
+        """A character run's likeliest end of the word being typed at the end of `text`
+        (greedy, up to the first character that cannot be inside a word); "" if the
+        text ends between words."""
+        tokens = self.tokens(text)
+        if not tokens or not _inside_word(tokens[-1]):
+            return ""
+        stop = [t for t in self.vocabulary.tokens[1:] if not _inside_word(t)]
+        written = self.generate(text, limit, temperature=0, stop=stop).samples[0].tokens
+        return self.join([t for t in written if _inside_word(t)])
+
     def continue_text(self, text: str, count: int) -> list[str]:
         """The `count` most likely tokens after `text`, each chosen after the last (greedy)."""
         if not self.tokens(text):
@@ -286,20 +299,22 @@ class Predictor:
             rows.append(f"| {_cell(self.join(suggestions.context[-20:]))} | {shown} |")
         return "\n".join(rows)
 
-    def continuations(self, prompts: list[str], count: int = SAMPLE_WORDS, seed: int = SAMPLE_SEED) -> str:
+    def continuations(self, prompts: list[str], count: int | None = None, seed: int = SAMPLE_SEED) -> str:
         """A markdown table: each prompt with one continuation of `count` tokens drawn at
         temperature 1 with a fixed `seed`, all prompts sampled as one batch.
 
         A model whose outputs are not numbers (weights gone NaN mid-training) gets
         the reason in place of each continuation: the table is a view, never a failure.
         """
+        count = count or SAMPLE_LENGTHS[self.config.level][1]
         contexts = [self.context_tokens(self.tokens(prompt)) for prompt in prompts]
         contexts = [context for context in contexts if context]
         try:
             shown = [self.join(s.tokens) for s in self._sample(contexts, count, rng=np.random.default_rng(seed))]
         except ValueError as error:  # sampling refuses NaN or +inf logits
             shown = [f"(none: {error})"] * len(contexts)
-        header = f"| context | sampled continuation ({count} words, temperature 1, seed {seed}) |"
+        unit = self.vocabulary.tokenizer.unit
+        header = f"| context | sampled continuation ({count} {unit}s, temperature 1, seed {seed}) |"
         rows = [header, "|---|---|"]
         for context, continuation in zip(contexts, shown):
             rows.append(f"| {_cell(self.join(context[-20:]))} | {_cell(continuation)} |")
@@ -308,6 +323,10 @@ class Predictor:
     def samples_markdown(self, prompts: list[str]) -> str:
         """What TensorBoard shows for the prompts: the top-5 table, then sampled continuations."""
         return f"{self.table(prompts)}\n\n{self.continuations(prompts)}"
+
+
+def _inside_word(token: str) -> bool:
+    return token.isalnum() or token in "'-"
 
 
 def _cell(text: str) -> str:
@@ -322,12 +341,13 @@ def sample_prompts(config: Config, validation: Split, vocabulary: Vocabulary, co
     two pieces of text glued together) without the unknown symbol.
     """
     prompts = [DEFAULT_PROMPT]
-    starts = window_starts(validation.bounds, config.window_size)
+    length = SAMPLE_LENGTHS[config.level][0] or config.window_size
+    starts = window_starts(validation.bounds, length)
     for i in range(count):
         if starts.size == 0:
             break
         start = starts[(i + 1) * starts.size // (count + 1)]
-        window = validation.ids[start : start + config.window_size]
+        window = validation.ids[start : start + length]
         if not np.any(window == UNKNOWN_ID):
-            prompts.append(" ".join(vocabulary.decode(window)))
+            prompts.append(vocabulary.tokenizer.join(vocabulary.decode(window)))
     return list(dict.fromkeys(prompts + list(config.sample_prompts)))

@@ -21,11 +21,13 @@ PROG = "python -m word_predictor.runs"
 COLUMNS = (
     ("run", "name", str),
     ("state", "state", str),
+    ("level", "level", str),
+    ("context", "context", str),
     ("cell", "cell_shown", str),
     ("layers", "layers", str),
     ("units", "units", str),
     ("input", "input", str),
-    ("chunk", "window_size", str),
+    ("length", "length", str),  # window size, or bptt for a full-context run
     ("vocab", "vocabulary_size", lambda n: f"{n:,}"),
     ("epochs", "epochs_shown", str),
     ("val ppl", "best_validation_perplexity", lambda x: f"{x:.2f}"),
@@ -33,7 +35,7 @@ COLUMNS = (
     ("top-1", "test_top1", lambda x: f"{x:.1%}"),
     ("top-5", "test_top5", lambda x: f"{x:.1%}"),
 )
-_LEFT_ALIGNED = {"run", "state", "cell", "input"}
+_LEFT_ALIGNED = {"run", "state", "level", "context", "cell", "input"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,13 +89,20 @@ def describe(run_dir: Path) -> dict:
         "started": status.get("started"),
         "finished": status.get("finished"),
         "stopped": metrics.get("stopped") or status.get("stopped"),
+        # a format-1 run (no level, no context) read words through windows
+        "level": settings.get("level", "word") if settings else None,
+        "context": settings.get("context", "window") if settings else None,
         "cell": settings.get("cell"),
         "bidirectional": settings.get("bidirectional"),
         "layers": settings.get("layers"),
         "units": settings.get("units"),
         "one_hot": settings.get("one_hot"),
         "embedding_dim": None if settings.get("one_hot") else settings.get("embedding_dim"),
-        "window_size": settings.get("window_size"),
+        "window_size": settings.get("window_size", settings.get("chunk_size")),
+        "bptt": settings.get("bptt"),
+        "length": settings.get("bptt") if settings.get("context") == "full" else settings.get(
+            "window_size", settings.get("chunk_size")
+        ),
         "vocabulary_size": settings.get("vocabulary_size"),
         "epochs_completed": metrics.get("epochs_completed", status.get("epochs_completed", 0)),
         "epochs": settings.get("epochs"),

@@ -21,7 +21,7 @@ from word_predictor.config import Config, config_json, load_config
 from word_predictor.contexts import context_for
 from word_predictor.corpus import Corpus, ProgressBar, build_corpus
 from word_predictor.errors import UsageError, UserError
-from word_predictor.evaluate import format_scores, score
+from word_predictor.evaluate import format_scores, score_run
 from word_predictor.model import build_model, compile_model, copy_weights
 from word_predictor.predictor import Predictor, sample_prompts
 from word_predictor.text import Vocabulary, sha256_of, tokenizer_for
@@ -229,7 +229,7 @@ def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_
     }
     last_step = metrics["epochs_completed"] - 1
     try:
-        scores = score(predictor.reader, corpus.splits["test"], vocabulary=corpus.vocabulary)
+        scores = score_run(predictor, corpus.splits["test"])
     except UserError:
         print("no test split to score (--test-fraction 0 or a very short corpus)")
     else:

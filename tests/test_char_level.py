@@ -1,0 +1,91 @@
+"""--level char through the commands: a token is one character, read as the running text."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY_FLAGS
+from word_predictor import evaluate, generate, predict, rundir, runs, train
+
+TEXT = "To be, or not to be: that is the Question.\nWhether 'tis nobler in the mind to suffer 42 slings!\n"
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory) -> Path:
+    """A character run and a word run side by side in one logdir."""
+    root = tmp_path_factory.mktemp("char")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(TEXT * 30, encoding="utf-8")
+    flags = ["--corpus", str(corpus), "--logdir", str(root / "logs"), *TINY_FLAGS]
+    assert train.main([*flags, "--run-name", "char", "--level", "char", "--bptt", "20", "--batch-size", "4"]) == 0
+    assert train.main([*flags, "--run-name", "word"]) == 0
+    return root / "logs"
+
+
+@pytest.mark.slow
+def test_a_char_run_records_its_level_and_reads_the_full_context(logdir):
+    settings = json.loads((logdir / "char" / "config.json").read_text())["settings"]
+    assert settings["level"] == "char" and settings["context"] == "full" and settings["bptt"] == 20
+    vocabulary = json.loads((logdir / "char" / "vocabulary.json").read_text())
+    assert vocabulary["level"] == "char"
+    # case, digits, punctuation and line breaks are tokens of their own
+    assert {"T", "Q", "4", "2", ",", ":", "!", "\n", " "} <= set(vocabulary["tokens"])
+    # the token store is keyed by level: the two runs did not share one
+    assert len(list((logdir / ".cache").glob("tokens-*.int32"))) == 2
+
+
+@pytest.mark.slow
+def test_generate_writes_characters_and_refuses_words(logdir, capsys):
+    assert generate.main(["--run", str(logdir / "char"), "--chars", "40", "--seed", "1", "--json", "To be"]) == 0
+    sample = json.loads(capsys.readouterr().out)["samples"][0]
+    assert len(sample["words"]) == 40 and all(len(token) == 1 for token in sample["words"])
+    assert sample["text"] == "".join(sample["words"])  # characters join with nothing between them
+    assert generate.main(["--run", str(logdir / "char"), "--words", "5", "To be"]) == 2
+    assert "use --chars N" in capsys.readouterr().err
+    assert generate.main(["--run", str(logdir / "word"), "--chars", "5", "to be"]) == 2
+    assert "use --words N" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_predict_shows_next_characters_and_the_word_being_typed(logdir, capsys):
+    assert predict.main(["--run", str(logdir / "char"), "--json", "To b"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert all(len(p["word"]) == 1 for p in answer["predictions"])
+    assert predict.main(["--run", str(logdir / "char"), "whether 'tis nob"]) == 0
+    out = capsys.readouterr().out
+    assert "Prediction: whether 'tis nob" in out
+    word_line = [line for line in out.splitlines() if line.startswith("Word: ")]
+    assert not word_line or word_line[0].startswith("Word: nob")
+
+
+@pytest.mark.slow
+def test_evaluate_reports_bits_per_character(logdir, capsys):
+    assert evaluate.main(["--run", str(logdir / "char"), "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["bits_per_character"] == pytest.approx(math.log2(scores["perplexity"]), rel=1e-6)
+    assert "keystroke_savings" not in scores  # a keyboard suggests words, not characters
+    assert evaluate.main(["--run", str(logdir / "char")]) == 0
+    assert "bits per character:" in capsys.readouterr().out
+    assert evaluate.main(["--run", str(logdir / "word"), "--json"]) == 0
+    assert "bits_per_word" in json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.slow
+def test_runs_shows_the_level(logdir, capsys):
+    assert runs.main(["--logdir", str(logdir), "--json"]) == 0
+    levels = {row["name"]: (row["level"], row["context"]) for row in json.loads(capsys.readouterr().out)}
+    assert levels == {"char": ("char", "full"), "word": ("word", "window")}
+    assert rundir.is_complete(logdir / "char")
+
+
+def test_word_only_flags_are_refused_on_a_char_run(tmp_path, capsys):
+    argv = ["--level", "char", "--normalisation", "ascii", "--logdir", str(tmp_path / "logs")]
+    assert train.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--normalisation is for words" in err[0]
+    assert not (tmp_path / "logs").exists()
