@@ -2,7 +2,10 @@ import numpy as np
 
 from word_predictor.corpus import Split
 from word_predictor.text import UNKNOWN_ID
-from word_predictor.windows import WindowBatches, crop_context, gather_windows, window_starts
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from word_predictor.windows import Shuffle, WindowBatches, WindowIndex, crop_context, gather_windows, window_starts
 
 
 def test_window_starts_stay_inside_segments():
@@ -60,3 +63,32 @@ def test_crop_context_uses_last_tokens_and_pads_when_asked():
     assert crop_context(np.array([3, 1, 2, UNKNOWN_ID]), 3, pad=False).tolist() == [1, 2, UNKNOWN_ID]
     assert crop_context(np.array([1]), 3, pad=False).tolist() == [1]
     assert crop_context(np.array([1]), 3, pad=True).tolist() == [UNKNOWN_ID, UNKNOWN_ID, 1]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 5000), st.integers(0, 3), st.integers(0, 3))
+def test_shuffle_is_a_permutation_fixed_by_seed_and_epoch(n, seed, epoch):
+    order = Shuffle(n, seed, epoch)[np.arange(n)]
+    assert sorted(order.tolist()) == list(range(n))  # every window once per epoch
+    assert Shuffle(n, seed, epoch)[np.arange(n)].tolist() == order.tolist()  # a resume sees the same
+    if n > 20:
+        assert Shuffle(n, seed, epoch + 1)[np.arange(n)].tolist() != order.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 30), min_size=1, max_size=8), st.integers(1, 6))
+def test_window_index_gives_every_start_without_a_list_of_them(lengths, window_size):
+    split = Split.from_lengths(np.arange(sum(lengths), dtype=np.int32), lengths)
+    index = WindowIndex(split.bounds, window_size)
+    expected = window_starts(split.bounds, window_size)
+    assert index.size == expected.size
+    assert index.starts(np.arange(index.size)).tolist() == expected.tolist()
+
+
+def test_batches_hold_nothing_per_window():
+    # a million windows: what the batches keep is a few numbers per segment
+    split = Split.from_lengths(np.zeros(1_000_005, np.int32), [1_000_005])
+    data = WindowBatches(split, window_size=5, batch_size=128, targets="all", shuffle=True, seed=3)
+    held = [value.nbytes for value in vars(data).values() if isinstance(value, np.ndarray) and value is not split.ids]
+    held += [value.nbytes for value in vars(data.index).values() if isinstance(value, np.ndarray)]
+    assert data.windows == 1_000_000 and sum(held) < 10_000

@@ -49,6 +49,63 @@ def gather_windows(ids: np.ndarray, starts: np.ndarray, window_size: int) -> np.
     return ids[starts[:, None] + np.arange(window_size + 1)]
 
 
+class WindowIndex:
+    """Window number -> start offset, from the segment bounds alone.
+
+    Numbers count the windows segment by segment; memory is one entry per segment,
+    whatever the number of windows (a corpus of 100M words has 100M windows).
+    """
+
+    def __init__(self, bounds: np.ndarray, window_size: int):
+        bounds = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
+        counts = np.maximum(bounds[:, 1] - bounds[:, 0] - window_size, 0)
+        self.first = np.concatenate([[0], np.cumsum(counts)])  # each segment's first window number
+        self.segment_starts = bounds[:, 0]
+        self.size = int(self.first[-1])
+
+    def starts(self, numbers: np.ndarray) -> np.ndarray:
+        # The last segment whose first number is <= n; segments without a window share
+        # their first number with the next one and are skipped by side="right".
+        segment = np.searchsorted(self.first, numbers, side="right") - 1
+        return self.segment_starts[segment] + (numbers - self.first[segment])
+
+
+class Shuffle:
+    """A pseudo-random permutation of [0, n), computed for any position on demand.
+
+    A four-round Feistel network on the bits of the position, walking the cycle
+    until the value falls inside [0, n), is a bijection: every number appears once
+    per epoch, and nothing of size n is ever held. The keys come from (seed, epoch)
+    alone, so a resumed run sees the same order.
+    """
+
+    _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+    def __init__(self, n: int, seed: int, epoch: int):
+        self.n = n
+        bits = max(2, int(n - 1).bit_length())
+        self.half = (bits + 1) // 2
+        self.mask = np.uint64((1 << self.half) - 1)
+        self.keys = np.random.default_rng([seed, epoch]).integers(0, 2**62, size=4, dtype=np.uint64)
+
+    def _once(self, x: np.ndarray) -> np.ndarray:
+        half = np.uint64(self.half)
+        left, right = x >> half, x & self.mask
+        for key in self.keys:
+            mixed = (right ^ key) * self._MULTIPLIER  # wraps modulo 2**64, as intended
+            left, right = right, left ^ ((mixed >> np.uint64(29)) & self.mask)
+        return (left << half) | right
+
+    def __getitem__(self, positions: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            values = self._once(np.asarray(positions, dtype=np.uint64))
+            outside = values >= self.n
+            while outside.any():
+                values[outside] = self._once(values[outside])
+                outside = values >= self.n
+        return values.astype(np.int64)
+
+
 class WindowBatches(keras.utils.PyDataset):
     """Batches of (inputs, targets[, weights]) for Model.fit, reshuffled each epoch.
 
@@ -56,6 +113,8 @@ class WindowBatches(keras.utils.PyDataset):
     With `last_only=True` and targets="all", a (batch, chunk) weight of 0 ... 0 1
     scores only the final position: the same next-word-after-a-full-window task as
     targets="last", predict and evaluate, so validation figures compare across runs.
+    Neither the windows nor their order are held in memory: a batch computes its
+    window numbers (shuffled or not) and their starts.
     """
 
     def __init__(
@@ -72,7 +131,7 @@ class WindowBatches(keras.utils.PyDataset):
     ):
         super().__init__()
         self.ids = split.ids
-        self.starts = window_starts(split.bounds, window_size)
+        self.index = WindowIndex(split.bounds, window_size)
         self.window_size = window_size
         self.batch_size = batch_size
         self.targets = targets
@@ -86,7 +145,7 @@ class WindowBatches(keras.utils.PyDataset):
 
     @property
     def windows(self) -> int:
-        return int(self.starts.size)
+        return self.index.size
 
     @property
     def targets_per_window(self) -> int:
@@ -100,23 +159,21 @@ class WindowBatches(keras.utils.PyDataset):
     def targets_per_epoch(self) -> int:
         return self.windows * self.targets_per_window
 
-    def _make_order(self) -> np.ndarray:
-        if not self.shuffle:
-            return self.starts
-        # A function of (seed, epoch) alone, so a resumed run sees the same order.
-        return np.random.default_rng([self.seed, self.epoch]).permutation(self.starts)
+    def _make_order(self) -> Shuffle | None:
+        return Shuffle(self.windows, self.seed, self.epoch) if self.shuffle and self.windows else None
 
     def __len__(self) -> int:
-        return math.ceil(self.starts.size / self.batch_size)
+        return math.ceil(self.windows / self.batch_size)
 
     def __getitem__(self, index: int):
-        starts = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        window = gather_windows(self.ids, starts, self.window_size)  # (batch, chunk + 1)
+        positions = np.arange(index * self.batch_size, min((index + 1) * self.batch_size, self.windows))
+        numbers = positions if self._order is None else self._order[positions]
+        window = gather_windows(self.ids, self.index.starts(numbers), self.window_size)  # (batch, chunk + 1)
         inputs = window[:, :-1]
         if self.targets == "last":
             return inputs, window[:, -1]
         if self.last_only:
-            return inputs, window[:, 1:], self._weights[: len(starts)]
+            return inputs, window[:, 1:], self._weights[: len(positions)]
         return inputs, window[:, 1:]
 
     def on_epoch_end(self):
