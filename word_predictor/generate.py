@@ -77,9 +77,9 @@ def _generate(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     backend.select(args.backend)
     from word_predictor.predictor import Predictor
-    from word_predictor.rundir import load_run, newest_complete_run
+    from word_predictor.rundir import load_run
 
-    predictor = Predictor.from_run(load_run(args.run or newest_complete_run(args.logdir, on_note=warn)))
+    predictor = Predictor.from_run(load_run(cli.chosen_run(args.run, args.logdir)))
     stop = []
     for word in args.stop:
         tokens = predictor.tokens(word)
