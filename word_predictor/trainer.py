@@ -25,6 +25,7 @@ from word_predictor.errors import Interrupted, UsageError, UserError
 from word_predictor.evaluate import format_scores, score
 from word_predictor.model import build_model, compile_model, copy_weights
 from word_predictor.predictor import Predictor, sample_prompts
+from word_predictor.progress import EpochProgress
 from word_predictor.text import Vocabulary, sha256_of, tokenizer_for
 
 CACHE_DIR = ".cache"  # under the logdir: the token ids of corpora already read
@@ -209,8 +210,9 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
             validation_data=validation_batches,
             epochs=config.epochs,
             initial_epoch=initial_epoch,
-            callbacks=[non_finite, *shown, early_stopping, schedule, TimeLimit(config.time_limit * 60), checkpoint],
-            verbose=1 if sys.stdout.isatty() else 2,
+            callbacks=[non_finite, *shown, EpochProgress(), early_stopping, schedule,
+                       TimeLimit(config.time_limit * 60), checkpoint],  # fmt: skip
+            verbose=0,  # EpochProgress prints shorter lines, and progress without a terminal too
             steps_per_epoch=steps_per_epoch and min(steps_per_epoch, len(train_batches)),
             validation_steps=steps_per_epoch and validation_batches and min(steps_per_epoch, len(validation_batches)),
         )
