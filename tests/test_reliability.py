@@ -353,7 +353,10 @@ def test_the_newest_run_incomplete_is_skipped_with_a_note(trained_run, tmp_path,
     set_status(older, started=time.time() - 60)
     set_status(newer, complete=False, started=time.time())
     assert predict.main(["--logdir", str(tmp_path / "logs"), "the cat"]) == 0
-    assert capsys.readouterr().err == "warning: skipping newer incomplete run(s) newer; using older\n"
+    logdir = tmp_path / "logs"
+    assert capsys.readouterr().err == (
+        f"using run {older} (newest complete run under {logdir}; skipping newer incomplete run(s) newer)\n"
+    )
     shutil.rmtree(older)
     assert evaluate.main(["--logdir", str(tmp_path / "logs")]) == 1
     line = one_line(capsys.readouterr().err, "evaluate")
