@@ -178,13 +178,13 @@ def _faster_thread_count(model, size, recipe, torch, nn) -> int:
 # ---------------------------------------------------------------- ours (CLI, as a user runs it)
 
 
-def run_ours(recipe: dict, logdir: Path, name: str, env: dict) -> dict:
+def run_ours(recipe: dict, logdir: Path, name: str, env: dict, extra: list[str] = ()) -> dict:
     """Train and score with the commands, as a user would; the training speed is the trainer's own
     per-epoch targets_per_second (training steps only, validation excluded), median over epochs."""
     import subprocess
 
     train = ["-m", "word_predictor.train", "--corpus", str(common.data_file("wikitext2-train.txt")), "--logdir",
-             str(logdir), "--run-name", name, "--no-cache", *our_flags(recipe)]  # fmt: skip
+             str(logdir), "--run-name", name, "--no-cache", *our_flags(recipe), *extra]  # fmt: skip
     evaluate = ["-m", "word_predictor.evaluate", "--run", str(logdir / name), "--text",
                 str(common.data_file("wikitext2-test.txt")), "--json"]  # fmt: skip
     start = time.perf_counter()

@@ -37,3 +37,34 @@ def test_a_bad_value_is_one_line_naming_the_flag_and_exit_2(capsys):
 def test_printable_cuts_long_text_and_replaces_what_stdout_cannot_encode():
     assert cli.printable("abcdef", 3) == "…def"
     assert cli.printable("the caf\udce9 sat") == "the caf? sat"
+
+
+COMMANDS = ("train", "predict", "generate", "evaluate", "runs")
+# Defaults the help states in words, since the value depends on the machine or the data.
+_DEFAULT_IN_WORDS = {"--backend": "KERAS_BACKEND"}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_flag_has_help_that_states_its_real_default(command):
+    import importlib
+
+    parser = importlib.import_module(f"word_predictor.{command}").build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        name = action.option_strings[0] if action.option_strings else action.dest
+        shown = (action.help or "") % {**vars(action), "prog": parser.prog}
+        assert len(shown) > 15, f"{command} {name} has no help"
+        meaningful = action.default not in (None, False, []) and not isinstance(action, argparse._StoreTrueAction)
+        if name in _DEFAULT_IN_WORDS:
+            assert f"(default: the {_DEFAULT_IN_WORDS[name]}" in shown, f"{command} {name}: {shown}"
+        elif meaningful:
+            assert f"(default: {action.default})" in shown or f"(default: {action.default}," in shown, (
+                f"{command} {name} does not say its default {action.default!r}: {shown}"
+            )
+        assert "(default: None)" not in shown and "(default: False)" not in shown and "(default: [])" not in shown
+        assert shown.count("(default:") <= 1, f"{command} {name} states its default twice: {shown}"
+    # What --help prints (a formatter could add defaults of its own).
+    printed = " ".join(parser.format_help().split())
+    for wrong in ("(default: None)", "(default: False)", "(default: [])"):
+        assert wrong not in printed, f"{command} --help shows {wrong}"

@@ -103,8 +103,7 @@ def test_a_word_thirty_back_changes_a_full_context_prediction_only(corpus, tmp_p
 
 @pytest.mark.parametrize(
     "flags, message",
-    [(["--bptt", "0"], "--bptt"),
-     (["--bptt", "100000"], "longer than the training split"),
+    [(["--bptt", "100000"], "longer than the training split"),
      (["--tie-weights", "--units", "8", "--embedding-dim", "4"], r"embedding size \(4\).*units \(8\)"),
      (["--bidirectional"], "bidirectional")],  # fmt: skip
 )
@@ -115,3 +114,11 @@ def test_settings_that_cannot_work_exit_2_and_write_nothing(corpus, tmp_path, ca
 
     assert re.search(message, one_line(capsys.readouterr().err, "train"))
     assert not [p for p in logdir.glob("*") if not p.name.startswith(".")] if logdir.exists() else True
+
+
+def test_a_bptt_below_1_is_refused_while_parsing(corpus, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        train.main(["--corpus", str(corpus), "--logdir", str(tmp_path / "logs"), "--context", "full", "--bptt", "0"])
+    assert exit_.value.code == 2
+    assert "argument --bptt: must be a whole number of at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "logs").exists()

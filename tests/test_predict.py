@@ -48,8 +48,11 @@ def test_predict_uses_only_the_last_chunk_words(trained_run, capsys):
 @pytest.mark.slow
 def test_predict_finds_the_newest_complete_run(trained_run, capsys):
     assert predict.main(["--logdir", str(trained_run.parent), "--words", "3", "the cat"]) == 0
-    last = capsys.readouterr().out.splitlines()[-1]
+    captured = capsys.readouterr()
+    last = captured.out.splitlines()[-1]
     assert last.startswith("Prediction: the cat ") and len(last.split()) == 6
+    # Which run answered, named on stderr, so its figures are not taken for another's.
+    assert captured.err == f"using run {trained_run} (newest complete run under {trained_run.parent})\n"
 
 
 def test_empty_text_is_a_usage_error(capsys, tmp_path):

@@ -260,10 +260,6 @@ WORDLESS = {
     "empty": "",
     "whitespace": "   \t\n  ",
     "punctuation": "?!.,;:()[]{}",
-    "digits": "123 456 7.89",
-    "cyrillic": "Привет, как дела?",
-    "chinese": "你好世界",
-    "arabic": "مرحبا بالعالم",
     "emoji": "🙂🙂🙂",
     "hyphens": "- -- ---",
 }
@@ -279,10 +275,24 @@ def test_prediction_input_without_words_is_a_usage_error(trained_run, capsys, te
     assert captured.out == ""
 
 
+# Under the default (unicode) rule these are words: unknown to an English run, but read.
+FOREIGN = {"digits": "123 456 7.89", "cyrillic": "Привет, как дела?", "chinese": "你好世界", "arabic": "مرحبا بالعالم"}
+
+
 @pytest.mark.slow
-def test_mixed_script_keeps_the_latin_words(trained_run, capsys):
+@pytest.mark.parametrize("text", FOREIGN.values(), ids=FOREIGN.keys())
+def test_words_of_any_script_are_read_as_unknown_words(trained_run, capsys, text):
+    assert predict.main(["--run", str(trained_run), "--json", text]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["context"] and answer["unknown"] == answer["context"]
+    assert len(answer["predictions"]) == 5
+
+
+@pytest.mark.slow
+def test_mixed_script_keeps_every_word(trained_run, capsys):
     assert predict.main(["--run", str(trained_run), "--json", "the 猫 cat ça sat"]) == 0
-    assert json.loads(capsys.readouterr().out)["context"] == ["the", "cat", "a", "sat"]
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["context"] == ["the", "猫", "cat", "ça", "sat"] and answer["unknown"] == ["猫", "ça"]
 
 
 @pytest.mark.slow
@@ -353,7 +363,10 @@ def test_the_newest_run_incomplete_is_skipped_with_a_note(trained_run, tmp_path,
     set_status(older, started=time.time() - 60)
     set_status(newer, complete=False, started=time.time())
     assert predict.main(["--logdir", str(tmp_path / "logs"), "the cat"]) == 0
-    assert capsys.readouterr().err == "warning: skipping newer incomplete run(s) newer; using older\n"
+    logdir = tmp_path / "logs"
+    assert capsys.readouterr().err == (
+        f"using run {older} (newest complete run under {logdir}; skipping newer incomplete run(s) newer)\n"
+    )
     shutil.rmtree(older)
     assert evaluate.main(["--logdir", str(tmp_path / "logs")]) == 1
     line = one_line(capsys.readouterr().err, "evaluate")

@@ -1,9 +1,14 @@
 import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import TINY_TEXT, train_tiny
-from word_predictor import predict, rundir, train
+from word_predictor import predict, rundir, train, trainer
 from word_predictor.config import load_config
 from word_predictor.text import Vocabulary, sha256_of
 
@@ -108,3 +113,51 @@ def test_mixed_precision_trains_and_predicts(tmp_path, tiny_corpus, context, cap
     capsys.readouterr()
     assert predict.main(["--run", str(tmp_path / "logs" / "mixed"), "--json", "the cat sat"]) == 0
     assert len(json.loads(capsys.readouterr().out)["predictions"]) == 5
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_ctrl_c_during_training_says_how_to_resume(tiny_corpus, tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "_fit", interrupted)
+    assert train_tiny(tiny_corpus, tmp_path / "logs", "--run-name", "cut") == 130
+    run = tmp_path / "logs" / "cut"
+    assert capsys.readouterr().err == (
+        f"word_predictor.train: interrupted; continue from the last completed epoch with "
+        f"python -m word_predictor.train --resume {run}\n"
+    )
+
+
+def test_the_default_corpus_missing_says_what_to_pass(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        train.main(["--help"])  # the parser itself needs no corpus
+    capsys.readouterr()
+    assert train.main(["--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"word_predictor.train: error: no --corpus given and there is no corpus/ folder in {tmp_path}; pass "
+        f"--corpus FOLDER_OR_FILE (the repository's own: --corpus {REPO / 'corpus'})\n"
+    )
+    assert not (tmp_path / "logs").exists()
+
+
+def test_the_requirements_install_the_package_with_all_its_modules():
+    requirements = (REPO / "requirements.txt").read_text().splitlines()
+    assert "-e ." in requirements
+    packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    found = sorted(".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "word_predictor").rglob("__init__.py"))
+    assert sorted(packages) == found
+
+
+def test_the_commands_run_from_any_folder_once_installed(tmp_path):
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    probe = [sys.executable, "-c", "import word_predictor, sys; print(word_predictor.__file__)"]
+    if subprocess.run(probe, cwd=tmp_path, env=environment, capture_output=True).returncode != 0:
+        pytest.skip("word_predictor is not installed here; pip install -r requirements.txt installs it (as CI does)")
+    shown = subprocess.run([sys.executable, "-m", "word_predictor.train", "--help"], cwd=tmp_path, env=environment,
+                           capture_output=True, text=True)  # fmt: skip
+    assert shown.returncode == 0 and "--corpus" in shown.stdout

@@ -14,10 +14,16 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line (the usage is left to --help), exit 2."""
+    """An ArgumentParser whose usage errors are one line (the usage is left to --help), exit 2.
+
+    Help texts state their defaults by hand ("(default: 5)"), where a default means
+    something; argparse's ArgumentDefaultsHelpFormatter would add "(default: None)" or
+    "(default: False)" to flags whose default says nothing.
+    """
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -51,6 +57,7 @@ non_negative_int = _checked(int, "0 or a positive whole number", lambda value: v
 positive_float = _checked(float, "a number above 0", lambda value: value > 0)
 non_negative_float = _checked(float, "0 or a positive number", lambda value: value >= 0)
 probability = _checked(float, "more than 0 and at most 1", lambda value: 0 < value <= 1)
+fraction = _checked(float, "at least 0 and below 1", lambda value: 0 <= value < 1)
 
 
 def printable(text: str, limit: int | None = None) -> str:
@@ -61,3 +68,13 @@ def printable(text: str, limit: int | None = None) -> str:
         text = "…" + text[-limit:]
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     return text.encode(encoding, "replace").decode(encoding)
+
+
+def chosen_run(run: Path | None, logdir: Path) -> Path:
+    """--run as given, else the newest complete run under --logdir, named in one line on
+    stderr so that the figures printed are never taken for another run's."""
+    if run is not None:
+        return run
+    from word_predictor.rundir import newest_complete_run
+
+    return newest_complete_run(logdir, on_note=lambda note: print(note, file=sys.stderr))

@@ -121,8 +121,11 @@ class Corpus:
 # ---------------------------------------------------------------- finding and reading files
 
 
-def find_text_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
-    """Every *.txt below each path (a file is taken as given), sorted, each once."""
+def find_text_files(paths: Sequence[str | os.PathLike], flag: str = "--corpus") -> list[Path]:
+    """Every *.txt below each path (a file is taken as given), sorted, each once.
+
+    `flag` is the option the paths came from, named in the error messages.
+    """
     found: dict[str, Path] = {}
     for root in map(Path, paths):
         if root.is_file():
@@ -130,11 +133,13 @@ def find_text_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
         elif root.is_dir():
             for path in _walk_txt(root):
                 found.setdefault(os.path.realpath(path), path)
+        elif root.exists():  # a FIFO, a socket, a device: reading it could block or never end
+            raise CorpusError(f"{flag} {root} is not a regular file or folder; pass a text file or a folder")
         else:
-            raise CorpusError(f"corpus path {root} does not exist; pass --corpus FOLDER_OR_FILE")
+            raise CorpusError(f"{flag} {root} does not exist; pass {flag} FOLDER_OR_FILE")
     if not found:
         shown = ", ".join(str(p) for p in paths)
-        raise CorpusError(f"no .txt files found in {shown}; add some or pass --corpus FOLDER_OR_FILE")
+        raise CorpusError(f"no .txt files found in {shown}; add some or pass {flag} FOLDER_OR_FILE")
     return sorted(found.values())
 
 
@@ -742,10 +747,12 @@ def encode_files(
     read_size: int = READ_SIZE,
     piece_size: int = PIECE_SIZE,
     workers: int = 0,
+    flag: str = "--text",
 ) -> Split:
     """Text files as ids of `vocabulary` (read with its tokenizer), one segment per
-    file, in a temporary memory-mapped file (for evaluation)."""
-    files = find_text_files(paths)
+    file, in a temporary memory-mapped file (for evaluation); `flag` names the
+    option the paths came from in error messages."""
+    files = find_text_files(paths, flag)
     sizes = [os.stat(f).st_size for f in files]
     pieces = plan_pieces(files, sizes, piece_size)
     workers = _workers_for(sum(sizes), workers)

@@ -14,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from word_predictor import backend
+from word_predictor import backend, cli
 from word_predictor.corpus import ENCODING_ERRORS, Split
-from word_predictor.errors import UserError, UsageError, run_cli, warn
+from word_predictor.errors import UserError, run_cli
 from word_predictor.scores import PrefixIndex, Tally, softmax, target_log_probabilities, target_ranks
 from word_predictor.text import Vocabulary
 
@@ -72,7 +72,7 @@ def format_scores(scores: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli.Parser(
         prog="python -m word_predictor.evaluate",
         description="Score a trained run: perplexity, top-1 and top-5 accuracy of next-word prediction.",
     )
@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--encoding-errors", choices=ENCODING_ERRORS, default="strict",
                         help="what to do with invalid UTF-8 in --text (default: strict)")  # fmt: skip
-    parser.add_argument("--batch-size", type=int, default=1024, help="contexts scored at once (default: 1024)")
+    parser.add_argument("--batch-size", type=cli.positive_int, default=1024,
+                        help="contexts scored at once (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return parser
 
@@ -96,17 +97,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    if args.batch_size < 1:
-        raise UsageError("--batch-size must be at least 1")
     backend.select(args.backend)
     from word_predictor.corpus import encode_files
     from word_predictor.predictor import Predictor
-    from word_predictor.rundir import load_run, newest_complete_run, read_test_split
+    from word_predictor.rundir import load_run, read_test_split
 
-    run_dir = args.run or newest_complete_run(args.logdir, on_note=warn)
+    run_dir = cli.chosen_run(args.run, args.logdir)
     run = load_run(run_dir)
     if args.text:
-        split = encode_files(args.text, run.vocabulary, args.encoding_errors)
+        split = encode_files(args.text, run.vocabulary, args.encoding_errors, flag="--text")
     else:
         split = read_test_split(run_dir)
     scores = score_run(Predictor.from_run(run), split, args.batch_size)

@@ -80,9 +80,9 @@ def _generate(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     backend.select(args.backend)
     from word_predictor.predictor import Predictor
-    from word_predictor.rundir import load_run, newest_complete_run
+    from word_predictor.rundir import load_run
 
-    predictor = Predictor.from_run(load_run(args.run or newest_complete_run(args.logdir, on_note=warn)))
+    predictor = Predictor.from_run(load_run(cli.chosen_run(args.run, args.logdir)))
     flag, words = LENGTH_FLAGS[predictor.config.level]
     for other, _ in LENGTH_FLAGS.values():
         if other != flag and getattr(args, other) is not None:

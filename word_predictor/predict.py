@@ -18,7 +18,7 @@ from itertools import islice
 from pathlib import Path
 
 from word_predictor import backend, cli
-from word_predictor.errors import UserError, UsageError, run_cli, warn
+from word_predictor.errors import UserError, UsageError, run_cli
 
 _SHOWN_TEXT = 300  # characters of a long TEXT echoed in the "Prediction:" line
 _LINES_AT_ONCE = 256  # --input lines read through the model together
@@ -77,9 +77,9 @@ def _predict(args: argparse.Namespace) -> int:
         raise UsageError('TEXT is empty; try: python -m word_predictor.predict "some of them looks like"')
     backend.select(args.backend)
     from word_predictor.predictor import EmptyTextError, Predictor
-    from word_predictor.rundir import load_run, newest_complete_run
+    from word_predictor.rundir import load_run
 
-    predictor = Predictor.from_run(load_run(args.run or newest_complete_run(args.logdir, on_note=warn)))
+    predictor = Predictor.from_run(load_run(cli.chosen_run(args.run, args.logdir)))
     if args.interactive:
         return _interactive(predictor, args)
     if args.input is not None:

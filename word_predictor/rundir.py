@@ -132,7 +132,7 @@ def read_test_split(run_dir: Path) -> Split:
 def create_run_dir(logdir: Path, name: str) -> Path:
     if not name or name in (".", "..") or "/" in name or "\\" in name:
         raise RunError(f"--run-name {name!r} is not a plain folder name")
-    Path(logdir).mkdir(parents=True, exist_ok=True)
+    make_logdir(logdir)
     run_dir = Path(logdir) / name
     try:
         run_dir.mkdir()  # atomic: of two trainings with one name, only one gets it
@@ -141,7 +141,20 @@ def create_run_dir(logdir: Path, name: str) -> Path:
             f"run folder {run_dir} already exists; choose another --run-name, or continue it "
             f"with --resume {run_dir}"
         ) from None
+    except OSError as error:
+        raise RunError(f"cannot create run folder {run_dir}: {error.strerror or error}") from None
     return run_dir
+
+
+def make_logdir(logdir: Path) -> None:
+    """Create `logdir` (and its parents), or say in one line why it cannot be."""
+    logdir = Path(logdir)
+    if logdir.exists() and not logdir.is_dir():
+        raise RunError(f"--logdir {logdir} is a file, not a folder; pass a folder for the runs")
+    try:
+        logdir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunError(f"cannot create --logdir {logdir}: {error.strerror or error}; pass a folder you can write") from None
 
 
 @contextlib.contextmanager
@@ -208,10 +221,10 @@ def newest_complete_run(logdir: Path, on_note=lambda message: None) -> Path:
             )
         raise RunError(f"no run found under {logdir}; train one with python -m word_predictor.train")
     skipped = runs[: runs.index(complete[0])]
+    why = f"newest complete run under {logdir}"
     if skipped:
-        on_note(
-            f"skipping newer incomplete run(s) {', '.join(r.name for r in skipped)}; using {complete[0].name}"
-        )
+        why += f"; skipping newer incomplete run(s) {', '.join(r.name for r in skipped)}"
+    on_note(f"using run {complete[0]} ({why})")
     return complete[0]
 
 
@@ -227,6 +240,11 @@ class Run:
 def load_run(run_dir: Path) -> Run:
     """A complete run's config, vocabulary and model, checked against each other."""
     run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise RunError(f"run folder {run_dir} does not exist; pass --run logs/RUN (python -m word_predictor.runs "
+                       "lists them)")
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir} is a file, not a run folder; pass --run logs/RUN")
     if not (run_dir / CONFIG_FILE).is_file():
         raise RunError(f"{run_dir} is not a word_predictor run folder (no {CONFIG_FILE})")
     status = read_status(run_dir)

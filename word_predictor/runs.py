@@ -13,7 +13,7 @@ import math
 import sys
 from pathlib import Path
 
-from word_predictor import rundir, scores
+from word_predictor import cli, rundir, scores
 from word_predictor.errors import UserError, run_cli
 
 PROG = "python -m word_predictor.runs"
@@ -39,7 +39,7 @@ _LEFT_ALIGNED = {"run", "state", "level", "context", "cell", "input"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli.Parser(
         prog=PROG,
         description="List the training runs under --logdir, newest first, with their settings and "
         "final figures (best validation perplexity, test perplexity and top-1/top-5 accuracy).",

@@ -11,13 +11,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from word_predictor import backend
+from word_predictor import backend, cli
 from word_predictor.config import CELLS, CONTEXTS, LEVELS, NORMALISATIONS, PRECISIONS, TARGETS, Config, validate
 from word_predictor.corpus import ENCODING_ERRORS
 from word_predictor.errors import UsageError, run_cli
 
 PROG = "python -m word_predictor.train"
 DEFAULTS = Config()
+DEFAULT_CORPUS = "corpus"  # a folder of the working directory, as in the repository
 # Lanes read the text once per epoch, so fewer, longer batches than windows.
 DEFAULT_BATCH_SIZE = {"window": DEFAULTS.batch_size, "full": 32}
 # What a flag left out means at each level: characters are read as the running text,
@@ -29,41 +30,48 @@ LEVEL_DEFAULTS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli.Parser(
         prog=PROG,
         description="Train a next-word predictor on a folder of .txt files and write a run folder under --logdir.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     d = DEFAULTS
     data = parser.add_argument_group("data")
     data.add_argument("--corpus", action="append", metavar="PATH",
-                      help="folder (read recursively for *.txt) or file; repeat for more (default: corpus)")
+                      help="folder (read recursively for *.txt) or file; repeat for more (default: the corpus "
+                           "folder of the working directory)")
     data.add_argument("--level", choices=LEVELS, default=d.level,
-                      help="what one token is: a word, or a character (char runs read the full context by default)")
+                      help="what one token is: a word, or a character (char runs read the full context by "
+                           "default) (default: %(default)s)")
     data.add_argument("--normalisation", choices=NORMALISATIONS,
                       help="word level: 'unicode' keeps letters of every script and typographic apostrophes; "
                            "'ascii' is the original study's a-z rule (default: unicode)")
-    data.add_argument("--max-vocabulary", type=int, default=d.max_vocabulary, metavar="N",
-                      help="keep only the N most frequent tokens (0: no limit), with --unknown-threshold")
-    data.add_argument("--unknown-threshold", type=int, default=d.unknown_threshold,
-                      help="words seen this many times or fewer in training become the unknown symbol")
-    data.add_argument("--validation-fraction", type=float, default=d.validation_fraction,
-                      help="share of the corpus held out to monitor training")
-    data.add_argument("--test-fraction", type=float, default=d.test_fraction,
-                      help="share of the corpus held out for the final test figures")
+    data.add_argument("--max-vocabulary", type=cli.non_negative_int, default=d.max_vocabulary, metavar="N",
+                      help="keep only the N most frequent tokens (0: no limit), with --unknown-threshold "
+                           "(default: %(default)s)")
+    data.add_argument("--unknown-threshold", type=cli.non_negative_int, default=d.unknown_threshold,
+                      help="words seen this many times or fewer in training become the unknown symbol "
+                           "(default: %(default)s)")
+    data.add_argument("--validation-fraction", type=cli.fraction, default=d.validation_fraction,
+                      help="share of the corpus held out to monitor training (default: %(default)s)")
+    data.add_argument("--test-fraction", type=cli.fraction, default=d.test_fraction,
+                      help="share of the corpus held out for the final test figures (default: %(default)s)")
     data.add_argument("--encoding-errors", choices=ENCODING_ERRORS, default=d.encoding_errors,
-                      help="invalid UTF-8: stop and name the file, turn it into a word break, or drop it")
+                      help="invalid UTF-8: stop and name the file, turn it into a word break, or drop it "
+                           "(default: %(default)s)")
 
     model = parser.add_argument_group("model")
-    model.add_argument("--cell", choices=CELLS, default=d.cell, help="recurrent cell")
+    model.add_argument("--cell", choices=CELLS, default=d.cell, help="recurrent cell (default: %(default)s)")
     model.add_argument("--bidirectional", action="store_true", help="read each window in both directions")
-    model.add_argument("--layers", type=int, default=d.layers, help="stacked recurrent layers")
-    model.add_argument("--units", type=int, default=d.units, help="units per recurrent layer (and direction)")
-    model.add_argument("--embedding-dim", type=int,
+    model.add_argument("--layers", type=cli.positive_int, default=d.layers,
+                       help="stacked recurrent layers (default: %(default)s)")
+    model.add_argument("--units", type=cli.positive_int, default=d.units,
+                       help="units per recurrent layer (and direction) (default: %(default)s)")
+    model.add_argument("--embedding-dim", type=cli.positive_int,
                        help="size of the token embedding (default: 128 for words, 64 for characters)")
     model.add_argument("--one-hot", action="store_true",
                        help="feed one-hot word vectors (made per batch) instead of an embedding")
-    model.add_argument("--dropout", type=float, default=d.dropout, help="dropout after the input and each layer")
+    model.add_argument("--dropout", type=cli.fraction, default=d.dropout,
+                       help="dropout after the input and each layer, at least 0 and below 1 (default: %(default)s)")
     model.add_argument("--tie-weights", action="store_true",
                        help="the output layer reuses the embedding matrix (needs --embedding-dim = --units)")
     model.add_argument("--targets", choices=TARGETS,
@@ -75,37 +83,45 @@ def build_parser() -> argparse.ArgumentParser:
                          help="'window': the model reads the last --window-size words; 'full': it reads the "
                               "running text in lanes, its state carried from chunk to chunk (unbounded context) "
                               "(default: window for words, full for characters)")
-    context.add_argument("--window-size", "--chunk-size", type=int, default=d.window_size,
-                         help="words per window (--context window)")
-    context.add_argument("--bptt", type=int,
+    context.add_argument("--window-size", "--chunk-size", type=cli.positive_int, default=d.window_size,
+                         help="words per window (--context window) (default: %(default)s)")
+    context.add_argument("--bptt", type=cli.positive_int,
                          help="tokens per chunk, the steps gradients flow back through (--context full) "
                               "(default: 35 words, 100 characters)")
 
     training = parser.add_argument_group("training")
-    training.add_argument("--epochs", type=int, default=d.epochs, help="most epochs to train")
-    training.add_argument("--batch-size", type=int,
+    training.add_argument("--epochs", type=cli.positive_int, default=d.epochs,
+                          help="most epochs to train (default: %(default)s)")
+    training.add_argument("--batch-size", type=cli.positive_int,
                           help="windows per step, or lanes with --context full (default: 128 windows, 32 lanes)")
-    training.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam's learning rate")
-    training.add_argument("--clip-norm", type=float, default=d.clip_norm,
-                          help="clip each gradient to this norm (0: no clipping)")
-    training.add_argument("--patience", type=int, default=d.patience,
+    training.add_argument("--learning-rate", type=cli.positive_float, default=d.learning_rate,
+                          help="Adam's learning rate (default: %(default)s)")
+    training.add_argument("--clip-norm", type=cli.non_negative_float, default=d.clip_norm,
+                          help="clip each gradient to this norm (0: no clipping) (default: %(default)s)")
+    training.add_argument("--patience", type=cli.non_negative_int, default=d.patience,
                           help="stop after this many epochs without a better validation loss "
-                               "(the learning rate halves after each such epoch)")
-    training.add_argument("--seed", type=int, default=d.seed, help="random seed")
-    training.add_argument("--time-limit", type=float, default=d.time_limit, metavar="MINUTES",
-                          help="stop after the epoch that passes this many minutes of training (0: no limit)")
+                               "(the learning rate halves after each such epoch) (default: %(default)s)")
+    training.add_argument("--seed", type=cli.non_negative_int, default=d.seed,
+                          help="random seed (default: %(default)s)")
+    training.add_argument("--time-limit", type=cli.non_negative_float, default=d.time_limit, metavar="MINUTES",
+                          help="stop after the epoch that passes this many minutes of training (0: no limit) "
+                               "(default: %(default)s)")
     backend.add_backend_argument(training)
     training.add_argument("--precision", choices=PRECISIONS, default=d.precision,
-                          help="float32, or mixed precision (float16/bfloat16 compute, float32 weights; pays on a GPU)")
+                          help="float32, or mixed precision (float16/bfloat16 compute, float32 weights; pays on "
+                               "a GPU) (default: %(default)s)")
 
     output = parser.add_argument_group("output")
-    output.add_argument("--logdir", type=Path, default=Path("logs"), help="folder that holds the runs")
+    output.add_argument("--logdir", type=Path, default=Path("logs"),
+                        help="folder that holds the runs (default: %(default)s)")
     output.add_argument("--run-name", help="name of the run folder (default: date, time and cell)")
-    output.add_argument("--log-every", type=int, default=d.log_every, help="log the batch loss every N steps")
+    output.add_argument("--log-every", type=cli.non_negative_int, default=d.log_every, metavar="N",
+                        help="log the batch loss to TensorBoard every N steps (0: off) (default: %(default)s)")
     output.add_argument("--histograms", action="store_true",
                         help="log weight histograms and gradient norms every epoch")
     output.add_argument("--sample-prompt", action="append", default=[], metavar="TEXT",
-                        help="also show this prompt's predictions in TensorBoard at each epoch end")
+                        help="also show this prompt's predictions in TensorBoard at each epoch end; repeat "
+                             "for more")
     output.add_argument("--no-cache", action="store_true",
                         help="read the corpus afresh and keep no copy of its word ids under LOGDIR/.cache")
     output.add_argument("--resume", type=Path, metavar="RUN",
@@ -117,7 +133,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     level = LEVEL_DEFAULTS[args.level]
     context = args.context or level["context"]
     return Config(
-        corpus=[str(Path(p).absolute()) for p in (args.corpus or ["corpus"])],
+        corpus=[str(Path(p).absolute()) for p in (args.corpus or [DEFAULT_CORPUS])],
         window_size=args.window_size,
         context=context,
         bptt=_given(args.bptt, level["bptt"]),
@@ -166,11 +182,17 @@ def check_settings(config: Config, args: argparse.Namespace) -> None:
         validate(config)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    if config.unknown_threshold < 0 or config.epochs < 1 or config.batch_size < 1 or config.learning_rate <= 0:
-        raise UsageError("--unknown-threshold must be >= 0; --epochs, --batch-size and --learning-rate > 0")
-    fractions = (config.validation_fraction, config.test_fraction)
-    if min(fractions) < 0 or sum(fractions) >= 0.9:
-        raise UsageError("--validation-fraction and --test-fraction must be >= 0 and leave training text")
+    # Each number's own range is checked by its flag's type (cli.py); here the rules between flags.
+    if config.validation_fraction + config.test_fraction >= 0.9:
+        raise UsageError("--validation-fraction and --test-fraction together must stay below 0.9, to leave "
+                         "training text")
+    if args.corpus is None and not Path(DEFAULT_CORPUS).exists():
+        shipped = Path(__file__).resolve().parents[1] / DEFAULT_CORPUS
+        example = f" (the repository's own: --corpus {shipped})" if shipped.is_dir() else ""
+        raise UsageError(
+            f"no --corpus given and there is no {DEFAULT_CORPUS}/ folder in {Path.cwd()}; pass --corpus "
+            f"FOLDER_OR_FILE{example}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import sys
 import time
@@ -20,10 +21,11 @@ from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, TimeLi
 from word_predictor.config import Config, config_json, load_config
 from word_predictor.contexts import context_for
 from word_predictor.corpus import Corpus, ProgressBar, build_corpus
-from word_predictor.errors import UsageError, UserError
+from word_predictor.errors import Interrupted, UsageError, UserError
 from word_predictor.evaluate import format_scores, score_run
 from word_predictor.model import build_model, compile_model, copy_weights
 from word_predictor.predictor import Predictor, sample_prompts
+from word_predictor.progress import EpochProgress
 from word_predictor.text import Vocabulary, sha256_of, tokenizer_for
 
 CACHE_DIR = ".cache"  # under the logdir: the token ids of corpora already read
@@ -59,6 +61,7 @@ def train_new(
     `steps_per_epoch` cuts every epoch (and its validation) to that many batches:
     for benchmarks that need the whole path on a large corpus in little time.
     """
+    rundir.make_logdir(logdir)  # before reading the corpus: a bad --logdir fails at once
     corpus = corpus_for(config, Path(logdir) / CACHE_DIR if use_cache else None)
     try:
         context_for(config).check_training_split(corpus.splits["train"])
@@ -69,7 +72,7 @@ def train_new(
     for name, split in corpus.splits.items():
         setattr(config, f"{name}_tokens", split.tokens)
     run_dir = rundir.create_run_dir(logdir, run_name or time.strftime(f"%Y%m%d-%H%M%S-{config.cell}"))
-    with rundir.locked(run_dir):
+    with rundir.locked(run_dir), _resumable(run_dir):
         rundir.write_status(run_dir, complete=False, started=time.time(), epochs_completed=0)
         rundir.write_atomic(run_dir / rundir.VOCABULARY_FILE, corpus.vocabulary.to_json())
         rundir.write_atomic(
@@ -95,7 +98,7 @@ def resume(run_dir: Path, use_cache: bool = True) -> Path:
         raise rundir.RunError(f"{run_dir} is not a run folder to resume (no {rundir.CONFIG_FILE})")
     if rundir.is_complete(run_dir):
         raise rundir.RunError(f"run {run_dir} is already complete; start a new run instead")
-    with rundir.locked(run_dir):
+    with rundir.locked(run_dir), _resumable(run_dir):
         config, provenance = load_config(run_dir / rundir.CONFIG_FILE)
         if sha256_of(run_dir / rundir.VOCABULARY_FILE) != provenance.get("vocabulary_sha256"):
             raise rundir.RunError(f"{run_dir / rundir.VOCABULARY_FILE} was changed since the run started")
@@ -112,6 +115,17 @@ def resume(run_dir: Path, use_cache: bool = True) -> Path:
         monitoring.truncate_events(run_dir, state.get("epochs_completed", 0), state.get("global_step", 0))
         _fit(run_dir, config, corpus, provenance.get("command_line", ""), state=state, model=model)
     return run_dir
+
+
+@contextlib.contextmanager
+def _resumable(run_dir: Path):
+    """Ctrl-C during training says how to continue the run from its last completed epoch."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"continue from the last completed epoch with python -m word_predictor.train --resume {run_dir}"
+        ) from None
 
 
 class TimedBatches(keras.utils.PyDataset):
@@ -196,8 +210,9 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
             validation_data=validation_batches,
             epochs=config.epochs,
             initial_epoch=initial_epoch,
-            callbacks=[non_finite, *shown, early_stopping, schedule, TimeLimit(config.time_limit * 60), checkpoint],
-            verbose=1 if sys.stdout.isatty() else 2,
+            callbacks=[non_finite, *shown, EpochProgress(), early_stopping, schedule,
+                       TimeLimit(config.time_limit * 60), checkpoint],  # fmt: skip
+            verbose=0,  # EpochProgress prints shorter lines, and progress without a terminal too
             steps_per_epoch=steps_per_epoch and min(steps_per_epoch, len(train_batches)),
             validation_steps=steps_per_epoch and validation_batches and min(steps_per_epoch, len(validation_batches)),
         )

@@ -1,0 +1,60 @@
+"""The training progress lines: concise epoch figures, and a line at most every interval without a terminal."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from word_predictor.progress import EpochProgress, figure
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def progress(terminal: bool, interval: float = 30.0):
+    stream, clock = io.StringIO(), Clock()
+    callback = EpochProgress(stream, interval=interval, terminal=terminal, clock=clock)
+    callback.set_params({"epochs": 3, "steps": 100})
+    return callback, stream, clock
+
+
+def test_figures_have_four_significant_digits():
+    assert figure(0.0024999999441206455) == "0.0025"
+    assert figure(5.123456) == "5.123"
+    assert figure(167.8123) == "167.8"
+
+
+def test_without_a_terminal_a_line_at_most_every_interval_then_a_short_epoch_line():
+    callback, stream, clock = progress(terminal=False)
+    callback.on_epoch_begin(1)
+    for batch in range(100):
+        clock.now += 1.0  # a second per step: lines at 30, 60 and 90 s
+        callback.on_train_batch_end(batch, {"loss": 5.0 - batch / 100})
+    callback.on_epoch_end(1, {"loss": 4.5, "val_loss": 4.25, "learning_rate": 0.0024999999441206455,
+                              "seconds": 100.0, "targets_per_second": 12345.678})  # fmt: skip
+    lines = stream.getvalue().splitlines()
+    assert [line.split(" - ")[0] for line in lines[:-1]] == [f"Epoch 2/3: step {n}/100" for n in (30, 60, 90)]
+    assert lines[0] == "Epoch 2/3: step 30/100 - loss: 4.71 (30 s, 70 s left)"
+    assert lines[-1] == ("Epoch 2/3 - loss: 4.5 - val_loss: 4.25 - learning_rate: 0.0025 - seconds: 100 - "
+                         "targets_per_second: 12346")  # fmt: skip
+    # What benchmarks/full_context.py and quality.py read from it.
+    assert re.findall(r"targets_per_second: ([0-9.]+)", lines[-1]) == ["12346"]
+    assert all(len(line) < 200 for line in lines)
+
+
+def test_on_a_terminal_one_line_redrawn_then_ended_by_the_epoch_line():
+    callback, stream, clock = progress(terminal=True)
+    callback.on_epoch_begin(0)
+    for batch in range(10):
+        clock.now += 1.0
+        callback.on_train_batch_end(batch, {"loss": 3.0})
+    callback.on_epoch_end(0, {"loss": 3.0})
+    text = stream.getvalue()
+    assert text.count("\n") == 1 and text.count("\r") == 11
+    assert "Epoch 1/3 [##......................] 10/100 - loss: 3" in text
+    assert text.endswith("\r\033[KEpoch 1/3 - loss: 3\n")
