@@ -135,6 +135,8 @@ def test_trains_predicts_and_evaluates_on_another_backend(name, tmp_path):
     run_dir = tmp_path / "logs" / "r"
     config = json.loads((run_dir / "config.json").read_text())
     assert config["versions"]["backend"] == name and name in config["versions"]
+    # JAX keeps its compiled steps under the logdir's cache, for a quicker next start
+    assert bool(list((tmp_path / "logs" / ".cache" / "jax").glob("*"))) == (name == "jax")
     predicted = run("word_predictor.predict", "--json", "the cat sat on the")
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     assert len(json.loads(predicted.stdout)["predictions"]) == 5

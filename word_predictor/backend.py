@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 import sys
 import tempfile
 
@@ -106,6 +107,18 @@ def __getattr__(name: str):
     if name == "keras":
         return _keras()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def use_compilation_cache(folder: Path) -> None:
+    """On JAX, keep compiled training and prediction steps in `folder` (under the
+    logdir's cache), so the next run of the same shapes skips most of its start-up
+    compilation; other backends have nothing to keep."""
+    if _keras().backend.backend() != "jax":
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def gpu_available() -> bool:

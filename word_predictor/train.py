@@ -22,10 +22,12 @@ DEFAULT_CORPUS = "corpus"  # a folder of the working directory, as in the reposi
 # Lanes read the text once per epoch, so fewer, longer batches than windows.
 DEFAULT_BATCH_SIZE = {"window": DEFAULTS.batch_size, "full": 32}
 # What a flag left out means at each level: characters are read as the running text,
-# in longer chunks (a word is several characters), through a smaller embedding.
+# in longer chunks (a word is several characters), through a smaller embedding, by two
+# layers with light dropout (the best measured on 2 CPU cores: docs/benchmarks.md, section 10).
 LEVEL_DEFAULTS = {
-    "word": {"context": DEFAULTS.context, "bptt": DEFAULTS.bptt, "embedding_dim": DEFAULTS.embedding_dim},
-    "char": {"context": "full", "bptt": 100, "embedding_dim": 64},
+    "word": {"context": DEFAULTS.context, "bptt": DEFAULTS.bptt, "embedding_dim": DEFAULTS.embedding_dim,
+             "layers": DEFAULTS.layers, "dropout": DEFAULTS.dropout},
+    "char": {"context": "full", "bptt": 100, "embedding_dim": 64, "layers": 2, "dropout": 0.2},
 }
 
 
@@ -62,16 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
     model = parser.add_argument_group("model")
     model.add_argument("--cell", choices=CELLS, default=d.cell, help="recurrent cell (default: %(default)s)")
     model.add_argument("--bidirectional", action="store_true", help="read each window in both directions")
-    model.add_argument("--layers", type=cli.positive_int, default=d.layers,
-                       help="stacked recurrent layers (default: %(default)s)")
+    model.add_argument("--layers", type=cli.positive_int,
+                       help="stacked recurrent layers (default: 1 for words, 2 for characters)")
     model.add_argument("--units", type=cli.positive_int, default=d.units,
                        help="units per recurrent layer (and direction) (default: %(default)s)")
     model.add_argument("--embedding-dim", type=cli.positive_int,
                        help="size of the token embedding (default: 128 for words, 64 for characters)")
     model.add_argument("--one-hot", action="store_true",
                        help="feed one-hot word vectors (made per batch) instead of an embedding")
-    model.add_argument("--dropout", type=cli.fraction, default=d.dropout,
-                       help="dropout after the input and each layer, at least 0 and below 1 (default: %(default)s)")
+    model.add_argument("--dropout", type=cli.fraction,
+                       help="dropout after the input and each layer, at least 0 and below 1 "
+                            "(default: 0.5 for words, 0.2 for characters)")
     model.add_argument("--tie-weights", action="store_true",
                        help="the output layer reuses the embedding matrix (needs --embedding-dim = --units)")
     model.add_argument("--targets", choices=TARGETS,
@@ -147,11 +150,11 @@ def config_from_args(args: argparse.Namespace) -> Config:
         encoding_errors=args.encoding_errors,
         cell=args.cell,
         bidirectional=args.bidirectional,
-        layers=args.layers,
+        layers=_given(args.layers, level["layers"]),
         units=args.units,
         embedding_dim=_given(args.embedding_dim, level["embedding_dim"]),
         one_hot=args.one_hot,
-        dropout=args.dropout,
+        dropout=_given(args.dropout, level["dropout"]),
         targets=args.targets or ("last" if args.bidirectional else "all"),
         epochs=args.epochs,
         batch_size=_given(args.batch_size, DEFAULT_BATCH_SIZE[context]),

@@ -62,6 +62,7 @@ def train_new(
     for benchmarks that need the whole path on a large corpus in little time.
     """
     rundir.make_logdir(logdir)  # before reading the corpus: a bad --logdir fails at once
+    backend.use_compilation_cache(Path(logdir) / CACHE_DIR / "jax")
     corpus = corpus_for(config, Path(logdir) / CACHE_DIR if use_cache else None)
     try:
         context_for(config).check_training_split(corpus.splits["train"])
@@ -102,6 +103,7 @@ def resume(run_dir: Path, use_cache: bool = True) -> Path:
         config, provenance = load_config(run_dir / rundir.CONFIG_FILE)
         if sha256_of(run_dir / rundir.VOCABULARY_FILE) != provenance.get("vocabulary_sha256"):
             raise rundir.RunError(f"{run_dir / rundir.VOCABULARY_FILE} was changed since the run started")
+        backend.use_compilation_cache(run_dir.parent / CACHE_DIR / "jax")
         corpus = corpus_for(config, run_dir.parent / CACHE_DIR if use_cache else None)
         if corpus.vocabulary != Vocabulary.load(run_dir / rundir.VOCABULARY_FILE):
             raise rundir.RunError(f"the corpus changed since run {run_dir} started, so it cannot be resumed")
