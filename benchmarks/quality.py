@@ -27,7 +27,8 @@ import numpy as np
 
 from benchmarks import common
 from word_predictor import scores
-from word_predictor.corpus import build_corpus, find_text_files, read_tokens
+from word_predictor.corpus import build_corpus, read_tokens, window_block_size
+from word_predictor.text import ASCII_WORDS
 
 # Figures a model row is compared on, where its evaluate output has them (lower
 # perplexity is better, higher everything else).
@@ -101,16 +102,15 @@ def score_kneser_ney(train_file: Path, test_file: Path, batch_size: int = 1024) 
     words before it, with the same scores code as evaluate. Keystroke savings twice:
     over known words as evaluate reports it, and with unknown words typed in full."""
     start = time.perf_counter()
-    corpus = build_corpus([train_file], window_size=2, unknown_threshold=UNKNOWN_THRESHOLD,
-                          validation_fraction=0, test_fraction=0)  # fmt: skip
+    corpus = build_corpus([train_file], tokenizer=ASCII_WORDS, block_size=window_block_size(2), min_tokens=3,
+                          unknown_threshold=UNKNOWN_THRESHOLD, validation_fraction=0, test_fraction=0)  # fmt: skip
     vocabulary, train = corpus.vocabulary, corpus.splits["train"]
     model = KneserNeyTrigram(list(train.segments()), len(vocabulary))
     fitted = time.perf_counter() - start
-    test = read_tokens(find_text_files([test_file]))
-    ids = vocabulary.lookup_table(test.words)[test.ids]
-    word_lengths = np.array([len(word) for word in test.words], np.int64)[test.ids]  # of the real words
-    file_starts = np.cumsum(test.file_lengths) - test.file_lengths
-    positions = np.concatenate([np.arange(s + 2, s + n) for s, n in zip(file_starts, test.file_lengths)])
+    test_words = [word for piece in read_tokens(test_file, ASCII_WORDS) for word in piece]  # one file
+    ids = vocabulary.encode(test_words)
+    word_lengths = np.array([len(word) for word in test_words], np.int64)  # of the real words
+    positions = np.arange(2, len(test_words))
     keyboard = scores.PrefixIndex(vocabulary.tokens)
     tally, with_unknown = scores.Tally(), scores.Tally()
     for begin in range(0, positions.size, batch_size):
