@@ -178,8 +178,9 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
     watched = "val_loss" if validation_batches is not None else "loss"
 
     early_stopping = keras.callbacks.EarlyStopping(monitor=watched, patience=config.patience, min_delta=1e-4)
+    # quiet: the epoch line shows the learning rate (Keras would print it with 16 digits)
     schedule = keras.callbacks.ReduceLROnPlateau(
-        monitor=watched, factor=0.5, patience=0, min_lr=config.learning_rate / 64, verbose=1
+        monitor=watched, factor=0.5, patience=0, min_lr=config.learning_rate / 64, verbose=0
     )
     non_finite = StopOnNonFiniteLoss()
     inference = build_model(config, use_cudnn=use_cudnn)  # the view predict uses; the checkpoint refreshes it each epoch
