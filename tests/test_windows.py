@@ -1,10 +1,9 @@
 import numpy as np
-
-from word_predictor.corpus import Split
-from word_predictor.text import UNKNOWN_ID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from word_predictor.corpus import Split
+from word_predictor.text import UNKNOWN_ID
 from word_predictor.windows import Shuffle, WindowBatches, WindowIndex, crop_context, gather_windows, window_starts
 
 
