@@ -1,5 +1,5 @@
 import json
-import pickle
+from multiprocessing.reduction import ForkingPickler
 import re
 import unicodedata
 
@@ -231,9 +231,9 @@ def test_tokenizers_are_picked_by_level_and_normalisation():
         tokenizer_for("sentence", "unicode")
 
 
-def test_a_tokenizer_pickles_by_name():
+def test_a_tokenizer_crosses_to_worker_processes_by_name():
     for tokenizer in TOKENIZERS.values():
-        assert pickle.loads(pickle.dumps(tokenizer)) is tokenizer
+        assert ForkingPickler.loads(ForkingPickler.dumps(tokenizer)) is tokenizer  # as worker processes get it
 
 
 # ---------------------------------------------------------------- vocabulary
