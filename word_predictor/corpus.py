@@ -54,7 +54,7 @@ ENCODING_ERRORS = ("strict", "replace", "skip")
 SPLITS = ("train", "validation", "test")
 
 READ_SIZE = 1 << 20  # bytes per read
-PIECE_SIZE = 4 << 20  # bytes per unit of work: a worker's task, a step of the progress bar
+PIECE_SIZE = 16 << 20  # bytes per unit of work: a worker's task, a step of the progress bar
 # Distinct tokens counted at once: bounds the counting memory (a dict entry and a string each).
 COUNT_LIMIT = 2_000_000
 PARALLEL_BYTES = 64 << 20  # corpora at least this large are read by worker processes

@@ -135,7 +135,7 @@ class StoreWriter:
         meta_temporary = self.temporary.with_name(self.temporary.name.replace(".partial", ".json.partial"))
         try:
             with open(meta_temporary, "w", encoding="utf-8") as stream:
-                json.dump(description, stream)
+                stream.write(json.dumps(description))  # one shot: the C encoder
                 stream.flush()
                 os.fsync(stream.fileno())
             self._file.close()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import operator
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -381,10 +380,12 @@ class Vocabulary:
         """
         if unknown_threshold < 0 or max_size < 0 or unlisted < 0:
             raise ValueError("unknown_threshold, max_size and unlisted must be >= 0")
-        # By token, then (a stable sort) by count, most frequent first.
-        kept = sorted(sorted((token, n) for token, n in counts.items() if n > unknown_threshold),
-                      key=operator.itemgetter(1), reverse=True)[: max_size or None]  # fmt: skip
-        tokens, kept_counts = zip(*kept) if kept else ((), ())
+        # By token (a sort of plain strings, Python's fastest), then a stable sort by
+        # count, most frequent first.
+        tokens = sorted(token for token, n in counts.items() if n > unknown_threshold)
+        by_token = np.fromiter(map(counts.__getitem__, tokens), np.int64, len(tokens))
+        order = np.argsort(-by_token, kind="stable")[: max_size or None]
+        tokens, kept_counts = [tokens[i] for i in order.tolist()], by_token[order].tolist()
         return cls(
             tokens=(UNKNOWN_TOKEN, *tokens),
             counts=(sum(counts.values()) + unlisted - sum(kept_counts), *kept_counts),
