@@ -341,7 +341,7 @@ def test_a_kill_while_encoding_leaves_no_store_that_a_rerun_trusts(tmp_path):
         cwd=REPO,
     )  # fmt: skip
     deadline = time.monotonic() + 120
-    while not any(p.stat().st_size > 0 for p in cache.glob(".tokens-*.partial")):
+    while not any(p.is_file() and p.stat().st_size > 0 for p in cache.glob(".tokens-*.partial")):
         assert child.poll() is None, "the child finished before it could be killed mid-write"
         assert time.monotonic() < deadline
         time.sleep(0.005)

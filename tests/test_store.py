@@ -77,9 +77,32 @@ def test_partial_files_of_dead_processes_are_removed(tmp_path):
     alive = tmp_path / f".{store.store_name(KEY)}.{os.getppid()}.partial"
     for path in (stale, stale_meta, alive):
         path.write_bytes(b"half")
+    stale_spill = tmp_path / f".tokens-spill.{dead_pid}.x1y2.partial"
+    (stale_spill / "sub").mkdir(parents=True)
+    (stale_spill / "0-0.int32").write_bytes(b"ids!")
+    alive_spill = tmp_path / f".tokens-spill.{os.getppid()}.z3.partial"
+    alive_spill.mkdir()
     build(tmp_path, [[1]])
-    assert not stale.exists() and not stale_meta.exists()
-    assert alive.exists()  # another live process may be writing it
+    assert not stale.exists() and not stale_meta.exists() and not stale_spill.exists()
+    assert alive.exists() and alive_spill.exists()  # another live process may be writing them
+
+
+def test_append_file_moves_a_spilled_piece_into_the_store(tmp_path):
+    with store.StoreWriter(tmp_path, KEY) as writer:
+        assert writer.spill.is_dir() and writer.spill.parent == tmp_path
+        writer.append(np.array([7], np.int32))
+        piece = writer.spill / "0-0.int32"
+        piece.write_bytes(np.array([1, 2, 3], "<i4").tobytes())
+        writer.append_file(piece, 3)
+        assert not piece.exists()
+        short = writer.spill / "0-1.int32"
+        short.write_bytes(np.array([1], "<i4").tobytes())
+        with pytest.raises(OSError, match="holds 4 bytes, not 2 ids"):
+            writer.append_file(short, 2)
+        ids = writer.finish()
+    assert ids.tolist() == [7, 1, 2, 3]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{store.store_name(KEY)}.int32",
+                                                          f"{store.store_name(KEY)}.json"]  # fmt: skip
 
 
 def test_token_lists_round_trip(tmp_path):

@@ -3,11 +3,12 @@
 The text is read once, in pieces, and memory stays bounded whatever the size of
 the corpus: neither the text nor a list of its tokens is ever held whole.
 
-    files (sorted) --pieces of a few MiB, cut where a token cannot be split-->
+    files (sorted) --pieces of 16 MiB, cut where a token cannot be split-->
     pass 1 (text)  each piece, read in blocks --tokens--> local ids (first sight in
-                   the piece) appended to the store (int32 file); the piece's
-                   distinct tokens to a temporary file; their counts merged into
-                   a bounded table
+                   the piece), spilled block by block to a file of the piece's own,
+                   then appended to the store (int32 file); the piece's distinct
+                   tokens to a temporary file; their counts merged into a bounded
+                   table
                    --> total tokens --block_size(total)--> the split layout
                    --> candidates: tokens the table says may pass the threshold
     pass 2 (store) each piece's local ids -> candidate ids, in place; np.bincount
@@ -482,16 +483,35 @@ def _duration(seconds: float) -> str:
 # ---------------------------------------------------------------- the passes
 
 
-def _read_piece(piece: Piece, tokenizer: Tokenizer, encoding_errors: str, read_size: int):
-    """Pass 1 for one piece: its tokens as local ids (int32) and the tokens they name.
-    Both hold at most one entry per token of the piece, so piece_size bounds them."""
-    local = _FirstSeen()
-    parts = [
-        np.fromiter(map(local.__getitem__, tokens), np.int32, len(tokens))
+def _read_piece(piece: Piece, tokenizer: Tokenizer, encoding_errors: str, read_size: int, spill: Path):
+    """Pass 1 for one piece: its tokens as local ids (int32, numbered in order of first
+    sight), written block by block to a file of their own in `spill`; returns that
+    file, the number of tokens, the distinct tokens the ids name and their counts.
+    The tokens and counts hold one entry per distinct token of the piece, so
+    piece_size bounds them; the ids never gather in memory."""
+    local, counts = _FirstSeen(), np.zeros(0, np.int64)
+    path = Path(spill) / f"{piece.file}-{piece.start}.int32"
+    with open(path, "wb") as stream:
         for tokens in read_tokens(piece.path, tokenizer, encoding_errors, read_size=read_size,
-                                  start=piece.start, end=piece.end)  # fmt: skip
-    ]
-    return (np.concatenate(parts) if parts else np.zeros(0, np.int32)), list(local)
+                                  start=piece.start, end=piece.end):  # fmt: skip
+            known = len(local)
+            ids = np.fromiter(map(local.__getitem__, tokens), store.DTYPE, len(tokens))
+            _compact_keys(local, known)
+            stream.write(ids.data)
+            counts = np.bincount(ids, minlength=len(local)) + np.pad(counts, (0, len(local) - counts.size))
+    return path, int(counts.sum()), list(local), counts
+
+
+def _compact_keys(local: _FirstSeen, known: int) -> None:
+    """Swap the keys added since `known` for copies made side by side. The originals
+    are scattered among the block's other tokens, and each one kept alive would pin
+    its block's memory: a worker would grow with every block it read."""
+    fresh = list(itertools.islice(local, known, None))
+    if not fresh:
+        return
+    for token in fresh:
+        del local[token]
+    local.update(zip("\0".join(fresh).split("\0"), range(known, known + len(fresh))))
 
 
 def _encode_piece(piece: Piece, vocabulary: Vocabulary, encoding_errors: str, read_size: int) -> np.ndarray:
@@ -520,7 +540,8 @@ def _in_order(
     function: Callable, items: Sequence, workers: int, vocabulary: Vocabulary | None = None
 ) -> Iterator:
     """function(item) for each item, in order; with workers > 1 computed in that many
-    processes, at most two tasks per worker ahead of the caller (bounded memory).
+    processes, at most one task per worker and one more ahead of the caller (bounded
+    memory).
 
     Workers are forked where the platform allows it, so they start at once and share
     `vocabulary` without pickling it; they run only this module's code.
@@ -535,7 +556,7 @@ def _in_order(
         pending: collections.deque = collections.deque()
         for item in items:
             pending.append(pool.apply_async(function, (item,)))
-            if len(pending) >= 2 * workers:
+            if len(pending) > workers:
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()
@@ -605,7 +626,7 @@ def build_corpus(
         table, lists = CountTable(count_limit), store.TokenLists(writer.folder)
         progress.start(f"reading {len(files)} file(s)", total_bytes)
         read = functools.partial(_read_piece, tokenizer=tokenizer, encoding_errors=encoding_errors,
-                                 read_size=read_size)  # fmt: skip
+                                 read_size=read_size, spill=writer.spill)  # fmt: skip
         workers = _workers_for(total_bytes, workers)
         piece_tokens = _read_pass(pieces, read, workers, writer, lists, table, progress)
         progress.finish()
@@ -649,11 +670,11 @@ def _read_pass(pieces, read, workers, writer, lists, table, progress) -> list[in
     """Pass 1, over the text: each piece's local ids to the store, its distinct tokens
     to `lists`, their counts into `table`. Returns the number of tokens of each piece."""
     piece_tokens = []
-    for piece, (ids, tokens) in zip(pieces, _in_order(read, pieces, workers)):
-        writer.append(ids)
+    for piece, (path, count, tokens, counts) in zip(pieces, _in_order(read, pieces, workers)):
+        writer.append_file(path, count)
         lists.append(tokens)
-        table.merge(tokens, np.bincount(ids, minlength=len(tokens)))
-        piece_tokens.append(len(ids))
+        table.merge(tokens, counts)
+        piece_tokens.append(count)
         progress.advance(piece.end - piece.start)
     return piece_tokens
 

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import zlib
 from pathlib import Path
@@ -72,14 +73,22 @@ class StoreWriter:
     def __init__(self, folder: Path | None, key: dict | None = None):
         self.folder, self.key = folder, key
         self.length = 0
-        if folder is None:
-            self._file = tempfile.TemporaryFile(prefix="word_predictor-tokens-")
-            self.temporary = None
-        else:
+        self.temporary = None
+        if folder is not None:
             Path(folder).mkdir(parents=True, exist_ok=True)
             self._remove_stale_partials()
-            self.temporary = Path(folder) / f".{store_name(key)}.{os.getpid()}.partial"
-            self._file = open(self.temporary, "w+b")
+        # Where reading processes leave each piece's ids for `append_file`; removed
+        # with the writer (a killed run's is removed by the next writer in `folder`).
+        self.spill = Path(tempfile.mkdtemp(prefix=f".tokens-spill.{os.getpid()}.", suffix=".partial", dir=folder))
+        try:
+            if folder is None:
+                self._file = tempfile.TemporaryFile(prefix="word_predictor-tokens-")
+            else:
+                self.temporary = Path(folder) / f".{store_name(key)}.{os.getpid()}.partial"
+                self._file = open(self.temporary, "w+b")
+        except OSError:
+            self._remove_spill()
+            raise
 
     def __enter__(self) -> StoreWriter:
         return self
@@ -91,6 +100,15 @@ class StoreWriter:
     def append(self, ids: np.ndarray) -> None:
         self._file.write(np.ascontiguousarray(ids, dtype=DTYPE).data)
         self.length += len(ids)
+
+    def append_file(self, path: Path, count: int) -> None:
+        """Append the `count` ids held in the file at `path` (in `spill`), then remove it."""
+        with open(path, "rb") as source:
+            if os.fstat(source.fileno()).st_size != count * DTYPE.itemsize:
+                raise OSError(f"{path} holds {os.fstat(source.fileno()).st_size} bytes, not {count} ids")
+            shutil.copyfileobj(source, self._file, _CHUNK_TOKENS)
+        os.unlink(path)
+        self.length += count
 
     def read(self, start: int, count: int) -> np.ndarray:
         """Ids [start, start + count) as written so far."""
@@ -107,6 +125,7 @@ class StoreWriter:
     def finish(self, remap: np.ndarray | None = None, meta: dict | None = None) -> np.memmap | np.ndarray:
         """Apply `remap` (old id -> new id) in place, then make the store permanent
         (with `meta` beside it) and return the ids, memory-mapped read-only."""
+        self._remove_spill()
         self._file.flush()
         fd = self._file.fileno()
         crc = 0
@@ -149,19 +168,24 @@ class StoreWriter:
         return _map(data, self.length)
 
     def discard(self) -> None:
+        self._remove_spill()
         with contextlib.suppress(OSError):
             self._file.close()
         if self.temporary is not None:
             with contextlib.suppress(OSError):
                 self.temporary.unlink()
 
+    def _remove_spill(self) -> None:
+        shutil.rmtree(self.spill, ignore_errors=True)
+
     def _remove_stale_partials(self) -> None:
-        # Left by a killed process: .tokens-<key>.<pid>[.json].partial whose pid is gone.
+        # Left by a killed process: .tokens-<key>.<pid>[.json].partial files and
+        # .tokens-spill.<pid>.<random>.partial folders whose pid is gone.
         for path in Path(self.folder).glob(".tokens-*.partial"):
             with contextlib.suppress(ValueError, IndexError, OSError):
                 pid = int(path.name.split(".")[2])
                 if pid != os.getpid() and not _running(pid):
-                    path.unlink()
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 class TokenLists:
