@@ -16,8 +16,9 @@ proportional to 1 / rank ** --exponent, in lines of 12 words, files of at most
 Anonymous memory is RssAnon from /proc/PID/status, sampled every 10 ms in the
 child and summed over its worker processes: it leaves out the store's file-backed
 pages, which the kernel can drop whenever it needs the memory. Figures are medians
-over --runs runs; the goal is a peak at 100M words at most 1.1x the peak at 10M,
-and under 1.5 GB.
+over --runs runs; the goal is a peak over the whole run (reading, then the
+epoch) at 100M words at most 1.1x the peak at 10M, and under 1.5 GB; the build
+and epoch peaks show which phase reaches it.
 
     python -m benchmarks.memory --quick          # 1M and 10M words, one run each
     python -m benchmarks.memory                  # 10M and 100M words, three runs each
@@ -234,12 +235,17 @@ def main(argv=None) -> int:
             ("epoch_seconds", "epoch s"),
         ]:
             row[column] = common.median([r[name] for r in results])
+        # The goal's figure: the peak of the whole run, reading the corpus and training on it.
+        row["run peak anon (MiB)"] = common.median(
+            [max(r["build_peak_anon_mib"], r["reuse_peak_anon_mib"], r["epoch_peak_anon_mib"]) for r in results]
+        )
         row["build spread (MiB)"] = common.spread([r["build_peak_anon_mib"] for r in results])
         rows.append(row)
 
     common.print_table(
         rows,
-        ["words", "text MB", "vocabulary", "build peak anon (MiB)", "build spread (MiB)", "read MB/s",
+        ["words", "text MB", "vocabulary", "run peak anon (MiB)", "build peak anon (MiB)", "build spread (MiB)",
+         "read MB/s",
          "M words/s", "build s", "reuse s", "reuse peak anon (MiB)", "anon with Keras (MiB)",
          "epoch peak anon (MiB)", "epoch s"],
         title=f"Reading a corpus into the token store (medians of {runs} run(s); " + (
@@ -248,7 +254,7 @@ def main(argv=None) -> int:
     )  # fmt: skip
     if len(rows) >= 2:
         small, large = rows[0], rows[-1]
-        for phase in ("build", "epoch"):
+        for phase in ("run", "build", "epoch"):
             column = f"{phase} peak anon (MiB)"
             ratio = large[column] / small[column]
             verdict = "met" if ratio <= 1.1 and large[column] < 1536 else "not met"
