@@ -204,6 +204,7 @@ def run_ours(recipe: dict, logdir: Path, name: str, env: dict, extra: list[str] 
         "tokens_per_second": common.median(speeds) if speeds else None,
         "epochs": json.loads((logdir / name / "metrics.json").read_text()).get("epochs_completed"),
         "command": "python " + shlex.join(train),
+        "epoch_lines": [line for line in outputs[0].splitlines() if "val" in line],
     }
 
 
@@ -211,6 +212,10 @@ def main(argv=None) -> int:
     parser = common.base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=1, help="rounds, each running both sides once")
     parser.add_argument("--gpu", action="store_true", help="the GPU sizes (2 x 650, batch 64) on CUDA, JAX backend")
+    parser.add_argument("--ours", default="", metavar="FLAGS",
+                        help="extra train flags for our side, for example '--tie-weights --learning-rate 0.003'")
+    parser.add_argument("--sides", nargs="+", choices=["ours", "yardstick"], default=["ours", "yardstick"],
+                        help="run only these sides (settings searches run ours alone)")
     parser.add_argument("--child", help=argparse_hidden())
     args = parser.parse_args(argv)
     recipe = dict(GPU_RECIPE if args.gpu else RECIPE)
@@ -224,10 +229,11 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         for round_ in range(args.rounds):
             order = ["ours", "PyTorch recipe"] if round_ % 2 == 0 else ["PyTorch recipe", "ours"]
-            for side in order:
+            wanted = {"ours": "ours" in args.sides, "PyTorch recipe": "yardstick" in args.sides}
+            for side in filter(wanted.get, order):
                 print(f"round {round_ + 1}: {side}", flush=True)
                 if side == "ours":
-                    result = run_ours(recipe, Path(folder), f"full-{round_}", env)
+                    result = run_ours(recipe, Path(folder), f"full-{round_}", env, shlex.split(args.ours))
                 else:
                     child = ["-m", "benchmarks.full_context", "--child", json.dumps(recipe)] + (
                         ["--gpu"] if args.gpu else []

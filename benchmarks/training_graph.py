@@ -8,6 +8,8 @@ shape), and the ratios are medians of per-round ratios.
     python -m benchmarks.training_graph                    # the default model on corpus/
     python -m benchmarks.training_graph --layers 2 --units 256 --embedding-dim 256 \\
         --corpus ../shared/data/wikitext2-train.txt --steps 60
+    python -m benchmarks.training_graph --context full --layers 2 --units 200 --embedding-dim 200 \\
+        --batch-size 20 --corpus ../shared/data/wikitext2-train.txt --steps 100   # lanes of bptt 35
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import time
 
 from benchmarks.common import REPO, base_parser, median, print_table, save_results, spread
 from word_predictor.config import Config
+from word_predictor.contexts import context_for
 from word_predictor.model import build_model, compile_model
-from word_predictor.train import corpus_for
-from word_predictor.windows import WindowBatches
+from word_predictor.trainer import corpus_for
 
 VARIANTS = {  # name: (fixed_length, jit_compile)
     "open length": (False, False),
@@ -34,11 +36,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--layers", type=int, default=Config.layers)
     parser.add_argument("--units", type=int, default=Config.units)
     parser.add_argument("--embedding-dim", type=int, default=Config.embedding_dim)
+    parser.add_argument("--context", choices=["window", "full"], default="window")
+    parser.add_argument("--batch-size", type=int, default=None, help="windows, or lanes (default: the trainer's)")
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds (default: 2 quick, 4 full)")
     parser.add_argument("--steps", type=int, default=None, help="steps per timed epoch (default: a whole epoch)")
     args = parser.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 4)
-    config = Config(corpus=[args.corpus], layers=args.layers, units=args.units, embedding_dim=args.embedding_dim)
+    config = Config(corpus=[args.corpus], layers=args.layers, units=args.units, embedding_dim=args.embedding_dim,
+                    context=args.context, **({"batch_size": args.batch_size} if args.batch_size else {}))  # fmt: skip
     corpus = corpus_for(config)
     config.vocabulary_size = len(corpus.vocabulary)
     train = corpus.splits["train"]
@@ -49,8 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         model = build_model(config, "training", fixed_length=fixed_length)
         compile_model(model, config)
         model.jit_compile = jit_compile
-        batches = WindowBatches(train, window_size=config.window_size,
-                                batch_size=config.batch_size, targets=config.targets, shuffle=True)  # fmt: skip
+        batches = context_for(config).training_batches(train, epoch=0)
         model.fit(batches, epochs=1, verbose=0)  # warm-up: traces every batch shape
         models[name] = (model, batches)
 
@@ -74,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
         }
         for name, seconds in timings.items()
     ]
-    size = f"{config.layers} x {config.cell} {config.units}, embedding {config.embedding_dim}, batch {config.batch_size}"
+    size = (f"{config.context} context, {config.layers} x {config.cell} {config.units}, "
+            f"embedding {config.embedding_dim}, batch {config.batch_size}")  # fmt: skip
     print_table(rows, ["variant", "seconds (median)", "range", "speed / open length"],
                 f"Training graph, {size}, vocabulary {config.vocabulary_size:,}, "
                 f"{steps or len(next(iter(models.values()))[1])} steps a round")  # fmt: skip

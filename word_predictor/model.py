@@ -66,6 +66,14 @@ class LastStep(layers.Layer):
         return (input_shape[0], input_shape[-1])
 
 
+def _uniform_init():
+    """Uniform in +-0.1, as the reference LSTM language models start their embedding and
+    output matrices (Keras' defaults are +-0.05 and Glorot, +-0.035 at 200 x 4,703): with
+    those a stack of two LSTMs sat at the unigram distribution for its first ~600
+    steps on WikiText-2; with these it learns from the start (docs/benchmarks.md, section 9)."""
+    return keras.initializers.RandomUniform(-0.1, 0.1)
+
+
 def _recurrent_layer(cell: str, units: int, use_cudnn, **kwargs):
     # SimpleRNN has no cuDNN kernel and no use_cudnn argument.
     if cell != "simple_rnn":
@@ -121,10 +129,12 @@ class CarriedRNN(layers.Layer):
         then overwritten by the final state (no gradient flows across calls)
     """
 
-    def __init__(self, cell: str, units: int, lanes: int, use_cudnn="auto", **kwargs):
+    def __init__(self, cell: str, units: int, lanes: int, use_cudnn="auto", unroll: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.cell, self.units, self.lanes, self.use_cudnn = cell, units, lanes, use_cudnn
-        self.rnn = _recurrent_layer(cell, units, use_cudnn, return_sequences=True, return_state=True, name=cell)
+        self.cell, self.units, self.lanes, self.use_cudnn, self.unroll = cell, units, lanes, use_cudnn, unroll
+        self.rnn = _recurrent_layer(
+            cell, units, use_cudnn, return_sequences=True, return_state=True, unroll=unroll, name=cell
+        )
         self.carried = []
 
     def build(self, inputs_shape, reset_shape=None):
@@ -153,6 +163,7 @@ class CarriedRNN(layers.Layer):
         return {
             **super().get_config(),
             "cell": self.cell, "units": self.units, "lanes": self.lanes, "use_cudnn": self.use_cudnn,
+            "unroll": self.unroll,
         }  # fmt: skip
 
 
@@ -160,8 +171,9 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
     """An uncompiled model for `config`; `config.vocabulary_size` must be set.
 
     view="training" builds what fit() trains (see the module docstring), with
-    `fixed_length=True` unrolling a window model's time loop, which trains faster
-    on a CPU (on a GPU it would forgo the cuDNN kernel). view="inference" builds
+    `fixed_length=True` unrolling the time loop (a window model's, or a full-context
+    model's bptt steps), which trains faster on a CPU (on a GPU it would forgo the
+    cuDNN kernel). view="inference" builds
     the open-length view that predict, evaluate and generate use.
     """
     validate(config)
@@ -182,10 +194,14 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
     if config.one_hot:
         x = OneHot(config.vocabulary_size, name="one_hot")(tokens)
     elif config.tie_weights:
-        embedding = TiedEmbedding(config.vocabulary_size, config.embedding_dim, name="embedding")
+        embedding = TiedEmbedding(
+            config.vocabulary_size, config.embedding_dim, embeddings_initializer=_uniform_init(), name="embedding"
+        )
         x = embedding(tokens)
     else:
-        x = layers.Embedding(config.vocabulary_size, config.embedding_dim, name="embedding")(tokens)
+        x = layers.Embedding(
+            config.vocabulary_size, config.embedding_dim, embeddings_initializer=_uniform_init(), name="embedding"
+        )(tokens)
     x = layers.Dropout(config.dropout, name="input_dropout")(x)
     for number in range(1, config.layers + 1):
         name = f"{config.cell}_{number}"
@@ -194,7 +210,7 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
         # LSTM and GRU eligible for the cuDNN kernel on a GPU; LSTM's
         # unit_forget_bias (on by default) starts the forget gate's bias at 1.
         if carried:
-            x = CarriedRNN(config.cell, config.units, config.batch_size, use_cudnn=use_cudnn, name=name)(
+            x = CarriedRNN(config.cell, config.units, config.batch_size, use_cudnn, fixed_length, name=name)(
                 x, inputs["reset"]
             )
         elif explicit_states:
@@ -222,7 +238,7 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
     if embedding is not None:
         logits = embedding(x, reverse=True)
     else:
-        logits = layers.Dense(config.vocabulary_size, name=OUTPUT_LAYER)(x)
+        logits = layers.Dense(config.vocabulary_size, kernel_initializer=_uniform_init(), name=OUTPUT_LAYER)(x)
     logits = layers.Activation("linear", dtype="float32", name="logits")(logits)  # float32 under mixed precision
     if explicit_states:
         return keras.Model([tokens, *states_in], [logits, *states_out], name=f"word_predictor_{config.cell}")
