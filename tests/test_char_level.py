@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY_FLAGS
+from tests.conftest import train_tiny
 from word_predictor import evaluate, generate, predict, rundir, runs, train
 
 TEXT = "To be, or not to be: that is the Question.\nWhether 'tis nobler in the mind to suffer 42 slings!\n"
@@ -21,9 +21,9 @@ def logdir(tmp_path_factory) -> Path:
     corpus = root / "corpus"
     corpus.mkdir()
     (corpus / "a.txt").write_text(TEXT * 30, encoding="utf-8")
-    flags = ["--corpus", str(corpus), "--logdir", str(root / "logs"), *TINY_FLAGS]
-    assert train.main([*flags, "--run-name", "char", "--level", "char", "--bptt", "20", "--batch-size", "4"]) == 0
-    assert train.main([*flags, "--run-name", "word"]) == 0
+    char = ["--run-name", "char", "--level", "char", "--bptt", "20", "--batch-size", "4"]
+    assert train_tiny(corpus, root / "logs", *char) == 0
+    assert train_tiny(corpus, root / "logs", "--run-name", "word") == 0
     return root / "logs"
 
 

@@ -104,8 +104,9 @@ class StoreWriter:
     def append_file(self, path: Path, count: int) -> None:
         """Append the `count` ids held in the file at `path` (in `spill`), then remove it."""
         with open(path, "rb") as source:
-            if os.fstat(source.fileno()).st_size != count * DTYPE.itemsize:
-                raise OSError(f"{path} holds {os.fstat(source.fileno()).st_size} bytes, not {count} ids")
+            size = os.fstat(source.fileno()).st_size
+            if size != count * DTYPE.itemsize:
+                raise OSError(f"{path} holds {size} bytes, not {count} ids")
             shutil.copyfileobj(source, self._file, _CHUNK_TOKENS)
         os.unlink(path)
         self.length += count
