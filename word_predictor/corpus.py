@@ -569,7 +569,7 @@ def _fix_large_block_threshold() -> None:
     back to the system when freed, and raises that threshold to the size of each such
     block freed. The arrays of each piece then come from the heap, which grows with
     every piece read: fixed at 1 MiB, peak memory no longer grows with the corpus
-    (docs/benchmarks.md, section 14). Other platforms keep their allocator as it is."""
+    (docs/benchmarks.md, section 16). Other platforms keep their allocator as it is."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError, TypeError):
             ctypes.CDLL(ctypes.util.find_library("c")).mallopt(_M_MMAP_THRESHOLD, 1 << 20)

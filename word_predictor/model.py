@@ -173,8 +173,8 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
     view="training" builds what fit() trains (see the module docstring), with
     `fixed_length=True` unrolling the time loop (a window model's, or a full-context
     model's bptt steps), which trains faster on a CPU (on a GPU it would forgo the
-    cuDNN kernel). view="inference" builds
-    the open-length view that predict, evaluate and generate use.
+    cuDNN kernel). view="inference" builds the open-length view that predict,
+    evaluate and generate use.
     """
     validate(config)
     if config.vocabulary_size < 2:
