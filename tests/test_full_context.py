@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import TINY_TEXT, train_tiny
-from word_predictor import evaluate, predict, rundir, train
+from word_predictor import evaluate, predict, rundir, train, trainer
 from word_predictor.checkpoint import read_state
 from word_predictor.predictor import Predictor
 
@@ -122,3 +122,14 @@ def test_a_bptt_below_1_is_refused_while_parsing(corpus, tmp_path, capsys):
     assert exit_.value.code == 2
     assert "argument --bptt: must be a whole number of at least 1" in capsys.readouterr().err
     assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.backend
+def test_validation_while_training_is_scored_as_evaluate_scores_a_text(corpus, tmp_path):
+    assert train_tiny(corpus, tmp_path / "logs", "--run-name", "v", "--epochs", "1", *FULL) == 0
+    run = rundir.load_run(tmp_path / "logs" / "v")
+    validation = trainer.corpus_for(run.config).splits["validation"]
+    scores = evaluate.score(Predictor.from_run(run).reader, validation)
+    assert scores["tokens"] == validation.tokens - len(validation.bounds)
+    logged = json.loads((tmp_path / "logs" / "v" / "metrics.json").read_text())["best_validation_loss"]
+    assert logged == pytest.approx(scores["loss"], rel=1e-5)

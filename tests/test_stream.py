@@ -137,14 +137,17 @@ def test_lane_batches_reset_at_segment_edges_in_fit():
     np.testing.assert_allclose(training.predict(batches[1][0], verbose=0), second, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.backend
 def test_lane_parallel_scoring_equals_a_single_lane():
     config = tiny_config(units=5)
     inference = build_model(config)
     rng = np.random.default_rng(2)
     ids = rng.integers(0, VOCABULARY, 300).astype(np.int32)
     split = Split.from_lengths(ids, [120, 7, 90, 83])
-    one_lane = score(StreamReader(inference, config, chunk=16), split, batch_size=16)
-    lanes = score(StreamReader(inference, config, chunk=16), split, batch_size=64)
+    # batch 16: one lane reading chunks of 64 tokens, the state carried from call to call;
+    # batch 1024: the four segments side by side, each read in one call
+    one_lane = score(StreamReader(inference, config), split, batch_size=16)
+    lanes = score(StreamReader(inference, config), split, batch_size=1024)
     assert one_lane["tokens"] == lanes["tokens"] == 300 - 4
     assert lanes["loss"] == pytest.approx(one_lane["loss"], rel=1e-5)
     assert lanes["top1"] == one_lane["top1"]

@@ -13,7 +13,10 @@ generate and the TensorBoard samples never ask which one they have:
     check_training_split(split)       ValueError if the settings cannot train on it
     training_model(on_gpu, use_cudnn) the view fit() trains (model.build_model)
     training_batches(split, epoch)    a PyDataset with examples_per_epoch, targets_per_epoch
-    validation_batches(split)         the same for validation, or None if too short
+    validation(split, inference_view) how each epoch's end scores the validation split:
+                                      (batches for fit's validation_data or None,
+                                      callbacks that add the val_ figures themselves),
+                                      or None if the split is too short to score
     reader(inference_model)           a reader with
         start(contexts)                   logits of the token after each context, and a state
         advance(state, next_ids)          logits after one more token per context

@@ -44,8 +44,13 @@ def bits_per_token(loss: float) -> float:
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Probabilities from logits along the last axis, computed stably."""
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
+    logits = np.asarray(logits)
+    if not np.issubdtype(logits.dtype, np.floating):
+        logits = logits.astype(np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    np.exp(shifted, out=shifted)  # in place: evaluate runs this over every target's whole vocabulary
+    shifted /= shifted.sum(axis=-1, keepdims=True)
+    return shifted
 
 
 def target_log_probabilities(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:

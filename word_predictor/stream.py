@@ -31,13 +31,15 @@ the figures equal a single-lane pass.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from word_predictor.backend import keras
 from word_predictor.corpus import Split
-from word_predictor.model import STATES_PER_CELL, build_model
+from word_predictor.evaluate import score
+from word_predictor.model import STATES_PER_CELL, build_model, copy_weights
 
 
 @dataclass
@@ -165,13 +167,14 @@ class StreamReader:
         self.units = config.units
         self.state_count = config.layers * STATES_PER_CELL[config.cell]
         self.chunk = chunk  # tokens per call when reading a long context
+        self._scoring_model = None
 
     def zero_state(self, batch: int) -> list[np.ndarray]:
         return [np.zeros((batch, self.units), np.float32) for _ in range(self.state_count)]
 
-    def _step(self, tokens: np.ndarray, state: list[np.ndarray]):
+    def _step(self, tokens: np.ndarray, state: list[np.ndarray], model=None):
         """(batch, time) tokens from `state` -> (logits (batch, time, vocabulary), new state)."""
-        logits, *state = self.model.predict_on_batch([tokens.astype(np.int32), *state])
+        logits, *state = (model or self.model).predict_on_batch([tokens.astype(np.int32), *state])
         return np.asarray(logits, dtype=np.float32), [np.asarray(s, dtype=np.float32) for s in state]
 
     def read(self, tokens: np.ndarray, state: list[np.ndarray]):
@@ -200,19 +203,64 @@ class StreamReader:
         logits, state = self._step(np.asarray(next_ids, np.int32).reshape(-1, 1), state)
         return logits[:, -1], state
 
+    def scoring_model(self):
+        """The model for `scored`: a twin sharing this model's layers and weights, compiled
+        whole with XLA. scored() calls it with one shape throughout, so it compiles once,
+        and the time loop then runs ~3x faster on a TensorFlow CPU (docs/benchmarks.md,
+        section 9). JAX compiles every model anyway; torch stays eager (its XLA-like path,
+        torch.compile, is another dependency's concern)."""
+        if self._scoring_model is None:
+            self._scoring_model = keras.Model(self.model.inputs, self.model.outputs, name="scoring")
+            self._scoring_model.jit_compile = keras.backend.backend() != "torch"
+        return self._scoring_model
+
     def scored(self, split: Split, batch_size: int = 1024):
         """(logits (n, vocabulary), targets (n,)) for every token after the first of each segment,
-        each predicted from all the text before it in its segment."""
-        lanes = max(1, min(len(split.bounds), max(1, batch_size // self.chunk), 64))
-        layout = lay_out(split.bounds, self.chunk, lanes, keep_segments_whole=True)
+        each predicted from all the text before it in its segment.
+
+        Segments run side by side, one lane each (up to batch_size // 64 lanes), read in
+        chunks of about batch_size // lanes tokens: no lane ever starts in the middle of a
+        segment, so the figures equal a single-lane pass.
+        """
+        pairs = np.diff(np.asarray(split.bounds, np.int64).reshape(-1, 2), axis=1).ravel() - 1
+        if not (pairs > 0).any():
+            return
+        lanes = int(max(1, min((pairs > 0).sum(), batch_size // MIN_SCORING_CHUNK)))
+        chunk = int(min(max(MIN_SCORING_CHUNK, batch_size // lanes), pairs.max()))
+        layout = lay_out(split.bounds, chunk, lanes, keep_segments_whole=True)
+        model = self.scoring_model()
         state = self.zero_state(lanes)
         for step in range(layout.steps):
-            tokens, targets, weights, resets = gather_step(split.ids, layout, step, self.chunk)
+            tokens, targets, weights, resets = gather_step(split.ids, layout, step, chunk)
             keep = (1.0 - resets)[:, None]
             state = [s * keep for s in state]
-            logits, state = self._step(tokens, state)
+            logits, state = self._step(tokens, state, model)
             valid = weights > 0
             yield logits[valid], targets[valid]
+
+
+MIN_SCORING_CHUNK = 64  # scored() reads at least this many tokens per lane and call
+
+
+class ScoredValidation(keras.callbacks.Callback):
+    """Adds val_loss, val_accuracy, val_top5_accuracy and validation_seconds to each
+    epoch's logs, scored as evaluate scores a text (evaluate.score): the trained weights
+    copied into the reader's inference view, every segment read from a zero state with
+    its whole text before each token. Put it first among the callbacks, which read these.
+    """
+
+    def __init__(self, reader: StreamReader, split: Split):
+        super().__init__()
+        self.reader, self.split = reader, split
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        begin = time.perf_counter()
+        copy_weights(self.model, self.reader.model)
+        scores = score(self.reader, self.split)
+        logs.update(val_loss=scores["loss"], val_accuracy=scores["top1"], val_top5_accuracy=scores["top5"])
+        logs["validation_seconds"] = time.perf_counter() - begin
 
 
 class FullContext:
@@ -242,10 +290,13 @@ class FullContext:
     def training_batches(self, split: Split, epoch: int) -> LaneBatches:
         return LaneBatches(split, bptt=self.config.bptt, lanes=self.config.batch_size)
 
-    def validation_batches(self, split: Split) -> LaneBatches | None:
-        """Each validation segment read whole by one lane, as evaluate does."""
-        batches = LaneBatches(split, bptt=self.config.bptt, lanes=self.config.batch_size, keep_segments_whole=True)
-        return batches if batches.targets_per_epoch else None
+    def validation(self, split: Split, inference_view):
+        """Scored as evaluate scores a text, each segment read whole by one lane of the
+        inference view (ScoredValidation): the training view's lanes are fixed at
+        --batch-size, so reading a few long segments with it left most of them idle."""
+        if not (np.diff(np.asarray(split.bounds).reshape(-1, 2), axis=1) > 1).any():
+            return None
+        return None, [ScoredValidation(self.reader(inference_view), split)]
 
     def reader(self, inference_model) -> StreamReader:
         return StreamReader(inference_model, self.config)

@@ -58,8 +58,8 @@ def train_new(
 ) -> Path:
     """Read the corpus, create the run folder and train; returns the run folder.
 
-    `steps_per_epoch` cuts every epoch (and its validation) to that many batches:
-    for benchmarks that need the whole path on a large corpus in little time.
+    `steps_per_epoch` cuts every epoch (and a window run's validation) to that many
+    batches: for benchmarks that need the whole path on a large corpus in little time.
     """
     rundir.make_logdir(logdir)  # before reading the corpus: a bad --logdir fails at once
     backend.use_compilation_cache(Path(logdir) / CACHE_DIR / "jax")
@@ -174,8 +174,10 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
         model = context.training_model(on_gpu, use_cudnn)
         compile_model(model, config)
     train_batches = context.training_batches(corpus.splits["train"], epoch=initial_epoch)
-    validation_batches = context.validation_batches(corpus.splits["validation"])
-    watched = "val_loss" if validation_batches is not None else "loss"
+    inference = build_model(config, use_cudnn=use_cudnn)  # the view predict uses; the checkpoint refreshes it each epoch
+    validation = context.validation(corpus.splits["validation"], inference)
+    validation_batches, validation_callbacks = validation or (None, [])
+    watched = "val_loss" if validation else "loss"
 
     early_stopping = keras.callbacks.EarlyStopping(monitor=watched, patience=config.patience, min_delta=1e-4)
     # quiet: the epoch line shows the learning rate (Keras would print it with 16 digits)
@@ -183,7 +185,6 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
         monitor=watched, factor=0.5, patience=0, min_lr=config.learning_rate / 64, verbose=0
     )
     non_finite = StopOnNonFiniteLoss()
-    inference = build_model(config, use_cudnn=use_cudnn)  # the view predict uses; the checkpoint refreshes it each epoch
     checkpoint = RunCheckpoint(run_dir, [early_stopping, schedule], state, inference_view=inference)
     if initial_epoch == 0:
         monitoring.write_run_description(run_dir, config, model, command_line)
@@ -213,7 +214,7 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
             validation_data=validation_batches,
             epochs=config.epochs,
             initial_epoch=initial_epoch,
-            callbacks=[non_finite, *shown, EpochProgress(), early_stopping, schedule,
+            callbacks=[non_finite, *validation_callbacks, *shown, EpochProgress(), early_stopping, schedule,
                        TimeLimit(config.time_limit * 60), checkpoint],  # fmt: skip
             verbose=0,  # EpochProgress prints shorter lines, and progress without a terminal too
             steps_per_epoch=steps_per_epoch and min(steps_per_epoch, len(train_batches)),

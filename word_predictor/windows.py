@@ -272,14 +272,15 @@ class WindowContext:
             seed=c.seed, epoch=epoch,
         )  # fmt: skip
 
-    def validation_batches(self, split: Split) -> WindowBatches | None:
-        """Every full window, scored at its last position only: the task predict and evaluate do."""
+    def validation(self, split: Split, inference_view):
+        """Every full window, scored at its last position only (the task predict and
+        evaluate do), by Keras' own evaluation of the training view."""
         c = self.config
         batches = WindowBatches(
             split, window_size=c.window_size, batch_size=c.batch_size, targets=c.targets, shuffle=False,
             last_only=True,
         )  # fmt: skip
-        return batches if batches.windows else None
+        return (batches, []) if batches.windows else None
 
     def reader(self, inference_model) -> WindowReader:
         return WindowReader(inference_model, self.config)

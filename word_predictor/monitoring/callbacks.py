@@ -44,6 +44,8 @@ class EpochFigures(keras.callbacks.Callback):
         perplexity, val_perplexity   exp(loss)
         learning_rate                the optimiser's rate during the epoch
         seconds                      the whole epoch, validation included
+        validation_seconds           its validation part: from Keras' evaluation's start, or
+                                     as logged by a callback that scored it (ScoredValidation)
         targets_per_second           training targets / seconds of the training part
         input_seconds, step_seconds  the training part split into time spent producing
                                      batches (from `input_seconds`, a cumulative clock) and
@@ -77,8 +79,11 @@ class EpochFigures(keras.callbacks.Callback):
         if logs is None:
             return
         end = time.perf_counter()
-        training_end, input_end = self._training_end or (end, self._input_clock())
+        if self._training_end is None:  # no Keras validation: a callback may have scored it (its seconds logged)
+            self._training_end = (end - float(logs.get("validation_seconds", 0.0)), self._input_clock())
+        training_end, input_end = self._training_end
         training_seconds = training_end - self._start
+        logs["validation_seconds"] = end - training_end
         for prefix in ("", "val_"):
             if f"{prefix}loss" in logs:
                 logs[f"{prefix}perplexity"] = perplexity(logs[f"{prefix}loss"])
