@@ -50,3 +50,33 @@ def test_evaluate_on_another_text(trained_run, tmp_path, capsys):
     vocabulary_size = load_run(trained_run).config.vocabulary_size
     perplexity = float(out.split("perplexity:")[1].split()[0])
     assert 1 < perplexity < vocabulary_size
+
+
+def test_read_ahead_keeps_order_runs_one_item_ahead_and_passes_errors_on():
+    import threading
+    import time
+
+    made = []
+
+    def items():
+        for i in range(5):
+            made.append((i, threading.current_thread().name))
+            yield i
+
+    seen = []
+    for item in evaluate.read_ahead(items()):
+        seen.append(item)
+        # the next item is made while the caller still holds this one, without asking for it
+        deadline = time.monotonic() + 10
+        while len(made) < min(item + 2, 5) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert len(made) == min(item + 2, 5)
+    assert seen == [0, 1, 2, 3, 4]
+    assert all(name.startswith("scoring") for _, name in made)
+
+    def failing():
+        yield 1
+        raise ValueError("broken model")
+
+    with pytest.raises(ValueError, match="broken model"):
+        list(evaluate.read_ahead(failing()))

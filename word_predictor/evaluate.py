@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from word_predictor import backend, cli
@@ -27,7 +29,7 @@ def score(reader, split: Split, batch_size: int = 1024, vocabulary: Vocabulary |
     keyboard over the targets that are not the unknown symbol."""
     keyboard = PrefixIndex(vocabulary.tokens) if vocabulary is not None else None
     tally = Tally()
-    for logits, targets in reader.scored(split, batch_size):
+    for logits, targets in read_ahead(reader.scored(split, batch_size)):
         if targets.size == 0:
             continue
         probabilities = softmax(logits)  # (batch, vocabulary)
@@ -40,6 +42,18 @@ def score(reader, split: Split, batch_size: int = 1024, vocabulary: Vocabulary |
     if tally.tokens == 0:
         raise UserError("the text is too short to evaluate: no word has enough words before it in one file")
     return tally.summary()
+
+
+def read_ahead(items: Iterable) -> Iterator:
+    """`items`, each made in a worker thread while the caller handles the one before: the
+    model computes the next logits while NumPy scores these (both let go of the GIL), so
+    on two cores scoring a long text costs about the model's time alone."""
+    iterator, end = iter(items), object()
+    with ThreadPoolExecutor(1, thread_name_prefix="scoring") as worker:
+        pending = worker.submit(next, iterator, end)
+        while (item := pending.result()) is not end:
+            pending = worker.submit(next, iterator, end)
+            yield item
 
 
 def score_run(predictor, split: Split, batch_size: int = 1024) -> dict:
