@@ -128,7 +128,7 @@ def test_lane_batches_reset_at_segment_edges_in_fit():
     training = build_model(config, "training")
     compile_model(training, config)
     ids = np.random.default_rng(1).integers(0, VOCABULARY, 8).astype(np.int32)
-    batches = LaneBatches(Split.from_lengths(ids, [4, 4]), bptt=3, lanes=1, keep_segments_whole=True)
+    batches = LaneBatches(Split.from_lengths(ids, [4, 4]), bptt=3, lanes=1)
     assert len(batches) == 2 and batches[1][0]["reset"].tolist() == [1.0]
     inference = copy_weights(training, build_model(config))
     zero = [np.zeros((1, config.units), np.float32) for _ in inference.inputs[1:]]

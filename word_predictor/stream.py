@@ -133,11 +133,11 @@ class LaneBatches(keras.utils.PyDataset):
     reads the same stream and starts with every lane reset.
     """
 
-    def __init__(self, split: Split, *, bptt: int, lanes: int, keep_segments_whole: bool = False):
+    def __init__(self, split: Split, *, bptt: int, lanes: int):
         super().__init__()
         self.ids = split.ids
         self.bptt = bptt
-        self.layout = lay_out(split.bounds, bptt, lanes, keep_segments_whole)
+        self.layout = lay_out(split.bounds, bptt, lanes)
 
     @property
     def examples_per_epoch(self) -> int:
