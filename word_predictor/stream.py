@@ -63,6 +63,11 @@ class LaneLayout:
         return int(self.lengths.sum())
 
 
+def pair_counts(split: Split) -> np.ndarray:
+    """(segments,) how many (input, next token) pairs each segment of `split` holds."""
+    return np.diff(np.asarray(split.bounds, np.int64).reshape(-1, 2), axis=1).ravel() - 1
+
+
 def _segment_chunks(start: int, end: int, bptt: int) -> np.ndarray:
     """(chunks, 2): first input position and pair count of each chunk of one segment."""
     pairs = end - start - 1
@@ -222,7 +227,7 @@ class StreamReader:
         chunks of about batch_size // lanes tokens: no lane ever starts in the middle of a
         segment, so the figures equal a single-lane pass.
         """
-        pairs = np.diff(np.asarray(split.bounds, np.int64).reshape(-1, 2), axis=1).ravel() - 1
+        pairs = pair_counts(split)
         if not (pairs > 0).any():
             return
         lanes = int(max(1, min((pairs > 0).sum(), batch_size // MIN_SCORING_CHUNK)))
@@ -294,7 +299,7 @@ class FullContext:
         """Scored as evaluate scores a text, each segment read whole by one lane of the
         inference view (ScoredValidation): the training view's lanes are fixed at
         --batch-size, so reading a few long segments with it left most of them idle."""
-        if not (np.diff(np.asarray(split.bounds).reshape(-1, 2), axis=1) > 1).any():
+        if not (pair_counts(split) > 0).any():
             return None
         return None, [ScoredValidation(self.reader(inference_view), split)]
 
