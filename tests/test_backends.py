@@ -2,8 +2,8 @@
 
 The model and training code use keras and keras.ops only, so every backend runs them.
 Tests for a backend whose package is missing skip (CI has TensorFlow in one
-environment and JAX without TensorFlow in another; torch comes with
-benchmarks/requirements.txt).
+environment, with torch from benchmarks/requirements.txt, and JAX without TensorFlow
+in another).
 """
 
 import argparse
