@@ -38,6 +38,22 @@ def test_every_cell_builds_and_takes_a_training_step(cell, bidirectional):
     assert model.predict_on_batch(data[0][0]).shape == expected
 
 
+@pytest.mark.parametrize("context", ["window", "full"])
+def test_compiled_model_creates_no_variables_in_its_first_training_step(context):
+    # A TensorFlow step that makes variables (the optimizer's slots) is traced twice.
+    config = tiny_config(context=context, bptt=4, batch_size=8)
+    model = build_model(config, "training")
+    compile_model(model, config)
+    made = len(model.optimizer.variables)
+    assert made > len(model.trainable_variables)  # a moment and a velocity for each weight
+    if context == "window":
+        model.train_on_batch(*tiny_batches(config)[0])
+    else:
+        tokens = np.zeros((8, 4), np.int32)
+        model.train_on_batch({"tokens": tokens, "reset": np.zeros(8, np.float32)}, tokens)
+    assert len(model.optimizer.variables) == made
+
+
 def test_bidirectional_layers_wrap_the_cell():
     model = build_model(tiny_config(cell="gru", bidirectional=True, targets="last", layers=2))
     names = [layer.name for layer in model.layers]
