@@ -1,14 +1,14 @@
 """Full-context training against the PyTorch word-language-model recipe, on WikiText-2.
 
-Both systems read one closed vocabulary and the same token stream: the corpus
-is read once here with word_predictor's own pipeline (normalisation, unknown
-threshold 3, full-context split layout, validation share 10%, no test share),
-and the test text is ../shared/data/wikitext2-test.txt encoded with the same
-vocabulary.
+Both systems read one closed vocabulary and the same token streams, made by
+word_predictor's own pipeline from the same flags (normalisation, unknown
+threshold 3, full-context split layout, validation share 10%): the test split is
+../shared/data/wikitext2-test.txt (--test-text), encoded with that vocabulary.
 
     ours       python -m word_predictor.train --context full --layers 2 --units 200
                --embedding-dim 200 --bptt 35 --batch-size 20 --dropout 0.2 --epochs 6
-               --tie-weights, then python -m word_predictor.evaluate --text wikitext2-test.txt
+               --test-text wikitext2-test.txt --tie-weights, which scores the test file
+               at its end as evaluate --text would, one stream in one lane
                (Adam and the trainer's own schedule, as a user would run it; the output
                layer reuses the embedding matrix, the example's --tied, so the sizes stay
                the recipe's; --ours "" runs ours untied)
@@ -50,24 +50,19 @@ def our_flags(recipe: dict) -> list[str]:
             "--embedding-dim", str(recipe["embedding_dim"]), "--bptt", str(recipe["bptt"]),
             "--batch-size", str(recipe["batch_size"]), "--dropout", str(recipe["dropout"]),
             "--epochs", str(recipe["epochs"]), "--patience", str(recipe["epochs"]),
-            "--test-fraction", "0", "--validation-fraction", "0.1", "--unknown-threshold", "3"]  # fmt: skip
+            "--test-text", str(common.data_file("wikitext2-test.txt")), "--validation-fraction", "0.1",
+            "--unknown-threshold", "3"]  # fmt: skip
 
 
 def read_streams(flags: list[str]):
     """The vocabulary and the train, validation and test id streams, as our trainer reads them."""
     from word_predictor import train, trainer
-    from word_predictor.corpus import encode_files
 
     config = train.config_from_args(
         train.build_parser().parse_args(["--corpus", str(common.data_file("wikitext2-train.txt")), *flags])
     )
     corpus = trainer.corpus_for(config)
-    test = encode_files([common.data_file("wikitext2-test.txt")], corpus.vocabulary)
-    return corpus.vocabulary, {
-        "train": corpus.splits["train"].compact().ids,
-        "validation": corpus.splits["validation"].compact().ids,
-        "test": test.ids,
-    }
+    return corpus.vocabulary, {name: split.compact().ids for name, split in corpus.splits.items()}
 
 
 # ---------------------------------------------------------------- the yardstick (child process)
@@ -181,32 +176,28 @@ def _faster_thread_count(model, size, recipe, torch, nn) -> int:
 
 
 def run_ours(recipe: dict, logdir: Path, name: str, env: dict, extra: list[str] = ()) -> dict:
-    """Train and score with the commands, as a user would; the training speed is the trainer's own
+    """Train and score with the command, as a user would; the training speed is the trainer's own
     per-epoch targets_per_second (training steps only, validation excluded), median over epochs."""
     import subprocess
 
     train = ["-m", "word_predictor.train", "--corpus", str(common.data_file("wikitext2-train.txt")), "--logdir",
              str(logdir), "--run-name", name, "--no-cache", *our_flags(recipe), *extra]  # fmt: skip
-    evaluate = ["-m", "word_predictor.evaluate", "--run", str(logdir / name), "--text",
-                str(common.data_file("wikitext2-test.txt")), "--json"]  # fmt: skip
     start = time.perf_counter()
-    outputs = []
-    for command in (train, evaluate):
-        done = subprocess.run([sys.executable, *command], cwd=common.REPO, capture_output=True, text=True,
-                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env})  # fmt: skip
-        if done.returncode != 0:
-            return {"ok": False, "error": done.stderr.strip()[-500:]}
-        outputs.append(done.stdout)
+    done = subprocess.run([sys.executable, *train], cwd=common.REPO, capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env})  # fmt: skip
     wall = time.perf_counter() - start
-    speeds = [float(x) for x in re.findall(r"targets_per_second: ([0-9.]+)", outputs[0])]
+    if done.returncode != 0:
+        return {"ok": False, "error": done.stderr.strip()[-500:]}
+    speeds = [float(x) for x in re.findall(r"targets_per_second: ([0-9.]+)", done.stdout)]
+    metrics = json.loads((logdir / name / "metrics.json").read_text())
     return {
         "ok": True,
         "wall_seconds": wall,
-        "test_perplexity": json.loads(outputs[1].strip().splitlines()[-1])["perplexity"],
+        "test_perplexity": metrics["test"]["perplexity"],
         "tokens_per_second": common.median(speeds) if speeds else None,
-        "epochs": json.loads((logdir / name / "metrics.json").read_text()).get("epochs_completed"),
+        "epochs": metrics.get("epochs_completed"),
         "command": "python " + shlex.join(train),
-        "epoch_lines": [line for line in outputs[0].splitlines() if "val" in line],
+        "epoch_lines": [line for line in done.stdout.splitlines() if "val" in line],
     }
 
 

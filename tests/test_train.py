@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TINY_TEXT, train_tiny
-from word_predictor import predict, rundir, train, trainer
+from word_predictor import evaluate, predict, rundir, train, trainer
 from word_predictor.config import load_config
-from word_predictor.text import Vocabulary, sha256_of
+from word_predictor.text import Vocabulary, sha256_of, tokenizer_for
 
 pytestmark = pytest.mark.backend
 
@@ -161,3 +161,49 @@ def test_the_commands_run_from_any_folder_once_installed(tmp_path):
     shown = subprocess.run([sys.executable, "-m", "word_predictor.train", "--help"], cwd=tmp_path, env=environment,
                            capture_output=True, text=True)  # fmt: skip
     assert shown.returncode == 0 and "--corpus" in shown.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("context", ["window", "full"])
+def test_given_texts_are_the_validation_and_test_splits(tmp_path, tiny_corpus, context, capsys):
+    held = tmp_path / "held"
+    held.mkdir()
+    (held / "valid.txt").write_text(TINY_TEXT * 2, encoding="utf-8")
+    (held / "test.txt").write_text(TINY_TEXT * 3, encoding="utf-8")
+    assert train_tiny(tiny_corpus, tmp_path / "logs", "--run-name", "r", "--context", context,
+                      "--validation-text", str(held / "valid.txt"), "--test-text", str(held / "test.txt")) == 0  # fmt: skip
+    run = tmp_path / "logs" / "r"
+    config, _ = load_config(run / "config.json")
+    words = len(tokenizer_for("word", "unicode").tokens(TINY_TEXT))
+    assert config.validation_fraction == config.test_fraction == 0
+    assert (config.train_tokens, config.validation_tokens, config.test_tokens) == (20 * words, 2 * words, 3 * words)
+    assert config.test_text == [str(held / "test.txt")]
+    tested = json.loads((run / "metrics.json").read_text())["test"]
+    capsys.readouterr()
+    # evaluate scores the run's kept test split, and the file itself, as training did
+    assert evaluate.main(["--run", str(run), "--json"]) == 0
+    kept = json.loads(capsys.readouterr().out)
+    assert evaluate.main(["--run", str(run), "--text", str(held / "test.txt"), "--json"]) == 0
+    from_file = json.loads(capsys.readouterr().out)
+    assert kept["tokens"] == from_file["tokens"] == tested["tokens"]
+    assert kept["perplexity"] == pytest.approx(tested["perplexity"], rel=1e-5)
+    assert from_file["perplexity"] == pytest.approx(tested["perplexity"], rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "flags, message, code",
+    [(["--test-text", "HELD", "--test-fraction", "0.2"], "drop --test-fraction", 2),
+     (["--validation-text", "HELD", "--validation-fraction", "0.1"], "drop --validation-fraction", 2),
+     (["--test-text", "CORPUS/a.txt"], "is in the --corpus too", 2),
+     (["--validation-text", "HELD/missing.txt"], "--validation-text", 1)],  # fmt: skip
+)
+def test_bad_held_out_texts_are_one_line_and_no_run(tmp_path, tiny_corpus, capsys, monkeypatch, flags, message, code):
+    held = tmp_path / "held"
+    held.mkdir()
+    (held / "test.txt").write_text(TINY_TEXT, encoding="utf-8")
+    monkeypatch.setattr(trainer, "build_corpus", lambda *a, **k: pytest.fail("the corpus was read"))
+    flags = [f.replace("HELD", str(held)).replace("CORPUS", str(tiny_corpus)) for f in flags]
+    assert train_tiny(tiny_corpus, tmp_path / "logs", *flags) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not run_folders(tmp_path / "logs")

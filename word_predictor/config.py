@@ -33,6 +33,9 @@ class Config:
     max_vocabulary: int = 0  # 0: no limit
     validation_fraction: float = 0.1
     test_fraction: float = 0.2
+    # texts given as the held-out splits instead of shares of the corpus (absolute paths)
+    validation_text: list[str] = field(default_factory=list)
+    test_text: list[str] = field(default_factory=list)
     encoding_errors: str = "strict"
     # model
     cell: str = "lstm"

@@ -53,10 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--unknown-threshold", type=cli.non_negative_int, default=d.unknown_threshold,
                       help="words seen this many times or fewer in training become the unknown symbol "
                            "(default: %(default)s)")
-    data.add_argument("--validation-fraction", type=cli.fraction, default=d.validation_fraction,
-                      help="share of the corpus held out to monitor training (default: %(default)s)")
-    data.add_argument("--test-fraction", type=cli.fraction, default=d.test_fraction,
-                      help="share of the corpus held out for the final test figures (default: %(default)s)")
+    data.add_argument("--validation-fraction", type=cli.fraction,
+                      help=f"share of the corpus held out to monitor training (default: {d.validation_fraction}, "
+                           "or 0 with --validation-text)")
+    data.add_argument("--test-fraction", type=cli.fraction,
+                      help=f"share of the corpus held out for the final test figures (default: {d.test_fraction}, "
+                           "or 0 with --test-text)")
+    data.add_argument("--validation-text", nargs="+", metavar="PATH",
+                      help="files or folders to monitor training on instead of a share of the corpus (for a "
+                           "corpus that comes with its own, such as WikiText-2's valid file)")
+    data.add_argument("--test-text", nargs="+", metavar="PATH",
+                      help="files or folders for the final test figures instead of a share of the corpus "
+                           "(evaluate scores them again by default)")
     data.add_argument("--encoding-errors", choices=ENCODING_ERRORS, default=d.encoding_errors,
                       help="invalid UTF-8: stop and name the file, turn it into a word break, or drop it "
                            "(default: %(default)s)")
@@ -145,8 +153,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
         normalisation=args.normalisation or "unicode",
         max_vocabulary=args.max_vocabulary,
         unknown_threshold=args.unknown_threshold,
-        validation_fraction=args.validation_fraction,
-        test_fraction=args.test_fraction,
+        validation_fraction=_held_out_fraction(args.validation_fraction, args.validation_text, DEFAULTS.validation_fraction),
+        test_fraction=_held_out_fraction(args.test_fraction, args.test_text, DEFAULTS.test_fraction),
+        validation_text=[str(Path(p).absolute()) for p in args.validation_text or []],
+        test_text=[str(Path(p).absolute()) for p in args.test_text or []],
         encoding_errors=args.encoding_errors,
         cell=args.cell,
         bidirectional=args.bidirectional,
@@ -175,6 +185,11 @@ def _given(value, default):
     return default if value is None else value
 
 
+def _held_out_fraction(fraction, texts, default):
+    """A held-out split comes from given texts (no share of the corpus), or from a share of it."""
+    return 0.0 if texts else _given(fraction, default)
+
+
 def check_settings(config: Config, args: argparse.Namespace) -> None:
     if config.level == "char" and args.normalisation:
         raise UsageError(
@@ -185,6 +200,10 @@ def check_settings(config: Config, args: argparse.Namespace) -> None:
         validate(config)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    for split in ("validation", "test"):
+        if getattr(args, f"{split}_text") and getattr(args, f"{split}_fraction"):
+            raise UsageError(f"--{split}-text is the {split} split, so no share of the corpus is held out for it; "
+                             f"drop --{split}-fraction")
     # Each number's own range is checked by its flag's type (cli.py); here the rules between flags.
     if config.validation_fraction + config.test_fraction >= 0.9:
         raise UsageError("--validation-fraction and --test-fraction together must stay below 0.9, to leave "

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
 import sys
 import time
@@ -20,7 +21,7 @@ from word_predictor.backend import gpu_available, keras
 from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, TimeLimit, read_state
 from word_predictor.config import Config, config_json, load_config
 from word_predictor.contexts import context_for
-from word_predictor.corpus import Corpus, ProgressBar, build_corpus
+from word_predictor.corpus import Corpus, ProgressBar, build_corpus, encode_files, find_text_files
 from word_predictor.errors import Interrupted, UsageError, UserError
 from word_predictor.evaluate import format_scores, score_run
 from word_predictor.model import build_model, compile_model, copy_weights
@@ -32,8 +33,11 @@ CACHE_DIR = ".cache"  # under the logdir: the token ids of corpora already read
 
 
 def corpus_for(config: Config, cache_dir: Path | None = None) -> Corpus:
+    """The corpus read and split as `config` says; --validation-text and --test-text, when
+    given, are those splits (one segment per file, in the corpus' vocabulary)."""
     context = context_for(config)
-    return build_corpus(
+    held_out = _held_out_files(config)  # checked before the (maybe long) read of the corpus
+    corpus = build_corpus(
         config.corpus,
         tokenizer=tokenizer_for(config.level, config.normalisation),
         min_tokens=context.min_tokens,
@@ -46,6 +50,23 @@ def corpus_for(config: Config, cache_dir: Path | None = None) -> Corpus:
         cache_dir=cache_dir,
         progress=ProgressBar(),
     )
+    for split, files in held_out.items():
+        corpus.splits[split] = encode_files(files, corpus.vocabulary, config.encoding_errors, flag=f"--{split}-text")
+    return corpus
+
+
+def _held_out_files(config: Config) -> dict[str, list[Path]]:
+    """{split: its files} for the held-out splits given as texts, none of them in the corpus."""
+    given = {split: getattr(config, f"{split}_text") for split in ("validation", "test")}
+    held_out = {split: find_text_files(texts, flag=f"--{split}-text") for split, texts in given.items() if texts}
+    if held_out:
+        trained_on = {os.path.realpath(path) for path in find_text_files(config.corpus)}
+        for split, files in held_out.items():
+            for path in files:
+                if os.path.realpath(path) in trained_on:
+                    raise UsageError(f"{path} is in the --corpus too, so the model would train on its "
+                                     f"--{split}-text; pass the training files alone as --corpus")
+    return held_out
 
 
 def train_new(
