@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 from word_predictor import backend, cli
-from word_predictor.config import CELLS, CONTEXTS, LEVELS, NORMALISATIONS, PRECISIONS, TARGETS, Config, validate
+from word_predictor.config import (
+    CELLS, CONTEXTS, HELD_OUT_SPLITS, LEVELS, NORMALISATIONS, PRECISIONS, TARGETS, Config, validate,
+)
 from word_predictor.corpus import ENCODING_ERRORS
 from word_predictor.errors import UsageError, run_cli
 
@@ -200,7 +202,7 @@ def check_settings(config: Config, args: argparse.Namespace) -> None:
         validate(config)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    for split in ("validation", "test"):
+    for split in HELD_OUT_SPLITS:
         if getattr(args, f"{split}_text") and getattr(args, f"{split}_fraction"):
             raise UsageError(f"--{split}-text is the {split} split, so no share of the corpus is held out for it; "
                              f"drop --{split}-fraction")

@@ -19,7 +19,7 @@ from pathlib import Path
 from word_predictor import backend, monitoring, rundir
 from word_predictor.backend import gpu_available, keras
 from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, TimeLimit, read_state
-from word_predictor.config import Config, config_json, load_config
+from word_predictor.config import HELD_OUT_SPLITS, Config, config_json, load_config
 from word_predictor.contexts import context_for
 from word_predictor.corpus import Corpus, ProgressBar, build_corpus, encode_files, find_text_files
 from word_predictor.errors import Interrupted, UsageError, UserError
@@ -57,7 +57,7 @@ def corpus_for(config: Config, cache_dir: Path | None = None) -> Corpus:
 
 def _held_out_files(config: Config) -> dict[str, list[Path]]:
     """{split: its files} for the held-out splits given as texts, none of them in the corpus."""
-    given = {split: getattr(config, f"{split}_text") for split in ("validation", "test")}
+    given = {split: getattr(config, f"{split}_text") for split in HELD_OUT_SPLITS}
     held_out = {split: find_text_files(texts, flag=f"--{split}-text") for split, texts in given.items() if texts}
     if held_out:
         trained_on = {os.path.realpath(path) for path in find_text_files(config.corpus)}
