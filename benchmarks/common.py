@@ -201,7 +201,8 @@ def train_capped(argv: list[str], max_steps: int | None, quiet: bool = True) -> 
     number of batches per epoch (training and validation) is capped, so a run on
     ten million words takes a minute instead of hours.
     """
-    from word_predictor import train, trainer
+    from word_predictor import train
+    from word_predictor.training import trainer
 
     args = train.build_parser().parse_args(argv)
     config = train.config_from_args(args)

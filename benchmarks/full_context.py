@@ -56,7 +56,8 @@ def our_flags(recipe: dict) -> list[str]:
 
 def read_streams(flags: list[str]):
     """The vocabulary and the train, validation and test id streams, as our trainer reads them."""
-    from word_predictor import train, trainer
+    from word_predictor import train
+    from word_predictor.training import trainer
 
     config = train.config_from_args(
         train.build_parser().parse_args(["--corpus", str(common.data_file("wikitext2-train.txt")), *flags])

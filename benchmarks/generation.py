@@ -43,14 +43,14 @@ def train_runs(logdir: Path) -> tuple[Path, Path]:
 
 
 def measure(window_run: Path, full_run: Path, words: int, rounds: int) -> tuple[list[dict], dict]:
-    from word_predictor.predictor import Predictor
+    from word_predictor.predictor.predictor import Predictor
     from word_predictor.rundir import load_run
 
     window, full = load_run(window_run), load_run(full_run)
     long_window = dataclasses.replace(window.config, window_size=full.config.bptt)
     ways = {
         f"window run (window {window.config.window_size}, re-read per token)": Predictor.from_run(window),
-        f"window run, read with {long_window.window_size} tokens (timing only)": Predictor(
+        f"window run, read with {long_window.window_size} tokens (timing only)": Predictor.for_model(
             window.model, long_window, window.vocabulary
         ),
         "full-context run (state carried, one step per token)": Predictor.from_run(full),

@@ -73,7 +73,7 @@ def test_contexts(count: int, seed: int = 0) -> list[str]:
     """Contexts of 3 to 12 words from the test text, as an editor would send them."""
     import numpy as np
 
-    from word_predictor.text import words
+    from word_predictor.text.tokenizer import words
 
     test_words = words(common.data_file("wikitext2-test.txt").read_text(encoding="utf-8"))
     rng = np.random.default_rng(seed)
@@ -91,11 +91,12 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
     import numpy as np
 
     from word_predictor.config import Config
-    from word_predictor.corpus import build_corpus, window_block_size
-    from word_predictor.text import ASCII_WORDS
-    from word_predictor.model import build_model
-    from word_predictor.predictor import Predictor
-    from word_predictor.windows import crop_context
+    from word_predictor.corpus.build import build_corpus
+    from word_predictor.corpus.splits import window_block_size
+    from word_predictor.text.tokenizer import ASCII_WORDS
+    from word_predictor.model.build import build_model
+    from word_predictor.predictor.predictor import Predictor
+    from word_predictor.batches.windows import crop_context
 
     config = Config()
     corpus = build_corpus(
@@ -106,8 +107,8 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
     )  # fmt: skip
     config.vocabulary_size = len(corpus.vocabulary)
     model = build_model(config)
-    predictor = Predictor(model, config, corpus.vocabulary)
-    compiled_predictor = Predictor(CompiledModel(compiled_step(model)), config, corpus.vocabulary)
+    predictor = Predictor.for_model(model, config, corpus.vocabulary)
+    compiled_predictor = Predictor.for_model(CompiledModel(compiled_step(model)), config, corpus.vocabulary)
 
     texts = test_contexts(calls)
     contexts = [crop_context(corpus.vocabulary.encode(predictor.tokens(t)), config.window_size, pad=False)

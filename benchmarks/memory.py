@@ -133,8 +133,9 @@ class AnonymousPeak:
 
 
 def child(corpus_dir: Path, workers: int, max_batches: int | None) -> None:
-    from word_predictor.corpus import build_corpus, window_block_size
-    from word_predictor.text import tokenizer_for
+    from word_predictor.corpus.build import build_corpus
+    from word_predictor.corpus.splits import window_block_size
+    from word_predictor.text.tokenizer import tokenizer_for
 
     window_size = 5
     settings = dict(
@@ -161,7 +162,7 @@ def child(corpus_dir: Path, workers: int, max_batches: int | None) -> None:
             result["reuse_seconds"] = time.perf_counter() - started
         result["reuse_peak_anon_mib"] = peak.peak_mib
 
-        from word_predictor.windows import WindowBatches  # imports Keras
+        from word_predictor.batches.windows import WindowBatches  # imports Keras
 
         result["keras_anon_mib"] = AnonymousPeak.now_kib() / 1024
         with AnonymousPeak() as peak:

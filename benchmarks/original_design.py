@@ -43,7 +43,7 @@ UNITS = 256
 
 def slice_file(tokens: int, folder: Path) -> Path:
     """The first `tokens` normalised words of wikitext2-train.txt, as a text file in `folder`."""
-    from word_predictor.text import words
+    from word_predictor.text.tokenizer import words
 
     all_words = words(common.data_file("wikitext2-train.txt").read_text(encoding="utf-8"))
     path = folder / f"wikitext2-first-{tokens}.txt"
@@ -53,8 +53,9 @@ def slice_file(tokens: int, folder: Path) -> Path:
 
 def whole_slice(path: Path):
     """The slice as our corpus code reads it, all of it for training."""
-    from word_predictor.corpus import build_corpus, window_block_size
-    from word_predictor.text import ASCII_WORDS
+    from word_predictor.corpus.build import build_corpus
+    from word_predictor.corpus.splits import window_block_size
+    from word_predictor.text.tokenizer import ASCII_WORDS
 
     return build_corpus(
         [path], tokenizer=ASCII_WORDS, block_size=window_block_size(CHUNK), min_tokens=CHUNK + 1,

@@ -26,9 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import common
-from word_predictor import scores
-from word_predictor.corpus import build_corpus, read_tokens, window_block_size
-from word_predictor.text import ASCII_WORDS
+from word_predictor import scoring
+from word_predictor.corpus.build import build_corpus
+from word_predictor.corpus.files import read_tokens
+from word_predictor.corpus.splits import window_block_size
+from word_predictor.text.tokenizer import ASCII_WORDS
 
 # Figures a model row is compared on, where its evaluate output has them (lower
 # perplexity is better, higher everything else).
@@ -111,14 +113,14 @@ def score_kneser_ney(train_file: Path, test_file: Path, batch_size: int = 1024) 
     ids = vocabulary.encode(test_words)
     word_lengths = np.array([len(word) for word in test_words], np.int64)  # of the real words
     positions = np.arange(2, len(test_words))
-    keyboard = scores.PrefixIndex(vocabulary.tokens)
-    tally, with_unknown = scores.Tally(), scores.Tally()
+    keyboard = scoring.PrefixIndex(vocabulary.tokens)
+    tally, with_unknown = scoring.Tally(), scoring.Tally()
     for begin in range(0, positions.size, batch_size):
         at = positions[begin : begin + batch_size]
         targets = ids[at]
         probabilities = model.distributions(ids[at - 2], ids[at - 1])  # (batch, V)
-        log_probabilities = scores.target_log_probabilities(probabilities, targets)
-        ranks = scores.target_ranks(probabilities, targets)
+        log_probabilities = scoring.target_log_probabilities(probabilities, targets)
+        ranks = scoring.target_ranks(probabilities, targets)
         tally.add(log_probabilities, ranks, targets, keyboard.keystrokes(probabilities, targets))
         with_unknown.add(log_probabilities, ranks, targets,
                          keyboard.keystrokes(probabilities, targets, word_lengths[at]))  # fmt: skip

@@ -30,10 +30,11 @@ def main(argv=None) -> int:
         args.rounds, args.steps = 2, 10
 
     from word_predictor.config import Config
-    from word_predictor.contexts import context_for
-    from word_predictor.corpus import Split, build_corpus
-    from word_predictor.model import compile_model
-    from word_predictor.text import tokenizer_for
+    from word_predictor.batches import context_for
+    from word_predictor.corpus.splits import Split
+    from word_predictor.corpus.build import build_corpus
+    from word_predictor.model.compile import compile_model
+    from word_predictor.text.tokenizer import tokenizer_for
 
     rows = []
     with tempfile.TemporaryDirectory() as folder:

@@ -71,8 +71,9 @@ class Variant:
 
 
 def load_train_split(window_size: int):
-    from word_predictor.corpus import build_corpus, window_block_size
-    from word_predictor.text import ASCII_WORDS
+    from word_predictor.corpus.build import build_corpus
+    from word_predictor.corpus.splits import window_block_size
+    from word_predictor.text.tokenizer import ASCII_WORDS
 
     corpus = build_corpus(
         [common.data_file("wikitext2-train.txt")],
@@ -91,7 +92,7 @@ def load_train_split(window_size: int):
 
 def compile_with(model, config, **levers) -> None:
     """compile_model(model, config) with extra Model.compile arguments (the lever under test)."""
-    from word_predictor.model import compile_model
+    from word_predictor.model.compile import compile_model
 
     original = model.compile
     model.compile = lambda **kwargs: original(**{**kwargs, **levers})
@@ -109,7 +110,7 @@ def tf_data_batches(split, config, seed: int = 0):
     """
     import tensorflow as tf
 
-    from word_predictor.windows import window_starts
+    from word_predictor.batches.windows import window_starts
 
     ids, starts = split.ids, window_starts(split.bounds, config.window_size)
     batch = config.batch_size
@@ -142,7 +143,7 @@ def rebuilt(model, unroll_window_size: int | None):
     and unrolled recurrent layers."""
     import keras
 
-    from word_predictor.model import OUTPUT_LAYER
+    from word_predictor.model.layers import OUTPUT_LAYER
 
     def clone_layer(layer):
         config = layer.get_config()
@@ -161,8 +162,8 @@ class OursBench:
         import keras
 
         from word_predictor.config import Config
-        from word_predictor.model import build_model
-        from word_predictor.windows import WindowBatches
+        from word_predictor.model.build import build_model
+        from word_predictor.batches.windows import WindowBatches
 
         class StepClock(keras.callbacks.Callback):
             """Times of batch ends; with steps_per_execution k Keras reports every k-th step."""
@@ -227,7 +228,7 @@ class TorchBench:
         import torch
         from torch import nn
 
-        from word_predictor.windows import WindowBatches
+        from word_predictor.batches.windows import WindowBatches
 
         torch.manual_seed(0)
         units, embedding_dim = SIZE["units"], SIZE["embedding_dim"]

@@ -30,9 +30,11 @@ def time_to_target(
     import keras
 
     from word_predictor.config import Config
-    from word_predictor.evaluate import score
-    from word_predictor.model import NextWord, build_model, compile_model
-    from word_predictor.windows import WindowBatches
+    from word_predictor.scoring.evaluate import score
+    from word_predictor.model import NextWord
+    from word_predictor.model.build import build_model
+    from word_predictor.model.compile import compile_model
+    from word_predictor.batches.windows import WindowBatches
 
     config = Config(cell=cell, validation_fraction=0.1, test_fraction=0.0, **extra)
     config.vocabulary_size = len(corpus.vocabulary)
@@ -126,8 +128,9 @@ def main(argv=None) -> int:
     max_minutes = args.max_minutes or (1.5 if args.quick else 6.0)
 
     from word_predictor.config import Config
-    from word_predictor.corpus import build_corpus, window_block_size
-    from word_predictor.text import ASCII_WORDS
+    from word_predictor.corpus.build import build_corpus
+    from word_predictor.corpus.splits import window_block_size
+    from word_predictor.text.tokenizer import ASCII_WORDS
 
     defaults = Config()
     corpus = build_corpus(

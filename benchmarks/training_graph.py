@@ -18,9 +18,10 @@ import time
 
 from benchmarks.common import REPO, base_parser, median, print_table, save_results, spread
 from word_predictor.config import Config
-from word_predictor.contexts import context_for
-from word_predictor.model import build_model, compile_model
-from word_predictor.trainer import corpus_for
+from word_predictor.batches import context_for
+from word_predictor.model.build import build_model
+from word_predictor.model.compile import compile_model
+from word_predictor.training.trainer import corpus_for
 
 VARIANTS = {  # name: (fixed_length, jit_compile)
     "open length": (False, False),

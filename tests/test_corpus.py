@@ -14,19 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import SHARED_DATA
-from word_predictor.corpus import (
-    CorpusError,
-    CountTable,
-    ProgressBar,
-    build_corpus,
-    encode_files,
-    find_text_files,
-    read_tokens,
-    split_bounds,
-    split_segments,
-    window_block_size,
-)
-from word_predictor.text import ASCII_WORDS, CHARACTERS, UNICODE_WORDS, UNKNOWN_ID, Vocabulary
+from word_predictor.corpus.files import CorpusError, find_text_files, read_tokens
+from word_predictor.corpus.counting import CountTable
+from word_predictor.training.progress import ProgressBar
+from word_predictor.corpus.build import build_corpus, encode_files
+from word_predictor.corpus.splits import split_bounds, split_segments, window_block_size
+from word_predictor.text.tokenizer import ASCII_WORDS, CHARACTERS, UNICODE_WORDS
+from word_predictor.text.vocabulary import UNKNOWN_ID, Vocabulary
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -309,8 +303,9 @@ def test_a_damaged_store_is_read_again(tmp_path, damage):
 _CHILD = """
 import sys
 from pathlib import Path
-from word_predictor.corpus import build_corpus, window_block_size
-from word_predictor.text import UNICODE_WORDS
+from word_predictor.corpus.build import build_corpus
+from word_predictor.corpus.splits import window_block_size
+from word_predictor.text.tokenizer import UNICODE_WORDS
 {prelude}
 try:
     build_corpus([sys.argv[1]], tokenizer=UNICODE_WORDS, unknown_threshold=0, validation_fraction=0.1,

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import TINY_TEXT
+from word_predictor import scoring
 from word_predictor import evaluate
-from word_predictor.corpus import Split
+from word_predictor.corpus.splits import Split
 from word_predictor.config import Config
 from word_predictor.rundir import load_run
-from word_predictor.windows import WindowReader
+from word_predictor.batches.windows import WindowReader
 
 pytestmark = pytest.mark.backend
 
@@ -22,7 +23,7 @@ class FixedModel:
 
 def test_score_counts_every_full_window_once():
     split = Split.from_lengths(np.array([1, 1, 2, 0, 1, 3], np.int32), [4, 2])
-    scores = evaluate.score(WindowReader(FixedModel(), Config(window_size=2)), split, batch_size=1)
+    scores = scoring.score(WindowReader(FixedModel(), Config(window_size=2)), split, batch_size=1)
     # targets: 2 and 0 in the first segment (ids[2], ids[3]); none in the second (2 tokens)
     assert scores["tokens"] == 2
     assert scores["perplexity"] == pytest.approx(math.exp(-(math.log(0.2) + math.log(0.1)) / 2), rel=1e-5)
@@ -64,7 +65,7 @@ def test_read_ahead_keeps_order_runs_one_item_ahead_and_passes_errors_on():
             yield i
 
     seen = []
-    for item in evaluate.read_ahead(items()):
+    for item in scoring.read_ahead(items()):
         seen.append(item)
         # the next item is made while the caller still holds this one, without asking for it
         deadline = time.monotonic() + 10
@@ -79,4 +80,4 @@ def test_read_ahead_keeps_order_runs_one_item_ahead_and_passes_errors_on():
         raise ValueError("broken model")
 
     with pytest.raises(ValueError, match="broken model"):
-        list(evaluate.read_ahead(failing()))
+        list(scoring.read_ahead(failing()))

@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 
 from tests.conftest import TINY_TEXT, train_tiny
-from word_predictor import evaluate, predict, rundir, train, trainer
-from word_predictor.checkpoint import read_state
-from word_predictor.predictor import Predictor
+from word_predictor import scoring
+from word_predictor import evaluate, predict, rundir, train
+from word_predictor.training import trainer
+from word_predictor.training.checkpoint import read_state
+from word_predictor.predictor.predictor import Predictor
 
 REPO = Path(__file__).resolve().parents[1]
 FULL = ["--context", "full", "--bptt", "6", "--batch-size", "4"]
@@ -129,7 +131,7 @@ def test_validation_while_training_is_scored_as_evaluate_scores_a_text(corpus, t
     assert train_tiny(corpus, tmp_path / "logs", "--run-name", "v", "--epochs", "1", *FULL) == 0
     run = rundir.load_run(tmp_path / "logs" / "v")
     validation = trainer.corpus_for(run.config).splits["validation"]
-    scores = evaluate.score(Predictor.from_run(run).reader, validation)
+    scores = scoring.score(Predictor.from_run(run).reader, validation)
     assert scores["tokens"] == validation.tokens - len(validation.bounds)
     logged = json.loads((tmp_path / "logs" / "v" / "metrics.json").read_text())["best_validation_loss"]
     assert logged == pytest.approx(scores["loss"], rel=1e-5)

@@ -10,19 +10,20 @@ import codecs
 import random
 import tempfile
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import TINY_TEXT
-from word_predictor import corpus, evaluate, predict, train
-from word_predictor.corpus import ENCODING_ERRORS, CorpusError, build_corpus, read_words, window_block_size
-from word_predictor.errors import UsageError
-from word_predictor.predictor import EmptyTextError, Predictor
+from word_predictor import evaluate, predict, train
+from word_predictor.corpus.files import ENCODING_ERRORS, CorpusError, read_tokens
+from word_predictor.text.tokenizer import ASCII_WORDS
+from word_predictor.corpus.build import build_corpus
+from word_predictor.corpus.splits import window_block_size
+from word_predictor.predictor.predictor import EmptyTextError, Predictor
 from word_predictor.rundir import load_run
-from word_predictor.text import ASCII_WORDS, words
+from word_predictor.text.tokenizer import ASCII_WORDS, words
 
 # Bytes that are often almost text: words, UTF-8 of every kind, stray invalid bytes.
 _PIECES = st.one_of(
@@ -44,20 +45,20 @@ def expected_words(data: bytes, encoding_errors: str) -> list[str]:
 @settings(max_examples=300, deadline=None)
 @given(_FILE_BYTES, st.sampled_from(ENCODING_ERRORS), st.sampled_from([1, 2, 3, 5, 64]))
 def test_block_wise_reading_equals_reading_the_whole_file(data, encoding_errors, block):
-    with tempfile.TemporaryDirectory() as folder, mock.patch.object(corpus, "_BLOCK_BYTES", block):
+    with tempfile.TemporaryDirectory() as folder:
         path = Path(folder, "x.txt")
         path.write_bytes(data)
         if b"\0" in data:  # refused as binary, or for a bad byte before the NUL's block
             with pytest.raises(CorpusError, match="looks binary|not valid UTF-8"):
-                list(read_words(path, encoding_errors))
+                list(read_tokens(path, ASCII_WORDS, encoding_errors, read_size=block))
             return
         try:
             expected = expected_words(data, encoding_errors)
         except UnicodeDecodeError as error:
             with pytest.raises(CorpusError, match=f"not valid UTF-8 at byte {error.start};"):
-                list(read_words(path, encoding_errors))
+                list(read_tokens(path, ASCII_WORDS, encoding_errors, read_size=block))
             return
-        assert [word for chunk in read_words(path, encoding_errors) for word in chunk] == expected
+        assert [word for chunk in read_tokens(path, ASCII_WORDS, encoding_errors, read_size=block) for word in chunk] == expected
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import TINY_TEXT
 from word_predictor import evaluate, generate, predict, rundir, runs, train
-from word_predictor.text import sha256_of
+from word_predictor.text.vocabulary import sha256_of
 
 COMMANDS = {"train": train, "predict": predict, "generate": generate, "evaluate": evaluate, "runs": runs}
 USAGE, FAILURE, OK = 2, 1, 0

@@ -1,13 +1,15 @@
 import numpy as np
 import pytest
 
-from word_predictor.corpus import Split
+from word_predictor.corpus.splits import Split
 from word_predictor.config import CELLS, Config
 from word_predictor.backend import keras
-from word_predictor.model import OUTPUT_LAYER, InTopK, build_model, compile_model, copy_weights
+from word_predictor.model.layers import OUTPUT_LAYER
+from word_predictor.model.compile import InTopK, compile_model
+from word_predictor.model.build import build_model, copy_weights
 from word_predictor.rundir import load_model, save_model_atomic
-from word_predictor.scores import target_ranks
-from word_predictor.windows import WindowBatches
+from word_predictor.scoring.figures import target_ranks
+from word_predictor.batches.windows import WindowBatches
 
 VOCABULARY = 10
 

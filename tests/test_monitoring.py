@@ -23,15 +23,18 @@ from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 from tensorboard.util import tensor_util
 
 from tests.conftest import TINY_TEXT
-from word_predictor import monitoring, rundir, train, trainer
+from word_predictor import monitoring, rundir, train
+from word_predictor.training import trainer
 from word_predictor.backend import keras
 from word_predictor.config import CONTEXTS, LEVELS, NORMALISATIONS, PRECISIONS, Config, load_config
-from word_predictor.model import build_model, compile_model
+from word_predictor.model.build import build_model
+from word_predictor.model.compile import compile_model
 from word_predictor.monitoring.callbacks import GRADIENTS, EpochFigures, EpochScalars, GradientNorms
 from word_predictor.monitoring.events import read_records
 from word_predictor.monitoring.writer import EventWriter, RunWriters, histogram_summary
-from word_predictor.text import Vocabulary, words
-from word_predictor.windows import window_starts
+from word_predictor.text.vocabulary import Vocabulary
+from word_predictor.text.tokenizer import words
+from word_predictor.batches.windows import window_starts
 
 pytestmark = pytest.mark.backend
 

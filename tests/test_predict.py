@@ -11,7 +11,7 @@ import pytest
 
 from word_predictor import predict
 from word_predictor.rundir import load_run
-from word_predictor.text import words
+from word_predictor.text.tokenizer import words
 
 pytestmark = pytest.mark.backend
 

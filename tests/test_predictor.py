@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 
 from word_predictor.config import Config
-from word_predictor.corpus import Split
-from word_predictor.predictor import DEFAULT_PROMPT, EmptyTextError, Predictor, sample_prompts
-from word_predictor.scores import softmax
-from word_predictor.text import Vocabulary
+from word_predictor.corpus.splits import Split
+from word_predictor.config import DEFAULT_PROMPT
+from word_predictor.predictor.predictor import EmptyTextError, Predictor
+from word_predictor.monitoring.samples import continuations, sample_prompts, samples_markdown
+from word_predictor.scoring.figures import softmax
+from word_predictor.text.vocabulary import Vocabulary
 
 
 def test_sample_prompts_never_cross_a_segment_boundary():
@@ -49,12 +51,10 @@ class BigramReader:
 
 def scripted(table=None) -> Predictor:
     vocabulary = Vocabulary(tokens=TOKENS, counts=COUNTS, unknown_threshold=0)
-    predictor = Predictor(None, Config(vocabulary_size=len(TOKENS)), vocabulary)
     if table is None:  # every next token about as likely; a little more for the next id
         table = np.zeros((len(TOKENS), len(TOKENS)))
         table[np.arange(len(TOKENS)), (np.arange(len(TOKENS)) % (len(TOKENS) - 1)) + 1] = 0.5
-    predictor.reader = BigramReader(table)
-    return predictor
+    return Predictor(BigramReader(table), Config(vocabulary_size=len(TOKENS)), vocabulary)
 
 
 def chain_table() -> np.ndarray:
@@ -164,7 +164,7 @@ def test_completions_hold_only_words_with_the_prefix_renormalised():
 
 def test_samples_markdown_has_the_top5_table_then_one_sampled_continuation_per_prompt():
     predictor = scripted()
-    text = predictor.samples_markdown(["the cat", "!!", "on the mat"])
+    text = samples_markdown(predictor, ["the cat", "!!", "on the mat"])
     table, continuations = text.split("\n\n")
     assert table.splitlines()[0] == "| context | top next words |" and len(table.splitlines()) == 4
     lines = continuations.splitlines()
@@ -172,10 +172,10 @@ def test_samples_markdown_has_the_top5_table_then_one_sampled_continuation_per_p
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
     assert [context for context, _ in rows] == ["the cat", "on the mat"]
     assert all(len(continuation.split()) == 20 for _, continuation in rows)
-    assert predictor.samples_markdown(["the cat", "!!", "on the mat"]) == text  # a fixed seed
+    assert samples_markdown(predictor, ["the cat", "!!", "on the mat"]) == text  # a fixed seed
 
 
 def test_continuations_of_a_model_that_outputs_nan_say_so_instead_of_failing():
     predictor = scripted(np.full((len(TOKENS), len(TOKENS)), np.nan))
-    lines = predictor.continuations(["the cat", "on the mat"]).splitlines()
+    lines = continuations(predictor, ["the cat", "on the mat"]).splitlines()
     assert len(lines) == 4 and all("(none: logits must not be NaN or +inf)" in line for line in lines[2:])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 
-from word_predictor.progress import EpochProgress, figure
+from word_predictor.training.progress import EpochProgress, figure
 
 
 class Clock:

@@ -17,9 +17,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from word_predictor.corpus import Split, SPLITS, split_segments
-from word_predictor.text import UNKNOWN_ID, UNKNOWN_TOKEN, Vocabulary, normalise, words
-from word_predictor.windows import WindowBatches, gather_windows, window_starts
+from word_predictor.corpus.splits import Split, SPLITS, split_segments
+from word_predictor.text.vocabulary import UNKNOWN_ID, UNKNOWN_TOKEN, Vocabulary
+from word_predictor.text.tokenizer import normalise, words
+from word_predictor.batches.windows import WindowBatches, gather_windows, window_starts
 
 # Text with plenty of what normalisation must handle: capitals, accents, other
 # scripts, digits, punctuation, every kind of whitespace, leading hyphens.

@@ -22,12 +22,16 @@ import numpy as np
 import pytest
 
 from tests.conftest import TINY_TEXT
-from word_predictor import corpus, evaluate, predict, rundir, train, trainer
-from word_predictor.checkpoint import StopOnNonFiniteLoss, read_state
+from word_predictor import corpus, evaluate, predict, rundir, train
+from word_predictor.training import trainer
+from word_predictor.training.checkpoint import StopOnNonFiniteLoss, read_state
 from word_predictor.config import load_config
-from word_predictor.corpus import CorpusError, build_corpus, find_text_files, read_words, window_block_size
-from word_predictor.model import build_model
-from word_predictor.text import ASCII_WORDS, sha256_of, words
+from word_predictor.corpus.files import CorpusError, find_text_files, read_tokens
+from word_predictor.corpus.build import build_corpus
+from word_predictor.corpus.splits import window_block_size
+from word_predictor.model.build import build_model
+from word_predictor.text.tokenizer import ASCII_WORDS, words
+from word_predictor.text.vocabulary import sha256_of
 
 REPO = Path(__file__).resolve().parents[1]
 # build_corpus as train reads text for windows of 5 words, with the rule of text.words.
@@ -101,18 +105,17 @@ def test_invalid_utf8_names_the_file_and_byte_offset(tmp_path, capsys):
 @pytest.mark.parametrize("bad", [b"\xff", b"\xe2\x82", b"\xc3(", b"\xed\xa0\x80"])
 def test_invalid_utf8_offset_is_exact_across_read_blocks(tmp_path, monkeypatch, block, bad):
     # Multi-byte characters straddle the block edges; the offset must still be the file's.
-    monkeypatch.setattr(corpus, "_BLOCK_BYTES", block)
     prefix = "héllo wörld – ok ".encode()
     path = tmp_path / "x.txt"
     path.write_bytes(prefix + bad + b" tail")
     with pytest.raises(CorpusError, match=f"at byte {len(prefix)};"):
-        list(read_words(path))
+        list(read_tokens(path, ASCII_WORDS, read_size=block))
 
 
 def test_encoding_errors_replace_and_skip(tmp_path):
     path = tmp_path / "x.txt"
     path.write_bytes(b"good w\xffords h\xc3ere caf\xc3\xa9")
-    assert [w for chunk in read_words(path, "replace") for w in chunk] == [
+    assert [w for chunk in read_tokens(path, ASCII_WORDS, "replace") for w in chunk] == [
         "good",
         "w",
         "ords",
@@ -120,7 +123,7 @@ def test_encoding_errors_replace_and_skip(tmp_path):
         "ere",
         "caf",
     ]
-    assert [w for chunk in read_words(path, "skip") for w in chunk] == ["good", "words", "here", "caf"]
+    assert [w for chunk in read_tokens(path, ASCII_WORDS, "skip") for w in chunk] == ["good", "words", "here", "caf"]
 
 
 @pytest.mark.parametrize("errors", ["replace", "skip"])
@@ -138,11 +141,10 @@ def test_binary_file_is_named_and_refused(tmp_path, capsys):
 
 
 def test_binary_bytes_late_in_a_big_file_are_found(tmp_path, monkeypatch):
-    monkeypatch.setattr(corpus, "_BLOCK_BYTES", 64)
     path = tmp_path / "x.txt"
     path.write_bytes(TINY_TEXT.encode() * 5 + b"\x00\x01\x02")
     with pytest.raises(CorpusError, match="looks binary"):
-        list(read_words(path))
+        list(read_tokens(path, ASCII_WORDS, read_size=64))
 
 
 def test_empty_files_only(tmp_path, capsys):
@@ -229,7 +231,7 @@ def test_unreadable_file(tmp_path, capsys, monkeypatch):
                 raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
             return real_open(path, *args, **kwargs)
 
-        monkeypatch.setattr(corpus, "open", refusing_open, raising=False)
+        monkeypatch.setattr(corpus.files, "open", refusing_open, raising=False)
     line = refused_corpus(tmp_path, capsys, folder)
     assert f"cannot read {secret}: Permission denied" in line
 

@@ -24,10 +24,10 @@ import pytest
 
 from tests.conftest import TINY_TEXT
 from word_predictor import evaluate, monitoring, predict, rundir, train
-from word_predictor import trainer as trainer_module
-from word_predictor.checkpoint import read_state
+from word_predictor.training import trainer as trainer_module
+from word_predictor.training.checkpoint import read_state
 from word_predictor.config import load_config
-from word_predictor.windows import window_starts
+from word_predictor.batches.windows import window_starts
 
 pytestmark = [pytest.mark.slow, pytest.mark.backend]
 

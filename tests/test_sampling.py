@@ -3,7 +3,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from word_predictor import sampling
+from word_predictor.scoring import sampling
 
 logit_rows = st.lists(st.floats(-20, 20), min_size=1, max_size=30).map(np.array)
 # Few distinct values, so equal logits (ties) are common.

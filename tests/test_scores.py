@@ -5,8 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from word_predictor import scores
-from word_predictor.scores import Keystrokes, PrefixIndex, Tally
+from word_predictor import scoring
+from word_predictor.scoring.keyboard import Keystrokes, PrefixIndex
+from word_predictor.scoring.figures import Tally
 
 # A keyboard vocabulary of 6 tokens; alphabetically: <unk>, car, cat, the, then, to.
 TOKENS = ("<unk>", "the", "then", "to", "cat", "car")
@@ -16,26 +17,26 @@ P_TO_UNLIKELY = np.array([0.30, 0.30, 0.20, 0.01, 0.10, 0.09])
 
 
 def test_perplexity_and_bits():
-    assert scores.perplexity(2.0) == pytest.approx(math.exp(2.0))
-    assert scores.perplexity(709.0) == pytest.approx(math.exp(709.0))  # no early cut-off
-    assert scores.perplexity(710.0) == math.inf
-    assert scores.bits_per_token(math.log(2)) == pytest.approx(1.0)
-    assert scores.bits_per_token(math.log(256)) == pytest.approx(8.0)
+    assert scoring.perplexity(2.0) == pytest.approx(math.exp(2.0))
+    assert scoring.perplexity(709.0) == pytest.approx(math.exp(709.0))  # no early cut-off
+    assert scoring.perplexity(710.0) == math.inf
+    assert scoring.bits_per_token(math.log(2)) == pytest.approx(1.0)
+    assert scoring.bits_per_token(math.log(256)) == pytest.approx(8.0)
 
 
 def test_target_ranks_count_strictly_more_probable_tokens():
     probabilities = np.array([[0.1, 0.6, 0.2, 0.1], [0.25, 0.25, 0.25, 0.25]])
-    assert scores.target_ranks(probabilities, np.array([0, 3])).tolist() == [2, 0]
-    assert scores.target_ranks(probabilities, np.array([1, 0])).tolist() == [0, 0]
+    assert scoring.target_ranks(probabilities, np.array([0, 3])).tolist() == [2, 0]
+    assert scoring.target_ranks(probabilities, np.array([1, 0])).tolist() == [0, 0]
 
 
 def test_top_k_skips_the_unknown_symbol_and_breaks_ties_by_id():
-    assert scores.top_k(P_MOST, 3) == [1, 3, 4]  # <unk> (0.30) is skipped
-    assert scores.top_k(P_MOST, 5) == [1, 3, 4, 2, 5]  # then and car tie at 0.05: lower id first
-    assert scores.top_k(P_MOST, 2, exclude=()) == [0, 1]
-    assert scores.top_k(P_MOST, 10) == [1, 3, 4, 2, 5]  # only 5 ids are not excluded
-    assert scores.top_k(P_MOST, 0) == []
-    assert scores.top_k(np.full(6, 1 / 6), 4, exclude=(0, 2)) == [1, 3, 4, 5]
+    assert scoring.top_k(P_MOST, 3) == [1, 3, 4]  # <unk> (0.30) is skipped
+    assert scoring.top_k(P_MOST, 5) == [1, 3, 4, 2, 5]  # then and car tie at 0.05: lower id first
+    assert scoring.top_k(P_MOST, 2, exclude=()) == [0, 1]
+    assert scoring.top_k(P_MOST, 10) == [1, 3, 4, 2, 5]  # only 5 ids are not excluded
+    assert scoring.top_k(P_MOST, 0) == []
+    assert scoring.top_k(np.full(6, 1 / 6), 4, exclude=(0, 2)) == [1, 3, 4, 5]
 
 
 @settings(max_examples=200, deadline=None)
@@ -43,7 +44,7 @@ def test_top_k_skips_the_unknown_symbol_and_breaks_ties_by_id():
 def test_top_k_is_a_stable_sort(values, k):
     probabilities = np.array(values)
     expected = [i for i in sorted(range(len(values)), key=lambda i: (-values[i], i)) if i != 0][:k]
-    assert scores.top_k(probabilities, k) == expected
+    assert scoring.top_k(probabilities, k) == expected
 
 
 def test_keystrokes_on_a_hand_worked_keyboard():
@@ -141,15 +142,15 @@ def test_prefix_range_holds_exactly_the_words_with_the_prefix(words, prefix):
 
 
 def test_completions_renormalise_over_the_prefix():
-    (first, p_first), (second, p_second) = scores.completions(P_MOST, TOKENS, "th", 5)
+    (first, p_first), (second, p_second) = scoring.completions(P_MOST, TOKENS, "th", 5)
     assert (first, second) == ("the", "then")
     assert p_first == pytest.approx(0.25 / 0.30) and p_second == pytest.approx(0.05 / 0.30)
-    everything = scores.completions(P_MOST, TOKENS, "", 2)  # <unk> is never offered
+    everything = scoring.completions(P_MOST, TOKENS, "", 2)  # <unk> is never offered
     assert [word for word, _ in everything] == ["the", "to"]
     assert everything[0][1] == pytest.approx(0.25 / 0.70)
-    assert scores.completions(P_MOST, TOKENS, "x", 3) == []
-    assert scores.completions(P_MOST, TOKENS, "<", 3) == []  # only <unk> starts with "<"
-    assert scores.completions(np.zeros(6), TOKENS, "ca", 3) == [("cat", 0.5), ("car", 0.5)]
+    assert scoring.completions(P_MOST, TOKENS, "x", 3) == []
+    assert scoring.completions(P_MOST, TOKENS, "<", 3) == []  # only <unk> starts with "<"
+    assert scoring.completions(np.zeros(6), TOKENS, "ca", 3) == [("cat", 0.5), ("car", 0.5)]
 
 
 def test_tally_adds_batches_into_the_evaluate_figures():
@@ -157,8 +158,8 @@ def test_tally_adds_batches_into_the_evaluate_figures():
     probabilities = np.tile([0.1, 0.6, 0.2, 0.1], (3, 1))
     targets = np.array([2, 0, 1])
     whole, split = Tally(), Tally()
-    log_p = scores.target_log_probabilities(probabilities, targets)
-    ranks = scores.target_ranks(probabilities, targets)
+    log_p = scoring.target_log_probabilities(probabilities, targets)
+    ranks = scoring.target_ranks(probabilities, targets)
     whole.add(log_p, ranks, targets)
     split.add(log_p[:2], ranks[:2], targets[:2])
     split.add(log_p[2:], ranks[2:], targets[2:])
@@ -176,8 +177,8 @@ def test_tally_adds_batches_into_the_evaluate_figures():
 
 
 def test_a_zero_probability_has_a_finite_log():
-    log_p = scores.target_log_probabilities(np.array([[0.0, 1.0]]), np.array([0]))
-    assert log_p[0] == pytest.approx(math.log(scores.PROBABILITY_FLOOR))
+    log_p = scoring.target_log_probabilities(np.array([[0.0, 1.0]]), np.array([0]))
+    assert log_p[0] == pytest.approx(math.log(scoring.PROBABILITY_FLOOR))
 
 
 def test_an_empty_tally_says_so():

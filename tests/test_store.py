@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from word_predictor import store
+from word_predictor.corpus import store
 
 KEY = {"files": [["/corpus/a.txt", 10, 1]], "level": "word"}
 

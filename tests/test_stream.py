@@ -10,11 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from word_predictor.config import Config
-from word_predictor.corpus import Split
-from word_predictor.evaluate import score
-from word_predictor.model import build_model, compile_model, copy_weights
+from word_predictor.corpus.splits import Split
+from word_predictor.scoring.evaluate import score
+from word_predictor.model.build import build_model, copy_weights
+from word_predictor.model.compile import compile_model
 from word_predictor.rundir import load_model, save_model_atomic
-from word_predictor.stream import LaneBatches, StreamReader, gather_step, lay_out
+from word_predictor.batches.lanes import LaneBatches, StreamReader, gather_step, lay_out
 
 VOCABULARY = 11
 

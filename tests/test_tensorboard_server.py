@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from word_predictor import monitoring, rundir
-from word_predictor.text import Vocabulary
+from word_predictor.text.vocabulary import Vocabulary
 
 pytestmark = pytest.mark.backend
 

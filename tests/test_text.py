@@ -8,19 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from word_predictor.text import (
-    ASCII_WORDS,
-    CHARACTERS,
-    TOKENIZERS,
-    UNICODE_WORDS,
-    UNKNOWN_ID,
-    UNKNOWN_TOKEN,
-    Vocabulary,
-    normalise,
-    sha256_of,
-    tokenizer_for,
-    words,
-)
+from word_predictor.text.tokenizer import ASCII_WORDS, CHARACTERS, TOKENIZERS, UNICODE_WORDS, normalise, tokenizer_for, words
+from word_predictor.text.vocabulary import UNKNOWN_ID, UNKNOWN_TOKEN, Vocabulary, sha256_of
 
 # ---------------------------------------------------------------- ascii: the study's rule, unchanged
 
@@ -132,7 +121,7 @@ def test_digits_are_word_characters():
 
 def _unicode_reference(text: str) -> list[str]:
     """The unicode rule written plainly, one character at a time."""
-    from word_predictor.text import _unicode_kind
+    from word_predictor.text.rules import _unicode_kind
 
     mapped = "".join((_unicode_kind(c.lower()) if c < "\x80" else c) for c in text)
     mapped = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", mapped).lower())

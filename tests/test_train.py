@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TINY_TEXT, train_tiny
-from word_predictor import evaluate, predict, rundir, train, trainer
+from word_predictor import evaluate, predict, rundir, train
+from word_predictor.training import trainer
 from word_predictor.config import load_config
-from word_predictor.text import Vocabulary, sha256_of, tokenizer_for
+from word_predictor.text.vocabulary import Vocabulary, sha256_of
+from word_predictor.text.tokenizer import tokenizer_for
 
 pytestmark = pytest.mark.backend
 

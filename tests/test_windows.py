@@ -2,9 +2,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from word_predictor.corpus import Split
-from word_predictor.text import UNKNOWN_ID
-from word_predictor.windows import Shuffle, WindowBatches, WindowIndex, crop_context, gather_windows, window_starts
+from word_predictor.corpus.splits import Split
+from word_predictor.text.vocabulary import UNKNOWN_ID
+from word_predictor.batches.windows import Shuffle, WindowBatches, WindowIndex, crop_context, gather_windows, window_starts
 
 
 def test_window_starts_stay_inside_segments():

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 import sys
 import tempfile
+from pathlib import Path
 
 from word_predictor.config import PRECISIONS
 

@@ -14,6 +14,7 @@ CONTEXTS = ("window", "full")  # a sliding window of words, or the running text 
 LEVELS = ("word", "char")  # what one token is
 NORMALISATIONS = ("unicode", "ascii")  # real-world text, or the original study's a-z rule
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+DEFAULT_PROMPT = "some of them looks like"  # the original study's question; also a TensorBoard sample
 HELD_OUT_SPLITS = ("validation", "test")  # a share of the corpus, or texts given as --SPLIT-text
 
 CONFIG_FORMAT = "word_predictor.config/2"

@@ -79,7 +79,7 @@ def _generate(args: argparse.Namespace) -> int:
     text = " ".join(args.text)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     backend.select(args.backend)
-    from word_predictor.predictor import Predictor
+    from word_predictor.predictor.predictor import Predictor
     from word_predictor.rundir import load_run
 
     predictor = Predictor.from_run(load_run(cli.chosen_run(args.run, args.logdir)))

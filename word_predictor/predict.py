@@ -18,7 +18,8 @@ from itertools import islice
 from pathlib import Path
 
 from word_predictor import backend, cli
-from word_predictor.errors import UserError, UsageError, run_cli
+from word_predictor.config import DEFAULT_PROMPT
+from word_predictor.errors import UsageError, UserError, run_cli
 
 _SHOWN_TEXT = 300  # characters of a long TEXT echoed in the "Prediction:" line
 _LINES_AT_ONCE = 256  # --input lines read through the model together
@@ -74,9 +75,9 @@ def _predict(args: argparse.Namespace) -> int:
     if args.complete and args.words is not None:
         raise UsageError("--words adds whole words; --complete lists completions of the last one; choose one")
     if not many and not text.strip():
-        raise UsageError('TEXT is empty; try: python -m word_predictor.predict "some of them looks like"')
+        raise UsageError(f'TEXT is empty; try: python -m word_predictor.predict "{DEFAULT_PROMPT}"')
     backend.select(args.backend)
-    from word_predictor.predictor import EmptyTextError, Predictor
+    from word_predictor.predictor.predictor import EmptyTextError, Predictor
     from word_predictor.rundir import load_run
 
     predictor = Predictor.from_run(load_run(cli.chosen_run(args.run, args.logdir)))

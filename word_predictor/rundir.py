@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from word_predictor.config import Config, load_config
-from word_predictor.corpus import Split
+from word_predictor.corpus.splits import Split
 from word_predictor.errors import UserError
-from word_predictor.text import Vocabulary, sha256_of
+from word_predictor.text.vocabulary import Vocabulary, sha256_of
 
 if TYPE_CHECKING:  # Keras is imported only where a model is loaded, so listing runs stays quick
     import keras

@@ -13,8 +13,9 @@ import math
 import sys
 from pathlib import Path
 
-from word_predictor import cli, rundir, scores
+from word_predictor import cli, rundir
 from word_predictor.errors import UserError, run_cli
+from word_predictor.scoring.figures import perplexity
 
 PROG = "python -m word_predictor.runs"
 # (heading, key of a row, how to show it); numbers are right-aligned.
@@ -148,7 +149,7 @@ def _perplexity(loss) -> float | None:
     """None for a loss that is missing or not a finite number (nothing to show)."""
     if not isinstance(loss, (int, float)) or not math.isfinite(loss):
         return None
-    return scores.perplexity(loss)
+    return perplexity(loss)
 
 
 def _finite(value):

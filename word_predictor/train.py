@@ -13,9 +13,17 @@ from pathlib import Path
 
 from word_predictor import backend, cli
 from word_predictor.config import (
-    CELLS, CONTEXTS, HELD_OUT_SPLITS, LEVELS, NORMALISATIONS, PRECISIONS, TARGETS, Config, validate,
+    CELLS,
+    CONTEXTS,
+    HELD_OUT_SPLITS,
+    LEVELS,
+    NORMALISATIONS,
+    PRECISIONS,
+    TARGETS,
+    Config,
+    validate,
 )
-from word_predictor.corpus import ENCODING_ERRORS
+from word_predictor.corpus.files import ENCODING_ERRORS
 from word_predictor.errors import UsageError, run_cli
 
 PROG = "python -m word_predictor.train"
@@ -233,14 +241,14 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_li
         if given:
             raise UsageError(f"--resume takes every setting from the run; drop {' '.join(given)}")
         backend.select(args.backend)
-        from word_predictor import trainer
+        from word_predictor.training import trainer
 
         trainer.resume(args.resume, use_cache=not args.no_cache)
         return 0
     config = config_from_args(args)
     check_settings(config, args)
     backend.select(args.backend)
-    from word_predictor import trainer
+    from word_predictor.training import trainer
 
     trainer.train_new(config, args.logdir, args.run_name, command_line, use_cache=not args.no_cache)
     return 0

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from word_predictor.backend import keras
-from word_predictor.scores import perplexity
 from word_predictor.config import Config
 from word_predictor.monitoring.writer import RunWriters
+from word_predictor.scoring.figures import perplexity
 
 SAMPLES_TAG = "next_word_predictions"
 SAMPLES_FOLDER = "samples"

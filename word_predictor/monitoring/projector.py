@@ -26,7 +26,7 @@ from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 from word_predictor import rundir
 from word_predictor.backend import keras
 from word_predictor.monitoring.writer import EventWriter
-from word_predictor.text import Vocabulary
+from word_predictor.text.vocabulary import Vocabulary
 
 FOLDER = "projector"
 TENSOR_NAME = "embedding"

@@ -31,15 +31,14 @@ the figures equal a single-lane pass.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from word_predictor.backend import keras
-from word_predictor.corpus import Split
-from word_predictor.evaluate import score
-from word_predictor.model import STATES_PER_CELL, build_model, copy_weights
+from word_predictor.corpus.splits import Split
+from word_predictor.model.build import build_model
+from word_predictor.model.layers import STATES_PER_CELL
 
 
 @dataclass
@@ -247,27 +246,6 @@ class StreamReader:
 MIN_SCORING_CHUNK = 64  # scored() reads at least this many tokens per lane and call
 
 
-class ScoredValidation(keras.callbacks.Callback):
-    """Adds val_loss, val_accuracy, val_top5_accuracy and validation_seconds to each
-    epoch's logs, scored as evaluate scores a text (evaluate.score): the trained weights
-    copied into the reader's inference view, every segment read from a zero state with
-    its whole text before each token. Put it first among the callbacks, which read these.
-    """
-
-    def __init__(self, reader: StreamReader, split: Split):
-        super().__init__()
-        self.reader, self.split = reader, split
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
-        begin = time.perf_counter()
-        copy_weights(self.model, self.reader.model)
-        scores = score(self.reader, self.split)
-        logs.update(val_loss=scores["loss"], val_accuracy=scores["top1"], val_top5_accuracy=scores["top5"])
-        logs["validation_seconds"] = time.perf_counter() - begin
-
-
 class FullContext:
     """Lanes read in chunks of `bptt` with carried state; see word_predictor.contexts."""
 
@@ -295,13 +273,13 @@ class FullContext:
     def training_batches(self, split: Split, epoch: int) -> LaneBatches:
         return LaneBatches(split, bptt=self.config.bptt, lanes=self.config.batch_size)
 
-    def validation(self, split: Split, inference_view):
-        """Scored as evaluate scores a text, each segment read whole by one lane of the
-        inference view (ScoredValidation): the training view's lanes are fixed at
-        --batch-size, so reading a few long segments with it left most of them idle."""
-        if not (pair_counts(split) > 0).any():
-            return None
-        return None, [ScoredValidation(self.reader(inference_view), split)]
+    # Validation is scored as evaluate scores a text, each segment read whole by one lane
+    # of the inference view's reader (training.validation.ScoredValidation): the training
+    # view's lanes are fixed at --batch-size, so a few long segments left most of them idle.
+    validated_by = "reader"
+
+    def has_validation_targets(self, split: Split) -> bool:
+        return bool((pair_counts(split) > 0).any())
 
     def reader(self, inference_model) -> StreamReader:
         return StreamReader(inference_model, self.config)

@@ -1,19 +1,8 @@
-"""What training prints while it runs: a progress line during each epoch, and one short
-line at its end.
-
-On a terminal the progress is one line redrawn in place; without one (a log file,
-CI) a plain line at most every `interval` seconds, so a long epoch is never silent
-for minutes. The epoch line keeps Keras' "Epoch N/M" prefix and `name: value`
-pairs (benchmarks read `val_loss:` and `targets_per_second:` from it), with 4
-significant figures instead of float32's full expansion:
-
-    Epoch 2/10 - loss: 5.123 - perplexity: 167.8 - accuracy: 0.1234 - val_loss: 5.012 - val_perplexity: 150.2
-      - val_accuracy: 0.1301 - learning_rate: 0.001 - seconds: 41.2 - targets_per_second: 51234
-    (one line)
-"""
+"""What training shows on the terminal: the corpus read's progress bar and one line per epoch."""
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import TextIO
@@ -81,3 +70,59 @@ class EpochProgress(keras.callbacks.Callback):
         self.stream.write(("\r\033[K" if self.open_line else "") + " - ".join([self._prefix(), *parts]) + "\n")
         self.stream.flush()
         self.open_line = False
+class ProgressBar:
+    """Bytes read of the total, the rate and the time left, on `stream` (stderr):
+    redrawn in place on a terminal, else a plain line at most every `interval`
+    seconds (and a last one when done, if any was written)."""
+
+    def __init__(self, stream: TextIO | None = None, *, interval: float = 30.0, clock=time.monotonic):
+        self.stream = stream or sys.stderr
+        self.terminal = self.stream.isatty()
+        self.interval = interval if not self.terminal else 0.2
+        self.clock = clock
+        self.start("", 0)
+
+    def start(self, label: str, total: int) -> None:
+        self.label, self.total, self.done = label, total, 0
+        self.started = self.shown = self.clock()
+        self.lines = 0
+
+    def advance(self, amount: int) -> None:
+        self.done += amount
+        if self.clock() - self.shown >= self.interval:
+            self._show()
+
+    def finish(self) -> None:
+        if self.terminal or self.lines:
+            self._show()
+        if self.terminal:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def describe(self) -> str:
+        elapsed = max(self.clock() - self.started, 1e-9)
+        rate = self.done / elapsed
+        left = (self.total - self.done) / rate if rate > 0 else float("inf")
+        bar = ""
+        if self.terminal:
+            filled = int(24 * self.done / self.total) if self.total else 24
+            bar = "[" + "#" * filled + "." * (24 - filled) + "] "
+        return (f"{self.label}: {bar}{self.done / 1e6:,.1f} of {self.total / 1e6:,.1f} MB, "
+                f"{rate / 1e6:,.1f} MB/s, {_duration(left)} left")  # fmt: skip
+
+    def _show(self) -> None:
+        self.shown = self.clock()
+        self.lines += 1
+        # On a terminal: back to the line's start, clear it, draw; elsewhere one line.
+        line = f"\r\033[K{self.describe()}" if self.terminal else f"{self.describe()}\n"
+        self.stream.write(line)
+        self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+

@@ -18,16 +18,22 @@ from pathlib import Path
 
 from word_predictor import backend, monitoring, rundir
 from word_predictor.backend import gpu_available, keras
-from word_predictor.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, TimeLimit, read_state
-from word_predictor.config import HELD_OUT_SPLITS, Config, config_json, load_config
-from word_predictor.contexts import context_for
-from word_predictor.corpus import Corpus, ProgressBar, build_corpus, encode_files, find_text_files
+from word_predictor.batches import context_for
+from word_predictor.config import DEFAULT_PROMPT, HELD_OUT_SPLITS, Config, config_json, load_config
+from word_predictor.corpus.build import build_corpus, encode_files
+from word_predictor.corpus.files import find_text_files
+from word_predictor.corpus.splits import Corpus
 from word_predictor.errors import Interrupted, UsageError, UserError
-from word_predictor.evaluate import format_scores, score_run
-from word_predictor.model import build_model, compile_model, copy_weights
-from word_predictor.predictor import Predictor, sample_prompts
-from word_predictor.progress import EpochProgress
-from word_predictor.text import Vocabulary, sha256_of, tokenizer_for
+from word_predictor.model.build import build_model, copy_weights
+from word_predictor.model.compile import compile_model
+from word_predictor.monitoring.samples import sample_prompts, samples_markdown
+from word_predictor.predictor.predictor import Predictor
+from word_predictor.scoring.evaluate import NothingToScore, format_scores, score_run
+from word_predictor.text.tokenizer import tokenizer_for
+from word_predictor.text.vocabulary import Vocabulary, sha256_of
+from word_predictor.training.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, TimeLimit, read_state
+from word_predictor.training.progress import EpochProgress, ProgressBar
+from word_predictor.training.validation import validation_for
 
 CACHE_DIR = ".cache"  # under the logdir: the token ids of corpora already read
 
@@ -196,7 +202,7 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
         compile_model(model, config)
     train_batches = context.training_batches(corpus.splits["train"], epoch=initial_epoch)
     inference = build_model(config, use_cudnn=use_cudnn)  # the view predict uses; the checkpoint refreshes it each epoch
-    validation = context.validation(corpus.splits["validation"], inference)
+    validation = validation_for(context, corpus.splits["validation"], inference)
     validation_batches, validation_callbacks = validation or (None, [])
     watched = "val_loss" if validation else "loss"
 
@@ -214,9 +220,9 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
     shown = monitoring.callbacks(
         run_dir,
         config,
-        samples=lambda trained: Predictor(
-            copy_weights(trained, inference), config, corpus.vocabulary
-        ).samples_markdown(prompts),
+        samples=lambda trained: samples_markdown(
+            Predictor.for_model(copy_weights(trained, inference), config, corpus.vocabulary), prompts
+        ),
         targets_per_epoch=train_batches.targets_per_epoch,
         windows_per_epoch=train_batches.examples_per_epoch,
         first_step=state.get("global_step", 0),
@@ -260,7 +266,7 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
 def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_at, prompts: list[str]) -> None:
     """Score the kept (best) model on the test split, then mark the run complete."""
     model = rundir.load_model(run_dir / rundir.MODEL_FILE)
-    predictor = Predictor(model, config, corpus.vocabulary)
+    predictor = Predictor.for_model(model, config, corpus.vocabulary)
     metrics: dict = {
         "best_epoch": state.get("best_epoch", 0) + 1,
         "epochs_completed": state.get("epochs_completed", 0),
@@ -270,19 +276,19 @@ def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_
     last_step = metrics["epochs_completed"] - 1
     try:
         scores = score_run(predictor, corpus.splits["test"])
-    except UserError:
+    except NothingToScore:
         print("no test split to score (--test-fraction 0 or a very short corpus)")
     else:
         metrics["test"] = scores
         print(f"test split of {run_dir.name}:\n{format_scores(scores)}")
         monitoring.write_test_metrics(run_dir, scores, step=last_step)
     monitoring.write_final_samples(
-        run_dir, predictor.samples_markdown(prompts), step=metrics["epochs_completed"], best_epoch=state.get("best_epoch", 0)
+        run_dir, samples_markdown(predictor, prompts), step=metrics["epochs_completed"], best_epoch=state.get("best_epoch", 0)
     )
     monitoring.write_projector(run_dir, model, corpus.vocabulary)
     rundir.write_json(run_dir / rundir.METRICS_FILE, metrics)
     rundir.mark_complete(run_dir)
-    print(f'done: python -m word_predictor.predict --run {run_dir} "some of them looks like"')
+    print(f'done: python -m word_predictor.predict --run {run_dir} "{DEFAULT_PROMPT}"')
 
 
 def _versions() -> dict:

@@ -12,10 +12,9 @@ import math
 import time
 from pathlib import Path
 
-
-from word_predictor.backend import keras
 from word_predictor import rundir
-from word_predictor.model import copy_weights
+from word_predictor.backend import keras
+from word_predictor.model.build import copy_weights
 
 # Callback attributes that carry over between epochs, saved and restored on resume.
 _CARRIED = {

@@ -25,18 +25,11 @@ from functools import cached_property
 import numpy as np
 
 from word_predictor.config import Config
-from word_predictor.contexts import context_for
-from word_predictor.corpus import Split
-from word_predictor.sampling import check_settings, sample_batch
-from word_predictor.scores import PrefixIndex, softmax, target_log_probabilities, top_k
-from word_predictor.text import UNKNOWN_ID, Vocabulary
-from word_predictor.windows import window_starts
-
-DEFAULT_PROMPT = "some of them looks like"
-# TensorBoard's samples, per level: tokens in each prompt drawn from the validation text
-# (None: the window size) and in each sampled continuation.
-SAMPLE_LENGTHS = {"word": (None, 20), "char": (40, 200)}
-SAMPLE_SEED = 0  # the same draws every epoch, so epochs differ only by what the model learnt
+from word_predictor.predictor.generation import Generation, draw
+from word_predictor.scoring.figures import softmax, top_k
+from word_predictor.scoring.keyboard import PrefixIndex
+from word_predictor.scoring.sampling import check_settings
+from word_predictor.text.vocabulary import UNKNOWN_ID, Vocabulary
 
 
 class EmptyTextError(ValueError):
@@ -58,32 +51,26 @@ class Completions:
     completions: list[tuple[str, float]]  # probability renormalised over the words with the prefix
 
 
-@dataclass
-class Sample:
-    tokens: list[str]  # what was written after the prompt
-    log_probability: float  # natural log of the model's probability of `tokens` after the prompt
-    stopped: bool  # ended at a stop token rather than at the length asked for
-
-
-@dataclass
-class Generation:
-    context: list[str]
-    unknown: list[str]
-    samples: list[Sample]
-
-
 class Predictor:
-    """`model` is the run's inference view (what model.keras holds)."""
+    """A reader (see word_predictor.batches: `start`, `advance`, `scored`) and the run's
+    config and vocabulary. The reader is the engine: a Keras model's for a run, or
+    another engine's with the same three methods; nothing here imports Keras."""
 
-    def __init__(self, model, config: Config, vocabulary: Vocabulary):
-        self.model = model
+    def __init__(self, reader, config: Config, vocabulary: Vocabulary):
+        self.reader = reader
         self.config = config
         self.vocabulary = vocabulary
-        self.reader = context_for(config).reader(model)
+
+    @classmethod
+    def for_model(cls, model, config: Config, vocabulary: Vocabulary) -> Predictor:
+        """`model` is a run's inference view (what model.keras holds)."""
+        from word_predictor.batches import context_for  # Keras loads here, only for a Keras model
+
+        return cls(context_for(config).reader(model), config, vocabulary)
 
     @classmethod
     def from_run(cls, run) -> Predictor:
-        return cls(run.model, run.config, run.vocabulary)
+        return cls.for_model(run.model, run.config, run.vocabulary)
 
     # ---------------------------------------------------------------- text <-> tokens
 
@@ -228,126 +215,14 @@ class Predictor:
             raise ValueError(f"stop token {missing[0]!r} is not in the vocabulary, so it is never written")
         stop_ids = [self.vocabulary.id_of(token) for token in stop]
         context = self.context_tokens(self.tokens(text))
-        drawn = self._sample(
-            [context] * samples, count, rng=np.random.default_rng(seed), stop_ids=stop_ids,
-            exclude=() if include_unknown else (UNKNOWN_ID,), on_token=on_token,
+        drawn = draw(
+            self.reader, self.vocabulary, self.begin_logits, [context] * samples, count,
+            rng=np.random.default_rng(seed), stop_ids=stop_ids, exclude=() if include_unknown else (UNKNOWN_ID,),
+            on_token=on_token,
             temperature=temperature, top_k=top_k, top_p=top_p,
         )  # fmt: skip
         return Generation(context, self.unknown(context), drawn)
 
-    def _sample(
-        self,
-        contexts: list[list[str]],
-        count: int,
-        *,
-        rng: np.random.Generator,
-        stop_ids: Sequence[int] = (),
-        exclude: Sequence[int] = (UNKNOWN_ID,),
-        on_token: Callable[[int, str], None] | None = None,
-        **settings,
-    ) -> list[Sample]:
-        """One sample per context (all empty or none), the rows read as one batch.
-
-        A row that has stopped is still advanced with the others (the batch keeps
-        its shape) but writes nothing more.
-        """
-        rows = len(contexts)
-        if rows == 0:
-            return []
-        if any(contexts) and not all(contexts):
-            raise ValueError("contexts sampled together must all be empty or all hold tokens")
-        written: list[list[str]] = [[] for _ in range(rows)]
-        log_probability = np.zeros(rows)
-        running = np.ones(rows, bool)
-        stopped = np.zeros(rows, bool)
-        state = None
-        if contexts[0]:
-            logits, state = self.reader.start([self.vocabulary.encode(c) for c in contexts])
-        else:
-            logits = np.tile(self.begin_logits, (rows, 1))
-        for step in range(count):
-            ids = sample_batch(logits, exclude=exclude, rng=rng, **settings)  # (rows,)
-            chosen = target_log_probabilities(softmax(logits), ids)  # the model's, before temperature
-            for row in np.flatnonzero(running):
-                token = self.vocabulary.tokens[ids[row]]
-                written[row].append(token)
-                log_probability[row] += chosen[row]
-                if on_token is not None:
-                    on_token(int(row), token)
-            stopped |= running & np.isin(ids, stop_ids)
-            running &= ~stopped
-            if step + 1 == count or not running.any():
-                break
-            ids = ids.astype(np.int32)
-            if state is None:  # the first token of an empty context becomes its context
-                logits, state = self.reader.start([ids[row : row + 1] for row in range(rows)])
-            else:
-                logits, state = self.reader.advance(state, ids)
-        return [Sample(written[row], float(log_probability[row]), bool(stopped[row])) for row in range(rows)]
-
-    # ---------------------------------------------------------------- TensorBoard samples
-
-    def table(self, prompts: list[str], k: int = 5) -> str:
-        """A markdown table: each prompt with its top-k next tokens and probabilities."""
-        rows = ["| context | top next words |", "|---|---|"]
-        for prompt in prompts:
-            try:
-                suggestions = self.suggest(prompt, k)
-            except EmptyTextError:
-                continue
-            shown = ", ".join(f"{_cell(word)} ({p:.3f})" for word, p in suggestions.predictions)
-            rows.append(f"| {_cell(self.join(suggestions.context[-20:]))} | {shown} |")
-        return "\n".join(rows)
-
-    def continuations(self, prompts: list[str], count: int | None = None, seed: int = SAMPLE_SEED) -> str:
-        """A markdown table: each prompt with one continuation of `count` tokens drawn at
-        temperature 1 with a fixed `seed`, all prompts sampled as one batch.
-
-        A model whose outputs are not numbers (weights gone NaN mid-training) gets
-        the reason in place of each continuation: the table is a view, never a failure.
-        """
-        count = count or SAMPLE_LENGTHS[self.config.level][1]
-        contexts = [self.context_tokens(self.tokens(prompt)) for prompt in prompts]
-        contexts = [context for context in contexts if context]
-        try:
-            shown = [self.join(s.tokens) for s in self._sample(contexts, count, rng=np.random.default_rng(seed))]
-        except ValueError as error:  # sampling refuses NaN or +inf logits
-            shown = [f"(none: {error})"] * len(contexts)
-        unit = self.vocabulary.tokenizer.unit
-        header = f"| context | sampled continuation ({count} {unit}s, temperature 1, seed {seed}) |"
-        rows = [header, "|---|---|"]
-        for context, continuation in zip(contexts, shown):
-            rows.append(f"| {_cell(self.join(context[-20:]))} | {_cell(continuation)} |")
-        return "\n".join(rows)
-
-    def samples_markdown(self, prompts: list[str]) -> str:
-        """What TensorBoard shows for the prompts: the top-5 table, then sampled continuations."""
-        return f"{self.table(prompts)}\n\n{self.continuations(prompts)}"
-
 
 def _inside_word(token: str) -> bool:
     return token.isalnum() or token in "'-"
-
-
-def _cell(text: str) -> str:
-    """Text safe inside a markdown table cell."""
-    return text.replace("|", "\\|")
-
-
-def sample_prompts(config: Config, validation: Split, vocabulary: Vocabulary, count: int = 3) -> list[str]:
-    """The classic prompt, contexts spread through the validation split, and the user's.
-
-    Contexts are runs of `window_size` tokens inside one validation segment (never
-    two pieces of text glued together) without the unknown symbol.
-    """
-    prompts = [DEFAULT_PROMPT]
-    length = SAMPLE_LENGTHS[config.level][0] or config.window_size
-    starts = window_starts(validation.bounds, length)
-    for i in range(count):
-        if starts.size == 0:
-            break
-        start = starts[(i + 1) * starts.size // (count + 1)]
-        window = validation.ids[start : start + length]
-        if not np.any(window == UNKNOWN_ID):
-            prompts.append(vocabulary.tokenizer.join(vocabulary.decode(window)))
-    return list(dict.fromkeys(prompts + list(config.sample_prompts)))

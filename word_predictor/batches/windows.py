@@ -26,9 +26,9 @@ import math
 import numpy as np
 
 from word_predictor.backend import keras
-from word_predictor.corpus import Split
-from word_predictor.model import build_model
-from word_predictor.text import UNKNOWN_ID
+from word_predictor.corpus.splits import Split
+from word_predictor.model.build import build_model
+from word_predictor.text.vocabulary import UNKNOWN_ID
 
 
 def window_starts(bounds: np.ndarray, window_size: int) -> np.ndarray:
@@ -272,15 +272,18 @@ class WindowContext:
             seed=c.seed, epoch=epoch,
         )  # fmt: skip
 
-    def validation(self, split: Split, inference_view):
-        """Every full window, scored at its last position only (the task predict and
-        evaluate do), by Keras' own evaluation of the training view."""
+    validated_by = "fit"  # Keras' own evaluation of the training view, on validation_batches
+
+    def has_validation_targets(self, split: Split) -> bool:
+        return window_starts(split.bounds, self.config.window_size).size > 0
+
+    def validation_batches(self, split: Split) -> WindowBatches:
+        """Every full window, scored at its last position only (the task predict and evaluate do)."""
         c = self.config
-        batches = WindowBatches(
+        return WindowBatches(
             split, window_size=c.window_size, batch_size=c.batch_size, targets=c.targets, shuffle=False,
             last_only=True,
         )  # fmt: skip
-        return (batches, []) if batches.windows else None
 
     def reader(self, inference_model) -> WindowReader:
         return WindowReader(inference_model, self.config)

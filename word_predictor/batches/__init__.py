@@ -2,7 +2,7 @@
 
     "window"  windows.WindowContext   windows of --window-size tokens, shuffled;
                                       the model sees only those tokens
-    "full"    stream.FullContext      the running text in lanes, read in chunks of
+    "full"    lanes.FullContext       the running text in lanes, read in chunks of
                                       --bptt tokens, the state carried between chunks
 
 Each context answers the same questions, so the trainer, evaluate, predict,
@@ -13,10 +13,10 @@ generate and the TensorBoard samples never ask which one they have:
     check_training_split(split)       ValueError if the settings cannot train on it
     training_model(on_gpu, use_cudnn) the view fit() trains (model.build_model)
     training_batches(split, epoch)    a PyDataset with examples_per_epoch, targets_per_epoch
-    validation(split, inference_view) how each epoch's end scores the validation split:
-                                      (batches for fit's validation_data or None,
-                                      callbacks that add the val_ figures themselves),
-                                      or None if the split is too short to score
+    has_validation_targets(split)     whether the split holds a target to score
+    validated_by                      "fit" (Keras evaluates validation_batches(split))
+                                      or "reader" (scored through the reader); see
+                                      training.validation
     reader(inference_model)           a reader with
         start(contexts)                   logits of the token after each context, and a state
         advance(state, next_ids)          logits after one more token per context
@@ -25,9 +25,9 @@ generate and the TensorBoard samples never ask which one they have:
 
 from __future__ import annotations
 
+from word_predictor.batches.lanes import FullContext
+from word_predictor.batches.windows import WindowContext
 from word_predictor.config import Config
-from word_predictor.stream import FullContext
-from word_predictor.windows import WindowContext
 
 CONTEXTS = {"window": WindowContext, "full": FullContext}
 

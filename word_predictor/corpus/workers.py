@@ -1,0 +1,124 @@
+"""The per-piece work of reading a corpus, in this process or in worker processes."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ctypes
+import ctypes.util
+import itertools
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from word_predictor.corpus import store
+from word_predictor.corpus.counting import _FirstSeen
+from word_predictor.corpus.files import Piece, read_tokens
+from word_predictor.text.tokenizer import Tokenizer
+from word_predictor.text.vocabulary import Vocabulary
+
+PARALLEL_BYTES = 64 << 20  # corpora at least this large are read by worker processes
+# ---------------------------------------------------------------- the passes
+
+
+def _read_piece(piece: Piece, tokenizer: Tokenizer, encoding_errors: str, read_size: int, spill: Path):
+    """Pass 1 for one piece: its tokens as local ids (int32, numbered in order of first
+    sight), written block by block to a file of their own in `spill`; returns that
+    file, the number of tokens, the distinct tokens the ids name and their counts.
+    The tokens and counts hold one entry per distinct token of the piece, so
+    piece_size bounds them; the ids never gather in memory."""
+    local, counts = _FirstSeen(), np.zeros(0, np.int64)
+    path = Path(spill) / f"{piece.file}-{piece.start}.int32"
+    with open(path, "wb") as stream:
+        for tokens in read_tokens(piece.path, tokenizer, encoding_errors, read_size=read_size,
+                                  start=piece.start, end=piece.end):  # fmt: skip
+            known = len(local)
+            ids = np.fromiter(map(local.__getitem__, tokens), store.DTYPE, len(tokens))
+            _compact_keys(local, known)
+            stream.write(ids.data)
+            counts = np.bincount(ids, minlength=len(local)) + np.pad(counts, (0, len(local) - counts.size))
+    return path, int(counts.sum()), list(local), counts
+
+
+def _compact_keys(local: _FirstSeen, known: int) -> None:
+    """Swap the keys added since `known` for copies made side by side. The originals
+    are scattered among the block's other tokens, and each one kept alive would pin
+    its block's memory: a worker would grow with every block it read."""
+    fresh = list(itertools.islice(local, known, None))
+    if not fresh:
+        return
+    for token in fresh:
+        del local[token]
+    local.update(zip("\0".join(fresh).split("\0"), range(known, known + len(fresh))))
+
+
+def _encode_piece(piece: Piece, vocabulary: Vocabulary, encoding_errors: str, read_size: int) -> np.ndarray:
+    """One piece's tokens as ids of `vocabulary` (int32)."""
+    parts = [
+        vocabulary.encode(tokens)
+        for tokens in read_tokens(piece.path, vocabulary.tokenizer, encoding_errors, read_size=read_size,
+                                  start=piece.start, end=piece.end)  # fmt: skip
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int32)
+
+
+_worker_vocabulary: Vocabulary | None = None  # set once in each encode_files worker
+
+
+def _set_worker_vocabulary(vocabulary: Vocabulary) -> None:
+    global _worker_vocabulary
+    _worker_vocabulary = vocabulary
+
+
+def _encode_piece_in_worker(piece: Piece, encoding_errors: str, read_size: int) -> np.ndarray:
+    return _encode_piece(piece, _worker_vocabulary, encoding_errors, read_size)
+
+
+def _in_order(
+    function: Callable, items: Sequence, workers: int, vocabulary: Vocabulary | None = None
+) -> Iterator:
+    """function(item) for each item, in order; with workers > 1 computed in that many
+    processes, at most one task per worker and one more ahead of the caller (bounded
+    memory).
+
+    Workers are forked where the platform allows it, so they start at once and share
+    `vocabulary` without pickling it; they run only this module's code.
+    """
+    if workers <= 1:
+        yield from map(function, items)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    initializer, initargs = (_set_worker_vocabulary, (vocabulary,)) if vocabulary is not None else (None, ())
+    with context.Pool(workers, initializer=initializer, initargs=initargs) as pool:
+        pending: collections.deque = collections.deque()
+        for item in items:
+            pending.append(pool.apply_async(function, (item,)))
+            if len(pending) > workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def _fix_large_block_threshold() -> None:
+    """glibc's malloc serves blocks above a threshold from their own mappings, handed
+    back to the system when freed, and raises that threshold to the size of each such
+    block freed. The arrays of each piece then come from the heap, which grows with
+    every piece read: fixed at 1 MiB, peak memory no longer grows with the corpus
+    (docs/benchmarks.md, section 16). Other platforms keep their allocator as it is."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError, TypeError):
+            ctypes.CDLL(ctypes.util.find_library("c")).mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+
+
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
+
+
+def _workers_for(total_bytes: int, workers: int) -> int:
+    if workers > 0:
+        return workers
+    return min(os.cpu_count() or 1, 4) if total_bytes >= PARALLEL_BYTES else 1

@@ -1,0 +1,117 @@
+"""Config -> Keras model."""
+
+from __future__ import annotations
+
+from word_predictor.backend import keras
+from word_predictor.config import Config, validate
+from word_predictor.model.layers import (
+    OUTPUT_LAYER,
+    STATES_PER_CELL,
+    CarriedRNN,
+    LastStep,
+    OneHot,
+    TiedEmbedding,
+    _recurrent_layer,
+    _uniform_init,
+)
+
+layers = keras.layers
+
+
+def build_model(config: Config, view: str = "inference", fixed_length: bool = False, use_cudnn="auto") -> keras.Model:
+    """An uncompiled model for `config`; `config.vocabulary_size` must be set.
+
+    view="training" builds what fit() trains (see the module docstring), with
+    `fixed_length=True` unrolling the time loop (a window model's, or a full-context
+    model's bptt steps), which trains faster on a CPU (on a GPU it would forgo the
+    cuDNN kernel). view="inference" builds the open-length view that predict,
+    evaluate and generate use.
+    """
+    validate(config)
+    if config.vocabulary_size < 2:
+        raise ValueError("config.vocabulary_size is filled in from the corpus before building")
+    carried = config.context == "full" and view == "training"
+    explicit_states = config.context == "full" and view == "inference"
+    if carried:
+        length = config.bptt
+    else:
+        length = config.window_size if fixed_length and config.context == "window" else None
+    tokens = keras.Input(shape=(length,), dtype="int32", name="tokens", batch_size=config.batch_size if carried else None)
+    inputs = {"tokens": tokens}
+    if carried:
+        inputs["reset"] = keras.Input(shape=(), dtype="float32", name="reset", batch_size=config.batch_size)
+    states_in, states_out = [], []
+    embedding = None
+    if config.one_hot:
+        x = OneHot(config.vocabulary_size, name="one_hot")(tokens)
+    elif config.tie_weights:
+        embedding = TiedEmbedding(
+            config.vocabulary_size, config.embedding_dim, embeddings_initializer=_uniform_init(), name="embedding"
+        )
+        x = embedding(tokens)
+    else:
+        x = layers.Embedding(
+            config.vocabulary_size, config.embedding_dim, embeddings_initializer=_uniform_init(), name="embedding"
+        )(tokens)
+    x = layers.Dropout(config.dropout, name="input_dropout")(x)
+    for number in range(1, config.layers + 1):
+        name = f"{config.cell}_{number}"
+        returns_sequences = number < config.layers or config.targets == "all" or config.context == "full"
+        # Default activations, no recurrent dropout and GRU reset_after=True keep
+        # LSTM and GRU eligible for the cuDNN kernel on a GPU; LSTM's
+        # unit_forget_bias (on by default) starts the forget gate's bias at 1.
+        if carried:
+            x = CarriedRNN(config.cell, config.units, config.batch_size, use_cudnn, fixed_length, name=name)(
+                x, inputs["reset"]
+            )
+        elif explicit_states:
+            initial = [
+                keras.Input(shape=(config.units,), name=f"{name}_state_{i}")
+                for i in range(STATES_PER_CELL[config.cell])
+            ]
+            recurrent = _recurrent_layer(
+                config.cell, config.units, use_cudnn, return_sequences=True, return_state=True, name=name
+            )
+            x, *final = recurrent(x, initial_state=initial)
+            states_in += initial
+            states_out += final
+        else:
+            recurrent = _recurrent_layer(
+                config.cell, config.units, use_cudnn, return_sequences=returns_sequences, unroll=fixed_length,
+                name=name,
+            )  # fmt: skip
+            if config.bidirectional:
+                recurrent = layers.Bidirectional(recurrent, name=f"bidirectional_{number}")
+            x = recurrent(x)
+        x = layers.Dropout(config.dropout, name=f"dropout_{number}")(x)
+    if view == "inference" and config.context == "window" and len(x.shape) == 3:
+        x = LastStep(name="last_step")(x)  # predict, evaluate, generate read only the next word
+    if embedding is not None:
+        logits = embedding(x, reverse=True)
+    else:
+        logits = layers.Dense(config.vocabulary_size, kernel_initializer=_uniform_init(), name=OUTPUT_LAYER)(x)
+    logits = layers.Activation("linear", dtype="float32", name="logits")(logits)  # float32 under mixed precision
+    if explicit_states:
+        return keras.Model([tokens, *states_in], [logits, *states_out], name=f"word_predictor_{config.cell}")
+    return keras.Model(inputs if carried else tokens, logits, name=f"word_predictor_{config.cell}")
+
+def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
+    """Set `target`'s weights from the layers of the same name in `source`; returns `target`.
+
+    The two may be different views of one config: a CarriedRNN gives its inner
+    layer's weights (its carried state is not a weight of the other view).
+    """
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        origin = source.get_layer(layer.name)
+        if isinstance(origin, CarriedRNN) and not isinstance(layer, CarriedRNN):
+            origin = origin.rnn
+        layer.set_weights(origin.get_weights())
+    return target
+
+
+def reset_carried_states(model: keras.Model) -> None:
+    for layer in model.layers:
+        if isinstance(layer, CarriedRNN):
+            layer.reset_states()

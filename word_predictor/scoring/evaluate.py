@@ -1,0 +1,78 @@
+"""Scoring a split through a reader: every figure of scoring.figures over every target."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from word_predictor.corpus.splits import Split
+from word_predictor.scoring.figures import Tally, softmax, target_log_probabilities, target_ranks
+from word_predictor.scoring.keyboard import PrefixIndex
+from word_predictor.text.vocabulary import Vocabulary
+
+
+class NothingToScore(ValueError):
+    """The split holds no target the reader can score (too short, or empty)."""
+
+
+def score(reader, split: Split, batch_size: int = 1024, vocabulary: Vocabulary | None = None) -> dict:
+    """Perplexity and accuracies over every target `reader` scores in `split` (scores.Tally's
+    figures); with the run's `vocabulary`, also the keystroke savings of a 3-suggestion
+    keyboard over the targets that are not the unknown symbol."""
+    keyboard = PrefixIndex(vocabulary.tokens) if vocabulary is not None else None
+    tally = Tally()
+    for logits, targets in read_ahead(reader.scored(split, batch_size)):
+        if targets.size == 0:
+            continue
+        probabilities = softmax(logits)  # (batch, vocabulary)
+        tally.add(
+            target_log_probabilities(probabilities, targets),
+            target_ranks(probabilities, targets),
+            targets,
+            keyboard.keystrokes(probabilities, targets) if keyboard else None,
+        )
+    if tally.tokens == 0:
+        raise NothingToScore("no target has enough context before it in one segment")
+    return tally.summary()
+
+
+def read_ahead(items: Iterable) -> Iterator:
+    """`items`, each made in a worker thread while the caller handles the one before: the
+    model computes the next logits while NumPy scores these (both let go of the GIL), so
+    on two cores scoring a long text costs about the model's time alone."""
+    iterator, end = iter(items), object()
+    with ThreadPoolExecutor(1, thread_name_prefix="scoring") as worker:
+        pending = worker.submit(next, iterator, end)
+        while (item := pending.result()) is not end:
+            pending = worker.submit(next, iterator, end)
+            yield item
+
+
+def score_run(predictor, split: Split, batch_size: int = 1024) -> dict:
+    """`score` for a loaded run: keystroke savings for a word run (a keyboard suggests words),
+    and bits per word or per character (the usual char-RNN figure) named after its unit."""
+    unit = predictor.vocabulary.tokenizer.unit
+    scores = score(predictor.reader, split, batch_size, vocabulary=predictor.vocabulary if unit == "word" else None)
+    scores[f"bits_per_{unit}"] = scores["bits_per_token"]
+    return scores
+
+
+def format_scores(scores: dict) -> str:
+    lines = [
+        f"tokens evaluated:  {scores['tokens']:,} ({scores['unknown_rate']:.1%} unknown)",
+        f"perplexity:        {scores['perplexity']:.2f}",
+        f"top-1 accuracy:    {scores['top1']:.2%}",
+        f"top-3 accuracy:    {scores['top3']:.2%}",
+        f"top-5 accuracy:    {scores['top5']:.2%}",
+        f"known top-1:       {scores['known_top1']:.2%}   (targets that are not the unknown symbol)",
+        f"known top-5:       {scores['known_top5']:.2%}",
+    ]
+    if "bits_per_character" in scores:
+        lines.append(f"bits per character: {scores['bits_per_character']:.3f}   (log2 of the per-character perplexity)")
+    if "keystroke_savings" in scores:
+        lines.append(
+            f"keystrokes saved:  {scores['keystroke_savings']:.2%}   "
+            "(letters a 3-suggestion keyboard saves on known words)"
+        )
+    return "\n".join(lines)
+

@@ -1,0 +1,2 @@
+"""Fit a run: the trainer, the validation of each epoch, checkpoints and resume, progress lines."""
+
