@@ -68,7 +68,7 @@ def part(module: str) -> str:
 
 def layer(module: str) -> int:
     name = part(module)
-    if name in COMMANDS:
+    if name in COMMANDS or module.endswith(".__main__"):  # a package's __main__ is its command
         return len(LAYERS)
     for number, names in enumerate(LAYERS):
         if name in names:
