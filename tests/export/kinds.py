@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from word_predictor.config import Config
-from word_predictor.corpus import Split
+from word_predictor.corpus.splits import Split
 from word_predictor.text import Vocabulary, tokenizer_for
 
 REAL_TEXT = Path(__file__).resolve().parents[2] / "corpus" / "essays" / "02_making_bread_at_home.txt"

@@ -12,7 +12,7 @@ pytest.importorskip("onnxruntime", reason="the runtime extra (pip install -e .[r
 
 from tests.conftest import TINY_TEXT  # noqa: E402
 from word_predictor import evaluate, generate, predict  # noqa: E402
-from word_predictor.export import command  # noqa: E402
+from word_predictor.export import __main__ as command  # noqa: E402
 
 
 @pytest.fixture(scope="module")
