@@ -80,7 +80,10 @@ def chosen_run(run: Path | None, logdir: Path) -> Path:
     return newest_complete_run(logdir, on_note=lambda note: print(note, file=sys.stderr))
 
 
-RUN_HELP = "run folder, or a folder written by python -m word_predictor.export --format onnx (default: the newest complete run)"
+RUN_HELP = (
+    "run folder, or a folder written by python -m word_predictor.export --format onnx "
+    "(default: the newest complete run)"
+)
 
 
 def load_predictor(folder: Path):

@@ -21,7 +21,12 @@ KINDS = {
     "lstm-window": {},
     "gru-window-targets-last": {"cell": "gru", "targets": "last"},
     "simple_rnn-window": {"cell": "simple_rnn"},
-    "lstm-bidirectional-stacked-one-hot": {"bidirectional": True, "targets": "last", "layers": 2, "one_hot": True},
+    "lstm-bidirectional-stacked-one-hot": {
+        "bidirectional": True,
+        "targets": "last",
+        "layers": 2,
+        "one_hot": True,
+    },
     "gru-bidirectional": {"cell": "gru", "bidirectional": True, "targets": "last"},
     "lstm-tied-window": {"tie_weights": True, "embedding_dim": 8},
     "lstm-full-stacked": {"context": "full", "layers": 2},

@@ -35,7 +35,9 @@ def _json(capsys, main, argv):
 def test_predict_json_gives_the_same_top_5_from_the_run_and_its_export(exported, context, capsys):
     run, folder = exported[context]
     for text in ("some of them look like", "the cat sat on the", "a dog and"):
-        answers = [_json(capsys, predict.main, ["--run", str(where), "--json", text]) for where in (run, folder)]
+        answers = [
+            _json(capsys, predict.main, ["--run", str(where), "--json", text]) for where in (run, folder)
+        ]
         assert [[p["word"] for p in a["predictions"]] for a in answers][0] == [
             p["word"] for p in answers[1]["predictions"]
         ]
@@ -47,7 +49,10 @@ def test_evaluate_gives_the_same_perplexity_from_the_run_and_its_export(exported
     run, folder = exported[context]
     text = tmp_path / "text.txt"
     text.write_text(TINY_TEXT * 4, encoding="utf-8")
-    scores = [_json(capsys, evaluate.main, ["--run", str(where), "--text", str(text), "--json"]) for where in (run, folder)]
+    scores = [
+        _json(capsys, evaluate.main, ["--run", str(where), "--text", str(text), "--json"])
+        for where in (run, folder)
+    ]
     assert scores[0]["tokens"] == scores[1]["tokens"]
     assert abs(scores[1]["perplexity"] / scores[0]["perplexity"] - 1) < 0.001
 

@@ -14,11 +14,13 @@ from word_predictor.export.folder import export_run
 
 TOLERANCE = 1e-4
 on_tensorflow = pytest.mark.skipif(
-    os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or importlib.util.find_spec("tensorflow") is None,
+    os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow"
+    or importlib.util.find_spec("tensorflow") is None,
     reason="LiteRT and SavedModel exports are converted by TensorFlow, which this environment does not run",
 )
 needs_litert = pytest.mark.skipif(
-    importlib.util.find_spec("ai_edge_litert") is None, reason="ai-edge-litert is not installed (requirements-export.txt)"
+    importlib.util.find_spec("ai_edge_litert") is None,
+    reason="ai-edge-litert is not installed (requirements-export.txt)",
 )
 
 
@@ -58,7 +60,10 @@ def test_litert_full_context_step_carries_its_states_token_by_token(tmp_path):
     states = [np.zeros((1, 8), np.float32) for _ in manifest["states"]]
     whole, *_ = run.model.predict_on_batch([ids, *states])  # (1, 30, vocabulary)
     for position in range(ids.shape[1]):
-        out = step(tokens=ids[:, position : position + 1], **{s["name"]: v for s, v in zip(manifest["states"], states)})
+        out = step(
+            tokens=ids[:, position : position + 1],
+            **{s["name"]: v for s, v in zip(manifest["states"], states)},
+        )
         states = [out[s["output"]] for s in manifest["states"]]
         theirs = out[manifest["output"]["name"]][:, 0]
         assert np.abs(log_softmax(whole[:, position]) - log_softmax(theirs)).max() < TOLERANCE
@@ -71,7 +76,9 @@ def test_saved_model_gives_the_keras_log_probabilities(tmp_path):
     run = make_run(KINDS["gru-full-tied"])
     export_run(run, "saved_model", tmp_path / "exported")
     manifest = json.loads((tmp_path / "exported" / "manifest.json").read_text())
-    serve = tf.saved_model.load(str(tmp_path / "exported" / manifest["model_file"])).signatures["serving_default"]
+    serve = tf.saved_model.load(str(tmp_path / "exported" / manifest["model_file"])).signatures[
+        "serving_default"
+    ]
     ids = real_split(run.vocabulary, 60).ids[None, :40].astype(np.int32)
     state = np.zeros((1, 8), np.float32)
     out = serve(tokens=tf.constant(ids), **{manifest["states"][0]["name"]: tf.constant(state)})

@@ -15,7 +15,9 @@ from word_predictor.runtime import load  # noqa: E402
 
 TOLERANCE = 1e-4
 # The export reads weights, not a backend's graph: CI checks the default kinds on JAX too.
-KIND_PARAMETERS = [pytest.param(kind, marks=pytest.mark.backend) if kind in DEFAULT_KINDS else kind for kind in KINDS]
+KIND_PARAMETERS = [
+    pytest.param(kind, marks=pytest.mark.backend) if kind in DEFAULT_KINDS else kind for kind in KINDS
+]
 
 
 @pytest.mark.parametrize("kind", KIND_PARAMETERS)

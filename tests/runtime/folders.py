@@ -21,12 +21,17 @@ def random_weights(config: Config, seed: int = 0) -> dict:
     units, gates, vocabulary = config.units, GATES[config.cell], config.vocabulary_size
     weights = {}
     if not config.one_hot:
-        weights["embedding"] = [draw(vocabulary, config.embedding_dim)] + ([draw(vocabulary)] if config.tie_weights else [])
+        weights["embedding"] = [draw(vocabulary, config.embedding_dim)] + (
+            [draw(vocabulary)] if config.tie_weights else []
+        )
     features = vocabulary if config.one_hot else config.embedding_dim
     directions = 2 if config.bidirectional else 1
     for number in range(1, config.layers + 1):
         bias_shape = (2, gates * units) if config.cell == "gru" else (gates * units,)
-        layer = [[draw(features, gates * units), draw(units, gates * units), draw(*bias_shape)] for _ in range(directions)]
+        layer = [
+            [draw(features, gates * units), draw(units, gates * units), draw(*bias_shape)]
+            for _ in range(directions)
+        ]
         weights[f"{config.cell}_{number}"] = layer if config.bidirectional else layer[0]
         features = units * directions
     if not config.tie_weights:

@@ -29,7 +29,11 @@ sys.meta_path.insert(0, Blocked())
 
 
 def readme_example() -> str:
-    section = README.read_text(encoding="utf-8").split("## Use a trained model elsewhere", 1)[1].split("\n## ", 1)[0]
+    section = (
+        README.read_text(encoding="utf-8")
+        .split("## Use a trained model elsewhere", 1)[1]
+        .split("\n## ", 1)[0]
+    )
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     [example] = [block for block in blocks if "onnxruntime.InferenceSession" in block]
     return example

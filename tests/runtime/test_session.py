@@ -57,7 +57,7 @@ def test_scored_covers_each_target_once_from_all_the_text_before_it(tmp_path):
     assert targets.size == 298  # every token but each segment's first
     second = split.ids[150:300][None]
     whole, _ = engine.step(second, engine.zero_state(1))
-    assert np.abs(np.concatenate([l for l, _ in pieces])[149:] - whole[0, :-1]).max() < 1e-5
+    assert np.abs(np.concatenate([logits for logits, _ in pieces])[149:] - whole[0, :-1]).max() < 1e-5
 
 
 BLOCKER = """
@@ -112,7 +112,9 @@ def test_the_predict_command_gives_the_runtime_predictor_s_answers(tmp_path, cap
     folder = make_folder(tmp_path / "exported")
     assert predict.main(["--run", str(folder), "--json", "--top-k", "5", "the bread is"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert [p["word"] for p in shown["predictions"]] == [w for w, _ in load(folder).suggest("the bread is").predictions]
+    assert [p["word"] for p in shown["predictions"]] == [
+        w for w, _ in load(folder).suggest("the bread is").predictions
+    ]
 
 
 def _one_error_line(capsys) -> str:

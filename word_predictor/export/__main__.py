@@ -28,8 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=FORMATS, default="onnx",
                         help="onnx (ONNX Runtime; needs pip install -e .[export]), litert (on-device, "
                              "TensorFlow only) or saved_model (TensorFlow only) (default: onnx)")  # fmt: skip
-    parser.add_argument("--out", type=Path, required=True,
-                        help="the folder to create; it must not exist yet (written whole, or not at all)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="the folder to create; it must not exist yet (written whole, or not at all)",
+    )
     return parser
 
 
@@ -48,8 +52,10 @@ def _export(args: argparse.Namespace) -> int:
     run = load_run(cli.chosen_run(args.run, args.logdir))
     manifest = export_run(run, args.format, args.out)
     sizes = manifest["sizes"]
-    print(f"exported {run.path} as {args.format} to {args.out} ({manifest['model_file']}, {sizes['parameters']:,} "
-          f"parameters, {manifest['context']} context, {manifest['level']} level)")  # fmt: skip
+    print(
+        f"exported {run.path} as {args.format} to {args.out} ({manifest['model_file']}, "
+        f"{sizes['parameters']:,} parameters, {manifest['context']} context, {manifest['level']} level)"
+    )
     return 0
 
 

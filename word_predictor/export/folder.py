@@ -18,7 +18,13 @@ from pathlib import Path
 import numpy as np
 
 import word_predictor
-from word_predictor.export.manifest import MANIFEST_FILE, VOCABULARY_FILE, ExportError, content_hash, manifest_for
+from word_predictor.export.manifest import (
+    MANIFEST_FILE,
+    VOCABULARY_FILE,
+    ExportError,
+    content_hash,
+    manifest_for,
+)
 from word_predictor.text import sha256_of
 
 # format -> (module that writes it, the package it needs, the install that brings it)

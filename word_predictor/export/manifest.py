@@ -37,16 +37,23 @@ def is_exported(folder: Path) -> bool:
     return (Path(folder) / MANIFEST_FILE).is_file()
 
 
-def manifest_for(config: Config, model_format: str, model_file: str, *, output: str, states: list[dict], model_sha256: str,
-                 vocabulary_sha256: str, parameters: int, source: dict) -> dict:  # fmt: skip
+def manifest_for(
+    config: Config, model_format: str, model_file: str, *, output: str, states: list[dict], model_sha256: str,
+    vocabulary_sha256: str, parameters: int, source: dict,
+) -> dict:  # fmt: skip
     """The manifest of one export; `states` lists each state's input and output name and shape."""
     return {
         "format": f"{FORMAT_NAME}/{FORMAT_VERSION}",
         "model_format": model_format,
         "model_file": model_file,
         "model_sha256": model_sha256,
-        "output": {"name": output, "holds": OUTPUT_KIND,
-                   "shape": ["batch", "vocabulary"] if config.context == "window" else ["batch", "time", "vocabulary"]},
+        "output": {
+            "name": output,
+            "holds": OUTPUT_KIND,
+            "shape": ["batch", "vocabulary"]
+            if config.context == "window"
+            else ["batch", "time", "vocabulary"],
+        },
         "inputs": {"tokens": {"dtype": "int32", "shape": ["batch", _time_axis(config, model_format)]}},
         "states": states,
         "level": config.level,
@@ -58,9 +65,14 @@ def manifest_for(config: Config, model_format: str, model_file: str, *, output: 
         "vocabulary_file": VOCABULARY_FILE,
         "vocabulary_sha256": vocabulary_sha256,
         "sizes": {
-            "vocabulary": config.vocabulary_size, "cell": config.cell, "layers": config.layers,
-            "units": config.units, "embedding_dim": None if config.one_hot else config.embedding_dim,
-            "one_hot": config.one_hot, "bidirectional": config.bidirectional, "tie_weights": config.tie_weights,
+            "vocabulary": config.vocabulary_size,
+            "cell": config.cell,
+            "layers": config.layers,
+            "units": config.units,
+            "embedding_dim": None if config.one_hot else config.embedding_dim,
+            "one_hot": config.one_hot,
+            "bidirectional": config.bidirectional,
+            "tie_weights": config.tie_weights,
             "parameters": parameters,
         },  # fmt: skip
         "source_run": source,
@@ -100,7 +112,10 @@ def check_and_load(folder: Path) -> tuple[dict, Config, Vocabulary]:
     folder = Path(folder)
     manifest = read_manifest(folder)
     try:
-        for key, file in (("model_sha256", manifest["model_file"]), ("vocabulary_sha256", manifest["vocabulary_file"])):
+        for key, file in (
+            ("model_sha256", manifest["model_file"]),
+            ("vocabulary_sha256", manifest["vocabulary_file"]),
+        ):
             path = folder / file
             if not path.exists():
                 raise ExportError(f"{path} is missing; export the run again")

@@ -116,7 +116,10 @@ def build_onnx(config: Config, weights: dict) -> onnx.ModelProto:
         inputs = [x, g.constant(f"{name}_W", w), g.constant(f"{name}_R", r), g.constant(f"{name}_B", b), ""]
         layer_states = states[(layer - 1) * per_cell : layer * per_cell]
         inputs += [g.one("Unsqueeze", [state_in, axis0]) for state_in, _ in layer_states]  # (1, batch, units)
-        attributes = {"hidden_size": config.units, "direction": "bidirectional" if config.bidirectional else "forward"}
+        attributes = {
+            "hidden_size": config.units,
+            "direction": "bidirectional" if config.bidirectional else "forward",
+        }
         if config.cell == "gru":
             attributes["linear_before_reset"] = 1
         sequence, *finals = g.add(ONNX_CELLS[config.cell], inputs, 1 + per_cell, **attributes)
@@ -130,9 +133,14 @@ def build_onnx(config: Config, weights: dict) -> onnx.ModelProto:
     if config.context == "full":
         x = g.one("Transpose", [x], perm=[1, 0, 2])  # (batch, time, units)
     if config.tie_weights:
-        kernel, bias = g.one("Transpose", ["embedding"], perm=[1, 0]), g.constant("output_bias", weights["embedding"][1])
+        kernel, bias = (
+            g.one("Transpose", ["embedding"], perm=[1, 0]),
+            g.constant("output_bias", weights["embedding"][1]),
+        )
     else:
-        kernel, bias = (g.constant(f"next_word_{part}", v) for part, v in zip(("kernel", "bias"), weights["next_word"]))
+        kernel, bias = (
+            g.constant(f"next_word_{part}", v) for part, v in zip(("kernel", "bias"), weights["next_word"])
+        )
     g.add("Add", [g.one("MatMul", [x, kernel]), bias], ["logits"])
     return _model(config, g, states)
 
@@ -142,17 +150,27 @@ def _shape(g: _Graph, dims: list[int]) -> str:
 
 
 def _model(config: Config, g: _Graph, states: list[tuple[str, str]]) -> onnx.ModelProto:
-    float_state = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", config.units])  # noqa: E731
+    def float_state(name: str):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", config.units])
+
     inputs = [helper.make_tensor_value_info("tokens", TensorProto.INT32, ["batch", "time"])]
     inputs += [float_state(state_in) for state_in, _ in states]
-    logits_shape = ["batch", config.vocabulary_size] if config.context == "window" else ["batch", "time", config.vocabulary_size]
+    logits_shape = (
+        ["batch", config.vocabulary_size]
+        if config.context == "window"
+        else ["batch", "time", config.vocabulary_size]
+    )
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, logits_shape)]
     outputs += [float_state(state_out) for _, state_out in states]
     # Initialisers made once but named twice (a shape used by two layers) are kept once.
     unique = list({tensor.name: tensor for tensor in g.initializers}.values())
     graph = helper.make_graph(g.nodes, "word_predictor_step", inputs, outputs, unique)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="word_predictor",
-                              ir_version=IR_VERSION)
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="word_predictor",
+        ir_version=IR_VERSION,
+    )
     onnx.checker.check_model(model)
     return model
 

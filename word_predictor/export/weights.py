@@ -23,7 +23,10 @@ def read_weights(model, config: Config) -> dict:
         name = f"{config.cell}_{number}"
         if config.bidirectional:
             wrapper = layers[f"bidirectional_{number}"]
-            weights[name] = [_arrays(wrapper.forward_layer.get_weights()), _arrays(wrapper.backward_layer.get_weights())]
+            weights[name] = [
+                _arrays(wrapper.forward_layer.get_weights()),
+                _arrays(wrapper.backward_layer.get_weights()),
+            ]
         else:
             weights[name] = _arrays(layers[name].get_weights())
     if not config.tie_weights:
@@ -33,4 +36,3 @@ def read_weights(model, config: Config) -> dict:
 
 def _arrays(values) -> list[np.ndarray]:
     return [np.asarray(value, np.float32) for value in values]
-

@@ -37,9 +37,13 @@ class OnnxStep:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
         try:
-            self.session = onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+            self.session = onnxruntime.InferenceSession(
+                str(model_path), options, providers=["CPUExecutionProvider"]
+            )
         except Exception as error:  # onnxruntime raises its own kinds for a file it cannot use
-            raise ExportError(f"ONNX Runtime cannot load {model_path}: {str(error).splitlines()[0][:300]}") from None
+            raise ExportError(
+                f"ONNX Runtime cannot load {model_path}: {str(error).splitlines()[0][:300]}"
+            ) from None
         self.state_inputs = [spec["name"] for spec in state_specs]
         self.state_outputs = [spec["output"] for spec in state_specs]
         self.units = [int(spec["shape"][-1]) for spec in state_specs]
