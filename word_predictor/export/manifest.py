@@ -2,7 +2,7 @@
 
     EXPORT/
       model.onnx | model.tflite | saved_model/    the stateless step (see word_predictor.export)
-      vocabulary.json                              the run's own vocabulary file, byte for byte
+      vocabulary.json                              the run's vocabulary, in the run's own format
       manifest.json                                this: format, reading rules, inputs, states,
                                                    sizes, hashes, the run it came from
 
