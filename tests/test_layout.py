@@ -31,7 +31,7 @@ LAYERS = [
 ]
 COMMANDS = {"cli", "train", "predict", "generate", "evaluate", "runs"}
 # Runtime code must work without Keras, so these never import it, directly or through another module.
-WITHOUT_KERAS = {"text", "scoring", "predictor"}
+WITHOUT_KERAS = {"text", "scoring", "predictor", "runtime"}
 
 
 def module_name(path: Path) -> str:
