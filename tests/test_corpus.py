@@ -130,11 +130,11 @@ def test_vocabulary_comes_from_training_split_only(tmp_path):
     corpus = corpus_of([tmp_path])
     assert "zebra" not in corpus.vocabulary
     assert set(corpus.vocabulary.tokens) == {"<unk>", "the", "cat", "sat", "on", "mat"}
-    assert corpus.tokens == len(tokens)
+    assert corpus.token_count == len(tokens)
     test = corpus.splits["test"]
     assert sum(int(np.sum(segment == UNKNOWN_ID)) for segment in test.segments()) == len(test_spans)
     for split in corpus.splits.values():
-        assert split.segment_lengths.sum() == split.tokens
+        assert split.segment_lengths.sum() == split.token_count
     # the train split decodes back to the text of its first segment
     first = corpus.splits["train"].segment_lengths[0]
     assert corpus.vocabulary.decode(corpus.splits["train"].ids[:first]) == tokens[:first]
@@ -455,7 +455,7 @@ def test_normalisation_reproduces_the_published_wikitext2_figures():
         pytest.skip("../shared/data is absent")
     corpus = build_corpus([train], tokenizer=ASCII_WORDS, unknown_threshold=3, validation_fraction=0,
                           test_fraction=0, block_size=window_block_size(5), min_tokens=6)  # fmt: skip
-    assert corpus.tokens == 177_348
+    assert corpus.token_count == 177_348
     assert len(corpus.vocabulary) == 4_703
     unknown = np.mean(encode_files([test], corpus.vocabulary).ids == UNKNOWN_ID)
     assert unknown == pytest.approx(0.119, abs=0.0005)

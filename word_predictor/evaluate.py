@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from word_predictor import backend, cli
+from word_predictor.config import SettingError
 from word_predictor.corpus.files import ENCODING_ERRORS
 from word_predictor.errors import UserError, run_cli
 from word_predictor.scoring.evaluate import NothingToScore, format_scores, score_run
@@ -54,7 +55,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     run_dir = cli.chosen_run(args.run, args.logdir)
     run = load_run(run_dir)
     if args.text:
-        split = encode_files(args.text, run.vocabulary, args.encoding_errors, flag="--text")
+        try:
+            split = encode_files(args.text, run.vocabulary, args.encoding_errors)
+        except SettingError as error:  # the library names its settings; say them as this command's flags
+            raise UserError(error.phrased({"text": "--text", "encoding_errors": "--encoding-errors"})) from None
     else:
         split = read_test_split(run_dir)
     try:

@@ -26,7 +26,8 @@ import math
 import numpy as np
 
 from word_predictor.backend import keras
-from word_predictor.corpus.splits import Split
+from word_predictor.config import SettingError
+from word_predictor.corpus.splits import Split, window_block_size
 from word_predictor.model.build import build_model
 from word_predictor.text.vocabulary import UNKNOWN_ID
 
@@ -250,14 +251,13 @@ class WindowContext:
         self.min_tokens = config.window_size + 1
 
     def block_size(self, tokens: int) -> int:
-        """Split blocks of about 1% of the corpus (at most 1,000 tokens), each a few windows long."""
-        return max(2 * (self.config.window_size + 1), min(1000, tokens // 100))
+        return window_block_size(self.config.window_size)(tokens)
 
     def check_training_split(self, split: Split) -> None:
         if window_starts(split.bounds, self.config.window_size).size == 0:
-            raise ValueError(
-                f"the training split holds no window of {self.config.window_size} words and the word after "
-                "it; add text or lower --window-size"
+            raise SettingError(
+                "the training split holds no window of {size} tokens and the token after it; add text or lower "
+                "{window_size}", size=self.config.window_size,
             )
 
     def training_model(self, on_gpu: bool, use_cudnn="auto"):

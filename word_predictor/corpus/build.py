@@ -14,7 +14,7 @@ import numpy as np
 
 from word_predictor.corpus import store
 from word_predictor.corpus.counting import COUNT_LIMIT, CountTable
-from word_predictor.corpus.files import READ_SIZE, CorpusError, find_text_files, plan_pieces
+from word_predictor.corpus.files import READ_SIZE, CorpusError, CorpusSettingError, find_text_files, plan_pieces
 from word_predictor.corpus.splits import Corpus, Split, block_splits, split_bounds
 from word_predictor.corpus.workers import (
     _encode_piece,
@@ -200,17 +200,19 @@ def _corpus(ids, vocabulary, n_tokens, block, validation_fraction, test_fraction
 
 def _check_length(n_tokens: int, min_tokens: int, tokenizer: Tokenizer) -> None:
     if n_tokens < min_tokens:
-        raise CorpusError(
-            f"the corpus has {n_tokens} {tokenizer.unit}(s) after normalisation, fewer than the {min_tokens} "
-            "needed for one context and its target; add text or shorten the context (--window-size)"
+        raise CorpusSettingError(
+            "the corpus has {n_tokens} {unit}(s) after normalisation, fewer than the {min_tokens} "
+            "needed for one context and its target; add text or shorten the context ({window_size})",
+            n_tokens=n_tokens, unit=tokenizer.unit, min_tokens=min_tokens,
         )
 
 
 def _check_vocabulary(vocabulary: Vocabulary, unknown_threshold: int, tokenizer: Tokenizer) -> None:
     if len(vocabulary) < 2:
-        raise CorpusError(
-            f"every {tokenizer.unit} of the training text appears {unknown_threshold} time(s) or fewer, so "
-            "the vocabulary holds only the unknown symbol; lower --unknown-threshold or add text"
+        raise CorpusSettingError(
+            "every {unit} of the training text appears {threshold} time(s) or fewer, so "
+            "the vocabulary holds only the unknown symbol; lower {unknown_threshold} or add text",
+            unit=tokenizer.unit, threshold=unknown_threshold,
         )
 
 
@@ -234,9 +236,10 @@ def _store_errors(writer: store.StoreWriter):
         yield
     except OSError as error:
         where = writer.folder or "the temporary folder (TMPDIR)"
-        raise CorpusError(
-            f"cannot write the token store in {where}: {error.strerror or error}; free some space there"
-            + (" or pass --no-cache" if writer.folder else "")
+        raise CorpusSettingError(
+            "cannot write the token store in {where}: {problem}; free some space there"
+            + (" or turn the cache off ({use_cache})" if writer.folder else ""),
+            where=where, problem=error.strerror or error,
         ) from None
 
 
@@ -248,12 +251,12 @@ def encode_files(
     read_size: int = READ_SIZE,
     piece_size: int = PIECE_SIZE,
     workers: int = 0,
-    flag: str = "--text",
+    setting: str = "text",
 ) -> Split:
     """Text files as ids of `vocabulary` (read with its tokenizer), one segment per
-    file, in a temporary memory-mapped file (for evaluation); `flag` names the
-    option the paths came from in error messages."""
-    files = find_text_files(paths, flag)
+    file, in a temporary memory-mapped file (for evaluation); `setting` names the
+    setting the paths came from in error messages."""
+    files = find_text_files(paths, setting)
     sizes = [os.stat(f).st_size for f in files]
     pieces = plan_pieces(files, sizes, piece_size)
     workers = _workers_for(sum(sizes), workers)

@@ -95,6 +95,7 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
         return keras.Model([tokens, *states_in], [logits, *states_out], name=f"word_predictor_{config.cell}")
     return keras.Model(inputs if carried else tokens, logits, name=f"word_predictor_{config.cell}")
 
+
 def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
     """Set `target`'s weights from the layers of the same name in `source`; returns `target`.
 
@@ -109,9 +110,3 @@ def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
             origin = origin.rnn
         layer.set_weights(origin.get_weights())
     return target
-
-
-def reset_carried_states(model: keras.Model) -> None:
-    for layer in model.layers:
-        if isinstance(layer, CarriedRNN):
-            layer.reset_states()

@@ -19,11 +19,11 @@ from pathlib import Path
 from word_predictor import backend, monitoring, rundir
 from word_predictor.backend import gpu_available, keras
 from word_predictor.batches import context_for
-from word_predictor.config import DEFAULT_PROMPT, HELD_OUT_SPLITS, Config, config_json, load_config
+from word_predictor.config import DEFAULT_PROMPT, HELD_OUT_SPLITS, Config, SettingError, config_json, load_config
 from word_predictor.corpus.build import build_corpus, encode_files
 from word_predictor.corpus.files import find_text_files
 from word_predictor.corpus.splits import Corpus
-from word_predictor.errors import Interrupted, UsageError, UserError
+from word_predictor.errors import Interrupted, UserError
 from word_predictor.model.build import build_model, copy_weights
 from word_predictor.model.compile import compile_model
 from word_predictor.monitoring.samples import sample_prompts, samples_markdown
@@ -57,21 +57,21 @@ def corpus_for(config: Config, cache_dir: Path | None = None) -> Corpus:
         progress=ProgressBar(),
     )
     for split, files in held_out.items():
-        corpus.splits[split] = encode_files(files, corpus.vocabulary, config.encoding_errors, flag=f"--{split}-text")
+        corpus.splits[split] = encode_files(files, corpus.vocabulary, config.encoding_errors, setting=f"{split}_text")
     return corpus
 
 
 def _held_out_files(config: Config) -> dict[str, list[Path]]:
     """{split: its files} for the held-out splits given as texts, none of them in the corpus."""
     given = {split: getattr(config, f"{split}_text") for split in HELD_OUT_SPLITS}
-    held_out = {split: find_text_files(texts, flag=f"--{split}-text") for split, texts in given.items() if texts}
+    held_out = {split: find_text_files(texts, setting=f"{split}_text") for split, texts in given.items() if texts}
     if held_out:
         trained_on = {os.path.realpath(path) for path in find_text_files(config.corpus)}
         for split, files in held_out.items():
             for path in files:
                 if os.path.realpath(path) in trained_on:
-                    raise UsageError(f"{path} is in the --corpus too, so the model would train on its "
-                                     f"--{split}-text; pass the training files alone as --corpus")
+                    raise SettingError("{path} is in the {corpus} too, so the model would train on its "
+                                       "{%s_text}; pass the training files alone as {corpus}" % split, path=path)
     return held_out
 
 
@@ -91,14 +91,11 @@ def train_new(
     rundir.make_logdir(logdir)  # before reading the corpus: a bad --logdir fails at once
     backend.use_compilation_cache(Path(logdir) / CACHE_DIR / "jax")
     corpus = corpus_for(config, Path(logdir) / CACHE_DIR if use_cache else None)
-    try:
-        context_for(config).check_training_split(corpus.splits["train"])
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    context_for(config).check_training_split(corpus.splits["train"])  # SettingError: the command names the flag
     config.vocabulary_size = len(corpus.vocabulary)
-    config.corpus_tokens = corpus.tokens
+    config.corpus_tokens = corpus.token_count
     for name, split in corpus.splits.items():
-        setattr(config, f"{name}_tokens", split.tokens)
+        setattr(config, f"{name}_tokens", split.token_count)
     run_dir = rundir.create_run_dir(logdir, run_name or time.strftime(f"%Y%m%d-%H%M%S-{config.cell}"))
     with rundir.locked(run_dir), _resumable(run_dir):
         rundir.write_status(run_dir, complete=False, started=time.time(), epochs_completed=0)
