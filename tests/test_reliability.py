@@ -412,7 +412,7 @@ def test_a_vocabulary_from_another_run_is_refused_even_with_its_hash(trained_run
     (run / "config.json").write_text(json.dumps(config))
     assert predict.main(["--run", str(run), "the cat"]) == 1
     line = one_line(capsys.readouterr().err, "predict")
-    assert f"predicts {data['size'] - 1} words but the vocabulary has {data['size']}" in line
+    assert f"predicts {data['size'] - 1} tokens but the vocabulary has {data['size']}" in line
 
 
 @pytest.mark.slow
@@ -428,7 +428,7 @@ def test_a_model_from_another_run_is_refused(trained_run, tmp_path, capsys):
     assert predict.main(["--run", str(run), "the cat"]) == 1
     line = one_line(capsys.readouterr().err, "predict")
     assert (
-        f"predicts {config.vocabulary_size} words but the vocabulary has {config.vocabulary_size - 3}" in line
+        f"predicts {config.vocabulary_size} tokens but the vocabulary has {config.vocabulary_size - 3}" in line
     )
 
 

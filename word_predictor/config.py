@@ -154,6 +154,12 @@ class Config:
         return cls.from_dict(data)
 
 
+def unused_settings(config: Config) -> set[str]:
+    """The settings this run does not use: they keep a default that describes nothing."""
+    unused = {"bptt"} if config.context == "window" else {"window_size"}
+    return unused | ({"embedding_dim"} if config.one_hot else set())
+
+
 def validate(config: Config) -> None:
     """Fail early, with the valid choices, before any data is read (SettingError)."""
     for name, choices in (("level", LEVELS), ("cell", CELLS), ("context", CONTEXTS), ("targets", TARGETS)):

@@ -7,15 +7,20 @@ Config to word_predictor.trainer, which does the work.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import os
 import shlex
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from word_predictor import backend, cli
 from word_predictor.config import (
     CELLS,
     CONTEXTS,
+    DEFAULT_PROMPT,
     HELD_OUT_SPLITS,
     LEVELS,
     NORMALISATIONS,
@@ -26,7 +31,7 @@ from word_predictor.config import (
     validate,
 )
 from word_predictor.corpus.files import ENCODING_ERRORS
-from word_predictor.errors import UsageError, UserError, run_cli
+from word_predictor.errors import Interrupted, UsageError, UserError, run_cli
 
 PROG = "python -m word_predictor.train"
 DEFAULTS = Config()  # at word level; Config(level="char") has the character defaults
@@ -217,25 +222,63 @@ def check_settings(config: Config, args: argparse.Namespace) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, callbacks=()) -> int:
+    """`callbacks`: Keras callbacks the training runs before its own (for tests in process)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     command_line = f"{PROG} {shlex.join(sys.argv[1:] if argv is None else argv)}".strip()
-    return run_cli("word_predictor.train", lambda: _speaking_flags(lambda: _train(args, parser, command_line)))
+    with _stops_as_ctrl_c():
+        return run_cli("word_predictor.train", lambda: _speaking_flags(lambda: _train(args, parser, command_line,
+                                                                                         callbacks)))
 
 
 def _speaking_flags(body):
     """The library names settings as Config fields (SettingError); say them as flags here,
-    with the exit code of a wrong command line (or the error's own, for one about the corpus)."""
+    with the exit code of a wrong command line (or the error's own, for one about the corpus),
+    and say how to resume an interrupted run."""
     try:
         return body()
     except SettingError as error:
         phrased = UserError(error.phrased(FLAGS))
         phrased.exit_code = getattr(error, "exit_code", UsageError.exit_code)
         raise phrased from None
+    except Interrupted as interrupted:  # the trainer's TrainingInterrupted names the run kept
+        if getattr(interrupted, "run_dir", None) is None:
+            raise
+        command = _command("train", "--resume", interrupted.run_dir)
+        raise Interrupted(f"continue from the last completed epoch with {command}") from None
 
 
-def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_line: str) -> int:
+@contextlib.contextmanager
+def _stops_as_ctrl_c():
+    """SIGTERM (a scheduler's stop) and SIGHUP (a closed terminal) end training as Ctrl-C
+    does: what is done is kept, one line says how to resume."""
+
+    def interrupt(signal_number, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    kept = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in kept.items():
+            signal.signal(number, handler)
+
+
+def _command(name: str, *arguments) -> str:
+    """A command line to copy into a shell: values quoted, and --backend when the run
+    needs one that the next command would not pick by default."""
+    chosen = os.environ.get("KERAS_BACKEND")
+    words = [*PROG.replace("train", name).split(), *map(str, arguments)]
+    if chosen and chosen != backend.DEFAULT_BACKEND:
+        words += ["--backend", chosen]
+    return shlex.join(words)
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_line: str, callbacks=()) -> int:
     if args.resume:
         given = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
                  if k not in ("resume", "logdir", "no_cache", "backend") and v != parser.get_default(k)]  # fmt: skip
@@ -244,14 +287,16 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_li
         backend.select(args.backend)
         from word_predictor.training import trainer
 
-        trainer.resume(args.resume, use_cache=not args.no_cache)
-        return 0
-    config = config_from_args(args)
-    check_settings(config, args)
-    backend.select(args.backend)
-    from word_predictor.training import trainer
+        run_dir = trainer.resume(args.resume, use_cache=not args.no_cache, callbacks=callbacks)
+    else:
+        config = config_from_args(args)
+        check_settings(config, args)
+        backend.select(args.backend)
+        from word_predictor.training import trainer
 
-    trainer.train_new(config, args.logdir, args.run_name, command_line, use_cache=not args.no_cache)
+        run_dir = trainer.train_new(config, args.logdir, args.run_name, command_line, use_cache=not args.no_cache,
+                                    callbacks=callbacks)  # fmt: skip
+    print(f"done: {_command('predict', '--run', run_dir, DEFAULT_PROMPT)}")
     return 0
 
 

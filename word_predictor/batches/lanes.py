@@ -267,6 +267,12 @@ class FullContext:
                 "{bptt} {given} is longer than the training split ({tokens} tokens); use {bptt} {most} or less, "
                 "or add text", given=self.config.bptt, tokens=tokens, most=max(1, tokens // 4),
             )
+        if self.config.batch_size > tokens - 1:  # more lanes than (input, target) pairs to deal them
+            raise SettingError(
+                "{batch_size} {given} lanes need at least as many tokens of training text, and the training split "
+                "has {tokens}; use {batch_size} {most} or less, or add text",
+                given=self.config.batch_size, tokens=tokens, most=max(1, tokens // (4 * self.config.bptt) or 1),
+            )
 
     def training_model(self, on_gpu: bool, use_cudnn="auto"):
         # As for windows: on a CPU the bptt steps unrolled train faster; a GPU keeps cuDNN.

@@ -153,19 +153,14 @@ class StoreWriter:
             "crc32": crc,
         }
         meta_temporary = self.temporary.with_name(self.temporary.name.replace(".partial", ".json.partial"))
-        try:
-            with open(meta_temporary, "w", encoding="utf-8") as stream:
-                stream.write(json.dumps(description))  # one shot: the C encoder
-                stream.flush()
-                os.fsync(stream.fileno())
-            self._file.close()
-            # The ids first, then the description that vouches for them.
-            os.replace(self.temporary, data)
-            os.replace(meta_temporary, meta_path)
-        finally:
-            with contextlib.suppress(OSError):
-                meta_temporary.unlink()
-        _fsync_folder(Path(self.folder))
+        self._file.close()
+        # The ids first, then the description that vouches for them.
+        with replaced(data, self.temporary):
+            pass  # written and synced above
+        with replaced(meta_path, meta_temporary), open(meta_temporary, "w", encoding="utf-8") as stream:
+            stream.write(json.dumps(description))  # one shot: the C encoder
+            stream.flush()
+            os.fsync(stream.fileno())
         return _map(data, self.length)
 
     def discard(self) -> None:
@@ -248,10 +243,26 @@ def _write_exactly(fd: int, data: bytes, offset: int) -> None:
         view, offset = view[written:], offset + written
 
 
-def _fsync_folder(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+def fsync_folder(folder: Path) -> None:
+    """Make a rename inside `folder` durable (the folder's entry list reaches the disk)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def replaced(path: Path, temporary: Path):
+    """The one atomic write: write `temporary` in the body (and fsync it), then it is
+    renamed over `path` in one step and the folder synced. A kill at any moment leaves
+    the old `path` (at worst a stray temporary); a failure removes the temporary and
+    raises on (an OSError for a full disk)."""
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink()
+        raise
+    fsync_folder(Path(path).parent)

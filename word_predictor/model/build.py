@@ -96,6 +96,24 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
     return keras.Model(inputs if carried else tokens, logits, name=f"word_predictor_{config.cell}")
 
 
+GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
+
+
+def parameter_count(config: Config) -> int:
+    """The weights build_model(config) makes, counted without building it (a model too big
+    to build is refused by this number, not by an allocation failure)."""
+    vocabulary = config.vocabulary_size
+    width = vocabulary if config.one_hot else config.embedding_dim
+    count = 0 if config.one_hot else vocabulary * config.embedding_dim
+    directions = 2 if config.bidirectional else 1
+    biases = 2 if config.cell == "gru" else 1  # GRU's reset_after keeps a second bias
+    for _ in range(config.layers):
+        units = config.units
+        count += directions * GATES[config.cell] * (width * units + units * units + biases * units)
+        width = directions * units
+    return count + (0 if config.tie_weights else width * vocabulary) + vocabulary
+
+
 def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
     """Set `target`'s weights from the layers of the same name in `source`; returns `target`.
 

@@ -284,14 +284,14 @@ def callbacks(
     samples: Callable[[keras.Model], str],
     targets_per_epoch: int,
     first_step: int,
-    windows_per_epoch: int,
+    examples_per_epoch: int,
     gradient_batch=None,
     input_seconds: Callable[[], float] | None = None,
 ) -> list[keras.callbacks.Callback]:
     """The monitoring callbacks for one fit(), in the order they must run.
 
     `samples(model)` returns the markdown table shown at each epoch end;
-    `windows_per_epoch` is the number of training examples in an epoch (for
+    `examples_per_epoch` is the number of training examples in an epoch (for
     BatchLoss); `first_step` the global step the run has reached (0, or where a
     resume continues); `gradient_batch` one training batch, for --histograms;
     `input_seconds()` the seconds spent producing batches so far.
@@ -300,7 +300,7 @@ def callbacks(
     result = [
         EpochFigures(targets_per_epoch, input_seconds),
         EpochScalars(writers),
-        BatchLoss(writers, config.log_every, first_step, config.batch_size, windows_per_epoch),
+        BatchLoss(writers, config.log_every, first_step, config.batch_size, examples_per_epoch),
         PredictionSamples(writers, samples),
     ]
     if config.histograms:
