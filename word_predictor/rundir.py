@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from word_predictor.config import Config, load_config
+from word_predictor.config import Config, SettingError, load_config
 from word_predictor.corpus import store
 from word_predictor.corpus.splits import Split
 from word_predictor.errors import UserError
@@ -53,6 +53,10 @@ COMPLETE_FILES = (CONFIG_FILE, VOCABULARY_FILE, MODEL_FILE, METRICS_FILE, TEST_S
 
 class RunError(UserError):
     pass
+
+
+class RunSettingError(RunError, SettingError):
+    """A run folder that cannot be made where a setting ({logdir}, {run_name}) says; a command names the flag."""
 
 
 def write_atomic(path: Path, content: str | bytes) -> None:
@@ -98,16 +102,15 @@ def _replacing(path: Path, suffix: str):
         with store.replaced(path, path.with_name(f".{path.stem}{suffix}")) as temporary:
             yield temporary
     except OSError as error:
-        raise RunError(
-            f"cannot write {path}: {error.strerror or error}; its previous version is kept. Free some space "
-            "or fix the permissions, then try again (python -m word_predictor.train --resume RUN continues "
-            "an interrupted training)"
+        raise RunSettingError(
+            "cannot write {path}: {problem}; its previous version is kept. Free some space or fix the "
+            "permissions, then try again ({resume} RUN continues an interrupted training)",
+            path=path, problem=error.strerror or error,
         ) from None
 
 
 def read_checked(path: Path, load, what: str):
-    """The one way a run-folder file is read: `load(path)`, with a missing, damaged or
-    cut-short file (any of the errors its readers raise) said in one line naming it."""
+    """The one way a run-folder file is read: `load(path)`, a missing, damaged or cut-short file said in one line."""
     try:
         return load(Path(path))
     except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
@@ -138,16 +141,14 @@ def check_vocabulary_file(run_dir: Path, provenance: dict) -> None:
 
 def create_run_dir(logdir: Path, name: str) -> Path:
     if not name or name in (".", "..") or "/" in name or "\\" in name:
-        raise RunError(f"--run-name {name!r} is not a plain folder name")
+        raise RunSettingError("{run_name} {name!r} is not a plain folder name", name=name)
     make_logdir(logdir)
     run_dir = Path(logdir) / name
     try:
         run_dir.mkdir()  # atomic: of two trainings with one name, only one gets it
     except FileExistsError:
-        raise RunError(
-            f"run folder {run_dir} already exists; choose another --run-name, or continue it "
-            f"with --resume {run_dir}"
-        ) from None
+        raise RunSettingError("run folder {run_dir} already exists; choose another {run_name}, or continue it with "
+                              "{resume} {run_dir}", run_dir=run_dir) from None
     except OSError as error:
         raise RunError(f"cannot create run folder {run_dir}: {error.strerror or error}") from None
     return run_dir
@@ -157,11 +158,12 @@ def make_logdir(logdir: Path) -> None:
     """Create `logdir` (and its parents), or say in one line why it cannot be."""
     logdir = Path(logdir)
     if logdir.exists() and not logdir.is_dir():
-        raise RunError(f"--logdir {logdir} is a file, not a folder; pass a folder for the runs")
+        raise RunSettingError("{logdir} {path} is a file, not a folder; pass a folder for the runs", path=logdir)
     try:
         logdir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise RunError(f"cannot create --logdir {logdir}: {error.strerror or error}; pass a folder you can write") from None
+        raise RunSettingError("cannot create {logdir} {path}: {problem}; pass a folder you can write", path=logdir,
+                              problem=error.strerror or error) from None
 
 
 @contextlib.contextmanager
