@@ -364,8 +364,8 @@ def test_a_full_disk_while_writing_the_store_is_one_line_and_leaves_nothing(tmp_
     )  # fmt: skip
     assert result.returncode == 1, result.stderr
     line = result.stdout.strip()
-    assert line.startswith(f"CorpusError cannot write the token store in {cache}: File too large;"), line
-    assert "free some space there or pass --no-cache" in line and "\n" not in line
+    assert line.startswith(f"CorpusSettingError cannot write the token store in {cache}: File too large;"), line
+    assert "free some space there or turn the cache off (use_cache)" in line and "\n" not in line
     assert list(cache.iterdir()) == []
 
 

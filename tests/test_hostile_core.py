@@ -232,3 +232,20 @@ def test_sigterm_and_sighup_stop_training_as_ctrl_c_does(stop, tmp_path):
     line = one_line(done.stderr, "train")
     assert f"--resume {logs / 'stopped'}" in line
     assert (logs / "stopped" / rundir.CONFIG_FILE).is_file() and not rundir.is_complete(logs / "stopped")
+
+
+def test_tensorflows_retracing_warning_is_dropped_and_its_other_messages_kept():
+    import logging
+
+    from word_predictor.backend import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the warning is TensorFlow's; this suite runs on another backend")
+    import tensorflow as tf
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, message, None, None)
+
+    retracing = "5 out of the last 51 calls to <function one_step_on_data> triggered tf.function retracing. Tracing"
+    assert not tf.get_logger().filter(record(retracing))
+    assert tf.get_logger().filter(record("a checkpoint could not be restored"))

@@ -122,6 +122,7 @@ def _import_keras_quietly():
             import tensorflow as tf
 
             tf.config.list_physical_devices()  # the CUDA probe, while still quiet
+            tf.get_logger().addFilter(_expected_retracing)
         except BaseException:
             os.dup2(saved, 2)
             sink.seek(0)
@@ -131,6 +132,16 @@ def _import_keras_quietly():
             os.dup2(saved, 2)
             os.close(saved)
     return keras
+
+
+def _expected_retracing(record) -> bool:
+    """A logging filter: drop TensorFlow's "triggered tf.function retracing" warning.
+
+    Predicting on contexts of many lengths (a full-context run's samples and readers)
+    traces Keras' predict step once per shape until its reduce_retracing option
+    generalises the shape; that is expected and bounded, and the warning's advice does
+    not apply. Every other TensorFlow message passes."""
+    return "triggered tf.function retracing" not in record.getMessage()
 
 
 def _keras():

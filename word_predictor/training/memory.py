@@ -12,11 +12,12 @@ from word_predictor.model.build import parameter_count
 TRAINING_BYTES_PER_PARAMETER = 16
 
 
-def check_memory(config: Config) -> None:
-    """Refuse a model whose training would not fit in this machine's memory, before anything is written."""
+def check_memory(config: Config, available: int | None = None) -> None:
+    """Refuse a model whose training would not fit in `available` bytes (default: this
+    machine's free memory), before anything is written."""
     parameters = parameter_count(config)
     needed = parameters * TRAINING_BYTES_PER_PARAMETER
-    available = _available_memory()
+    available = _available_memory() if available is None else available
     if available and needed > available:
         raise SettingError(
             "a model of {parameters:,} weights needs about {needed:.1f} GiB to train (weights, gradients and "
