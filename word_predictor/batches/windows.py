@@ -110,8 +110,8 @@ class Shuffle:
 class WindowBatches(keras.utils.PyDataset):
     """Batches of (inputs, targets[, weights]) for Model.fit, reshuffled each epoch.
 
-    inputs: (batch, chunk) int32; targets: (batch, chunk) for "all", (batch,) for "last".
-    With `last_only=True` and targets="all", a (batch, chunk) weight of 0 ... 0 1
+    inputs: (batch, window_size) int32; targets: (batch, window_size) for "all", (batch,) for "last".
+    With `last_only=True` and targets="all", a (batch, window_size) weight of 0 ... 0 1
     scores only the final position: the same next-word-after-a-full-window task as
     targets="last", predict and evaluate, so validation figures compare across runs.
     Neither the windows nor their order are held in memory: a batch computes its
@@ -169,7 +169,7 @@ class WindowBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         positions = np.arange(index * self.batch_size, min((index + 1) * self.batch_size, self.windows))
         numbers = positions if self._order is None else self._order[positions]
-        window = gather_windows(self.ids, self.index.starts(numbers), self.window_size)  # (batch, chunk + 1)
+        window = gather_windows(self.ids, self.index.starts(numbers), self.window_size)  # (batch, window_size + 1)
         inputs = window[:, :-1]
         if self.targets == "last":
             return inputs, window[:, -1]

@@ -27,7 +27,7 @@ import numpy as np
 
 STORE_FORMAT = "word_predictor.token_store/1"
 DTYPE = np.dtype("<i4")
-_CHUNK_TOKENS = 1 << 22  # 16 MiB of ids per read or write when remapping or checking
+_BLOCK_TOKENS = 1 << 22  # 16 MiB of ids per read or write when remapping or checking
 
 
 def store_name(key: dict) -> str:
@@ -107,7 +107,7 @@ class StoreWriter:
             size = os.fstat(source.fileno()).st_size
             if size != count * DTYPE.itemsize:
                 raise OSError(f"{path} holds {size} bytes, not {count} ids")
-            shutil.copyfileobj(source, self._file, _CHUNK_TOKENS)
+            shutil.copyfileobj(source, self._file, _BLOCK_TOKENS)
         os.unlink(path)
         self.length += count
 
@@ -132,14 +132,14 @@ class StoreWriter:
         crc = 0
         if remap is not None or self.folder is not None:
             table = None if remap is None else np.asarray(remap, dtype=DTYPE)
-            for start in range(0, self.length, _CHUNK_TOKENS):
-                size = min(_CHUNK_TOKENS, self.length - start) * DTYPE.itemsize
+            for start in range(0, self.length, _BLOCK_TOKENS):
+                size = min(_BLOCK_TOKENS, self.length - start) * DTYPE.itemsize
                 offset = start * DTYPE.itemsize
-                chunk = _read_exactly(fd, size, offset)
+                block = _read_exactly(fd, size, offset)
                 if table is not None:
-                    chunk = table[np.frombuffer(chunk, DTYPE)].tobytes()
-                    _write_exactly(fd, chunk, offset)
-                crc = zlib.crc32(chunk, crc)
+                    block = table[np.frombuffer(block, DTYPE)].tobytes()
+                    _write_exactly(fd, block, offset)
+                crc = zlib.crc32(block, crc)
         if self.folder is None:
             return _map(self._file, self.length)
         os.fsync(fd)
@@ -223,8 +223,8 @@ def _running(pid: int) -> bool:
 
 def _checksum(fd: int, length: int) -> int:
     crc = 0
-    for start in range(0, length, _CHUNK_TOKENS):
-        count = min(_CHUNK_TOKENS, length - start)
+    for start in range(0, length, _BLOCK_TOKENS):
+        count = min(_BLOCK_TOKENS, length - start)
         crc = zlib.crc32(_read_exactly(fd, count * DTYPE.itemsize, start * DTYPE.itemsize), crc)
     return crc
 
