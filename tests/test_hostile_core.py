@@ -249,3 +249,18 @@ def test_tensorflows_retracing_warning_is_dropped_and_its_other_messages_kept():
     retracing = "5 out of the last 51 calls to <function one_step_on_data> triggered tf.function retracing. Tracing"
     assert not tf.get_logger().filter(record(retracing))
     assert tf.get_logger().filter(record("a checkpoint could not be restored"))
+
+
+def test_an_allocation_failure_while_training_is_one_line_and_leaves_nothing_half_written(tmp_path, capsys):
+    from word_predictor.backend import keras
+
+    class Exhausted(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            raise MemoryError
+
+    logs = tmp_path / "logs"
+    flags = ["--corpus", str(corpus(tmp_path)), "--logdir", str(logs), *TINY, "--run-name", "oom"]
+    assert train.main(flags, callbacks=[Exhausted()]) == EXIT_FAILURE
+    line = one_line(capsys.readouterr().err, "train")
+    assert "ran out of memory while training (MemoryError)" in line and "lower --batch-size, --units" in line
+    assert not rundir.is_complete(logs / "oom") and not list((logs / "oom").rglob("*.partial*"))

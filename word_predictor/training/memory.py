@@ -6,6 +6,7 @@ import contextlib
 from pathlib import Path
 
 from word_predictor.config import Config, SettingError
+from word_predictor.errors import UserError
 from word_predictor.model.build import parameter_count
 
 # float32 weights, their gradients and Adam's two moments: 4 copies of 4 bytes.
@@ -34,3 +35,26 @@ def _available_memory() -> int:
             if line.startswith("MemAvailable:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+class OutOfMemory(UserError, SettingError):
+    """An allocation failed while training, despite check_memory; the completed epochs are kept."""
+
+
+# What each backend raises when an allocation fails (by name: the backend's package may be absent).
+_OUT_OF_MEMORY = ("ResourceExhaustedError", "OutOfMemoryError")
+
+
+@contextlib.contextmanager
+def out_of_memory_said():
+    try:
+        yield
+    except Exception as error:
+        if not (isinstance(error, MemoryError) or type(error).__name__ in _OUT_OF_MEMORY
+                or "RESOURCE_EXHAUSTED" in str(error)[:200]):  # JAX's XlaRuntimeError  # fmt: skip
+            raise
+        raise OutOfMemory(
+            "the machine ran out of memory while training ({kind}); the completed epochs are kept, but the same "
+            "settings would run out again: train a new run with a lower {batch_size}, {units} or {max_vocabulary}",
+            kind=type(error).__name__,
+        ) from None

@@ -29,7 +29,7 @@ from word_predictor.monitoring.samples import sample_prompts, samples_markdown
 from word_predictor.predictor.predictor import Predictor
 from word_predictor.scoring.evaluate import NothingToScore, format_scores, score_run
 from word_predictor.text.vocabulary import Vocabulary, sha256_of
-from word_predictor.training.memory import check_memory
+from word_predictor.training.memory import check_memory, out_of_memory_said
 from word_predictor.training.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, TimeLimit, read_state
 from word_predictor.training.progress import EpochProgress, TimedBatches
 from word_predictor.training.reading import CACHE_DIR, corpus_for
@@ -185,16 +185,17 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
     )
     if initial_epoch < config.epochs and not state.get("stopped_early"):
         _announce(run_dir, config, train_batches.batches, on_gpu)
-        model.fit(
-            train_batches,
-            validation_data=validation_batches,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            callbacks=[*callbacks, *own.ordered(validation_callbacks, shown)],
-            verbose=0,  # EpochProgress prints shorter lines, and progress without a terminal too
-            steps_per_epoch=steps_per_epoch and min(steps_per_epoch, len(train_batches)),
-            validation_steps=steps_per_epoch and validation_batches and min(steps_per_epoch, len(validation_batches)),
-        )
+        with out_of_memory_said():
+            model.fit(
+                train_batches,
+                validation_data=validation_batches,
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                callbacks=[*callbacks, *own.ordered(validation_callbacks, shown)],
+                verbose=0,  # EpochProgress prints shorter lines, and progress without a terminal too
+                steps_per_epoch=steps_per_epoch and min(steps_per_epoch, len(train_batches)),
+                validation_steps=steps_per_epoch and validation_batches and min(steps_per_epoch, len(validation_batches)),
+            )
     _after_fit(run_dir, config, corpus, own, prompts)
 
 
