@@ -120,7 +120,8 @@ def trained(tmp_path_factory) -> Path:
     return root / "logs" / "my run"
 
 
-def test_the_closing_hint_quotes_the_run_for_the_shell(trained, monkeypatch):
+def test_the_closing_hint_quotes_the_run_for_the_shell(tmp_path, monkeypatch):
+    trained = tmp_path / "logs" / "my run"
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     assert train._command("predict", "--run", trained, "a b") == shlex.join(
         ["python", "-m", "word_predictor.predict", "--run", str(trained), "a b", "--backend", "jax"])
@@ -128,6 +129,7 @@ def test_the_closing_hint_quotes_the_run_for_the_shell(trained, monkeypatch):
     assert "--backend" not in train._command("predict", "--run", trained)
 
 
+@pytest.mark.slow
 def test_a_truncated_split_file_is_one_line(trained, tmp_path, capsys):
     import shutil
 
@@ -141,12 +143,14 @@ def test_a_truncated_split_file_is_one_line(trained, tmp_path, capsys):
     assert "cannot read the test split" in one_line(capsys.readouterr().err, "evaluate")
 
 
-def test_run_names_with_a_newline_do_not_break_the_table(trained, tmp_path):
-    row = runs.describe(trained) | {"name": "two\nlines\tand tab"}
+def test_run_names_with_a_newline_do_not_break_the_table(tmp_path):
+    (tmp_path / "two\nlines\tand tab").mkdir()
+    row = runs.describe(tmp_path / "two\nlines\tand tab")
     table = runs.format_table([row])
     assert len(table.splitlines()) == 2 and "two\\nlines\\tand tab" in table
 
 
+@pytest.mark.slow
 def test_the_hparams_and_runs_agree_on_settings_a_run_does_not_use(trained):
     from word_predictor.config import load_config
     from word_predictor.monitoring.summaries import hparam_values
@@ -158,6 +162,7 @@ def test_the_hparams_and_runs_agree_on_settings_a_run_does_not_use(trained):
     assert described["window_size"] == hparam_values(config)["window_size"] == config.window_size
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("phase", ["vocabulary", "config", "test split", "first epoch"])
 def test_a_run_interrupted_in_any_phase_resumes_to_a_run_every_command_can_use(phase, tmp_path, capsys, monkeypatch):
     from word_predictor.backend import keras
@@ -213,6 +218,7 @@ def test_a_full_disk_at_the_first_write_leaves_no_run_folder(tmp_path, capsys, m
     monkeypatch.undo()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_stop_training_as_ctrl_c_does(stop, tmp_path):
     logs = tmp_path / "logs"
@@ -251,6 +257,7 @@ def test_tensorflows_retracing_warning_is_dropped_and_its_other_messages_kept():
     assert tf.get_logger().filter(record("a checkpoint could not be restored"))
 
 
+@pytest.mark.slow
 def test_an_allocation_failure_while_training_is_one_line_and_leaves_nothing_half_written(tmp_path, capsys):
     from word_predictor.backend import keras
 
