@@ -187,7 +187,7 @@ def validate(config: Config) -> None:
 
 def _validate_tied(config: Config) -> None:
     if config.one_hot:
-        raise SettingError("{tie_weights} reuses the embedding, and a {one_hot} model has none")
+        raise SettingError("{tie_weights} reuses the embedding, and a one-hot model ({one_hot}) has none")
     if config.bidirectional:
         raise SettingError("{tie_weights} needs one direction: a bidirectional layer gives 2 x {units} outputs")
     if config.embedding_dim != config.units:
