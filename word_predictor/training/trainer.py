@@ -85,7 +85,8 @@ def train_new(
 def resume(run_dir: Path, use_cache: bool = True, callbacks: Sequence[keras.callbacks.Callback] = ()) -> Path:
     """Continue an interrupted run from its last completed epoch, with its own settings."""
     if not run_dir.exists():
-        raise rundir.RunError(f"{run_dir} does not exist; pass the run folder to continue, e.g. --resume logs/RUN")
+        raise rundir.RunSettingError("{path} does not exist; pass the run folder to continue, e.g. {resume} logs/RUN",
+                                     path=run_dir)
     if not (run_dir / rundir.CONFIG_FILE).is_file():
         raise rundir.RunError(f"{run_dir} is not a run folder to resume (no {rundir.CONFIG_FILE})")
     if rundir.is_complete(run_dir):
