@@ -29,7 +29,8 @@ from word_predictor.backend import keras
 from word_predictor.config import CONTEXTS, LEVELS, NORMALISATIONS, PRECISIONS, Config, load_config
 from word_predictor.model.build import build_model
 from word_predictor.model.compile import compile_model
-from word_predictor.monitoring.callbacks import GRADIENTS, EpochFigures, EpochScalars, GradientNorms
+from word_predictor.monitoring.callbacks import EpochFigures, EpochScalars
+from word_predictor.monitoring.gradients import GRADIENTS, GradientNorms
 from word_predictor.monitoring.events import read_records
 from word_predictor.monitoring.writer import EventWriter, RunWriters, histogram_summary
 from word_predictor.text.vocabulary import Vocabulary

@@ -23,8 +23,7 @@ import pytest
 
 from tests.conftest import TINY_TEXT
 from word_predictor import corpus, evaluate, predict, rundir, train
-from word_predictor.training import trainer
-from word_predictor.training.checkpoint import StopOnNonFiniteLoss, read_state
+from word_predictor.training.checkpoint import read_state
 from word_predictor.config import load_config
 from word_predictor.corpus.files import CorpusError, find_text_files, read_tokens
 from word_predictor.corpus.build import build_corpus
@@ -131,7 +130,7 @@ def test_encoding_errors_flag_reaches_the_corpus(tmp_path, errors):
     folder = write_corpus(tmp_path, {"a.txt": TINY_TEXT.encode() * 5 + b"\xff\xfe the cat"})
     built = build_corpus([folder], unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2,
                          encoding_errors=errors, **WINDOWS_OF_5)  # fmt: skip
-    assert built.tokens == len(words(TINY_TEXT * 5)) + 2  # the bad bytes vanish, "the cat" stays
+    assert built.token_count == len(words(TINY_TEXT * 5)) + 2  # the bad bytes vanish, "the cat" stays
 
 
 def test_binary_file_is_named_and_refused(tmp_path, capsys):
@@ -158,7 +157,7 @@ def test_one_empty_file_among_good_ones_is_a_warning(tmp_path, capsys):
     built = build_corpus(
         [folder], unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2, **WINDOWS_OF_5
     )
-    assert built.tokens > 0
+    assert built.token_count > 0
     assert capsys.readouterr().err == f"warning: {folder / 'empty.txt'} holds no words after normalisation\n"
 
 
@@ -189,7 +188,7 @@ def test_one_enormous_line_of_words_is_read_whole(tmp_path):
     built = build_corpus(
         [folder], unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2, **WINDOWS_OF_5
     )
-    assert built.tokens == len(line.split())
+    assert built.token_count == len(line.split())
     assert len(built.vocabulary) == len(set(line.split())) + 1
     assert time.perf_counter() - started < 30
 
@@ -205,7 +204,7 @@ def test_symbolic_link_loops_end_and_each_file_is_read_once(tmp_path, capsys):
     built = build_corpus(
         [folder], unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2, **WINDOWS_OF_5
     )
-    assert built.tokens == 2 * len(words(TINY_TEXT * 5))
+    assert built.token_count == 2 * len(words(TINY_TEXT * 5))
     loop = tmp_path / "loop"
     loop.symlink_to(loop)
     assert "does not exist" in refused_corpus(tmp_path, capsys, loop)
@@ -412,7 +411,7 @@ def test_a_vocabulary_from_another_run_is_refused_even_with_its_hash(trained_run
     (run / "config.json").write_text(json.dumps(config))
     assert predict.main(["--run", str(run), "the cat"]) == 1
     line = one_line(capsys.readouterr().err, "predict")
-    assert f"predicts {data['size'] - 1} words but the vocabulary has {data['size']}" in line
+    assert f"predicts {data['size'] - 1} tokens but the vocabulary has {data['size']}" in line
 
 
 @pytest.mark.slow
@@ -428,7 +427,7 @@ def test_a_model_from_another_run_is_refused(trained_run, tmp_path, capsys):
     assert predict.main(["--run", str(run), "the cat"]) == 1
     line = one_line(capsys.readouterr().err, "predict")
     assert (
-        f"predicts {config.vocabulary_size} words but the vocabulary has {config.vocabulary_size - 3}" in line
+        f"predicts {config.vocabulary_size} tokens but the vocabulary has {config.vocabulary_size - 3}" in line
     )
 
 
@@ -570,11 +569,10 @@ def test_a_full_disk_during_training_costs_no_work(tmp_path, capsys, monkeypatch
 
 
 def poisoned_at(epoch_to_poison: int, seen: dict):
-    """A StopOnNonFiniteLoss that first sets every weight to NaN at the start of one epoch."""
+    """A callback, run before the trainer's own, that sets every weight to NaN at the start of one epoch."""
 
-    class Poisoned(StopOnNonFiniteLoss):
+    class Poisoned(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            super().on_epoch_begin(epoch, logs)
             if epoch == epoch_to_poison:
                 run = Path(seen["run"])
                 if (run / "model.keras").exists():
@@ -589,8 +587,8 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_model(tmp_path, capsy
     folder = write_corpus(tmp_path, {"a.txt": TINY_TEXT * 20})
     run = tmp_path / "logs" / "nan"
     seen = {"run": run}
-    monkeypatch.setattr(trainer, "StopOnNonFiniteLoss", poisoned_at(1, seen))
-    assert train.main(train_flags(folder, tmp_path / "logs", "--run-name", "nan", "--epochs", "3")) == 1
+    poisoned = poisoned_at(1, seen)()
+    assert train.main(train_flags(folder, tmp_path / "logs", "--run-name", "nan", "--epochs", "3"), callbacks=[poisoned]) == 1
     line = one_line(capsys.readouterr().err, "train")
     assert "training stopped in epoch 2, batch 1: the loss became NaN or infinite" in line
     assert "The best model so far (epoch 1) is kept" in line
@@ -607,8 +605,8 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_model(tmp_path, capsy
 def test_a_nan_loss_in_the_first_epoch_leaves_a_run_that_says_so(tmp_path, capsys, monkeypatch):
     folder = write_corpus(tmp_path, {"a.txt": TINY_TEXT * 20})
     run = tmp_path / "logs" / "nan"
-    monkeypatch.setattr(trainer, "StopOnNonFiniteLoss", poisoned_at(0, {"run": run}))
-    assert train.main(train_flags(folder, tmp_path / "logs", "--run-name", "nan")) == 1
+    poisoned = poisoned_at(0, {"run": run})()
+    assert train.main(train_flags(folder, tmp_path / "logs", "--run-name", "nan"), callbacks=[poisoned]) == 1
     line = one_line(capsys.readouterr().err, "train")
     assert "before the first epoch ended, so there is no model to keep; lower --learning-rate" in line
     assert not (run / "model.keras").exists()
