@@ -31,7 +31,9 @@ from word_predictor.predictor.predictor import Predictor
 from word_predictor.scoring.evaluate import NothingToScore, format_scores, score_run
 from word_predictor.text.tokenizer import tokenizer_for
 from word_predictor.text.vocabulary import Vocabulary, sha256_of
+from word_predictor.training import distribute
 from word_predictor.training.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, TimeLimit, read_state
+from word_predictor.training.distribute import SINGLE, Parallel
 from word_predictor.training.progress import EpochProgress, ProgressBar
 from word_predictor.training.validation import validation_for
 
@@ -82,15 +84,19 @@ def train_new(
     command_line: str,
     use_cache: bool = True,
     steps_per_epoch: int | None = None,
-) -> Path:
+    parallel: Parallel = SINGLE,
+) -> Path | None:
     """Read the corpus, create the run folder and train; returns the run folder.
 
     `steps_per_epoch` cuts every epoch (and a window run's validation) to that many
     batches: for benchmarks that need the whole path on a large corpus in little time.
+    `parallel` says where to train (training.distribute); a process other than the
+    first writes no run folder, and returns None.
     """
-    rundir.make_logdir(logdir)  # before reading the corpus: a bad --logdir fails at once
-    backend.use_compilation_cache(Path(logdir) / CACHE_DIR / "jax")
-    corpus = corpus_for(config, Path(logdir) / CACHE_DIR if use_cache else None)
+    if parallel.writes:
+        rundir.make_logdir(logdir)  # before reading the corpus: a bad --logdir fails at once
+        backend.use_compilation_cache(Path(logdir) / CACHE_DIR / "jax")
+    corpus = _shared_corpus(config, Path(logdir) / CACHE_DIR if use_cache else None, parallel)
     try:
         context_for(config).check_training_split(corpus.splits["train"])
     except ValueError as error:
@@ -99,6 +105,10 @@ def train_new(
     config.corpus_tokens = corpus.tokens
     for name, split in corpus.splits.items():
         setattr(config, f"{name}_tokens", split.tokens)
+    if not parallel.writes:
+        _fit(None, config, corpus, command_line, state={}, model=None, steps_per_epoch=steps_per_epoch,
+             parallel=parallel)  # fmt: skip
+        return None
     run_dir = rundir.create_run_dir(logdir, run_name or time.strftime(f"%Y%m%d-%H%M%S-{config.cell}"))
     with rundir.locked(run_dir), _resumable(run_dir):
         rundir.write_status(run_dir, complete=False, started=time.time(), epochs_completed=0)
@@ -114,36 +124,65 @@ def train_new(
             ),
         )
         rundir.write_test_split(run_dir, corpus.splits["test"])
-        _fit(run_dir, config, corpus, command_line, state={}, model=None, steps_per_epoch=steps_per_epoch)
+        _fit(run_dir, config, corpus, command_line, state={}, model=None, steps_per_epoch=steps_per_epoch,
+             parallel=parallel)  # fmt: skip
     return run_dir
 
 
-def resume(run_dir: Path, use_cache: bool = True) -> Path:
-    """Continue an interrupted run from its last completed epoch, with its own settings."""
+def _shared_corpus(config: Config, cache_dir: Path | None, parallel: Parallel) -> Corpus:
+    """The corpus, read by process 0 first (it fills the cache), then by the others, who
+    read that cache where they share the logdir; all then check they hold the same."""
+    corpus = corpus_for(config, cache_dir) if parallel.writes else None
+    distribute.wait_for_others(parallel, "corpus read by process 0")
+    corpus = corpus or corpus_for(config, cache_dir)
+    try:
+        distribute.check_same_corpus(corpus, parallel)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    return corpus
+
+
+def resume(run_dir: Path, use_cache: bool = True, parallel: Parallel = SINGLE) -> Path:
+    """Continue an interrupted run from its last completed epoch, with its own settings
+    (every process of a run on several reads the run folder; process 0 alone writes it)."""
     if not run_dir.exists():
         raise rundir.RunError(f"{run_dir} does not exist; pass the run folder to continue, e.g. --resume logs/RUN")
     if not (run_dir / rundir.CONFIG_FILE).is_file():
         raise rundir.RunError(f"{run_dir} is not a run folder to resume (no {rundir.CONFIG_FILE})")
     if rundir.is_complete(run_dir):
         raise rundir.RunError(f"run {run_dir} is already complete; start a new run instead")
-    with rundir.locked(run_dir), _resumable(run_dir):
+    with rundir.locked(run_dir) if parallel.writes else contextlib.nullcontext(), _resumable(run_dir):
         config, provenance = load_config(run_dir / rundir.CONFIG_FILE)
         if sha256_of(run_dir / rundir.VOCABULARY_FILE) != provenance.get("vocabulary_sha256"):
             raise rundir.RunError(f"{run_dir / rundir.VOCABULARY_FILE} was changed since the run started")
-        backend.use_compilation_cache(run_dir.parent / CACHE_DIR / "jax")
-        corpus = corpus_for(config, run_dir.parent / CACHE_DIR if use_cache else None)
+        _check_resumable_on(parallel, config)
+        if parallel.writes:
+            backend.use_compilation_cache(run_dir.parent / CACHE_DIR / "jax")
+        corpus = _shared_corpus(config, run_dir.parent / CACHE_DIR if use_cache else None, parallel)
         if corpus.vocabulary != Vocabulary.load(run_dir / rundir.VOCABULARY_FILE):
             raise rundir.RunError(f"the corpus changed since run {run_dir} started, so it cannot be resumed")
         state = read_state(run_dir)
         model = None
         if state:
-            model = rundir.load_model(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_MODEL, compile=True)
+            with distribute.scope(parallel):
+                model = rundir.load_model(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_MODEL, compile=True)
             print(f"resuming {run_dir} after epoch {state['epochs_completed']}")
         else:
             print(f"resuming {run_dir}: no epoch was completed before it stopped, so training restarts at epoch 1")
-        monitoring.truncate_events(run_dir, state.get("epochs_completed", 0), state.get("global_step", 0))
-        _fit(run_dir, config, corpus, provenance.get("command_line", ""), state=state, model=model)
+        if parallel.writes:
+            monitoring.truncate_events(run_dir, state.get("epochs_completed", 0), state.get("global_step", 0))
+        _fit(run_dir, config, corpus, provenance.get("command_line", ""), state=state, model=model, parallel=parallel)
     return run_dir
+
+
+def _check_resumable_on(parallel: Parallel, config: Config) -> None:
+    try:
+        distribute.check_batch(config.batch_size, parallel)
+    except ValueError as error:
+        raise UsageError(f"--devices: the run's {error}") from None
+    if parallel.distributed and config.histograms:
+        raise UsageError("the run logs --histograms, read on one device; resume it without --devices or "
+                         "--coordinator")  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -181,16 +220,18 @@ class TimedBatches(keras.utils.PyDataset):
 
 
 def _fit(
-    run_dir: Path, config: Config, corpus: Corpus, command_line: str, state: dict, model, steps_per_epoch=None
+    run_dir: Path | None, config: Config, corpus: Corpus, command_line: str, state: dict, model, steps_per_epoch=None,
+    parallel: Parallel = SINGLE,
 ) -> None:
     previous = keras.mixed_precision.dtype_policy().name
     try:
-        _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch)
+        with distribute.scope(parallel):
+            _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch, parallel)
     finally:
         keras.mixed_precision.set_dtype_policy(previous)  # Keras' policy is global: leave it as found
 
 
-def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch) -> None:
+def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch, parallel) -> None:
     initial_epoch = state.get("epochs_completed", 0)
     keras.utils.set_random_seed(config.seed + initial_epoch)
     on_gpu = gpu_available()
@@ -201,7 +242,8 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
         model = context.training_model(on_gpu, use_cudnn)
         compile_model(model, config)
     train_batches = context.training_batches(corpus.splits["train"], epoch=initial_epoch)
-    inference = build_model(config, use_cudnn=use_cudnn)  # the view predict uses; the checkpoint refreshes it each epoch
+    with distribute.local():  # the view predict uses; the checkpoint refreshes it each epoch
+        inference = build_model(config, use_cudnn=use_cudnn)
     validation = validation_for(context, corpus.splits["validation"], inference)
     validation_batches, validation_callbacks = validation or (None, [])
     watched = "val_loss" if validation else "loss"
@@ -212,11 +254,60 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
         monitor=watched, factor=0.5, patience=0, min_lr=config.learning_rate / 64, verbose=0
     )
     non_finite = StopOnNonFiniteLoss()
-    checkpoint = RunCheckpoint(run_dir, [early_stopping, schedule], state, inference_view=inference)
-    if initial_epoch == 0:
+    checkpoint = RunCheckpoint(run_dir, [early_stopping, schedule], state, inference_view=inference,
+                               writes=parallel.writes)  # fmt: skip
+    timed = TimedBatches(distribute.feed(train_batches, parallel))
+    follow, stop_together = distribute.agreement(parallel)
+    shown, prompts = [], []
+    if parallel.writes:
+        shown, prompts = _monitoring(run_dir, config, corpus, model, inference, train_batches, timed, state,
+                                     command_line)  # fmt: skip
+    else:
+        validation_callbacks = []  # process 0 scores the validation split, and shares the figures
+    validation_batches = distribute.feed(validation_batches, parallel)
+    if initial_epoch < config.epochs and not state.get("stopped_early"):
+        if parallel.writes:
+            print(
+                f"training {config.cell}{' (bidirectional)' if config.bidirectional else ''} on "
+                f"{_devices(on_gpu, parallel)} ({config.context} context): "
+                f"{train_batches.targets_per_epoch:,} targets per epoch, "
+                f"vocabulary {config.vocabulary_size:,}, run {run_dir}"
+            )
+        model.fit(
+            timed,
+            validation_data=validation_batches,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            callbacks=[non_finite, *validation_callbacks, *follow, *shown, EpochProgress(), early_stopping, schedule,
+                       TimeLimit(config.time_limit * 60), *stop_together, checkpoint],  # fmt: skip
+            verbose=0,  # EpochProgress prints shorter lines, and progress without a terminal too
+            steps_per_epoch=steps_per_epoch and min(steps_per_epoch, len(timed)),
+            validation_steps=steps_per_epoch and validation_batches and min(steps_per_epoch, len(validation_batches)),
+        )
+    if not parallel.writes:
+        return
+    if not (run_dir / rundir.MODEL_FILE).is_file():
+        rundir.write_status(run_dir, stopped="non-finite loss")
+        raise UserError(
+            "the loss became NaN or infinite before the first epoch ended, so there is no model to keep; "
+            "lower --learning-rate or --clip-norm"
+        )
+    with distribute.local():  # the saved model, scored by this process alone
+        _finish(run_dir, config, corpus, checkpoint.state, stopped_at=non_finite.stopped_at, prompts=prompts)
+    if non_finite.stopped_at:
+        epoch, batch = non_finite.stopped_at
+        raise UserError(
+            f"training stopped in epoch {epoch + 1}, batch {batch + 1}: the loss became NaN or infinite. "
+            f"The best model so far (epoch {checkpoint.state['best_epoch'] + 1}) is kept in {run_dir}; "
+            "lower --learning-rate or --clip-norm to train further"
+        )
+
+
+def _monitoring(run_dir, config, corpus, model, inference, train_batches, timed, state, command_line):
+    """(The TensorBoard callbacks, the sample prompts) of the process that writes the run."""
+    if state.get("epochs_completed", 0) == 0:
         monitoring.write_run_description(run_dir, config, model, command_line)
     prompts = sample_prompts(config, corpus.splits["validation"], corpus.vocabulary)
-    timed = TimedBatches(train_batches)
     shown = monitoring.callbacks(
         run_dir,
         config,
@@ -229,38 +320,15 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
         gradient_batch=train_batches[0] if config.histograms else None,
         input_seconds=lambda: timed.seconds,
     )
-    if initial_epoch < config.epochs and not state.get("stopped_early"):
-        device = "GPU" if on_gpu else "CPU"
-        print(
-            f"training {config.cell}{' (bidirectional)' if config.bidirectional else ''} on the {device} "
-            f"({config.context} context): {train_batches.targets_per_epoch:,} targets per epoch, "
-            f"vocabulary {config.vocabulary_size:,}, run {run_dir}"
-        )
-        model.fit(
-            timed,
-            validation_data=validation_batches,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            callbacks=[non_finite, *validation_callbacks, *shown, EpochProgress(), early_stopping, schedule,
-                       TimeLimit(config.time_limit * 60), checkpoint],  # fmt: skip
-            verbose=0,  # EpochProgress prints shorter lines, and progress without a terminal too
-            steps_per_epoch=steps_per_epoch and min(steps_per_epoch, len(train_batches)),
-            validation_steps=steps_per_epoch and validation_batches and min(steps_per_epoch, len(validation_batches)),
-        )
-    if not (run_dir / rundir.MODEL_FILE).is_file():
-        rundir.write_status(run_dir, stopped="non-finite loss")
-        raise UserError(
-            "the loss became NaN or infinite before the first epoch ended, so there is no model to keep; "
-            "lower --learning-rate or --clip-norm"
-        )
-    _finish(run_dir, config, corpus, checkpoint.state, stopped_at=non_finite.stopped_at, prompts=prompts)
-    if non_finite.stopped_at:
-        epoch, batch = non_finite.stopped_at
-        raise UserError(
-            f"training stopped in epoch {epoch + 1}, batch {batch + 1}: the loss became NaN or infinite. "
-            f"The best model so far (epoch {checkpoint.state['best_epoch'] + 1}) is kept in {run_dir}; "
-            "lower --learning-rate or --clip-norm to train further"
-        )
+    return shown, prompts
+
+
+def _devices(on_gpu: bool, parallel: Parallel) -> str:
+    kind = "GPU" if on_gpu else "CPU"
+    if not parallel.distributed:
+        return f"the {kind}"
+    processes = f" in {parallel.process_count} processes" if parallel.process_count > 1 else ""
+    return f"{parallel.device_count} {kind} devices{processes}"
 
 
 def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_at, prompts: list[str]) -> None:
