@@ -30,7 +30,7 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[2]
-TIMEOUT = 300  # seconds for one subprocess: JAX starts in ~5 s, these tiny runs train in seconds
+TIMEOUT = 600  # seconds per subprocess: JAX starts in ~5 s, a tiny run trains in seconds (minutes when busy)
 # Two devices sum a step's gradients and losses in another order than one: float32 rounding.
 LOSS_TOLERANCE = 1e-5
 FLAGS = ["--backend", "jax", "--units", "8", "--embedding-dim", "4", "--batch-size", "16", "--unknown-threshold", "1",
