@@ -96,7 +96,10 @@ def epoch_timer():
 
 
 def run(spec: dict, env: dict | None = None) -> dict:
-    return common.run_child(["-m", "benchmarks.distributed", "--child", json.dumps(spec)], env=env)
+    result = common.run_child(["-m", "benchmarks.distributed", "--child", json.dumps(spec)], env=env)
+    shown = {k: spec.get(k) for k in ("path", "devices", "num_processes", "process_id")}
+    print(f"{spec['model']['context']} {shown}: {result.get('tokens_per_second')} tokens/s", flush=True)
+    return result
 
 
 def run_pair(spec: dict) -> dict:

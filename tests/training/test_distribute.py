@@ -33,6 +33,9 @@ REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 600  # seconds per subprocess: JAX starts in ~5 s, a tiny run trains in seconds (minutes when busy)
 # Two devices sum a step's gradients and losses in another order than one: float32 rounding.
 LOSS_TOLERANCE = 1e-5
+# An epoch's printed loss (4 digits) is a mean in which Keras weighs each step by its rows, the
+# padded last one of a split window batch as a whole batch.
+EPOCH_TOLERANCE = 2e-3
 FLAGS = ["--backend", "jax", "--units", "8", "--embedding-dim", "4", "--batch-size", "16", "--unknown-threshold", "1",
          "--log-every", "0", "--patience", "5"]  # fmt: skip
 
@@ -209,7 +212,9 @@ def test_two_processes_train_one_run_that_resumes_after_a_kill_and_predicts(tmp_
         process.wait(timeout=30)
     killed = [epoch_losses(log.read_text()) for _, log in pair]
     assert killed[0] and killed[1][: len(killed[0])] == killed[0][: len(killed[1])]
-    assert killed[0][0] == epoch_losses(single.stdout)[0]  # the same first epoch as one process
+    # The same first epoch as one process: its mean over steps (each step's loss equals one device's,
+    # test above) differs only in the weight Keras gives the padded last batch, and in rounding.
+    assert float(killed[0][0]) == pytest.approx(float(epoch_losses(single.stdout)[0]), abs=EPOCH_TOLERANCE)
 
     resumed = finish(start_pair(tmp_path, "resumed", "--resume", "logs/pair", "--logdir", "logs", "--backend", "jax"))
     assert "resuming logs/pair after epoch" in resumed[0]
