@@ -140,6 +140,21 @@ def build_parser() -> argparse.ArgumentParser:
                           help="float32, or mixed precision (float16/bfloat16 compute, float32 weights; pays on "
                                "a GPU) (default: %(default)s)")
 
+    devices = parser.add_argument_group("devices and machines (JAX backend)")
+    devices.add_argument("--devices", type=_device_count, default=1, metavar="N|all",
+                         help="train data parallel over N local devices (or all of them), each global batch "
+                              "split evenly; on a CPU, JAX_NUM_CPU_DEVICES=N makes N virtual devices "
+                              "(default: %(default)s)")
+    devices.add_argument("--coordinator", metavar="HOST:PORT",
+                         help="train with several processes (one per machine): the address of process 0, which "
+                              "every process gives; 'auto' lets JAX read the cluster scheduler's environment "
+                              "(SLURM, Open MPI)")
+    devices.add_argument("--num-processes", type=cli.positive_int, metavar="P",
+                         help="how many processes train together (with --coordinator)")
+    devices.add_argument("--process-id", type=cli.non_negative_int, metavar="I",
+                         help="this process's number, 0 to P - 1; process 0 writes the run folder "
+                              "(with --coordinator)")
+
     output = parser.add_argument_group("output")
     output.add_argument("--logdir", type=Path, default=Path("logs"),
                         help="folder that holds the runs (default: %(default)s)")
@@ -196,6 +211,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
         histograms=args.histograms,
         sample_prompts=list(args.sample_prompt),
     )
+
+
+def _device_count(text: str) -> int | str:
+    return text if text == "all" else cli.positive_int(text)
 
 
 def check_settings(config: Config, args: argparse.Namespace) -> None:
@@ -281,23 +300,64 @@ def _command(name: str, *arguments) -> str:
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_line: str, callbacks=()) -> int:
     if args.resume:
         given = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
-                 if k not in ("resume", "logdir", "no_cache", "backend") and v != parser.get_default(k)]  # fmt: skip
+                 if k not in ("resume", "logdir", "no_cache", "backend", *WHERE_FLAGS)
+                 and v != parser.get_default(k)]  # fmt: skip
         if given:
             raise UsageError(f"--resume takes every setting from the run; drop {' '.join(given)}")
-        backend.select(args.backend)
+        parallel = _start_devices(args, batch_size=None)
         from word_predictor.training import trainer
 
-        run_dir = trainer.resume(args.resume, use_cache=not args.no_cache, callbacks=callbacks)
+        run_dir = trainer.resume(args.resume, use_cache=not args.no_cache, callbacks=callbacks, parallel=parallel)
     else:
         config = config_from_args(args)
         check_settings(config, args)
-        backend.select(args.backend)
+        parallel = _start_devices(args, batch_size=config.batch_size)
         from word_predictor.training import trainer
 
         run_dir = trainer.train_new(config, args.logdir, args.run_name, command_line, use_cache=not args.no_cache,
-                                    callbacks=callbacks)  # fmt: skip
-    print(f"done: {_command('predict', '--run', run_dir, DEFAULT_PROMPT)}")
+                                    callbacks=callbacks, parallel=parallel)  # fmt: skip
+    if run_dir is not None:  # None: a process other than 0 of several, which writes nothing
+        print(f"done: {_command('predict', '--run', run_dir, DEFAULT_PROMPT)}")
     return 0
+
+
+# Where to train, given again with --resume (a run may continue on other devices).
+WHERE_FLAGS = ("devices", "coordinator", "num_processes", "process_id")
+
+
+def _start_devices(args: argparse.Namespace, batch_size: int | None):
+    """Select the backend, then join the cluster and pick the devices (training.distribute);
+    every refusal comes before anything is written. Returns where to train."""
+    several = args.devices != 1 or args.coordinator is not None
+    if (args.num_processes is not None or args.process_id is not None) and args.coordinator is None:
+        raise UsageError("--num-processes and --process-id go with --coordinator HOST:PORT (process 0's address)")
+    if args.coordinator not in (None, "auto") and (args.num_processes is None or args.process_id is None):
+        raise UsageError("--coordinator HOST:PORT needs --num-processes P and --process-id I in every process")
+    if args.process_id is not None and args.num_processes is not None and args.process_id >= args.num_processes:
+        raise UsageError(f"--process-id must be below --num-processes ({args.num_processes})")
+    if several and args.backend != "jax":
+        raise UsageError(f"--devices and --coordinator train with JAX's keras.distribution, not {args.backend}; "
+                         "add --backend jax")  # fmt: skip
+    if several and args.histograms:
+        raise UsageError("--histograms reads weights and gradients on one device; drop it with --devices or "
+                         "--coordinator")  # fmt: skip
+    backend.select(args.backend)
+    if not several:
+        from word_predictor.training.distribute import SINGLE
+
+        return SINGLE
+    from word_predictor.training import distribute
+
+    try:
+        parallel = distribute.start(args.devices, args.coordinator, args.num_processes, args.process_id)
+    except ValueError as error:
+        raise UsageError(f"--devices: {error}") from None
+    try:
+        if batch_size is not None:
+            distribute.check_batch(batch_size, parallel)
+    except ValueError as error:
+        raise UsageError(f"--batch-size: {error}") from None
+    return parallel
 
 
 if __name__ == "__main__":

@@ -139,6 +139,7 @@ class LaneBatches(keras.utils.PyDataset):
         self.ids = split.ids
         self.bptt = bptt
         self.layout = lay_out(split.bounds, bptt, lanes)
+        self.batch_size = lanes
 
     @property
     def examples_per_epoch(self) -> int:
@@ -151,8 +152,19 @@ class LaneBatches(keras.utils.PyDataset):
     def __len__(self) -> int:
         return self.layout.steps
 
+    @property
+    def whole_batches(self) -> int:
+        return len(self)  # every batch has all its lanes
+
     def __getitem__(self, step: int):
-        tokens, targets, weights, resets = gather_step(self.ids, self.layout, step, self.bptt)
+        return self.part(step)
+
+    def part(self, step: int, rows: slice | None = None):
+        """Lanes `rows` of batch `step` (a process's share of it, training on several; None: all)."""
+        layout = self.layout
+        if rows is not None:
+            layout = LaneLayout(layout.starts[rows], layout.lengths[rows], layout.resets[rows])
+        tokens, targets, weights, resets = gather_step(self.ids, layout, step, self.bptt)
         return {"tokens": tokens, "reset": resets}, targets, weights
 
 

@@ -150,15 +150,40 @@ class WindowBatches(keras.utils.PyDataset):
         return math.ceil(self.windows / self.batch_size)
 
     def __getitem__(self, index: int):
-        positions = np.arange(index * self.batch_size, min((index + 1) * self.batch_size, self.windows))
+        return self.part(index)
+
+    @property
+    def whole_batches(self) -> int:
+        return len(self)  # a share of the short last batch is padded (see part)
+
+    def part(self, index: int, rows: slice | None = None):
+        """Rows `rows` of batch `index` (a process's share of it, training on several;
+        None: the whole batch, the last one maybe short).
+
+        A share always comes with weights and keeps its size past the last window: the
+        extra rows repeat that window with weight 0, so the loss (the weighted mean) and
+        its gradient are those of the short batch one device would train on.
+        """
+        first = index * self.batch_size
+        span = rows or slice(0, self.batch_size)
+        positions = np.arange(first + span.start, min(first + span.stop, self.windows))
+        real = len(positions)
+        if rows is not None:
+            positions = np.concatenate([positions, np.full(span.stop - span.start - real, self.windows - 1)])
         numbers = positions if self._order is None else self._order[positions]
         window = gather_windows(self.ids, self.index.starts(numbers), self.window_size)  # (batch, window_size + 1)
         inputs = window[:, :-1]
-        if self.targets == "last":
-            return inputs, window[:, -1]
-        if self.last_only:
-            return inputs, window[:, 1:], self._weights[: len(positions)]
-        return inputs, window[:, 1:]
+        targets = window[:, -1] if self.targets == "last" else window[:, 1:]
+        if self.last_only and self.targets == "all":
+            weights = self._weights[: len(positions)]  # (batch, window_size): the last position only
+        elif rows is not None:
+            weights = np.ones(targets.shape, np.float32)
+        else:
+            return inputs, targets
+        if real < len(positions):  # a share's padding rows count for nothing
+            weights = weights.copy()
+            weights[real:] = 0.0
+        return inputs, targets, weights
 
     def on_epoch_end(self):
         self.epoch += 1

@@ -3,6 +3,8 @@ recurrent layer whose state is carried between batches (full context)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from word_predictor.backend import keras
 from word_predictor.config import CELLS
 
@@ -133,6 +135,13 @@ class CarriedRNN(layers.Layer):
     def reset_states(self) -> None:
         for state in self.carried:
             state.assign(ops.zeros_like(state))
+
+    def save_own_variables(self, store):
+        # Saved as zeros, never read from the devices: every epoch starts each lane from
+        # zero (a reset), so a checkpoint, made at an epoch's end, needs no state; and a
+        # state split over several processes' devices is not readable by one of them.
+        for number, state in enumerate(self.carried):
+            store[f"{number}"] = np.zeros(state.shape, state.dtype)
 
     def compute_output_shape(self, inputs_shape, reset_shape=None):
         return (*inputs_shape[:-1], self.units)

@@ -15,6 +15,7 @@ from pathlib import Path
 from word_predictor import rundir
 from word_predictor.backend import keras
 from word_predictor.model.build import copy_weights
+from word_predictor.training import distribute
 
 # Callback attributes that carry over between epochs, saved and restored on resume.
 _CARRIED = {
@@ -66,13 +67,17 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     Put it after EarlyStopping and ReduceLROnPlateau in the callback list, so it
     saves their state after they have updated it, and restores it after they reset it.
+    With `writes=False` (a process other than the first, training on several) it only
+    restores their state, and writes nothing.
     """
 
     def __init__(
-        self, run_dir: Path, carried: list[keras.callbacks.Callback], state: dict, inference_view: keras.Model
-    ):
+        self, run_dir: Path | None, carried: list[keras.callbacks.Callback], state: dict,
+        inference_view: keras.Model, writes: bool = True,
+    ):  # fmt: skip
         super().__init__()
-        self.run_dir = Path(run_dir)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.writes = writes
         self.carried = carried
         self.state = dict(state)
         # What predict loads: open length, no optimiser, small on disk (model.build_model's inference view).
@@ -80,7 +85,7 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         # Half-written files of a trainer killed mid-save: never read, now cleared.
-        for folder in (self.run_dir, self.run_dir / rundir.CHECKPOINT_DIR):
+        for folder in (self.run_dir, self.run_dir / rundir.CHECKPOINT_DIR) if self.writes else ():
             for stray in folder.glob(".*.partial*"):
                 stray.unlink(missing_ok=True)
         for callback in self.carried:
@@ -92,7 +97,14 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.state["global_step"] = self.state.get("global_step", 0) + 1
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
+        if not self.writes:
+            return
+        # Keras' saving makes a scratch optimizer, whose variable, made under a distribution
+        # over several processes, would wait for the others: make it on this process alone.
+        with distribute.local():
+            self._save(epoch, logs or {})
+
+    def _save(self, epoch, logs):
         if not math.isfinite(float(logs.get("loss", math.nan))):
             return  # the weights may be broken: keep the last good files as they are
         val_loss = float(logs.get("val_loss", logs["loss"]))

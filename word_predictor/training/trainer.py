@@ -29,10 +29,13 @@ from word_predictor.monitoring.samples import sample_prompts, samples_markdown
 from word_predictor.predictor.predictor import Predictor
 from word_predictor.scoring.evaluate import NothingToScore, format_scores, score_run
 from word_predictor.text.vocabulary import Vocabulary, sha256_of
+from word_predictor.training import distribute
+from word_predictor.training.callbacks import TrainingCallbacks
+from word_predictor.training.checkpoint import read_state
+from word_predictor.training.distribute import SINGLE, Parallel
 from word_predictor.training.memory import check_memory, out_of_memory_said
-from word_predictor.training.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, TimeLimit, read_state
-from word_predictor.training.progress import EpochProgress, TimedBatches
-from word_predictor.training.reading import CACHE_DIR, corpus_for
+from word_predictor.training.progress import TimedBatches
+from word_predictor.training.reading import CACHE_DIR
 from word_predictor.training.validation import validation_for
 
 
@@ -53,22 +56,29 @@ def train_new(
     use_cache: bool = True,
     steps_per_epoch: int | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
-) -> Path:
+    parallel: Parallel = SINGLE,
+) -> Path | None:
     """Read the corpus, create the run folder and train; returns the run folder.
 
     `steps_per_epoch` cuts every epoch (and a window run's validation) to that many
     batches: for benchmarks that need the whole path on a large corpus in little time.
     `callbacks` run before the trainer's own, every epoch (a test's or a benchmark's).
+    `parallel` says where to train (training.distribute); a process other than the
+    first writes no run folder, and returns None.
     """
-    rundir.make_logdir(logdir)  # before reading the corpus: a bad --logdir fails at once
-    backend.use_compilation_cache(Path(logdir) / CACHE_DIR / "jax")
-    corpus = corpus_for(config, Path(logdir) / CACHE_DIR if use_cache else None)
+    if parallel.writes:
+        rundir.make_logdir(logdir)  # before reading the corpus: a bad --logdir fails at once
+        backend.use_compilation_cache(Path(logdir) / CACHE_DIR / "jax")
+    corpus = distribute.shared_corpus(config, Path(logdir) / CACHE_DIR if use_cache else None, parallel)
     context_for(config).check_training_split(corpus.splits["train"])  # SettingError: the command names the flag
     config.vocabulary_size = len(corpus.vocabulary)
     config.corpus_tokens = corpus.token_count
     for name, split in corpus.splits.items():
         setattr(config, f"{name}_tokens", split.token_count)
     check_memory(config)  # before anything is written
+    if not parallel.writes:
+        _fit(None, config, corpus, command_line, {}, None, steps_per_epoch, callbacks, parallel)
+        return None
     run_dir = rundir.create_run_dir(logdir, run_name or time.strftime(f"%Y%m%d-%H%M%S-{config.cell}"))
     with rundir.locked(run_dir), _resumable(run_dir):
         with _removed_unless_written(run_dir):
@@ -78,12 +88,16 @@ def train_new(
                               files=corpus.files, versions=_versions())  # fmt: skip
             rundir.write_atomic(run_dir / rundir.CONFIG_FILE, config_json(config, **provenance))
         _write_test_split(run_dir, corpus)
-        _fit(run_dir, config, corpus, command_line, {}, None, steps_per_epoch, callbacks)
+        _fit(run_dir, config, corpus, command_line, {}, None, steps_per_epoch, callbacks, parallel)
     return run_dir
 
 
-def resume(run_dir: Path, use_cache: bool = True, callbacks: Sequence[keras.callbacks.Callback] = ()) -> Path:
-    """Continue an interrupted run from its last completed epoch, with its own settings."""
+def resume(
+    run_dir: Path, use_cache: bool = True, callbacks: Sequence[keras.callbacks.Callback] = (),
+    parallel: Parallel = SINGLE,
+) -> Path:
+    """Continue an interrupted run from its last completed epoch, with its own settings
+    (every process of a run on several reads the run folder; process 0 alone writes it)."""
     if not run_dir.exists():
         raise rundir.RunSettingError("{path} does not exist; pass the run folder to continue, e.g. {resume} logs/RUN",
                                      path=run_dir)
@@ -91,14 +105,17 @@ def resume(run_dir: Path, use_cache: bool = True, callbacks: Sequence[keras.call
         raise rundir.RunError(f"{run_dir} is not a run folder to resume (no {rundir.CONFIG_FILE})")
     if rundir.is_complete(run_dir):
         raise rundir.RunError(f"run {run_dir} is already complete; start a new run instead")
-    with rundir.locked(run_dir), _resumable(run_dir):
+    with rundir.locked(run_dir) if parallel.writes else contextlib.nullcontext(), _resumable(run_dir):
         config, provenance = rundir.read_checked(run_dir / rundir.CONFIG_FILE, load_config, "the settings")
         rundir.check_vocabulary_file(run_dir, provenance)
-        backend.use_compilation_cache(run_dir.parent / CACHE_DIR / "jax")
-        corpus = corpus_for(config, run_dir.parent / CACHE_DIR if use_cache else None)
+        distribute.check_resumable(parallel, config)
+        if parallel.writes:
+            backend.use_compilation_cache(run_dir.parent / CACHE_DIR / "jax")
+        corpus = distribute.shared_corpus(config, run_dir.parent / CACHE_DIR if use_cache else None, parallel)
         if corpus.vocabulary != Vocabulary.load(run_dir / rundir.VOCABULARY_FILE):
             raise rundir.RunError(f"the corpus changed since run {run_dir} started, so it cannot be resumed")
-        _write_test_split(run_dir, corpus)  # an interruption may have come before it was written
+        if parallel.writes:
+            _write_test_split(run_dir, corpus)  # an interruption may have come before it was written
         state = read_state(run_dir)
         model = None
         if state:
@@ -106,8 +123,9 @@ def resume(run_dir: Path, use_cache: bool = True, callbacks: Sequence[keras.call
             print(f"resuming {run_dir} after epoch {state['epochs_completed']}")
         else:
             print(f"resuming {run_dir}: no epoch was completed before it stopped, so training restarts at epoch 1")
-        monitoring.truncate_events(run_dir, state.get("epochs_completed", 0), state.get("global_step", 0))
-        _fit(run_dir, config, corpus, provenance.get("command_line", ""), state, model, None, callbacks)
+        if parallel.writes:
+            monitoring.truncate_events(run_dir, state.get("epochs_completed", 0), state.get("global_step", 0))
+        _fit(run_dir, config, corpus, provenance.get("command_line", ""), state, model, None, callbacks, parallel)
     return run_dir
 
 
@@ -146,15 +164,16 @@ class NonFiniteLoss(UserError, SettingError):
     """The loss became NaN or infinite; what is kept, and the settings that would help."""
 
 
-def _fit(run_dir, config, corpus, command_line, state, model, steps_per_epoch=None, callbacks=()) -> None:
+def _fit(run_dir, config, corpus, command_line, state, model, steps_per_epoch=None, callbacks=(), parallel=SINGLE):
     previous = keras.mixed_precision.dtype_policy().name
     try:
-        _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch, callbacks)
+        with distribute.scope(parallel):
+            _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch, callbacks, parallel)
     finally:
         keras.mixed_precision.set_dtype_policy(previous)  # Keras' policy is global: leave it as found
 
 
-def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch, callbacks) -> None:
+def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch, callbacks, parallel):
     initial_epoch = state.get("epochs_completed", 0)
     keras.utils.set_random_seed(config.seed + initial_epoch)
     on_gpu = gpu_available()
@@ -164,28 +183,24 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
     if model is None:
         model = context.training_model(on_gpu, use_cudnn)
         compile_model(model, config)
-    train_batches = TimedBatches(context.training_batches(corpus.splits["train"], epoch=initial_epoch))
-    inference = build_model(config, use_cudnn=use_cudnn)  # the view predict uses; the checkpoint refreshes it each epoch
+    batches = context.training_batches(corpus.splits["train"], epoch=initial_epoch)
+    train_batches = TimedBatches(distribute.feed(batches, parallel))  # this process's rows of each batch
+    with distribute.local():  # the view predict uses; the checkpoint refreshes it each epoch
+        inference = build_model(config, use_cudnn=use_cudnn)
     validation = validation_for(context, corpus.splits["validation"], inference)
     validation_batches, validation_callbacks = validation or (None, [])
-    if initial_epoch == 0:
-        monitoring.write_run_description(run_dir, config, model, command_line)
-    prompts = sample_prompts(config, corpus.splits["validation"], corpus.vocabulary)
-    own = _TrainingCallbacks(run_dir, config, state, inference, watched="val_loss" if validation else "loss")
-    shown = monitoring.callbacks(
-        run_dir,
-        config,
-        samples=lambda trained: samples_markdown(
-            Predictor.for_model(copy_weights(trained, inference), config, corpus.vocabulary), prompts
-        ),
-        targets_per_epoch=train_batches.batches.targets_per_epoch,
-        examples_per_epoch=train_batches.batches.examples_per_epoch,
-        first_step=state.get("global_step", 0),
-        gradient_batch=train_batches[0] if config.histograms else None,
-        input_seconds=lambda: train_batches.seconds,
-    )
+    own = TrainingCallbacks(run_dir, config, state, inference, watched="val_loss" if validation else "loss",
+                             parallel=parallel)  # fmt: skip
+    shown, prompts = [], []
+    if parallel.writes:
+        shown, prompts = _monitoring(run_dir, config, corpus, model, inference, batches, train_batches, state,
+                                     command_line)  # fmt: skip
+    else:
+        validation_callbacks = []  # process 0 scores the validation split, and shares the figures
+    validation_batches = distribute.feed(validation_batches, parallel)
     if initial_epoch < config.epochs and not state.get("stopped_early"):
-        _announce(run_dir, config, train_batches.batches, on_gpu)
+        if parallel.writes:
+            _announce(run_dir, config, batches, distribute.devices_text(on_gpu, parallel))
         with out_of_memory_said():
             model.fit(
                 train_batches,
@@ -197,38 +212,40 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
                 steps_per_epoch=steps_per_epoch and min(steps_per_epoch, len(train_batches)),
                 validation_steps=steps_per_epoch and validation_batches and min(steps_per_epoch, len(validation_batches)),
             )
-    _after_fit(run_dir, config, corpus, own, prompts)
+    if parallel.writes:
+        with distribute.local():  # the saved model, scored by this process alone
+            _after_fit(run_dir, config, corpus, own, prompts)
 
 
-class _TrainingCallbacks:
-    """The trainer's own callbacks: stopping on a non-finite loss, early stopping, the
-    learning-rate schedule, the time limit and the checkpoint that keeps the best model."""
+def _monitoring(run_dir, config, corpus, model, inference, batches, train_batches, state, command_line):
+    """(The TensorBoard callbacks, the sample prompts) of the process that writes the run."""
+    if state.get("epochs_completed", 0) == 0:
+        monitoring.write_run_description(run_dir, config, model, command_line)
+    prompts = sample_prompts(config, corpus.splits["validation"], corpus.vocabulary)
+    shown = monitoring.callbacks(
+        run_dir,
+        config,
+        samples=lambda trained: samples_markdown(
+            Predictor.for_model(copy_weights(trained, inference), config, corpus.vocabulary), prompts
+        ),
+        targets_per_epoch=batches.targets_per_epoch,
+        examples_per_epoch=batches.examples_per_epoch,
+        first_step=state.get("global_step", 0),
+        gradient_batch=batches[0] if config.histograms else None,
+        input_seconds=lambda: train_batches.seconds,
+    )
+    return shown, prompts
 
-    def __init__(self, run_dir: Path, config: Config, state: dict, inference, watched: str):
-        self.early_stopping = keras.callbacks.EarlyStopping(monitor=watched, patience=config.patience, min_delta=1e-4)
-        # quiet: the epoch line shows the learning rate (Keras would print it with 16 digits)
-        self.schedule = keras.callbacks.ReduceLROnPlateau(
-            monitor=watched, factor=0.5, patience=0, min_lr=config.learning_rate / 64, verbose=0
-        )
-        self.non_finite = StopOnNonFiniteLoss()
-        self.time_limit = TimeLimit(config.time_limit * 60)
-        self.checkpoint = RunCheckpoint(run_dir, [self.early_stopping, self.schedule], state, inference_view=inference)
 
-    def ordered(self, validation_callbacks, shown) -> list:
-        """Validation scores first, then the figures shown and written, then what reads them."""
-        return [self.non_finite, *validation_callbacks, *shown, EpochProgress(), self.early_stopping, self.schedule,
-                self.time_limit, self.checkpoint]  # fmt: skip
-
-
-def _announce(run_dir: Path, config: Config, batches, on_gpu: bool) -> None:
+def _announce(run_dir: Path, config: Config, batches, devices: str) -> None:
     print(
-        f"training {config.cell}{' (bidirectional)' if config.bidirectional else ''} on the {'GPU' if on_gpu else 'CPU'} "
+        f"training {config.cell}{' (bidirectional)' if config.bidirectional else ''} on {devices} "
         f"({config.context} context): {batches.targets_per_epoch:,} targets per epoch, "
         f"vocabulary {config.vocabulary_size:,}, run {run_dir}"
     )
 
 
-def _after_fit(run_dir: Path, config: Config, corpus: Corpus, own: _TrainingCallbacks, prompts: list[str]) -> None:
+def _after_fit(run_dir: Path, config: Config, corpus: Corpus, own: TrainingCallbacks, prompts: list[str]) -> None:
     if not (run_dir / rundir.MODEL_FILE).is_file():
         rundir.write_status(run_dir, stopped="non-finite loss")
         raise NonFiniteLoss(

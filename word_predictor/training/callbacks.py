@@ -1,0 +1,35 @@
+"""The trainer's own callbacks, in the order they must run at an epoch's end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from word_predictor.backend import keras
+from word_predictor.config import Config
+from word_predictor.training import distribute
+from word_predictor.training.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, TimeLimit
+from word_predictor.training.distribute import Parallel
+from word_predictor.training.progress import EpochProgress
+
+
+class TrainingCallbacks:
+    """The trainer's own callbacks: stopping on a non-finite loss, early stopping, the
+    learning-rate schedule, the time limit and the checkpoint that keeps the best model."""
+
+    def __init__(self, run_dir: Path, config: Config, state: dict, inference, watched: str, parallel: Parallel):
+        self.early_stopping = keras.callbacks.EarlyStopping(monitor=watched, patience=config.patience, min_delta=1e-4)
+        # quiet: the epoch line shows the learning rate (Keras would print it with 16 digits)
+        self.schedule = keras.callbacks.ReduceLROnPlateau(
+            monitor=watched, factor=0.5, patience=0, min_lr=config.learning_rate / 64, verbose=0
+        )
+        self.non_finite = StopOnNonFiniteLoss()
+        self.time_limit = TimeLimit(config.time_limit * 60)
+        self.checkpoint = RunCheckpoint(run_dir, [self.early_stopping, self.schedule], state, inference_view=inference,
+                                        writes=parallel.writes)  # fmt: skip
+        # Several processes: the others take process 0's validation figures and its stop decisions.
+        self.follow, self.stop_together = distribute.agreement(parallel)
+
+    def ordered(self, validation_callbacks, shown) -> list:
+        """Validation scores first, then the figures shown and written, then what reads them."""
+        return [self.non_finite, *validation_callbacks, *self.follow, *shown, EpochProgress(), self.early_stopping,
+                self.schedule, self.time_limit, *self.stop_together, self.checkpoint]  # fmt: skip
