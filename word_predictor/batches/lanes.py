@@ -16,17 +16,14 @@ contiguous stretches, one per lane; batch t is chunk t of every lane:
     resets:   R   .   .   .          a lane's first chunk (the epoch start) and
                                      the first chunk of every segment
 
-Within a lane, each chunk continues the text of the one before, so the state a
-lane ends a batch with is the right start for its next batch (gradients stop at
-the chunk edge: truncated backpropagation through time). The state is zeroed
-where a lane starts reading (each epoch's first batch) and where it crosses into
-another segment, which is unrelated text. Lanes are padded with empty chunks
-(weight 0) to the same length.
-
-For scoring, `keep_segments_whole=True` gives each segment to one lane (the
-longest first, to the shortest lane), so every token is predicted from all the
-text before it in its segment: lanes then only run segments side by side, and
-the figures equal a single-lane pass.
+Within a lane, each chunk continues the text of the one before, so the state a lane
+ends a batch with is the right start for its next batch (gradients stop at the chunk
+edge: truncated backpropagation through time). The state is zeroed where a lane starts
+reading (each epoch's first batch) and where it crosses into another segment, which is
+unrelated text. Lanes are padded with empty chunks (weight 0) to the same length.
+For scoring, `keep_segments_whole=True` gives each segment to one lane (the longest
+first, to the shortest lane): every token is predicted from all the text before it in
+its segment, and the figures equal a single-lane pass.
 """
 
 from __future__ import annotations
