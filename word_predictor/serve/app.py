@@ -15,6 +15,7 @@ generate and score (long calls) run on a second thread so they never hold up typ
 # No `from __future__ import annotations`: the request models are made per app (with its limits), and
 # FastAPI must see the classes themselves, not their names, in the route signatures.
 import asyncio
+import contextlib
 import json
 import random
 import threading
@@ -56,7 +57,13 @@ def make_app(
     SuggestRequest, CompleteRequest = models["suggest"], models["complete"]
     GenerateRequest, ScoreRequest = models["generate"], models["score"]
 
-    app = FastAPI(title="word_predictor", version=API_VERSION,
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        for thread in (model_thread, long_thread):
+            thread.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="word_predictor", version=API_VERSION, lifespan=lifespan,
                   description="Next-word suggestions, completions, generation and scores from one trained model.")  # fmt: skip
     install_handlers(app)
     app.add_middleware(BodyLimit, limits=limits)
@@ -102,11 +109,6 @@ def make_app(
         except (UserError, ValueError) as error:
             raise HTTPException(422, str(error)) from None
         return ScoreAnswer(**{key: value for key, value in scores.items() if key in ScoreAnswer.model_fields})
-
-    @app.on_event("shutdown")
-    async def stop_threads():
-        model_thread.shutdown(wait=False, cancel_futures=True)
-        long_thread.shutdown(wait=False, cancel_futures=True)
 
     return app
 

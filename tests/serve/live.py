@@ -1,0 +1,28 @@
+"""A real uvicorn server on a free loopback port, in a thread, for the tests that need sockets."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+
+@contextlib.contextmanager
+def live_server(app):
+    """Serve `app` on 127.0.0.1 (a free port) until the block ends; yields its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
