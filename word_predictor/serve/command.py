@@ -9,7 +9,6 @@ it behind a reverse proxy that does before letting others reach it.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from word_predictor import backend, cli
@@ -92,7 +91,3 @@ def _announcing_server(uvicorn):
                           "Ctrl-C stops", flush=True)  # fmt: skip
 
     return AnnouncingServer
-
-
-if __name__ == "__main__":
-    sys.exit(main())
