@@ -4,11 +4,12 @@
     request b ──┼─ pending ─> function([a, b, c]) ─┼──> answer b     (in the worker thread)
     request c ──┘                         └──> answer c
 
-The first request to find the worker idle waits `max_wait` seconds (a few ms at
-most) for others to join it; requests that arrive while the worker is busy wait for
-it anyway, so under load each call takes everything that queued meanwhile (up to
-`max_batch`) and no request costs a model call of its own. At concurrency 1 nothing
-waits longer than `max_wait`.
+Requests that arrive while the worker is busy wait for it anyway, so under load each
+call takes everything that queued meanwhile (up to `max_batch`) and no request costs a
+model call of its own. Before each call the batcher lets the event loop run once (and
+waits `max_wait` seconds more if asked), so requests already sent join in. The default
+waits no longer: on two busy cores a 1-2 ms timer wakes late and cost concurrency 1
+more than it gained at 8 or 64 (benchmarks/serve.py, --batch-wait-ms).
 
 `function(items) -> results` runs in one worker thread, off the event loop, one call
 at a time (a model is called by one thread). A result that is an exception fails
@@ -24,7 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-DEFAULT_MAX_WAIT = 0.002  # seconds the first of a batch waits for company
+DEFAULT_MAX_WAIT = 0.0  # seconds a batch waits for company after one pass of the event loop
 DEFAULT_MAX_BATCH = 256
 
 
@@ -62,8 +63,8 @@ class MicroBatcher:
         """Call `function` on what is pending until nothing is."""
         loop = asyncio.get_running_loop()
         while self._pending:
-            if self.max_wait and self.max_batch > 1:
-                await asyncio.sleep(self.max_wait)
+            if self.max_batch > 1:
+                await asyncio.sleep(self.max_wait)  # even 0 lets the loop read requests already sent
             batch = self._pending[: self.max_batch]
             del self._pending[: self.max_batch]
             batch = [(item, future) for item, future in batch if not future.done()]  # left: cancelled

@@ -33,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="port to listen on (default: 8000; 0 picks a free one)")
     parser.add_argument("--no-batching", action="store_true",
                         help="one model call per request instead of one per batch of waiting requests (to compare)")
-    parser.add_argument("--batch-wait-ms", type=cli.non_negative_float, default=2.0,
-                        help="how long the first request of a batch waits for others, in ms (default: 2)")
+    parser.add_argument("--batch-wait-ms", type=cli.non_negative_float, default=0.0,
+                        help="how long a batch waits for more requests before the model call, in ms (default: 0, "
+                             "batch what arrived while the model was busy)")  # fmt: skip
     return parser
 
 

@@ -55,7 +55,11 @@ def _complete_characters(predictor, text: str) -> CompleteAnswer:
 
 
 def warm_up(predictor) -> None:
-    """Call each model path once, so its functions are built before requests arrive."""
-    predictor.suggest_many(["the", ""], 1)
+    """Call each model path before requests arrive, at a few batch sizes and text lengths: a
+    Keras function is traced again for each new input shape until it has seen two (about
+    a second each on TensorFlow), which would land on the first requests otherwise."""
+    for words in (1, 2, 40):
+        for rows in (1, 2, 3):
+            predictor.suggest_many(["the " * words] * rows, 1)
     predictor.complete_many(["the th"], 1)
     predictor.generate("the", 2, temperature=0)
