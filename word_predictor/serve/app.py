@@ -28,8 +28,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from word_predictor.errors import UserError
-from word_predictor.sampling import check_settings
+from word_predictor.scoring.sampling import check_settings
 from word_predictor.serve.batching import DEFAULT_MAX_WAIT, MicroBatcher
 from word_predictor.serve.engine import Engine, score_text
 from word_predictor.serve.errors import BodyLimit, install_handlers
@@ -106,7 +105,7 @@ def make_app(
         loop = asyncio.get_running_loop()
         try:
             scores = await loop.run_in_executor(long_thread, score_text, predictor, request.text)
-        except (UserError, ValueError) as error:
+        except ValueError as error:  # too short to score
             raise HTTPException(422, str(error)) from None
         return ScoreAnswer(**{key: value for key, value in scores.items() if key in ScoreAnswer.model_fields})
 

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from word_predictor.corpus.splits import Split
+from word_predictor.scoring.evaluate import NothingToScore, score_run
+
 
 class EngineUnavailable(ValueError):
     """The folder needs an engine this install does not have."""
@@ -51,9 +54,10 @@ def load(kind: str, path: Path) -> Engine:
 
 def score_text(predictor, text: str) -> dict:
     """Perplexity and accuracies of the predictor on `text` (one segment), as evaluate scores
-    a file; ValueError (a UserError) if the text has too few tokens to score any."""
-    from word_predictor.corpus import Split
-    from word_predictor.evaluate import score_run
-
+    a file; ValueError if the text has too few tokens to score any."""
     ids = np.asarray(predictor.vocabulary.encode(predictor.tokens(text)), np.int32)
-    return score_run(predictor, Split.from_lengths(ids, [ids.size]))
+    try:
+        return score_run(predictor, Split.from_lengths(ids, [ids.size]))
+    except NothingToScore:
+        unit = predictor.vocabulary.tokenizer.unit
+        raise ValueError(f"the text is too short to score: no {unit} has enough {unit}s before it") from None
