@@ -10,6 +10,10 @@ medians over rounds. The client is a minimal keep-alive HTTP/1.1 client on async
 answered), light enough that the server, not the client, is what is timed; it shares
 the two cores with the server, as a client on the same machine would.
 
+Beside them, the server's own CPU time per request (user + system, from /proc): on a
+machine shared with other work the wall-clock figures depend on what else runs, this
+one much less.
+
 Memory: the batched server's resident set after a warm-up, then after 20,000 more
 requests at concurrency 64 (every request checked answered).
 
@@ -52,6 +56,11 @@ class Server:
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(30)
@@ -88,14 +97,15 @@ def measure(server: Server, concurrency: int, requests: int) -> dict:
         await asyncio.gather(*(user(server, bodies[u % len(TEXTS):] + bodies[: u % len(TEXTS)], latencies)
                                for u in range(concurrency)))  # fmt: skip
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), server.cpu_seconds()
     asyncio.run(main())
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, server.cpu_seconds() - cpu
     if len(latencies) != share * concurrency:
         raise RuntimeError(f"{share * concurrency - len(latencies)} requests unanswered")
     ordered = sorted(latencies)
     return {"rps": len(ordered) / wall, "p50": 1000 * ordered[len(ordered) // 2],
-            "p99": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]}  # fmt: skip
+            "p99": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+            "cpu": 1000 * cpu / len(ordered)}  # fmt: skip
 
 
 def memory(server: Server, requests: int) -> tuple[float, float]:
@@ -139,15 +149,16 @@ def main(argv: list[str] | None = None) -> int:
 def report(figures: dict, args) -> None:
     print(f"/v1/suggest, k=3, {args.run}, --batch-wait-ms {args.batch_wait_ms}, medians of {args.rounds} rounds ({args.requests:,} requests each; "
           f"{args.requests // 4:,} at concurrency 1)")  # fmt: skip
-    print(f"{'concurrency':>11}  {'mode':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
-    median = {key: {name: statistics.median(f[name] for f in runs) for name in ("rps", "p50", "p99")}
+    print(f"{'concurrency':>11}  {'mode':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'server CPU ms/req':>18}")
+    median = {key: {name: statistics.median(f[name] for f in runs) for name in ("rps", "p50", "p99", "cpu")}
               for key, runs in figures.items()}  # fmt: skip
     for concurrency in CONCURRENCIES:
         for mode in ("batched", "unbatched"):
             m = median[mode, concurrency]
-            print(f"{concurrency:>11}  {mode:<10} {m['rps']:>8.0f} {m['p50']:>8.2f} {m['p99']:>8.2f}")
-        ratio = median["batched", concurrency]["rps"] / median["unbatched", concurrency]["rps"]
-        print(f"{'':>11}  batched / unbatched requests per second: {ratio:.2f}x")
+            print(f"{concurrency:>11}  {mode:<10} {m['rps']:>8.0f} {m['p50']:>8.2f} {m['p99']:>8.2f} {m['cpu']:>18.2f}")
+        batched, unbatched = median["batched", concurrency], median["unbatched", concurrency]
+        print(f"{'':>11}  batched / unbatched: requests per second {batched['rps'] / unbatched['rps']:.2f}x, "
+              f"server CPU per request {batched['cpu'] / unbatched['cpu']:.2f}x")
 
 
 if __name__ == "__main__":
