@@ -21,6 +21,10 @@ JSON = {"content-type": "application/json"}
 CASES = [
     ("invalid JSON", "POST", "/v1/suggest", b'{"text": "the', JSON, 400, "JSON"),
     ("JSON with a trailing comma", "POST", "/v1/suggest", b'{"text": "the",}', JSON, 400, "JSON"),
+    ("invalid UTF-8", "POST", "/v1/suggest", b'{"text": "\xff\xfe"}', JSON, 400, "UTF-8"),
+    ("JSON nested too deep", "POST", "/v1/suggest", b"[" * 100_000 + b"]" * 100_000, JSON, 400, "JSON"),
+    ("a lone surrogate in the text", "POST", "/v1/complete", b'{"text": "the \\ud800"}', JSON, 422, "text"),
+    ("a key given twice, the last a number", "POST", "/v1/suggest", b'{"text": "a", "text": 5}', JSON, 422, "text"),
     ("empty body", "POST", "/v1/suggest", b"", JSON, 422, "required"),
     ("a list, not an object", "POST", "/v1/suggest", ["the"], JSON, 422, "object"),
     ("a string, not an object", "POST", "/v1/suggest", "the cat", JSON, 422, "object"),
@@ -118,3 +122,33 @@ def test_a_client_that_leaves_mid_stream_stops_its_generation(short_limits_url):
         assert response.status_code == 200 and json.loads(response.text.splitlines()[-1])["done"]
         assert time.monotonic() - started < 3
         assert client.post(f"{short_limits_url}/v1/suggest", json={"text": "the"}).status_code == 200
+
+
+class Broken:
+    """The tiny run's predictor, whose suggest_many breaks once the server is warm (a bug)."""
+
+    def __init__(self, predictor):
+        self.predictor, self.warm = predictor, False
+
+    def __getattr__(self, name):
+        return getattr(self.predictor, name)
+
+    def suggest_many(self, *args, **kwargs):
+        if self.warm:
+            raise RuntimeError("a bug in the model")
+        return self.predictor.suggest_many(*args, **kwargs)
+
+
+def test_a_bug_is_a_500_with_one_line_and_the_server_goes_on(word_engine):
+    from tests.serve.conftest import client_of
+    from word_predictor.serve.engine import Engine
+
+    broken = Broken(word_engine.predictor)
+    with client_of(Engine(broken, "run", word_engine.source)) as client:
+        broken.warm = True
+        response = client.post("/v1/suggest", json={"text": "the cat"})
+        assert response.status_code == 500 and response.json() == {
+            "error": "internal error (RuntimeError); the server goes on serving"}
+        assert client.post("/v1/complete", json={"text": "the ca"}).status_code == 200
+        assert client.get("/v1/health").json()["status"] == "ok"
+

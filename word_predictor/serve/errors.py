@@ -50,6 +50,8 @@ def install_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, error: HTTPException):
         if error.status_code == 404 and error.detail == "Not Found":
             return error_response(404, f"no such route: {request.url.path} (the API is under /v1; see /docs)")
+        if error.status_code == 400 and error.detail == "There was an error parsing the body":
+            return error_response(400, "the body is not valid JSON in UTF-8 (or nests too deep)")
         if error.status_code == 405:
             return error_response(405, f"{request.method} is not allowed on {request.url.path} (see /docs)")
         return error_response(error.status_code, error.detail)
