@@ -40,22 +40,17 @@ def char_engine(char_run):
     return load("run", char_run)
 
 
-def client_of(engine, **settings):
-    """A test client on a fresh app over `engine` (errors answered as a client sees them)."""
-    from fastapi.testclient import TestClient
-
-    from word_predictor.serve.app import make_app
-
-    return TestClient(make_app(engine, **settings), raise_server_exceptions=False)
-
-
 @pytest.fixture(scope="session")
 def word_client(word_engine):
+    from tests.serve.live import client_of
+
     with client_of(word_engine) as client:
         yield client
 
 
 @pytest.fixture(scope="session")
 def char_client(char_engine):
+    from tests.serve.live import client_of
+
     with client_of(char_engine) as client:
         yield client

@@ -1,4 +1,5 @@
-"""A real uvicorn server on a free loopback port, in a thread, for the tests that need sockets."""
+"""What the server's tests share: a test client on an app, and a real uvicorn server on a free
+loopback port in a thread, for the tests that need sockets."""
 
 from __future__ import annotations
 
@@ -26,3 +27,12 @@ def live_server(app):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def client_of(engine, **settings):
+    """A test client on a fresh app over `engine` (errors answered as a client sees them)."""
+    from fastapi.testclient import TestClient
+
+    from word_predictor.serve.app import make_app
+
+    return TestClient(make_app(engine, **settings), raise_server_exceptions=False)

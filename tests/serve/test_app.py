@@ -9,7 +9,9 @@ import pytest
 
 from word_predictor.serve.engine import score_text
 from word_predictor.serve.limits import Limits
-from tests.serve.conftest import client_of
+from tests.serve.live import client_of
+
+pytestmark = pytest.mark.slow  # each test answers from a trained tiny run
 
 
 def lines_of(response) -> list[dict]:

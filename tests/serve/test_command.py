@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import httpx2
 import pytest
@@ -42,6 +41,7 @@ def test_every_flag_has_help():
         assert action.help and len(action.help) > 10, action.option_strings
 
 
+@pytest.mark.slow
 def test_the_command_says_its_loopback_url_and_serves_there(trained_run):
     environment = {**os.environ, "PYTHONPATH": os.getcwd()}
     command = [sys.executable, "-m", "word_predictor.serve", "--run", str(trained_run), "--port", "0"]

@@ -14,6 +14,8 @@ from word_predictor.serve.app import make_app
 from word_predictor.serve.limits import Limits
 from tests.serve.live import live_server
 
+pytestmark = pytest.mark.slow  # each test answers from a trained tiny run
+
 LIMITS = Limits()
 JSON = {"content-type": "application/json"}
 
@@ -140,7 +142,7 @@ class Broken:
 
 
 def test_a_bug_is_a_500_with_one_line_and_the_server_goes_on(word_engine):
-    from tests.serve.conftest import client_of
+    from tests.serve.live import client_of
     from word_predictor.serve.engine import Engine
 
     broken = Broken(word_engine.predictor)

@@ -10,6 +10,8 @@ import pytest
 from word_predictor.serve.app import make_app
 from tests.serve.live import live_server
 
+pytestmark = pytest.mark.slow  # each test answers from a trained tiny run
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
