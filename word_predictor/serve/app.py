@@ -45,16 +45,9 @@ API_VERSION = "v1"
 def make_app(
     engine: Engine, limits: Limits = DEFAULT_LIMITS, *, batching: bool = True, max_wait: float = DEFAULT_MAX_WAIT
 ) -> FastAPI:
-    predictor = engine.predictor
-    warm_up(predictor)  # the model's first calls build its functions, once, before two threads can race
+    warm_up(engine.predictor)  # the model's first calls build its functions, once, before two threads can race
     model_thread = ThreadPoolExecutor(1, thread_name_prefix="model")
     long_thread = ThreadPoolExecutor(1, thread_name_prefix="generate")
-    settings = {"max_wait": max_wait, "enabled": batching, "executor": model_thread}
-    suggesting = MicroBatcher(lambda items: suggest_batch(predictor, items), **settings)
-    completing = MicroBatcher(lambda items: complete_batch(predictor, items), **settings)
-    models = request_models(limits)
-    SuggestRequest, CompleteRequest = models["suggest"], models["complete"]
-    GenerateRequest, ScoreRequest = models["generate"], models["score"]
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -67,11 +60,24 @@ def make_app(
     install_handlers(app)
     app.add_middleware(BodyLimit, limits=limits)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.state.batchers = (suggesting, completing)
 
     @app.get("/", include_in_schema=False)
     async def page():
         return FileResponse(STATIC / "index.html")
+
+    models = request_models(limits)
+    settings = {"max_wait": max_wait, "enabled": batching, "executor": model_thread}
+    _add_typing_routes(app, engine, limits, models, settings)
+    _add_long_routes(app, engine.predictor, limits, models, long_thread)
+    return app
+
+
+def _add_typing_routes(app: FastAPI, engine: Engine, limits: Limits, models: dict, settings: dict) -> None:
+    """suggest and complete (each through a MicroBatcher on the model thread), health, model."""
+    predictor = engine.predictor
+    suggesting = MicroBatcher(lambda items: suggest_batch(predictor, items), **settings)
+    completing = MicroBatcher(lambda items: complete_batch(predictor, items), **settings)
+    SuggestRequest, CompleteRequest = models["suggest"], models["complete"]
 
     @app.get("/v1/health", response_model=HealthAnswer)
     async def health():
@@ -80,7 +86,7 @@ def make_app(
 
     @app.get("/v1/model", response_model=ModelAnswer)
     async def model():
-        return model_answer(engine, limits, batching)
+        return model_answer(engine, limits, settings["enabled"])
 
     @app.post("/v1/suggest", response_model=SuggestAnswer)
     async def suggest(request: SuggestRequest):
@@ -89,6 +95,11 @@ def make_app(
     @app.post("/v1/complete", response_model=CompleteAnswer)
     async def complete(request: CompleteRequest):
         return await completing.submit(request)
+
+
+def _add_long_routes(app: FastAPI, predictor, limits: Limits, models: dict, long_thread: ThreadPoolExecutor) -> None:
+    """generate (streamed) and score, on their own thread so they never hold up typing."""
+    GenerateRequest, ScoreRequest = models["generate"], models["score"]
 
     @app.post("/v1/generate", responses={200: {"content": {"application/x-ndjson": {}},
               "description": 'one JSON object a line: {"token", "text"} per token, then {"done": true, ...}'}})  # fmt: skip
@@ -108,8 +119,6 @@ def make_app(
         except ValueError as error:  # too short to score
             raise HTTPException(422, str(error)) from None
         return ScoreAnswer(**{key: value for key, value in scores.items() if key in ScoreAnswer.model_fields})
-
-    return app
 
 
 def model_answer(engine: Engine, limits: Limits, batching: bool) -> ModelAnswer:
