@@ -1,6 +1,10 @@
 """The page in a real browser: Debian's Chromium driven by Playwright, against a real server
 on a loopback port and the tiny word run. (Playwright's own browser download cannot work
-here; .ci/run installs the chromium package.)"""
+here; .ci/run installs the chromium package.)
+
+Playwright runs here from a module fixture rather than pytest-playwright's session ones:
+its sync API holds an event loop open in the main thread while it runs, and for a whole
+session that would break every later test that calls asyncio.run()."""
 
 from __future__ import annotations
 
@@ -17,10 +21,21 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """pytest-playwright's launch settings, pointed at the system's Chromium."""
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_FLAGS}
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture(scope="module")
