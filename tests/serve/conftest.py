@@ -30,14 +30,14 @@ def char_run(tmp_path_factory) -> Path:
 def word_engine(trained_run):
     from word_predictor.serve.engine import load
 
-    return load("run", trained_run)
+    return load(trained_run)
 
 
 @pytest.fixture(scope="session")
 def char_engine(char_run):
     from word_predictor.serve.engine import load
 
-    return load("run", char_run)
+    return load(char_run)
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +54,29 @@ def char_client(char_engine):
 
     with client_of(char_engine) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def exported_run(trained_run, tmp_path_factory) -> Path:
+    """The tiny word run exported to ONNX (CI's TensorFlow environment has the export extra)."""
+    from word_predictor.export import __main__ as export
+
+    out = tmp_path_factory.mktemp("serve-exported") / "tiny-onnx"
+    assert export.main(["--run", str(trained_run), "--format", "onnx", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def exported_engine(exported_run):
+    from word_predictor.serve.engine import load
+
+    return load(exported_run)
+
+
+@pytest.fixture(scope="session")
+def exported_client(exported_engine):
+    from tests.serve.live import client_of
+
+    with client_of(exported_engine) as client:
+        yield client
+

@@ -10,13 +10,13 @@ import sys
 import httpx2
 import pytest
 
-from word_predictor.serve import command as serve
+from word_predictor.serve import __main__ as serve
 
 
-def test_an_exported_folder_is_refused_in_one_line_until_the_runtime_exists(tmp_path, capsys):
+def test_model_takes_only_an_exported_folder(tmp_path, capsys):
     assert serve.main(["--model", str(tmp_path)]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "exported models need the runtime from the export step" in error
+    assert error.count("\n") == 1 and "is not an exported folder" in error
 
 
 def test_run_and_model_together_are_a_usage_error(tmp_path, capsys):

@@ -74,7 +74,7 @@ def send(client, method: str, path: str, body, headers: dict):
     return client.request(method, path, content=content, headers=headers)
 
 
-@pytest.mark.parametrize("level", ["word", "char"])
+@pytest.mark.parametrize("level", ["word", "char", "exported"])
 @pytest.mark.parametrize(("name", "method", "path", "body", "headers", "status", "word"), CASES,
                          ids=[case[0] for case in CASES])  # fmt: skip
 def test_bad_input_gets_its_status_and_one_line_of_json(request, level, name, method, path, body, headers, status, word):

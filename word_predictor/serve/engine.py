@@ -1,11 +1,12 @@
-"""What the server answers with: one predictor-like object, chosen by the kind of folder.
+"""What the server answers with: one Predictor, its engine chosen by the kind of folder.
 
-    ENGINES["run"]    a training run folder -> the Keras Predictor
-    ENGINES["model"]  an exported folder -> the ONNX runtime's predictor (not built yet)
+    ENGINES["run"]    a training run folder -> the Predictor on the Keras model
+    ENGINES["model"]  an exported ONNX folder (it has a manifest.json) -> the Predictor on
+                      ONNX Runtime (word_predictor.runtime), Keras never loaded
 
 The server talks only to the Predictor interface (suggest_many, complete_many,
-complete_word, generate, tokens, join, config, vocabulary) and to `score_text`, so an
-exported folder plugs in by one entry here.
+complete_word, generate, tokens, join, config, vocabulary) and to `score_text`, so
+both engines give the same answers through the same code.
 """
 
 from __future__ import annotations
@@ -40,13 +41,27 @@ def _load_run(path: Path):
 
 
 def _load_exported(path: Path):
-    raise EngineUnavailable("exported models need the runtime from the export step, which is not installed")
+    try:
+        from word_predictor.runtime import load as load_exported
+    except ImportError as error:
+        raise EngineUnavailable(f"serving an exported folder needs onnxruntime ({error.name} is missing): "
+                                "pip install -e '.[runtime]'") from None  # fmt: skip
+    return load_exported(path)
 
 
 ENGINES: dict[str, Callable[[Path], object]] = {"run": _load_run, "model": _load_exported}
 
 
-def load(kind: str, path: Path) -> Engine:
+def kind_of(path: Path) -> str:
+    """"model" for an exported folder (it has a manifest), else "run"."""
+    from word_predictor.export.manifest import is_exported
+
+    return "model" if is_exported(Path(path)) else "run"
+
+
+def load(path: Path, kind: str | None = None) -> Engine:
+    """The engine for `path`; `kind` (a key of ENGINES) if given, else what the folder is."""
+    kind = kind or kind_of(path)
     if kind not in ENGINES:
         raise ValueError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
     return Engine(ENGINES[kind](Path(path)), kind, Path(path))
