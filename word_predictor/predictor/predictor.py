@@ -29,6 +29,7 @@ from word_predictor.predictor.generation import Generation, draw
 from word_predictor.scoring.figures import softmax, top_k
 from word_predictor.scoring.keyboard import PrefixIndex
 from word_predictor.scoring.sampling import check_settings
+from word_predictor.text.rules import inside_word
 from word_predictor.text.vocabulary import UNKNOWN_ID, Vocabulary
 
 
@@ -172,11 +173,11 @@ class Predictor:
         (greedy, up to the first character that cannot be inside a word); "" if the
         text ends between words."""
         tokens = self.tokens(text)
-        if not tokens or not _inside_word(tokens[-1]):
+        if not tokens or not inside_word(tokens[-1]):
             return ""
-        stop = [t for t in self.vocabulary.tokens[1:] if not _inside_word(t)]
+        stop = [t for t in self.vocabulary.tokens[1:] if not inside_word(t)]
         written = self.generate(text, limit, temperature=0, stop=stop).samples[0].tokens
-        return self.join([t for t in written if _inside_word(t)])
+        return self.join([t for t in written if inside_word(t)])
 
     def continue_text(self, text: str, count: int) -> list[str]:
         """The `count` most likely tokens after `text`, each chosen after the last (greedy)."""
@@ -222,7 +223,3 @@ class Predictor:
             temperature=temperature, top_k=top_k, top_p=top_p,
         )  # fmt: skip
         return Generation(context, self.unknown(context), drawn)
-
-
-def _inside_word(token: str) -> bool:
-    return token.isalnum() or token in "'-"

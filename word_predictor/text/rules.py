@@ -18,6 +18,11 @@ import numpy as np
 # space never composes with anything.
 
 
+def inside_word(token: str) -> bool:
+    """Whether a character token (or a word) can be part of a word: what a word being typed holds."""
+    return token.isalnum() or token in "'-"
+
+
 def _ascii_words(text: str) -> list[str]:
     """The original study's rule, kept so its figures stay reproducible:
     lower case, every whitespace character becomes a space, only a-z, space, apostrophe

@@ -1,0 +1,61 @@
+"""python -m word_predictor.serve: the flags, the refusals, and a real start on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import httpx2
+import pytest
+
+from word_predictor.serve import __main__ as serve
+
+
+def test_model_takes_only_an_exported_folder(tmp_path, capsys):
+    assert serve.main(["--model", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "is not an exported folder" in error
+
+
+def test_run_and_model_together_are_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        serve.main(["--run", str(tmp_path), "--model", str(tmp_path)])
+    assert stop.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
+def test_a_port_out_of_range_is_refused(tmp_path, capsys):
+    assert serve.main(["--run", str(tmp_path), "--port", "70000"]) == 2
+    assert "--port" in capsys.readouterr().err
+
+
+def test_a_folder_that_is_no_run_is_refused_in_one_line(tmp_path, capsys):
+    assert serve.main(["--run", str(tmp_path / "missing")]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "does not exist" in error
+
+
+def test_every_flag_has_help():
+    for action in serve.build_parser()._actions:
+        assert action.help and len(action.help) > 10, action.option_strings
+
+
+@pytest.mark.slow
+def test_the_command_says_its_loopback_url_and_serves_there(trained_run):
+    environment = {**os.environ, "PYTHONPATH": os.getcwd()}
+    command = [sys.executable, "-m", "word_predictor.serve", "--run", str(trained_run), "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("serving ") and "http://127.0.0.1:" in line, process.stderr.read()
+        url = line.split(" on ", 1)[1].split()[0]
+        assert httpx2.get(f"{url}v1/health", timeout=10).json()["status"] == "ok"
+        process.send_signal(signal.SIGINT)  # Ctrl-C: uvicorn stops, then the command exits as interrupted
+        assert process.wait(20) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    error = process.stderr.read()
+    assert "Traceback" not in error and error.strip().splitlines()[-1] == "word_predictor.serve: interrupted"

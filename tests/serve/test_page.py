@@ -1,0 +1,96 @@
+"""The page in a real browser: Debian's Chromium driven by Playwright, against a real server
+on a loopback port and the tiny word run. (Playwright's own browser download cannot work
+here; .ci/run installs the chromium package.)
+
+Playwright runs here from a module fixture rather than pytest-playwright's session ones:
+its sync API holds an event loop open in the main thread while it runs, and for a whole
+session that would break every later test that calls asyncio.run()."""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+
+from word_predictor.serve.app import make_app
+from tests.serve.live import live_server
+
+pytestmark = pytest.mark.slow  # each test answers from a trained tiny run
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def server(word_engine):
+    with live_server(make_app(word_engine)) as url:
+        yield url
+
+
+def shown_words(page) -> list[str]:
+    return page.eval_on_selector_all(".suggestion", "chips => chips.map(c => c.textContent ? c.dataset.word : '')")
+
+
+def wait_for_words(page, words: list[str]) -> None:
+    page.wait_for_function(
+        "words => Array.from(document.querySelectorAll('.suggestion')).map(c => c.textContent ? c.dataset.word : '')"
+        ".join('|') === words.join('|')",
+        arg=words, timeout=10_000,
+    )  # fmt: skip
+
+
+def api_words(server: str, route: str, text: str) -> list[str]:
+    answer = httpx2.post(f"{server}/v1/{route}", json={"text": text, "k": 3}).json()
+    return [entry["word"] for entry in answer["predictions" if route == "suggest" else "completions"]]
+
+
+def test_typing_shows_the_api_s_suggestions_and_a_key_accepts_one(page, server):
+    page.goto(server)
+    page.wait_for_selector("#model dd")  # the model panel is filled
+    box = page.locator("#text")
+    sentence = "the cat sat on "
+    box.press_sequentially(sentence, delay=30)  # key by key, as a person types
+    expected = api_words(server, "suggest", sentence)
+    assert len(expected) == 3
+    wait_for_words(page, expected)
+    box.press("Alt+2")
+    assert box.input_value() == f"{sentence}{expected[1]} "
+    assert "keystrokes saved: " in page.locator("#saved").inner_text()
+    assert not page.locator("#saved").inner_text().startswith("keystrokes saved: 0")
+
+    box.press_sequentially("the m", delay=30)  # a word being typed: its completions
+    typed = f"{sentence}{expected[1]} the m"
+    completions = api_words(server, "complete", typed)
+    wait_for_words(page, completions + [""] * (3 - len(completions)))
+    box.press("Tab")
+    assert box.input_value() == f"{sentence}{expected[1]} the {completions[0]} "
+
+
+def test_write_on_streams_generated_words_into_the_box(page, server):
+    page.goto(server)
+    page.wait_for_selector("#model dd")
+    box = page.locator("#text")
+    box.fill("the cat")
+    page.click("#write-on")
+    page.wait_for_function("document.getElementById('write-on').textContent === 'write on' && "
+                           "document.getElementById('text').value.split(/\\s+/).length >= 22", timeout=20_000)  # fmt: skip
+    written = box.input_value().split()
+    assert written[:2] == ["the", "cat"] and len(written) == 22  # the page asks for 20 words
+    assert page.locator("#status").inner_text() == ""

@@ -1,0 +1,12 @@
+"""The HTTP server: a JSON API over one predictor and a page that suggests words as you type.
+
+    engine.py    a run folder (or, later, an exported folder) -> an Engine: the predictor and what it is
+    batching.py  requests that arrive together -> one model call, in a worker thread
+    limits.py    every cap in one place (body, text, k, words, wall time)
+    schemas.py   the API's requests and answers (pydantic), so /docs shows their schema
+    errors.py    every error as a 4xx with a one-line JSON body
+    model_calls.py  what one batched model call does for suggest and complete
+    app.py       the routes, built by make_app(engine)
+    __main__.py  python -m word_predictor.serve: flags, load, uvicorn
+    static/      the page at / (plain HTML, CSS and JavaScript; nothing from the network)
+"""

@@ -1,0 +1,179 @@
+"""The routes: make_app(engine) -> a FastAPI app (its schema at /docs and /openapi.json).
+
+    GET  /                the page (static/index.html)
+    GET  /v1/health       {"status": "ok", ...}
+    GET  /v1/model        level, context, vocabulary size, which folder, the limits
+    POST /v1/suggest      {"text", "k"} -> the k likeliest next tokens      (micro-batched)
+    POST /v1/complete     {"text", "k"} -> the words that finish the last one (micro-batched)
+    POST /v1/generate     {"text", "words", "temperature", ...} -> NDJSON, one line per token
+    POST /v1/score        {"text"} -> perplexity, bits per token, accuracies
+
+Suggest and complete go through a MicroBatcher each, both on one model thread;
+generate and score (long calls) run on a second thread so they never hold up typing.
+"""
+
+# No `from __future__ import annotations`: the request models are made per app (with its limits), and
+# FastAPI must see the classes themselves, not their names, in the route signatures.
+import asyncio
+import contextlib
+import json
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from word_predictor.scoring.sampling import check_settings
+from word_predictor.serve.batching import DEFAULT_MAX_WAIT, MicroBatcher
+from word_predictor.serve.engine import Engine, score_text
+from word_predictor.serve.errors import BodyLimit, install_handlers
+from word_predictor.serve.limits import DEFAULT_LIMITS, Limits
+from word_predictor.serve.model_calls import complete_batch, suggest_batch, warm_up
+from word_predictor.serve.schemas import (
+    CompleteAnswer, HealthAnswer, ModelAnswer, ScoreAnswer, SuggestAnswer, request_models,
+)  # fmt: skip
+
+STATIC = Path(__file__).parent / "static"
+API_VERSION = "v1"
+
+
+def make_app(
+    engine: Engine, limits: Limits = DEFAULT_LIMITS, *, batching: bool = True, max_wait: float = DEFAULT_MAX_WAIT
+) -> FastAPI:
+    warm_up(engine.predictor)  # the model's first calls build its functions, once, before two threads can race
+    model_thread = ThreadPoolExecutor(1, thread_name_prefix="model")
+    long_thread = ThreadPoolExecutor(1, thread_name_prefix="generate")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        for thread in (model_thread, long_thread):
+            thread.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="word_predictor", version=API_VERSION, lifespan=lifespan,
+                  description="Next-word suggestions, completions, generation and scores from one trained model.")  # fmt: skip
+    install_handlers(app)
+    app.add_middleware(BodyLimit, limits=limits)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(STATIC / "index.html")
+
+    models = request_models(limits)
+    settings = {"max_wait": max_wait, "enabled": batching, "executor": model_thread}
+    _add_typing_routes(app, engine, limits, models, settings)
+    _add_long_routes(app, engine.predictor, limits, models, long_thread)
+    return app
+
+
+def _add_typing_routes(app: FastAPI, engine: Engine, limits: Limits, models: dict, settings: dict) -> None:
+    """suggest and complete (each through a MicroBatcher on the model thread), health, model."""
+    predictor = engine.predictor
+    suggesting = MicroBatcher(lambda items: suggest_batch(predictor, items), **settings)
+    completing = MicroBatcher(lambda items: complete_batch(predictor, items), **settings)
+    SuggestRequest, CompleteRequest = models["suggest"], models["complete"]
+
+    @app.get("/v1/health", response_model=HealthAnswer)
+    async def health():
+        return HealthAnswer(status="ok", requests=suggesting.answered + completing.answered,
+                            model_calls=suggesting.calls + completing.calls)  # fmt: skip
+
+    @app.get("/v1/model", response_model=ModelAnswer)
+    async def model():
+        return model_answer(engine, limits, settings["enabled"])
+
+    @app.post("/v1/suggest", response_model=SuggestAnswer)
+    async def suggest(request: SuggestRequest):
+        return await suggesting.submit(request)
+
+    @app.post("/v1/complete", response_model=CompleteAnswer)
+    async def complete(request: CompleteRequest):
+        return await completing.submit(request)
+
+
+def _add_long_routes(app: FastAPI, predictor, limits: Limits, models: dict, long_thread: ThreadPoolExecutor) -> None:
+    """generate (streamed) and score, on their own thread so they never hold up typing."""
+    GenerateRequest, ScoreRequest = models["generate"], models["score"]
+
+    @app.post("/v1/generate", responses={200: {"content": {"application/x-ndjson": {}},
+              "description": 'one JSON object a line: {"token", "text"} per token, then {"done": true, ...}'}})  # fmt: skip
+    async def generate(request: GenerateRequest):
+        try:
+            check_settings(request.temperature, request.top_k, request.top_p)
+        except ValueError as error:
+            raise HTTPException(422, str(error)) from None
+        stream = generation_lines(predictor, request, limits, long_thread)
+        return StreamingResponse(stream, media_type="application/x-ndjson")
+
+    @app.post("/v1/score", response_model=ScoreAnswer)
+    async def score(request: ScoreRequest):
+        loop = asyncio.get_running_loop()
+        try:
+            scores = await loop.run_in_executor(long_thread, score_text, predictor, request.text)
+        except ValueError as error:  # too short to score
+            raise HTTPException(422, str(error)) from None
+        return ScoreAnswer(**{key: value for key, value in scores.items() if key in ScoreAnswer.model_fields})
+
+
+def model_answer(engine: Engine, limits: Limits, batching: bool) -> ModelAnswer:
+    config = engine.predictor.config
+    return ModelAnswer(
+        engine=engine.kind, source=str(engine.source), level=config.level, context=config.context,
+        window_size=config.window_size if config.context == "window" else None,
+        vocabulary_size=len(engine.predictor.vocabulary), cell=config.cell, layers=config.layers,
+        units=config.units, batching=batching, limits=vars(limits),
+    )  # fmt: skip
+
+
+class _Stopped(Exception):
+    """Raised inside the generation thread to end it: the client left, or time ran out."""
+
+
+async def generation_lines(predictor, request, limits: Limits, thread: ThreadPoolExecutor):
+    """NDJSON lines: {"token", "text"} for each token as it is drawn ("text" is what to append
+    to what is shown: a space before a word), then {"done", "stopped", "tokens", "seed"}.
+
+    The model runs in `thread`; if the client leaves, this generator is closed and the
+    thread stops at its next token. Generation ends after `limits.generate_seconds`."""
+    loop = asyncio.get_running_loop()
+    tokens: asyncio.Queue = asyncio.Queue()
+    left = threading.Event()
+    deadline = time.monotonic() + limits.generate_seconds
+    seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**32)
+
+    def on_token(sample: int, token: str) -> None:
+        if left.is_set():
+            raise _Stopped("client")
+        loop.call_soon_threadsafe(tokens.put_nowait, token)
+        if time.monotonic() > deadline:
+            raise _Stopped("time")
+
+    def write() -> str:
+        try:
+            generation = predictor.generate(request.text, request.words, temperature=request.temperature,
+                                            top_k=request.top_k, top_p=request.top_p, seed=seed, on_token=on_token)  # fmt: skip
+        except _Stopped as stop:
+            return str(stop)
+        except ValueError as error:  # settings the checks above let through: said on the last line
+            return f"error: {error}"
+        return "stop" if generation.samples[0].stopped else "length"
+
+    finished = loop.run_in_executor(thread, write)
+    finished.add_done_callback(lambda _: tokens.put_nowait(None))
+    started = bool(predictor.tokens(request.text))
+    written = 0
+    try:
+        while (token := await tokens.get()) is not None:
+            piece = predictor.join(["", token]) if started else token
+            started, written = True, written + 1
+            yield json.dumps({"token": token, "text": piece}) + "\n"
+        reason = await finished
+        yield json.dumps({"done": True, "stopped": reason, "tokens": written, "seed": seed}) + "\n"
+    finally:
+        left.set()

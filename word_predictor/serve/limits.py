@@ -1,0 +1,19 @@
+"""Every cap the server puts on a request, in one place (the README's table lists them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    body_bytes: int = 1_048_576  # a request body larger than this is refused (413)
+    body_seconds: float = 10.0  # a body not received in this time is refused (408): a slow client
+    text_chars: int = 10_000  # the text of suggest, complete and generate
+    score_chars: int = 100_000  # the text of score
+    max_k: int = 50  # suggestions or completions per answer
+    max_words: int = 500  # tokens one generate request may write
+    generate_seconds: float = 20.0  # wall time of one generation; it ends there, saying so
+
+
+DEFAULT_LIMITS = Limits()

@@ -1,0 +1,65 @@
+"""One model call for a batch of requests: what the MicroBatchers run in the model thread.
+
+Requests in one batch may ask for different k: the batch is read once with the largest
+and each answer is cut to its own k (the ranking is the same, so the cut is exact).
+Requests that differ in `include_unknown` are read in one call per setting.
+"""
+
+from __future__ import annotations
+
+from word_predictor.text.rules import inside_word
+from word_predictor.serve.schemas import CompleteAnswer, Ranked, SuggestAnswer
+
+
+def _ranked(pairs, k: int) -> list[Ranked]:
+    return [Ranked(word=word, probability=probability) for word, probability in pairs[:k]]
+
+
+def suggest_batch(predictor, requests: list) -> list[SuggestAnswer]:
+    answers: list[SuggestAnswer | None] = [None] * len(requests)
+    for include_unknown in (False, True):
+        rows = [i for i, request in enumerate(requests) if request.include_unknown == include_unknown]
+        if not rows:
+            continue
+        k = max(requests[i].k for i in rows)
+        found = predictor.suggest_many([requests[i].text for i in rows], k, include_unknown)
+        for i, suggestions in zip(rows, found):
+            answers[i] = SuggestAnswer(context=suggestions.context, unknown=suggestions.unknown,
+                                       predictions=_ranked(suggestions.predictions, requests[i].k))  # fmt: skip
+    return answers
+
+
+def complete_batch(predictor, requests: list) -> list[CompleteAnswer]:
+    """Word runs: the known words with the typed prefix, ranked. Character runs: the
+    likeliest end of the word being typed (greedy), one answer without a probability."""
+    if predictor.config.level == "char":
+        return [_complete_characters(predictor, request.text) for request in requests]
+    k = max(request.k for request in requests)
+    found = predictor.complete_many([request.text for request in requests], k)
+    return [
+        CompleteAnswer(context=c.context, prefix=c.prefix, unknown=c.unknown, completions=_ranked(c.completions, r.k))
+        for r, c in zip(requests, found)
+    ]
+
+
+def _complete_characters(predictor, text: str) -> CompleteAnswer:
+    tokens = predictor.tokens(text)
+    start = len(tokens)
+    while start > 0 and inside_word(tokens[start - 1]):
+        start -= 1
+    prefix = predictor.join(tokens[start:])
+    ending = predictor.complete_word(text) if prefix else ""
+    completions = [Ranked(word=prefix + ending, probability=None)] if ending else []
+    context = predictor.context_tokens(tokens[:start])
+    return CompleteAnswer(context=context, prefix=prefix, unknown=predictor.unknown(context), completions=completions)
+
+
+def warm_up(predictor) -> None:
+    """Call each model path before requests arrive, at a few batch sizes and text lengths: a
+    Keras function is traced again for each new input shape until it has seen two (about
+    a second each on TensorFlow), which would land on the first requests otherwise."""
+    for words in (1, 2, 40):
+        for rows in (1, 2, 3):
+            predictor.suggest_many(["the " * words] * rows, 1)
+    predictor.complete_many(["the th"], 1)
+    predictor.generate("the", 2, temperature=0)
