@@ -28,12 +28,21 @@ def bits_per_token(loss: float) -> float:
     return loss / math.log(2)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Probabilities from logits along the last axis, computed stably."""
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Probabilities from logits / temperature along the last axis, computed stably.
+
+    The shift by the row's largest logit comes first, so every value divided is <= 0:
+    a temperature too small to divide by sends every other logit to -inf (probability
+    0), which is greedy, and inf - inf never happens. The one softmax of the package:
+    evaluate, predict and sampling all call it.
+    """
     logits = np.asarray(logits)
     if not np.issubdtype(logits.dtype, np.floating):
         logits = logits.astype(np.float64)
     shifted = logits - logits.max(axis=-1, keepdims=True)
+    if temperature != 1:
+        with np.errstate(over="ignore", divide="ignore"):  # -x / tiny T -> -inf is the point
+            shifted /= temperature
     np.exp(shifted, out=shifted)  # in place: evaluate runs this over every target's whole vocabulary
     shifted /= shifted.sum(axis=-1, keepdims=True)
     return shifted
