@@ -12,6 +12,10 @@ EXIT_USAGE = 2  # the command line is wrong (argparse uses 2 as well)
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a command killed by SIGINT
 
 
+class EmptyTextError(ValueError):
+    """A text holds no token after normalisation (a domain error: the command says what to type)."""
+
+
 class UserError(Exception):
     """Something the user can fix; the message says what and how."""
 
