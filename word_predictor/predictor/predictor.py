@@ -62,6 +62,7 @@ class Predictor:
         self.reader = reader
         self.config = config
         self.vocabulary = vocabulary
+        self._engine = _ReadOnce(reader)  # what suggest, complete and generate read through
 
     @classmethod
     def for_model(cls, model, config: Config, vocabulary: Vocabulary) -> Predictor:
@@ -113,7 +114,7 @@ class Predictor:
         result = np.empty((len(contexts), len(self.vocabulary)), np.float32)
         rows = [i for i, context in enumerate(contexts) if context]
         if rows:
-            logits, _ = self.reader.start([self.vocabulary.encode(contexts[i]) for i in rows])
+            logits, _ = self._engine.start([self.vocabulary.encode(contexts[i]) for i in rows])
             result[rows] = logits
         result[[i for i, context in enumerate(contexts) if not context]] = self.begin_logits
         return result
@@ -185,7 +186,7 @@ class Predictor:
 
     @cached_property
     def character_beam(self) -> CharacterBeam:
-        return CharacterBeam(self.reader, self.vocabulary, self.begin_logits)
+        return CharacterBeam(self._engine, self.vocabulary, self.begin_logits)
 
     # ---------------------------------------------------------------- continue and sample
 
@@ -226,12 +227,31 @@ class Predictor:
         stop_ids = [self.vocabulary.id_of(token) for token in stop]
         context = self.context_tokens(self.tokenize(text))
         drawn = draw(
-            self.reader, self.vocabulary, self.begin_logits, [context] * samples, count,
+            self._engine, self.vocabulary, self.begin_logits, [context] * samples, count,
             rng=np.random.default_rng(seed), stop_ids=stop_ids, exclude=() if include_unknown else (UNKNOWN_ID,),
             on_token=on_token,
             temperature=temperature, top_k=top_k, top_p=top_p,
         )  # fmt: skip
         return Generation(context, self.unknown(context), drawn)
+
+
+class _ReadOnce:
+    """The reader, with its last `start` remembered: predict's suggestions, its
+    Prediction line, its continuation and the word being typed all start from the same
+    text, which a character run would otherwise read (all of it) once for each.
+    A Predictor's weights never change under it (the trainer makes one per epoch)."""
+
+    def __init__(self, reader):
+        self._reader, self._last = reader, None
+
+    def start(self, contexts: list[np.ndarray]):
+        key = tuple(np.asarray(c, np.int32).tobytes() for c in contexts)
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self._reader.start(contexts))
+        return self._last[1]
+
+    def __getattr__(self, name: str):  # advance, select, scored: the reader's own
+        return getattr(self._reader, name)
 
 
 # How each level completes the word being typed.
