@@ -31,7 +31,7 @@ LAYERS = [
 ]
 COMMANDS = {"cli", "train", "predict", "generate", "evaluate", "runs"}
 # Runtime code must work without Keras, so these never import it, directly or through another module.
-WITHOUT_KERAS = {"text", "scoring", "predictor"}
+WITHOUT_KERAS = {"text", "scoring", "predictor", "runtime"}
 
 
 def module_name(path: Path) -> str:
@@ -68,7 +68,7 @@ def part(module: str) -> str:
 
 def layer(module: str) -> int:
     name = part(module)
-    if name in COMMANDS:
+    if name in COMMANDS or module.endswith(".__main__"):  # a package's __main__ is its command
         return len(LAYERS)
     for number, names in enumerate(LAYERS):
         if name in names:

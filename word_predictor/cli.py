@@ -143,3 +143,24 @@ def chosen_run(run: Path | None, logdir: Path) -> Path:
     from word_predictor.rundir import newest_complete_run
 
     return newest_complete_run(logdir, on_note=lambda note: print(note, file=sys.stderr))
+
+
+RUN_HELP = (
+    "run folder, or a folder written by python -m word_predictor.export --format onnx "
+    "(default: the newest complete run)"
+)
+
+
+def load_predictor(folder: Path):
+    """A Predictor for a run folder (Keras), or for an exported ONNX folder, recognised by its
+    manifest.json (word_predictor.runtime: ONNX Runtime, Keras never loaded)."""
+    from word_predictor.export.manifest import is_exported
+
+    if is_exported(folder):
+        from word_predictor.runtime import load
+
+        return load(folder)
+    from word_predictor.predictor import Predictor
+    from word_predictor.rundir import load_run
+
+    return Predictor.from_run(load_run(folder))

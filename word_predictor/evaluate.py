@@ -16,7 +16,7 @@ from pathlib import Path
 
 from word_predictor import backend, cli
 from word_predictor.corpus.files import ENCODING_ERRORS
-from word_predictor.errors import UserError, run_cli
+from word_predictor.errors import UsageError, UserError, run_cli
 from word_predictor.scoring.evaluate import NothingToScore, format_scores, score_run
 
 
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score a trained run: perplexity, top-1 and top-5 accuracy of next-word prediction.",
     )
     backend.add_backend_argument(parser)
-    parser.add_argument("--run", type=Path, help="run folder to evaluate (default: the newest complete run)")
+    parser.add_argument("--run", type=Path, help=cli.RUN_HELP)
     parser.add_argument("--logdir", type=Path, default=Path("logs"), help="where runs live (default: logs)")
     parser.add_argument(
         "--text", nargs="+", metavar="FILE",
@@ -48,19 +48,21 @@ def main(argv: list[str] | None = None) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     backend.select(args.backend)
     from word_predictor.corpus.build import encode_files
-    from word_predictor.predictor.predictor import Predictor
-    from word_predictor.rundir import load_run, read_test_split
+    from word_predictor.export.manifest import is_exported
+    from word_predictor.rundir import read_test_split
 
     run_dir = cli.chosen_run(args.run, args.logdir)
-    run = load_run(run_dir)
+    if is_exported(run_dir) and not args.text:
+        raise UsageError(f"{run_dir} is an exported folder, which keeps no test split; pass --text FILE")
+    predictor = cli.load_predictor(run_dir)
     if args.text:
-        split = encode_files(args.text, run.vocabulary, args.encoding_errors, flag="--text")
+        split = encode_files(args.text, predictor.vocabulary, args.encoding_errors, flag="--text")
     else:
         split = read_test_split(run_dir)
     try:
-        scores = score_run(Predictor.from_run(run), split, args.batch_size)
+        scores = score_run(predictor, split, args.batch_size)
     except NothingToScore:
-        unit = run.vocabulary.tokenizer.unit
+        unit = predictor.vocabulary.tokenizer.unit
         raise UserError(f"the text is too short to evaluate: no {unit} has enough {unit}s before it in one file") from None
     if args.json:
         keys = ("tokens", "perplexity", "top1", "top3", "top5", "known_top1", "known_top5", "keystroke_savings",

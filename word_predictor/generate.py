@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the text to continue (quote it, or give several words); empty or left out: "
                              "start a new text")  # fmt: skip
     backend.add_backend_argument(parser)
-    parser.add_argument("--run", type=Path, help="run folder to use (default: the newest complete run)")
+    parser.add_argument("--run", type=Path, help=cli.RUN_HELP)
     parser.add_argument("--logdir", type=Path, default=Path("logs"), help="where runs live (default: logs)")
     parser.add_argument("--words", type=cli.positive_int,
                         help=f"words to write per sample, for a word run (default: 30, at most {MAX_WORDS:,})")
@@ -81,10 +81,7 @@ def _generate(args: argparse.Namespace) -> int:
     text = " ".join(args.text)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     backend.select(args.backend)
-    from word_predictor.predictor.predictor import Predictor
-    from word_predictor.rundir import load_run
-
-    predictor = Predictor.from_run(load_run(cli.chosen_run(args.run, args.logdir)))
+    predictor = cli.load_predictor(cli.chosen_run(args.run, args.logdir))
     flag, words = LENGTH_FLAGS[predictor.config.level]
     for other, _ in LENGTH_FLAGS.values():
         if other != flag and getattr(args, other) is not None:

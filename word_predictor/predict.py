@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("text", nargs="*", metavar="TEXT",
                         help="the text so far (quote it, or give several words); not with --input or --interactive")  # fmt: skip
     backend.add_backend_argument(parser)
-    parser.add_argument("--run", type=Path, help="run folder to use (default: the newest complete run)")
+    parser.add_argument("--run", type=Path, help=cli.RUN_HELP)
     parser.add_argument("--logdir", type=Path, default=Path("logs"), help="where runs live (default: logs)")
     parser.add_argument("--top-k", type=cli.positive_int, default=5,
                         help="how many next words (or completions) to list (default: 5)")  # fmt: skip
@@ -71,10 +71,8 @@ def _predict(args: argparse.Namespace) -> int:
     text = " ".join(args.text)  # a trailing space matters to a character run: the word has ended
     _check_flags(args, text)
     backend.select(args.backend)
-    from word_predictor.predictor.predictor import Predictor
-    from word_predictor.rundir import load_run
 
-    predictor = Predictor.from_run(load_run(cli.chosen_run(args.run, args.logdir)))
+    predictor = cli.load_predictor(cli.chosen_run(args.run, args.logdir))
     if args.interactive:
         return _interactive(predictor, args)
     if args.input is not None:

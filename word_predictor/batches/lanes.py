@@ -39,6 +39,7 @@ from word_predictor.backend import keras
 from word_predictor.corpus.splits import Split
 from word_predictor.model.build import build_model
 from word_predictor.model.layers import STATES_PER_CELL
+from word_predictor.scoring.reading import pair_counts
 
 
 @dataclass
@@ -60,11 +61,6 @@ class LaneLayout:
     @property
     def targets(self) -> int:
         return int(self.lengths.sum())
-
-
-def pair_counts(split: Split) -> np.ndarray:
-    """(segments,) how many (input, next token) pairs each segment of `split` holds."""
-    return np.diff(np.asarray(split.bounds, np.int64).reshape(-1, 2), axis=1).ravel() - 1
 
 
 def _segment_chunks(start: int, end: int, bptt: int) -> np.ndarray:

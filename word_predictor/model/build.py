@@ -24,7 +24,8 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
     view="training" builds what fit() trains (see the module docstring), with
     `fixed_length=True` unrolling the time loop (a window model's, or a full-context
     model's bptt steps), which trains faster on a CPU (on a GPU it would forgo the
-    cuDNN kernel). view="inference" builds the open-length view that predict,
+    cuDNN kernel); a full-context inference view then reads one token per call, unrolled
+    (the step LiteRT runs). view="inference" builds the open-length view that predict,
     evaluate and generate use.
     """
     validate(config)
@@ -34,8 +35,10 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
     explicit_states = config.context == "full" and view == "inference"
     if carried:
         length = config.bptt
+    elif fixed_length:  # a window's length; a full-context inference view reads one token per call (LiteRT)
+        length = config.window_size if config.context == "window" else 1
     else:
-        length = config.window_size if fixed_length and config.context == "window" else None
+        length = None
     tokens = keras.Input(shape=(length,), dtype="int32", name="tokens", batch_size=config.batch_size if carried else None)
     inputs = {"tokens": tokens}
     if carried:
@@ -70,8 +73,9 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
                 for i in range(STATES_PER_CELL[config.cell])
             ]
             recurrent = _recurrent_layer(
-                config.cell, config.units, use_cudnn, return_sequences=True, return_state=True, name=name
-            )
+                config.cell, config.units, use_cudnn, return_sequences=True, return_state=True,
+                unroll=fixed_length, name=name,
+            )  # fmt: skip
             x, *final = recurrent(x, initial_state=initial)
             states_in += initial
             states_out += final

@@ -1,0 +1,125 @@
+"""An exported ONNX folder -> a Predictor, with NumPy and ONNX Runtime alone (no Keras,
+TensorFlow or JAX): the readers below give ONNX Runtime's logits through the reader
+interface that word_predictor.contexts describes, so suggest, complete, generate and
+evaluate's scoring are word_predictor.predictor's own, reading text with the
+vocabulary's own tokenizer (word_predictor.text), as training did.
+
+    window folder   readers.WindowReader (the Keras runs' own) over OnnxStep
+    full folder     OnnxStreamReader: the state rows carried explicitly, a step per token
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from word_predictor.export.manifest import ExportError, check_and_load
+from word_predictor.predictor import Predictor
+from word_predictor.scoring.reading import WindowReader, pair_counts
+
+INSTALL = "pip install -r requirements-runtime.txt (or pip install -e .[runtime])"
+
+
+class OnnxStep:
+    """One ONNX Runtime session of the exported step graph.
+
+    `threads` (0: ONNX Runtime's choice, one per core) caps the threads of one call.
+    """
+
+    def __init__(self, model_path: Path, state_specs: list[dict], threads: int = 0):
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ExportError(f"running an exported model needs onnxruntime: {INSTALL}") from None
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(model_path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime raises its own kinds for a file it cannot use
+            raise ExportError(
+                f"ONNX Runtime cannot load {model_path}: {str(error).splitlines()[0][:300]}"
+            ) from None
+        self.state_inputs = [spec["name"] for spec in state_specs]
+        self.state_outputs = [spec["output"] for spec in state_specs]
+        self.units = [int(spec["shape"][-1]) for spec in state_specs]
+
+    def predict_on_batch(self, tokens: np.ndarray) -> np.ndarray:
+        """(batch, time) ids -> (batch, vocabulary) logits: a window model's step."""
+        return self.session.run(["logits"], {"tokens": np.asarray(tokens, np.int32)})[0]
+
+    def step(self, tokens: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(batch, time) ids from `state` -> (logits (batch, time, vocabulary), new state)."""
+        feeds = {"tokens": np.asarray(tokens, np.int32), **dict(zip(self.state_inputs, state))}
+        logits, *state = self.session.run(["logits", *self.state_outputs], feeds)
+        return logits, state
+
+    def zero_state(self, batch: int) -> list[np.ndarray]:
+        return [np.zeros((batch, units), np.float32) for units in self.units]
+
+
+class OnnxStreamReader:
+    """A full-context folder's reader: the whole context read, the state carried by the caller."""
+
+    def __init__(self, engine: OnnxStep, chunk: int = 256):
+        self.engine = engine
+        self.chunk = chunk  # tokens per call when reading a long context
+
+    def read(self, tokens: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(batch, time) tokens in chunks -> (logits of the last position (batch, vocabulary), state)."""
+        for begin in range(0, tokens.shape[1], self.chunk):
+            logits, state = self.engine.step(tokens[:, begin : begin + self.chunk], state)
+        return logits[:, -1], state
+
+    def start(self, contexts: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Non-empty contexts of ids -> (logits (batch, vocabulary), state); contexts of one
+        length are read together."""
+        lengths = np.array([c.size for c in contexts])
+        state = self.engine.zero_state(len(contexts))
+        result = None
+        for length in np.unique(lengths):
+            rows = np.flatnonzero(lengths == length)
+            logits, part = self.read(np.stack([contexts[i] for i in rows]), self.engine.zero_state(len(rows)))
+            if result is None:
+                result = np.empty((len(contexts), logits.shape[-1]), np.float32)
+            result[rows] = logits
+            for whole, rows_state in zip(state, part):
+                whole[rows] = rows_state
+        return result, state
+
+    def advance(self, state: list[np.ndarray], next_ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        logits, state = self.engine.step(np.asarray(next_ids, np.int32).reshape(-1, 1), state)
+        return logits[:, -1], state
+
+    def scored(self, split, batch_size: int = 1024):
+        """(logits (n, vocabulary), targets (n,)) for every token after the first of each
+        segment, each predicted from all the text before it in its segment: each segment is
+        read from a zero state in chunks of `batch_size` tokens (the figures of the Keras
+        reader, which runs segments side by side, are those of this single-lane pass)."""
+        for (start, _), pairs in zip(np.asarray(split.bounds, np.int64).reshape(-1, 2), pair_counts(split)):
+            state = self.engine.zero_state(1)
+            for begin in range(0, int(pairs), batch_size):
+                end = min(begin + batch_size, int(pairs))
+                tokens = split.ids[start + begin : start + end][None]  # (1, time)
+                logits, state = self.engine.step(tokens, state)
+                yield logits[0], split.ids[start + begin + 1 : start + end + 1]
+
+
+def load(folder: Path, threads: int = 0) -> Predictor:
+    """An exported ONNX folder, its hashes and format checked, ready to answer."""
+    manifest, config, vocabulary = check_and_load(folder)
+    if manifest.get("model_format") != "onnx":
+        raise ExportError(
+            f"{folder} holds a {manifest.get('model_format')} export; the runtime reads ONNX exports "
+            "(python -m word_predictor.export --format onnx)"
+        )
+    engine = OnnxStep(Path(folder) / manifest["model_file"], manifest["states"], threads)
+    if manifest["context"] == "window":
+        reader = WindowReader(engine, config)
+    else:
+        reader = OnnxStreamReader(engine)
+    return Predictor(reader, config, vocabulary)
