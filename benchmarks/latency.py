@@ -111,7 +111,7 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
     compiled_predictor = Predictor.for_model(CompiledModel(compiled_step(model)), config, corpus.vocabulary)
 
     texts = test_contexts(calls)
-    contexts = [crop_context(corpus.vocabulary.encode(predictor.tokens(t)), config.window_size, pad=False)
+    contexts = [crop_context(corpus.vocabulary.encode(predictor.tokenize(t)), config.window_size, pad=False)
                 for t in texts]  # fmt: skip
     batches = [c[None, :] for c in contexts]  # (1, time) each
     ways = {

@@ -43,8 +43,9 @@ def test_a_char_run_records_its_level_and_reads_the_full_context(logdir):
 def test_generate_writes_characters_and_refuses_words(logdir, capsys):
     assert generate.main(["--run", str(logdir / "char"), "--chars", "40", "--seed", "1", "--json", "To be"]) == 0
     sample = json.loads(capsys.readouterr().out)["samples"][0]
-    assert len(sample["words"]) == 40 and all(len(token) == 1 for token in sample["words"])
-    assert sample["text"] == "".join(sample["words"])  # characters join with nothing between them
+    assert len(sample["tokens"]) == 40 and all(len(token) == 1 for token in sample["tokens"])
+    assert sample["text"] == "".join(sample["tokens"])  # characters join with nothing between them
+    assert "words" not in sample  # a character run writes characters, not words
     assert generate.main(["--run", str(logdir / "char"), "--words", "5", "To be"]) == 2
     assert "use --chars N" in capsys.readouterr().err
     assert generate.main(["--run", str(logdir / "word"), "--chars", "5", "to be"]) == 2

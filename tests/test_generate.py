@@ -47,7 +47,8 @@ def test_json_shape(either_run, capsys):
     vocabulary = load_run(either_run).vocabulary
     assert len(result["samples"]) == 3
     for sample in result["samples"]:
-        assert set(sample) == {"text", "words", "log_probability"}
+        assert set(sample) == {"text", "tokens", "words", "log_probability"}
+        assert sample["tokens"] == sample["words"]  # a word run keeps the field's first name
         assert len(sample["words"]) == 7 and sample["text"] == " ".join(sample["words"])
         assert all(word in vocabulary and word != "<unk>" for word in sample["words"])
         assert sample["log_probability"] < 0

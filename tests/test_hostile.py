@@ -127,9 +127,9 @@ CASES = {
     "text-empty": Case("corpus file", "evaluate", ("--run", "{root}/logs/good", "--text", "{root}/odd/empty.txt"),
                        FAILURE),  # fmt: skip
     # ---- odd text
-    "predict-empty-text": Case("text", "predict", ("--run", "{root}/logs/good", ""), USAGE, "TEXT is empty"),
+    "predict-empty-text": Case("text", "predict", ("--run", "{root}/logs/good", ""), USAGE, "TEXT holds nothing to read"),
     "predict-only-punctuation": Case("text", "predict", ("--run", "{root}/logs/good", "?! … ,."), USAGE,
-                                     "no words"),  # fmt: skip
+                                     "TEXT holds nothing to read"),  # fmt: skip
     "predict-input-invalid-utf8": Case("text", "predict", ("--run", "{root}/logs/good", "--input",
                                        "{root}/odd/latin1.txt"), OK),  # fmt: skip
     "predict-input-megabyte-line": Case("text", "predict", ("--run", "{root}/logs/good", "--input",

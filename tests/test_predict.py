@@ -126,6 +126,7 @@ def test_input_answers_each_line_in_order_as_predict_would(either_run, capsys, t
 @pytest.mark.slow
 def test_an_empty_input_line_is_answered_from_the_start_of_a_text(trained_run, capsys, tmp_path):
     [empty, wordless] = [json.loads(a) for a in answers_to(capsys, trained_run, ["", "!!"], tmp_path, "--json")]
+    assert (empty.pop("line"), wordless.pop("line")) == (1, 2)  # each answer names its input line
     assert empty == wordless and empty["context"] == [] and empty["unknown"] == []
     vocabulary = load_run(trained_run).vocabulary
     commonest = sorted(range(1, len(vocabulary)), key=lambda i: (-vocabulary.counts[i], i))[:5]

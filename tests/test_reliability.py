@@ -272,7 +272,7 @@ def test_prediction_input_without_words_is_a_usage_error(trained_run, capsys, te
     assert predict.main(["--run", str(trained_run), text]) == 2
     captured = capsys.readouterr()
     line = one_line(captured.err, "predict")
-    assert "is empty" in line or "no words after normalisation" in line
+    assert "TEXT holds nothing to read" in line  # refused as an empty TEXT is
     assert captured.out == ""
 
 

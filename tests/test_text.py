@@ -126,13 +126,35 @@ def _unicode_reference(text: str) -> list[str]:
     mapped = "".join((_unicode_kind(c.lower()) if c < "\x80" else c) for c in text)
     mapped = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", mapped).lower())
     mapped = "".join(_unicode_kind(c) or "" for c in mapped)
+    mapped = _needed_joiners_reference(mapped)
     return re.findall(r"[^ '-]+(?:['-][^ '-]+)*", mapped)
+
+
+def _needed_joiners_reference(text: str) -> str:
+    """Version 2's joiner rule written plainly: a run of joiners stays only where
+    rules._joiner_needed says its two neighbours need it."""
+    from word_predictor.text.rules import _joiner_needed
+
+    kept, position = [], 0
+    while position < len(text):
+        end = position
+        while end < len(text) and text[end] in "\u200c\u200d":
+            end += 1
+        if end == position:
+            kept.append(text[position])
+            position += 1
+            continue
+        before = text[position - 1] if position else ""
+        if _joiner_needed(before, text[end : end + 1]):
+            kept.append(text[position:end])
+        position = end
+    return "".join(kept)
 
 
 _TEXT = st.text(
     st.one_of(
         st.characters(codec="utf-8"),
-        st.sampled_from(list("aé'’- \n\r\t—-Σς\u0301\u00ad\ufeff\u200b\u200cİﬁ")),
+        st.sampled_from(list("aé'’- \n\r\t—-Σς\u0301\u00ad\ufeff\u200b\u200c\u200dİﬁمی")),
     ),
     max_size=60,
 )
@@ -185,7 +207,7 @@ def test_char_level_keeps_case_digits_punctuation_and_line_breaks():
 
 
 def test_char_level_drops_control_characters_and_tabs_become_spaces():
-    assert CHARACTERS.normalise("a\x00b\x07c\x1bd\x7fe\x85f\tg\u200dh") == "abcdef g\u200dh"
+    assert CHARACTERS.normalise("a\x00b\x07c\x1bd\x7fe\x85f\tg\u200dh") == "abcdef gh"  # version 2: a joiner between Latin letters goes
 
 
 def test_char_level_is_nfc():
@@ -269,14 +291,14 @@ def test_vocabulary_records_its_tokenizer(tmp_path):
     vocabulary = Vocabulary.from_counts({"the": 9, "cat": 5, "rare": 1}, unknown_threshold=1)
     assert vocabulary.tokenizer is UNICODE_WORDS
     recorded = (vocabulary.level, vocabulary.normalisation, vocabulary.normalisation_version)
-    assert recorded == ("word", "unicode", 1)
+    assert recorded == ("word", "unicode", 2)
     path = tmp_path / "vocabulary.json"
     path.write_text(vocabulary.to_json(), encoding="utf-8")
     loaded = Vocabulary.load(path)
     assert loaded == vocabulary
     data = json.loads(path.read_text())
     assert data["format"] == "word_predictor.vocabulary/2"
-    assert data["unknown_threshold"] == 1 and data["counts"][0] == 1 and data["normalisation_version"] == 1
+    assert data["unknown_threshold"] == 1 and data["counts"][0] == 1 and data["normalisation_version"] == 2
     assert (data["level"], data["normalisation"], data["max_size"]) == ("word", "unicode", 0)
     assert len(sha256_of(path)) == 64
     chars = Vocabulary.from_counts({"a": 3, "\n": 2}, 0, level="char", normalisation="unicode")

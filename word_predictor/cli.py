@@ -12,8 +12,11 @@ Every number type refuses nan and inf, which float() would let through.
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import sys
+import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -60,14 +63,76 @@ probability = _checked(float, "more than 0 and at most 1", lambda value: 0 < val
 fraction = _checked(float, "at least 0 and below 1", lambda value: 0 <= value < 1)
 
 
-def printable(text: str, limit: int | None = None) -> str:
-    """`text` as the terminal can show it: the end of a long text after "…", and
-    characters stdout cannot encode (bytes that were not UTF-8 arrive as lone
-    surrogates) as replacement marks rather than a crash."""
+def printable(text: str, limit: int | None = None, *, line_breaks: bool = False) -> str:
+    """`text` as the terminal can show it, one line unless `line_breaks`: the end of a
+    long text after "…"; control, format and separator characters (categories Cc, Cf,
+    Zl, Zp: a direction override would reverse what follows, a line break would split an
+    answer) as escapes such as \\u202e; characters stdout cannot encode (bytes that
+    were not UTF-8 arrive as lone surrogates) as replacement marks rather than a crash."""
     if limit is not None and len(text) > limit:
         text = "…" + text[-limit:]
+    if not text.isprintable():
+        text = "".join(_escaped(c) if _unsafe(c) and not (line_breaks and c == "\n") else c for c in text)
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     return text.encode(encoding, "replace").decode(encoding)
+
+
+_UNSAFE_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp"))
+_SHORT_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _unsafe(character: str) -> bool:
+    return unicodedata.category(character) in _UNSAFE_CATEGORIES
+
+
+def _escaped(character: str) -> str:
+    code = ord(character)
+    if character in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[character]
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+LONGEST_LINE = 1 << 20  # characters of one input line kept (its end); memory stays bounded
+_READ_SIZE = 1 << 16
+
+
+def read_lines(stream, longest: int = LONGEST_LINE) -> Iterator[tuple[int, str, int]]:
+    """(number from 1, line, characters dropped from its start) for each line of a
+    binary (or text) stream, split at "\\n" only, CR LF ends a line as LF does.
+
+    A line longer than `longest` keeps its last `longest` characters (the end is what
+    a next-word prediction reads), so a 50 MB line or /dev/zero never holds more than
+    about `longest` + one read in memory. Bytes that are not UTF-8 become U+FFFD.
+    """
+    newline = b"\n" if not isinstance(stream, io.TextIOBase) else "\n"
+    pending, dropped, number = newline[:0], 0, 0
+    while True:
+        block = stream.read(_READ_SIZE)
+        if not block:
+            break
+        pieces = (pending + block).split(newline)
+        pending = pieces.pop()
+        for piece in pieces:
+            number += 1
+            yield number, *_kept(piece, dropped, longest)
+            dropped = 0
+        if len(pending) > longest:
+            dropped += len(pending) - longest
+            pending = pending[-longest:]
+    if pending or dropped:
+        yield number + 1, *_kept(pending, dropped, longest)
+
+
+def _kept(piece, dropped: int, longest: int) -> tuple[str, int]:
+    if len(piece) > longest:
+        dropped += len(piece) - longest
+        piece = piece[-longest:]
+    if isinstance(piece, bytes):
+        if dropped:  # do not start inside a character: skip its continuation bytes
+            start = next((i for i, byte in enumerate(piece[:4]) if byte & 0xC0 != 0x80), 0)
+            piece, dropped = piece[start:], dropped + start
+        piece = piece.decode("utf-8", "replace")
+    return piece.removesuffix("\r"), dropped
 
 
 def chosen_run(run: Path | None, logdir: Path) -> Path:

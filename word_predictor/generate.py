@@ -23,6 +23,7 @@ from word_predictor import backend, cli
 from word_predictor.errors import UsageError, run_cli, warn
 
 MAX_WORDS = 10_000  # a larger --words is cut to this, with a note
+MAX_SAMPLES = 256  # a larger --samples is cut to this, with a note: one batch, as predict --input reads
 _SHOWN_TEXT = 300  # characters of a long TEXT echoed before its continuation
 
 
@@ -54,15 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="random seed: the same seed writes the same text (default: a new one each time, "
                              "shown with --json)")  # fmt: skip
     parser.add_argument("--samples", type=cli.positive_int, default=1,
-                        help="continuations to draw, side by side (default: 1)")
+                        help=f"continuations to draw, side by side (default: 1, at most {MAX_SAMPLES})")
     parser.add_argument("--stop", action="append", default=[], metavar="WORD",
                         help="end a sample once it writes WORD (kept in the text); repeat for several")
     parser.add_argument("--include-unknown", action="store_true",
                         help="allow the unknown-word symbol <unk> in the text (default: never written)")
     parser.add_argument("--json", action="store_true",
-                        help='print {"prompt", "unknown", "seed", "samples": [{"text", "words", '
-                             '"log_probability"}]} instead of text; log_probability is the natural log of the '
-                             "model's probability of the words written, before temperature and filters")  # fmt: skip
+                        help='print {"prompt", "unknown", "seed", "samples": [{"text", "tokens", '
+                             '"log_probability"}]} instead of text ("tokens": the words or characters written; '
+                             'a word run also names them "words"); log_probability is the natural log of the '
+                             "model's probability of the tokens written, before temperature and filters")  # fmt: skip
     return parser
 
 
@@ -91,29 +93,27 @@ def _generate(args: argparse.Namespace) -> int:
     if words > MAX_WORDS:
         warn(f"--{flag} {words:,} is more than {MAX_WORDS:,}; writing {MAX_WORDS:,} {flag} per sample")
         words = MAX_WORDS
-    stop = []
-    for word in args.stop:
-        tokens = predictor.tokens(word)
-        if len(tokens) != 1:
-            raise UsageError(f"--stop {word!r} must be one word after normalisation, not {len(tokens)}")
-        if tokens[0] not in predictor.vocabulary:
-            raise UsageError(f"--stop {word!r}: the run does not know {tokens[0]!r}, so no sample would write it")
-        stop.append(tokens[0])
+    samples = args.samples
+    if samples > MAX_SAMPLES:
+        warn(f"--samples {samples:,} is more than {MAX_SAMPLES:,}; drawing {MAX_SAMPLES:,}")
+        samples = MAX_SAMPLES
+    stop = [_stop_token(predictor, word) for word in args.stop]
 
-    prompt = cli.printable(text.strip(), _SHOWN_TEXT)
+    prompt = cli.printable(text.strip(), _SHOWN_TEXT, line_breaks=True)
     started = bool(prompt)  # whether the line so far needs a space before the next word
 
     def show(sample: int, token: str) -> None:
         nonlocal started
         if sample == 0 and not args.json:
             # join() knows what goes between tokens (a space between words)
-            print(predictor.join(["", token]) if started else token, end="", flush=True)
+            shown = cli.printable(token, line_breaks=True)
+            print(predictor.join(["", shown]) if started else shown, end="", flush=True)
             started = True
 
     if not args.json:
         print(prompt, end="", flush=True)
     generation = predictor.generate(
-        text, words, samples=args.samples, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+        text, words, samples=samples, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         seed=seed, stop=stop, include_unknown=args.include_unknown, on_token=show,
     )  # fmt: skip
     if args.json:
@@ -121,18 +121,37 @@ def _generate(args: argparse.Namespace) -> int:
             "prompt": text,
             "unknown": generation.unknown,
             "seed": seed,
-            "samples": [
-                {"text": predictor.join(s.tokens), "words": s.tokens, "log_probability": s.log_probability}
-                for s in generation.samples
-            ],
+            "samples": [_sample_json(predictor, sample) for sample in generation.samples],
         }))  # fmt: skip
         return 0
     print()
     for sample in generation.samples[1:]:
-        print(predictor.join([prompt, *sample.tokens]) if prompt else predictor.join(sample.tokens))
+        written = cli.printable(predictor.join(sample.tokens), line_breaks=True)
+        print(predictor.join([prompt, written]) if prompt else written)
     if generation.unknown:
-        warn(f"unknown words in the text (read as the unknown symbol): {', '.join(generation.unknown)}")
+        unknown = cli.printable(", ".join(generation.unknown))
+        warn(f"unknown {predictor.vocabulary.tokenizer.unit}s in the text (read as the unknown symbol): {unknown}")
     return 0
+
+
+def _sample_json(predictor, sample) -> dict:
+    """"tokens" at both levels; a word run also keeps "words" (the field's first name,
+    which scripts read), a char run has no "words" field, as it writes no words."""
+    shown = {"text": predictor.join(sample.tokens), "tokens": sample.tokens, "log_probability": sample.log_probability}
+    if predictor.config.level == "word":
+        shown["words"] = sample.tokens
+    return shown
+
+
+def _stop_token(predictor, word: str) -> str:
+    """--stop WORD as the one token of the run's vocabulary it names."""
+    unit = predictor.vocabulary.tokenizer.unit
+    tokens = predictor.tokenize(word)
+    if len(tokens) != 1:
+        raise UsageError(f"--stop {word!r} must be one {unit} after normalisation, not {len(tokens)}")
+    if tokens[0] not in predictor.vocabulary:
+        raise UsageError(f"--stop {word!r}: the run does not know {tokens[0]!r}, so no sample would write it")
+    return tokens[0]
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """python -m word_predictor.predict "TEXT": the likely next words after TEXT.
 
     predict "TEXT"               the top-k next words and a Prediction line
-    predict --complete "TEX"     the known words that start with the last word, ranked
-    predict --input FILE         one answer per line of FILE (- for stdin), in order
+    predict --complete "TEX"     the likeliest ends of the word being typed, ranked (words that
+                                 start with it; at char level a small beam over characters)
+    predict --input FILE         one answer per line of FILE (- for stdin), in order; a line
+                                 over cli.LONGEST_LINE bytes is answered from its end
     predict --interactive        a prompt: each line typed gets its answer
 
 Needs only a run folder (model, vocabulary, config); it never reads the corpus.
@@ -14,15 +16,15 @@ import argparse
 import contextlib
 import json
 import sys
-from itertools import islice
 from pathlib import Path
 
 from word_predictor import backend, cli
 from word_predictor.config import DEFAULT_PROMPT
-from word_predictor.errors import UsageError, UserError, run_cli
+from word_predictor.errors import EmptyTextError, UsageError, UserError, run_cli, warn
 
 _SHOWN_TEXT = 300  # characters of a long TEXT echoed in the "Prediction:" line
-_LINES_AT_ONCE = 256  # --input lines read through the model together
+_LINES_AT_ONCE = 256  # --input lines read through the model together ...
+_TEXT_AT_ONCE = 1 << 20  # ... or fewer, once they hold this many characters
 _PROMPT = "> "
 
 
@@ -42,12 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how many words to add in the Prediction line, each the likeliest after the "
                              "last (default: 1; TEXT only)")  # fmt: skip
     parser.add_argument("--complete", action="store_true",
-                        help="the last word is still being typed: list the known words that start with it, "
-                             "ranked by the model given the words before it")  # fmt: skip
+                        help="the last word is still being typed: list the likeliest words that start with "
+                             "it, ranked by the model given the text before it (a character run completes "
+                             "it character by character, up to the next word boundary)")  # fmt: skip
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--input", metavar="FILE",
-                        help="answer each line of FILE (- for stdin) in order, one answer per line; an empty "
-                             "line is answered from the start of a text (the commonest words)")  # fmt: skip
+                        help="answer each line of FILE (- for stdin) in order, one answer per line (with "
+                             "--json, each names its line); an empty line is answered from the start of a text "
+                             "(the commonest words); a line over 1 MiB is answered from its end, with a warning")  # fmt: skip
     source.add_argument("--interactive", action="store_true",
                         help="load the run once, then answer each line typed: the next words, and completions "
                              "of the last word unless the line ends in a space; Ctrl-D or Ctrl-C leaves")  # fmt: skip
@@ -65,19 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     text = " ".join(args.text)  # a trailing space matters to a character run: the word has ended
-    many = args.input is not None or args.interactive
-    if many and args.text:
-        raise UsageError("give TEXT, or --input or --interactive, not both")
-    if many and args.words is not None:
-        raise UsageError("--words applies to a single TEXT, not to --input or --interactive")
-    if args.complete and args.interactive:
-        raise UsageError("--interactive already completes a last word not followed by a space; drop --complete")
-    if args.complete and args.words is not None:
-        raise UsageError("--words adds whole words; --complete lists completions of the last one; choose one")
-    if not many and not text.strip():
-        raise UsageError(f'TEXT is empty; try: python -m word_predictor.predict "{DEFAULT_PROMPT}"')
+    _check_flags(args, text)
     backend.select(args.backend)
-    from word_predictor.predictor.predictor import EmptyTextError
 
     predictor = cli.load_predictor(cli.chosen_run(args.run, args.logdir))
     if args.interactive:
@@ -89,58 +82,76 @@ def _predict(args: argparse.Namespace) -> int:
             return _print_completions(predictor, predictor.complete(text, args.top_k), args.json)
         suggestions = predictor.suggest(text, args.top_k, args.include_unknown)
     except EmptyTextError:
-        raise UsageError(
-            "the text has no words after normalisation (only letters, digits and apostrophes inside words "
-            "count); give some words"
-        ) from None
+        raise _empty_text() from None
     if args.json:
         print(json.dumps(_suggestions_json(suggestions)))
         return 0
-    print(f"context: {predictor.join(suggestions.context)}")
-    if suggestions.unknown:
-        print(f"unknown words (read as the unknown symbol): {', '.join(suggestions.unknown)}")
+    _say(f"context: {predictor.join(suggestions.context)}")
+    _print_unknown(predictor, suggestions.unknown)
     _print_ranked(suggestions.predictions)
     words = args.words or 1
     added = [suggestions.predictions[0][0]] if words == 1 else predictor.continue_text(text, words)
-    print(f"Prediction: {predictor.join([cli.printable(text, _SHOWN_TEXT), *added])}")
+    _say(f"Prediction: {predictor.join([cli.printable(text, _SHOWN_TEXT), *added])}")
     if predictor.config.level == "char":
-        ending = predictor.complete_word(text)
-        if ending:
-            print(f"Word: {_last_word(text)}{ending}")
+        typing = predictor.complete(text, 1)
+        if typing.prefix and typing.completions:
+            _say(f"Word: {typing.completions[0][0]}")
     return 0
 
 
-def _last_word(text: str) -> str:
-    """The letters typed so far of the word at the end of `text`."""
-    kept = ""
-    for character in reversed(text):
-        if not (character.isalnum() or character in "'-"):
-            break
-        kept = character + kept
-    return kept
+def _check_flags(args: argparse.Namespace, text: str) -> None:
+    many = args.input is not None or args.interactive
+    if many and args.text:
+        raise UsageError("give TEXT, or --input or --interactive, not both")
+    if many and args.words is not None:
+        raise UsageError("--words applies to a single TEXT, not to --input or --interactive")
+    if args.complete and args.interactive:
+        raise UsageError("--interactive already completes a last word not followed by a space; drop --complete")
+    if args.complete and args.words is not None:
+        raise UsageError("--words adds whole words; --complete lists completions of the last one; choose one")
+    if not many and not text.strip():
+        raise _empty_text()
+
+
+def _empty_text() -> UsageError:
+    """The one refusal of a TEXT with nothing to read: empty as given, or once normalised
+    (only spaces, punctuation or invisible format characters)."""
+    return UsageError(f'TEXT holds nothing to read (no letters or digits); try: python -m word_predictor.predict '
+                      f'"{DEFAULT_PROMPT}"')  # fmt: skip
+
+
+def _say(line: str) -> None:
+    """Print one line with no control character raw (a direction override would reverse
+    what follows; a line break would split an answer in two)."""
+    print(cli.printable(line))
 
 
 _SHOWN_TOKENS = {" ": "(space)", "\n": "(new line)", "\t": "(tab)"}  # characters that would print as nothing
 
 
+def _print_unknown(predictor, unknown: list[str]) -> None:
+    if unknown:
+        unit = predictor.vocabulary.tokenizer.unit
+        _say(f"unknown {unit}s (read as the unknown symbol): {', '.join(unknown)}")
+
+
 def _print_ranked(ranked: list[tuple[str, float]]) -> None:
-    ranked = [(_SHOWN_TOKENS.get(word, word), p) for word, p in ranked]
+    ranked = [(cli.printable(_SHOWN_TOKENS.get(word, word)), p) for word, p in ranked]
     width = max(len(word) for word, _ in ranked)
     for rank, (word, probability) in enumerate(ranked, 1):
-        print(f"{rank:>3}. {word:<{width}}  {probability:.4f}")
+        _say(f"{rank:>3}. {word:<{width}}  {probability:.4f}")
 
 
 def _print_completions(predictor, completions, as_json: bool) -> int:
     if as_json:
         print(json.dumps(_completions_json(completions)))
         return 0
-    print(f"context: {predictor.join(completions.context)}")
-    if completions.unknown:
-        print(f"unknown words (read as the unknown symbol): {', '.join(completions.unknown)}")
+    _say(f"context: {predictor.join(completions.context)}")
+    _print_unknown(predictor, completions.unknown)
     if not completions.completions:
-        print(f"no known word starts with {completions.prefix!r}")
+        _say(f"no known word starts with {completions.prefix!r}")
         return 0
-    print(f"words that start with {completions.prefix!r}:")
+    _say(f"words that start with {completions.prefix!r}:")
     _print_ranked(completions.completions)
     return 0
 
@@ -178,27 +189,51 @@ def _one_line(ranked: list[tuple[str, float]]) -> str:
 
 
 def _answer_lines(predictor, args: argparse.Namespace) -> int:
-    """Each line of --input, answered in order, `_LINES_AT_ONCE` lines per model call."""
-    if args.input == "-":
-        source = contextlib.nullcontext(_lenient_stdin())
-    else:
-        try:
-            source = open(args.input, encoding="utf-8", errors="replace")
-        except OSError as error:
-            raise UserError(f"cannot read --input {args.input}: {error.strerror or error}") from None
-    with source as text:
-        lines = (line.rstrip("\r\n") for line in text)
-        while batch := list(islice(lines, _LINES_AT_ONCE)):
-            if args.complete:
-                answers = predictor.complete_many(batch, args.top_k)
-                shown = [_completions_json(a) if args.json else _completions_line(a) for a in answers]
-            else:
-                answers = predictor.suggest_many(batch, args.top_k, args.include_unknown)
-                shown = [_suggestions_json(a) if args.json else _suggestions_line(a) for a in answers]
-            for answer in shown:
-                print(json.dumps(answer) if args.json else answer)
-            sys.stdout.flush()
+    """Each line of --input, answered in order, a line of output per line of input:
+    up to `_LINES_AT_ONCE` lines (or `_TEXT_AT_ONCE` characters) per model call. A line
+    longer than `cli.LONGEST_LINE` is answered from its end, with a warning."""
+    source = _input_source(args.input)
+    with source as stream:
+        batch, size = [], 0
+        for number, line, dropped in cli.read_lines(stream):
+            if dropped:
+                warn(f"--input line {number} is longer than {cli.LONGEST_LINE:,} bytes; answered from its "
+                     f"last {len(line):,} characters ({dropped:,} bytes dropped from its start)")  # fmt: skip
+            batch.append((number, line))
+            size += len(line)
+            if len(batch) == _LINES_AT_ONCE or size >= _TEXT_AT_ONCE:
+                _answer_batch(predictor, args, batch)
+                batch, size = [], 0
+        if batch:
+            _answer_batch(predictor, args, batch)
     return 0
+
+
+def _input_source(name: str):
+    if name == "-":  # bytes where stdin has them (a test's StringIO has text)
+        return contextlib.nullcontext(getattr(sys.stdin, "buffer", sys.stdin))
+    try:
+        return open(name, "rb")
+    except OSError as error:
+        raise UserError(f"cannot read --input {name}: {error.strerror or error}") from None
+
+
+def _answer_batch(predictor, args: argparse.Namespace, batch: list[tuple[int, str]]) -> None:
+    """One line out per line in: JSON with its line number, or text with nothing raw that
+    could split or reorder it."""
+    lines = [line for _, line in batch]
+    if args.complete:
+        answers = predictor.complete_many(lines, args.top_k)
+        shown = [_completions_json(a) if args.json else _completions_line(a) for a in answers]
+    else:
+        answers = predictor.suggest_many(lines, args.top_k, args.include_unknown)
+        shown = [_suggestions_json(a) if args.json else _suggestions_line(a) for a in answers]
+    for (number, _), answer in zip(batch, shown):
+        if args.json:
+            print(json.dumps({"line": number, **answer}))
+        else:
+            _say(answer)
+    sys.stdout.flush()
 
 
 def _lenient_stdin():
@@ -242,7 +277,7 @@ def _interactive(predictor, args: argparse.Namespace) -> int:
                 if not line:
                     break
                 line = line.rstrip("\r\n")
-            print(_interactive_answer(predictor, line, args), flush=True)
+            print(cli.printable(_interactive_answer(predictor, line, args)), flush=True)
     except EOFError:
         print(flush=True)
     except KeyboardInterrupt:
@@ -254,7 +289,7 @@ def _interactive_answer(predictor, line: str, args: argparse.Namespace) -> str:
     """The next words after `line`; with completions of its last word when the word is
     still being typed (the line does not end in a space)."""
     [suggestions] = predictor.suggest_many([line], args.top_k, args.include_unknown)
-    typing = bool(line) and not line[-1].isspace() and bool(predictor.tokens(line))
+    typing = bool(line) and not line[-1].isspace() and bool(predictor.tokenize(line))
     completions = predictor.complete_many([line], args.top_k)[0] if typing else None
     if args.json:
         answer = _suggestions_json(suggestions) | {"text": line}

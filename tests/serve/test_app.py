@@ -56,10 +56,13 @@ def test_complete_ranks_the_known_words_with_the_typed_prefix(word_client, word_
 
 
 def test_complete_on_a_character_run_finishes_the_word_being_typed(char_client, char_engine):
-    answer = char_client.post("/v1/complete", json={"text": "the ca"}).json()
-    ending = char_engine.predictor.complete_word("the ca")
-    assert answer["prefix"] == "ca"
-    assert answer["completions"] == ([{"word": "ca" + ending, "probability": None}] if ending else [])
+    answer = char_client.post("/v1/complete", json={"text": "the ca", "k": 3}).json()
+    [expected] = char_engine.predictor.complete_many(["the ca"], 3)
+    assert answer["prefix"] == "ca" and expected.prefix == "ca"
+    assert [(c["word"], c["probability"]) for c in answer["completions"]] == [
+        (word, pytest.approx(p)) for word, p in expected.completions
+    ]
+    assert answer["completions"] and all(c["word"].startswith("ca") for c in answer["completions"])
 
 
 def test_generate_streams_the_tokens_the_predictor_draws_with_that_seed(served):

@@ -58,7 +58,7 @@ def continuations(predictor, prompts: list[str], count: int | None = None, seed:
     the reason in place of each continuation: the table is a view, never a failure.
     """
     count = count or SAMPLE_LENGTHS[predictor.config.level][1]
-    contexts = [predictor.context_tokens(predictor.tokens(prompt)) for prompt in prompts]
+    contexts = [predictor.context_tokens(predictor.tokenize(prompt)) for prompt in prompts]
     contexts = [context for context in contexts if context]
     try:
         shown = [predictor.join(s.tokens) for s in draw(predictor.reader, predictor.vocabulary, predictor.begin_logits, contexts, count, rng=np.random.default_rng(seed))]

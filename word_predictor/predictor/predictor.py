@@ -5,7 +5,7 @@ reads text the way the run was trained (the vocabulary's own normalisation) and
 asks the run's context (windows or the full text, see word_predictor.contexts)
 for the logits of the next token, so no caller branches on how the model reads.
 
-Text becomes tokens only in `tokens()` and tokens become text only in `join()`.
+Text becomes tokens only in `tokenize()` and tokens become text only in `join()`.
 
 The start of a text: the vocabulary has no begin-of-text token, so the token
 after an empty context is drawn from the unigram distribution, each token's
@@ -25,16 +25,15 @@ from functools import cached_property
 import numpy as np
 
 from word_predictor.config import Config
+from word_predictor.errors import EmptyTextError
+from word_predictor.predictor.completion import CharacterBeam, typed_word
 from word_predictor.predictor.generation import Generation, draw
 from word_predictor.scoring.figures import softmax, top_k
 from word_predictor.scoring.keyboard import PrefixIndex
 from word_predictor.scoring.sampling import check_settings
-from word_predictor.text.rules import inside_word
 from word_predictor.text.vocabulary import UNKNOWN_ID, Vocabulary
 
-
-class EmptyTextError(ValueError):
-    """The text holds no token after normalisation."""
+__all__ = ["Completions", "EmptyTextError", "Predictor", "Suggestions"]
 
 
 @dataclass
@@ -47,9 +46,11 @@ class Suggestions:
 @dataclass
 class Completions:
     context: list[str]  # the tokens the model reads, before the prefix
-    prefix: str  # the last token of the text: a word being typed
+    prefix: str  # the word being typed: the last word, or a character run's last letters
     unknown: list[str]
-    completions: list[tuple[str, float]]  # probability renormalised over the words with the prefix
+    # word level: probability renormalised over the words with the prefix; char level:
+    # the model's probability that the word being typed is this one (see completion.py)
+    completions: list[tuple[str, float]]
 
 
 class Predictor:
@@ -61,6 +62,7 @@ class Predictor:
         self.reader = reader
         self.config = config
         self.vocabulary = vocabulary
+        self._engine = _ReadOnce(reader)  # what suggest, complete and generate read through
 
     @classmethod
     def for_model(cls, model, config: Config, vocabulary: Vocabulary) -> Predictor:
@@ -75,9 +77,16 @@ class Predictor:
 
     # ---------------------------------------------------------------- text <-> tokens
 
-    def tokens(self, text: str) -> list[str]:
+    def tokenize(self, text: str) -> list[str]:
         """Text as the run's tokens: its own normalisation, words or characters."""
         return self.vocabulary.tokenizer.tokens(text)
+
+    def tokens_of(self, text: str) -> list[str]:
+        """`tokenize(text)`, or EmptyTextError if it holds no token: the one place that says so."""
+        tokens = self.tokenize(text)
+        if not tokens:
+            raise EmptyTextError(f"the text has no {self.vocabulary.tokenizer.unit}s after normalisation")
+        return tokens
 
     def join(self, tokens: Sequence[str]) -> str:
         return self.vocabulary.tokenizer.join(tokens)
@@ -105,7 +114,7 @@ class Predictor:
         result = np.empty((len(contexts), len(self.vocabulary)), np.float32)
         rows = [i for i, context in enumerate(contexts) if context]
         if rows:
-            logits, _ = self.reader.start([self.vocabulary.encode(contexts[i]) for i in rows])
+            logits, _ = self._engine.start([self.vocabulary.encode(contexts[i]) for i in rows])
             result[rows] = logits
         result[[i for i, context in enumerate(contexts) if not context]] = self.begin_logits
         return result
@@ -123,17 +132,14 @@ class Predictor:
 
     def suggest(self, text: str, top_k: int = 5, include_unknown: bool = False) -> Suggestions:
         """The `top_k` likeliest next tokens after `text`; EmptyTextError if it holds none."""
-        tokens = self.tokens(text)
-        if not tokens:
-            raise EmptyTextError("the text has no words after normalisation")
-        return self._suggest([tokens], top_k, include_unknown)[0]
+        return self._suggest([self.tokens_of(text)], top_k, include_unknown)[0]
 
     def suggest_many(
         self, texts: Sequence[str], top_k: int = 5, include_unknown: bool = False
     ) -> list[Suggestions]:
         """`suggest` for each text, read through the model together; an empty text is
         answered from the start of a text (the commonest tokens of the training text)."""
-        return self._suggest([self.tokens(text) for text in texts], top_k, include_unknown)
+        return self._suggest([self.tokenize(text) for text in texts], top_k, include_unknown)
 
     def _suggest(self, token_lists: list[list[str]], k: int, include_unknown: bool) -> list[Suggestions]:
         contexts = [self.context_tokens(tokens) for tokens in token_lists]
@@ -145,19 +151,20 @@ class Predictor:
         return answers
 
     def complete(self, text: str, top_k: int = 5) -> Completions:
-        """The likeliest known words that start with the last token of `text`, given the
-        tokens before it; EmptyTextError if the text holds no token."""
-        tokens = self.tokens(text)
-        if not tokens:
-            raise EmptyTextError("the text has no words after normalisation")
-        return self._complete([tokens], top_k)[0]
+        """The likeliest ends of the word being typed at the end of `text` (see
+        predictor.completion); EmptyTextError if the text holds no token."""
+        return self._complete([self.tokens_of(text)], top_k)[0]
 
     def complete_many(self, texts: Sequence[str], top_k: int = 5) -> list[Completions]:
-        """`complete` for each text, read together; an empty text completes the empty
-        prefix at the start of a text (the commonest tokens)."""
-        return self._complete([self.tokens(text) for text in texts], top_k)
+        """`complete` for each text; an empty text completes the empty prefix at the
+        start of a text (the commonest words)."""
+        return self._complete([self.tokenize(text) for text in texts], top_k)
 
     def _complete(self, token_lists: list[list[str]], k: int) -> list[Completions]:
+        return _COMPLETIONS[self.config.level](self, token_lists, k)
+
+    def _complete_words(self, token_lists: list[list[str]], k: int) -> list[Completions]:
+        """Word level: the known words that start with the last word, read together."""
         prefixes = [tokens[-1] if tokens else "" for tokens in token_lists]
         contexts = [self.context_tokens(tokens[:-1]) for tokens in token_lists]
         answers = []
@@ -166,23 +173,26 @@ class Predictor:
             answers.append(Completions(context, prefix, self.unknown(context), shown))
         return answers
 
-    # ---------------------------------------------------------------- continue and sample
+    def _complete_characters(self, token_lists: list[list[str]], k: int) -> list[Completions]:
+        """Char level: a beam over characters to the next word boundary, one text at a time."""
+        answers = []
+        for tokens in token_lists:
+            prefix = typed_word(tokens)
+            context = self.context_tokens(tokens)
+            shown = self.character_beam.complete(context, prefix, k)
+            before = context[: len(context) - len(prefix)]
+            answers.append(Completions(before, prefix, self.unknown(context), shown))
+        return answers
 
-    def complete_word(self, text: str, limit: int = 40) -> str:
-        """A character run's likeliest end of the word being typed at the end of `text`
-        (greedy, up to the first character that cannot be inside a word); "" if the
-        text ends between words."""
-        tokens = self.tokens(text)
-        if not tokens or not inside_word(tokens[-1]):
-            return ""
-        stop = [t for t in self.vocabulary.tokens[1:] if not inside_word(t)]
-        written = self.generate(text, limit, temperature=0, stop=stop).samples[0].tokens
-        return self.join([t for t in written if inside_word(t)])
+    @cached_property
+    def character_beam(self) -> CharacterBeam:
+        return CharacterBeam(self._engine, self.vocabulary, self.begin_logits)
+
+    # ---------------------------------------------------------------- continue and sample
 
     def continue_text(self, text: str, count: int) -> list[str]:
         """The `count` most likely tokens after `text`, each chosen after the last (greedy)."""
-        if not self.tokens(text):
-            raise EmptyTextError("the text has no words after normalisation")
+        self.tokens_of(text)
         return self.generate(text, count, temperature=0).samples[0].tokens
 
     def generate(
@@ -215,11 +225,34 @@ class Predictor:
         if missing:
             raise ValueError(f"stop token {missing[0]!r} is not in the vocabulary, so it is never written")
         stop_ids = [self.vocabulary.id_of(token) for token in stop]
-        context = self.context_tokens(self.tokens(text))
+        context = self.context_tokens(self.tokenize(text))
         drawn = draw(
-            self.reader, self.vocabulary, self.begin_logits, [context] * samples, count,
+            self._engine, self.vocabulary, self.begin_logits, [context] * samples, count,
             rng=np.random.default_rng(seed), stop_ids=stop_ids, exclude=() if include_unknown else (UNKNOWN_ID,),
             on_token=on_token,
             temperature=temperature, top_k=top_k, top_p=top_p,
         )  # fmt: skip
         return Generation(context, self.unknown(context), drawn)
+
+
+class _ReadOnce:
+    """The reader, with its last `start` remembered: predict's suggestions, its
+    Prediction line, its continuation and the word being typed all start from the same
+    text, which a character run would otherwise read (all of it) once for each.
+    A Predictor's weights never change under it (the trainer makes one per epoch)."""
+
+    def __init__(self, reader):
+        self._reader, self._last = reader, None
+
+    def start(self, contexts: list[np.ndarray]):
+        key = tuple(np.asarray(c, np.int32).tobytes() for c in contexts)
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self._reader.start(contexts))
+        return self._last[1]
+
+    def __getattr__(self, name: str):  # advance, select, scored: the reader's own
+        return getattr(self._reader, name)
+
+
+# How each level completes the word being typed.
+_COMPLETIONS = {"word": Predictor._complete_words, "char": Predictor._complete_characters}

@@ -58,21 +58,27 @@ def score_run(predictor, split: Split, batch_size: int = 1024) -> dict:
 
 
 def format_scores(scores: dict) -> str:
+    """The figures as evaluate prints them; one over an empty set (None) shows as n/a."""
     lines = [
         f"tokens evaluated:  {scores['tokens']:,} ({scores['unknown_rate']:.1%} unknown)",
         f"perplexity:        {scores['perplexity']:.2f}",
-        f"top-1 accuracy:    {scores['top1']:.2%}",
-        f"top-3 accuracy:    {scores['top3']:.2%}",
-        f"top-5 accuracy:    {scores['top5']:.2%}",
-        f"known top-1:       {scores['known_top1']:.2%}   (targets that are not the unknown symbol)",
-        f"known top-5:       {scores['known_top5']:.2%}",
+        f"top-1 accuracy:    {_percent(scores['top1'])}",
+        f"top-3 accuracy:    {_percent(scores['top3'])}",
+        f"top-5 accuracy:    {_percent(scores['top5'])}",
+        f"known top-1:       {_percent(scores['known_top1'])}   (targets that are not the unknown symbol)",
+        f"known top-5:       {_percent(scores['known_top5'])}",
     ]
     if "bits_per_character" in scores:
         lines.append(f"bits per character: {scores['bits_per_character']:.3f}   (log2 of the per-character perplexity)")
     if "keystroke_savings" in scores:
         lines.append(
-            f"keystrokes saved:  {scores['keystroke_savings']:.2%}   "
+            f"keystrokes saved:  {_percent(scores['keystroke_savings'])}   "
             "(letters a 3-suggestion keyboard saves on known words)"
         )
+    if scores["known_tokens"] == 0:
+        lines.append("every target is the unknown symbol: the text holds nothing the run knows")
     return "\n".join(lines)
 
+
+def _percent(figure: float | None) -> str:
+    return "n/a" if figure is None else f"{figure:.2%}"

@@ -28,12 +28,21 @@ def bits_per_token(loss: float) -> float:
     return loss / math.log(2)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Probabilities from logits along the last axis, computed stably."""
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Probabilities from logits / temperature along the last axis, computed stably.
+
+    The shift by the row's largest logit comes first, so every value divided is <= 0:
+    a temperature too small to divide by sends every other logit to -inf (probability
+    0), which is greedy, and inf - inf never happens. The one softmax of the package:
+    evaluate, predict and sampling all call it.
+    """
     logits = np.asarray(logits)
     if not np.issubdtype(logits.dtype, np.floating):
         logits = logits.astype(np.float64)
     shifted = logits - logits.max(axis=-1, keepdims=True)
+    if temperature != 1:
+        with np.errstate(over="ignore", divide="ignore"):  # -x / tiny T -> -inf is the point
+            shifted /= temperature
     np.exp(shifted, out=shifted)  # in place: evaluate runs this over every target's whole vocabulary
     shifted /= shifted.sum(axis=-1, keepdims=True)
     return shifted
@@ -115,6 +124,8 @@ class Tally:
             self.letters_saved += int((keystrokes.letters - keystrokes.costs).sum())
 
     def summary(self) -> dict:
+        """Every figure; one over an empty set (known_* with no known target, keystroke
+        savings with no letter) is None, never a number: 0% of nothing is no figure."""
         if self.tokens == 0:
             raise ValueError("no targets were scored")
         loss = -self.log_likelihood / self.tokens
@@ -122,15 +133,20 @@ class Tally:
             "tokens": self.tokens,
             "loss": loss,
             "perplexity": perplexity(loss),
-            "top1": self.top1 / self.tokens,
-            "top3": self.top3 / self.tokens,
-            "top5": self.top5 / self.tokens,
+            "top1": share(self.top1, self.tokens),
+            "top3": share(self.top3, self.tokens),
+            "top5": share(self.top5, self.tokens),
             "known_tokens": self.known,
-            "known_top1": self.known_top1 / self.known if self.known else 0.0,
-            "known_top5": self.known_top5 / self.known if self.known else 0.0,
+            "known_top1": share(self.known_top1, self.known),
+            "known_top5": share(self.known_top5, self.known),
             "unknown_rate": 1 - self.known / self.tokens,
             "bits_per_token": bits_per_token(loss),
         }
         if self.has_keystrokes:
-            figures["keystroke_savings"] = self.letters_saved / self.letters if self.letters else 0.0
+            figures["keystroke_savings"] = share(self.letters_saved, self.letters)
         return figures
+
+
+def share(part: float, whole: float) -> float | None:
+    """part / whole, or None when whole is 0: the one rule for a figure over a count."""
+    return part / whole if whole else None

@@ -78,6 +78,11 @@ class WindowReader:
         state = [crop_context(c, self.window_size, self.pad) for c in contexts]
         return run_grouped(self.model, state), state
 
+    @staticmethod
+    def select(state: list[np.ndarray], rows: np.ndarray) -> list[np.ndarray]:
+        """The state of contexts `rows` (repeats allowed), as a beam keeps its best rows."""
+        return [state[row] for row in rows]
+
     def advance(self, state: list[np.ndarray], next_ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """Append one token to each context -> (logits of the token after it, state)."""
         state = [crop_context(np.append(c, t), self.window_size, self.pad) for c, t in zip(state, next_ids)]

@@ -1,11 +1,13 @@
 """Drawing the next token: temperature, top-k and top-p (nucleus) over logits, NumPy only.
 
     logits (V,) or (batch, V)
-      / temperature          T < 1 sharpens, T > 1 flattens, T = 0 is greedy argmax
+      / temperature          T < 1 sharpens, T > 1 flattens, T = 0 is greedy argmax,
+                             a T too small to divide by is greedy too
       -> softmax
       -> drop `exclude`      e.g. the unknown symbol, unless the user asks for it
       -> top-k               keep the k most probable (0: off)
-      -> top-p               keep the fewest most probable whose mass reaches p (1: off)
+      -> top-p               keep the fewest most probable whose mass reaches p (1: off),
+                             the likeliest always (so a tiny p is greedy)
       -> renormalise         -> draw one id per row
 
 Log-probabilities work as logits: softmax does not change when a constant is added.
@@ -20,6 +22,8 @@ import numbers
 from collections.abc import Iterable
 
 import numpy as np
+
+from word_predictor.scoring.figures import softmax
 
 _ROUNDING = 1e-12  # far above float64 error in a sum of probabilities, far below any real p
 
@@ -54,8 +58,7 @@ def probabilities(
         kept = np.zeros(rows.shape)
         kept[np.arange(len(rows)), np.argmax(np.where(allowed, rows, -np.inf), axis=1)] = 1.0
         return kept.reshape(np.shape(logits))
-    scaled = np.where(allowed, rows / temperature, -np.inf)
-    weights = np.exp(scaled - scaled.max(axis=1, keepdims=True))  # (batch, V); the best is 1
+    weights = softmax(np.where(allowed, rows, -np.inf), temperature)  # (batch, V)
     if top_k or top_p < 1:
         weights = _nucleus(weights, top_k, top_p)
     return (weights / weights.sum(axis=1, keepdims=True)).reshape(np.shape(logits))
@@ -126,9 +129,11 @@ def _nucleus(weights: np.ndarray, top_k: int, top_p: float) -> np.ndarray:
         # A token is kept while the tokens ranked above it hold less than p: the first
         # one always, and the one whose mass reaches p is the last. "Reaches" allows
         # for rounding, so .5 + .3 reaches p = .8 however the logits were computed.
+        # The likeliest token is kept whatever p is: a p below the rounding allowance
+        # (1e-12, inside the accepted range) would otherwise drop every token.
         mass_above = np.zeros_like(mass)
         np.cumsum(mass[:, :-1], axis=1, out=mass_above[:, 1:])
-        ranked[mass_above >= top_p - _ROUNDING] = 0.0
+        ranked[:, 1:][mass_above[:, 1:] >= top_p - _ROUNDING] = 0.0
     kept = np.zeros_like(weights)
     np.put_along_axis(kept, order, ranked, axis=1)
     return kept

@@ -166,7 +166,7 @@ async def generation_lines(predictor, request, limits: Limits, thread: ThreadPoo
 
     finished = loop.run_in_executor(thread, write)
     finished.add_done_callback(lambda _: tokens.put_nowait(None))
-    started = bool(predictor.tokens(request.text))
+    started = bool(predictor.tokenize(request.text))
     written = 0
     try:
         while (token := await tokens.get()) is not None:

@@ -5,7 +5,7 @@
                       ONNX Runtime (word_predictor.runtime), Keras never loaded
 
 The server talks only to the Predictor interface (suggest_many, complete_many,
-complete_word, generate, tokens, join, config, vocabulary) and to `score_text`, so
+generate, tokenize, join, config, vocabulary) and to `score_text`, so
 both engines give the same answers through the same code.
 """
 
@@ -70,7 +70,7 @@ def load(path: Path, kind: str | None = None) -> Engine:
 def score_text(predictor, text: str) -> dict:
     """Perplexity and accuracies of the predictor on `text` (one segment), as evaluate scores
     a file; ValueError if the text has too few tokens to score any."""
-    ids = np.asarray(predictor.vocabulary.encode(predictor.tokens(text)), np.int32)
+    ids = np.asarray(predictor.vocabulary.encode(predictor.tokenize(text)), np.int32)
     try:
         return score_run(predictor, Split.from_lengths(ids, [ids.size]))
     except NothingToScore:

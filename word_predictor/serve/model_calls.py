@@ -7,7 +7,6 @@ Requests that differ in `include_unknown` are read in one call per setting.
 
 from __future__ import annotations
 
-from word_predictor.text.rules import inside_word
 from word_predictor.serve.schemas import CompleteAnswer, Ranked, SuggestAnswer
 
 
@@ -30,28 +29,15 @@ def suggest_batch(predictor, requests: list) -> list[SuggestAnswer]:
 
 
 def complete_batch(predictor, requests: list) -> list[CompleteAnswer]:
-    """Word runs: the known words with the typed prefix, ranked. Character runs: the
-    likeliest end of the word being typed (greedy), one answer without a probability."""
-    if predictor.config.level == "char":
-        return [_complete_characters(predictor, request.text) for request in requests]
+    """The likeliest completions of the word being typed, with their probabilities: word runs
+    rank the known words with the typed prefix, character runs search the word's end with a
+    small beam over characters (Predictor.complete picks by level)."""
     k = max(request.k for request in requests)
     found = predictor.complete_many([request.text for request in requests], k)
     return [
         CompleteAnswer(context=c.context, prefix=c.prefix, unknown=c.unknown, completions=_ranked(c.completions, r.k))
         for r, c in zip(requests, found)
     ]
-
-
-def _complete_characters(predictor, text: str) -> CompleteAnswer:
-    tokens = predictor.tokens(text)
-    start = len(tokens)
-    while start > 0 and inside_word(tokens[start - 1]):
-        start -= 1
-    prefix = predictor.join(tokens[start:])
-    ending = predictor.complete_word(text) if prefix else ""
-    completions = [Ranked(word=prefix + ending, probability=None)] if ending else []
-    context = predictor.context_tokens(tokens[:start])
-    return CompleteAnswer(context=context, prefix=prefix, unknown=predictor.unknown(context), completions=completions)
 
 
 def warm_up(predictor) -> None:

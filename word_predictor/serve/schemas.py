@@ -40,7 +40,7 @@ def request_models(limits: Limits) -> dict[str, type[BaseModel]]:
 
 class Ranked(BaseModel):
     word: str
-    probability: float | None  # None: a char run's greedy word ending, which has no single probability
+    probability: float
 
 
 class SuggestAnswer(BaseModel):

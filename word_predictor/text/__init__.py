@@ -4,6 +4,7 @@ from word_predictor.text.tokenizer import (  # noqa: F401
     ASCII_WORDS,
     CHARACTERS,
     TOKENIZERS,
+    VERSIONS,
     UNICODE_WORDS,
     Tokenizer,
     normalise,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 
@@ -16,11 +17,6 @@ import numpy as np
 # (see Tokenizer.safe_cut). Both word rules treat every whitespace character as a
 # break; the char rule joins CR LF and composes accents only within a line, and a
 # space never composes with anything.
-
-
-def inside_word(token: str) -> bool:
-    """Whether a character token (or a word) can be part of a word: what a word being typed holds."""
-    return token.isalnum() or token in "'-"
 
 
 def _ascii_words(text: str) -> list[str]:
@@ -110,6 +106,18 @@ _SPACE, _APOSTROPHE, _HYPHEN = b" '-"
 
 
 def _unicode_words(text: str) -> list[str]:
+    """Version 2 of the word rule (the current one): version 1, with a zero-width
+    joiner or non-joiner kept only where a script needs it (see _needed_joiners)."""
+    return _words_of(text, _joiners_checked)
+
+
+def _unicode_words_version_1(text: str) -> list[str]:
+    """Version 1, kept for the runs that recorded it: every joiner kept inside a word,
+    so "walk\u200ded" is one unknown word."""
+    return _words_of(text, _UNICODE_TABLE)
+
+
+def _words_of(text: str, kinds: Callable[[str], str]) -> list[str]:
     """Words of real-world text, in any script.
 
     Unicode NFKC (full-width and compatibility forms become plain letters and digits),
@@ -128,39 +136,89 @@ def _unicode_words(text: str) -> list[str]:
     """
     data = text.encode("utf-8", "surrogatepass").translate(_ASCII_BYTES)
     if not text.isascii():
-        data = _map_non_ascii(data)
+        data = _map_non_ascii(data, kinds)
     data = bytearray(data)
     _drop_loose_marks(np.frombuffer(data, np.uint8))
     return data.decode("utf-8", "surrogatepass").split()
 
 
-def _map_non_ascii(data: bytes) -> bytes:
-    """NFKC, lower() and the kind table applied to each space-delimited stretch of
+def _map_non_ascii(data: bytes, kinds: Callable[[str], str]) -> bytes:
+    """NFKC, lower() and `kinds` (the kind table) applied to each space-delimited stretch of
     `data` (ASCII already mapped) that holds a non-ASCII character."""
     codes = np.frombuffer(data, np.uint8)
     high = np.flatnonzero(codes >= 0x80)
     if high.size * 32 > codes.size:  # mostly another script: all of it at once
-        return _map_text(data.decode("utf-8", "surrogatepass")).encode("utf-8", "surrogatepass")
+        return _map_text(data.decode("utf-8", "surrogatepass"), kinds).encode("utf-8", "surrogatepass")
     breaks = np.concatenate([[-1], np.flatnonzero(codes == _SPACE), [codes.size]])
     after = np.searchsorted(breaks, high)  # the first break after each non-ASCII byte
     starts, ends = breaks[after - 1] + 1, breaks[after]
     first = np.flatnonzero(np.diff(starts, prepend=-1))  # one stretch per word, not per byte
     parts, done = [], 0
     for start, end in zip(starts[first].tolist(), ends[first].tolist()):
-        parts += [data[done:start], _map_text(data[start:end].decode("utf-8", "surrogatepass")).encode(
+        parts += [data[done:start], _map_text(data[start:end].decode("utf-8", "surrogatepass"), kinds).encode(
             "utf-8", "surrogatepass")]  # fmt: skip
         done = end
     parts.append(data[done:])
     return b"".join(parts)
 
 
-def _map_text(text: str) -> str:
+def _map_text(text: str, kinds: Callable[[str], str]) -> str:
     # NFKC first (full-width letters, ligatures, superscripts), then lower case;
     # NFKC again only where lower() left something it would change (rare).
     text = unicodedata.normalize("NFKC", text).lower()
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
-    return _UNICODE_TABLE(text)
+    return kinds(text)
+
+
+# ---------------------------------------------------------------- joiners
+#
+# Zero-width joiner (U+200D) and non-joiner (U+200C) are the two format characters
+# a script really needs: in Arabic, Persian, Devanagari and the other Indic scripts,
+# Sinhala, Myanmar, Khmer ... they choose a letter's shape or a conjunct, so "می‌خواهم"
+# spelt with a non-joiner is another spelling than without; between emoji a joiner
+# makes one picture of several. Latin, Greek, Cyrillic and Armenian never use them
+# there: inside "walked" a joiner is an invisible accident. Version 2 of both unicode
+# rules keeps a run of joiners only between two letters or marks of a script at or
+# past Hebrew (U+0590) that is not a Latin or Greek extension, or between two symbols
+# (emoji), and drops it everywhere else, without a break. Every other format character
+# (category Cf) is dropped (the word rule turns a zero-width space into a break).
+
+_JOINER_RUN = re.compile("[\u200c\u200d]+")
+_NO_JOINER_RANGES = ((0x1D00, 0x1FFF), (0x2C60, 0x2C7F), (0xA720, 0xA7FF), (0xAB30, 0xAB6F))
+
+
+def _script_uses_joiners(character: str) -> bool:
+    code = ord(character)
+    return code >= 0x0590 and unicodedata.category(character)[0] in "LM" and not any(
+        low <= code <= high for low, high in _NO_JOINER_RANGES
+    )
+
+
+def _joiner_needed(before: str, after: str) -> bool:
+    if not (before and after):
+        return False
+    if _script_uses_joiners(before) and _script_uses_joiners(after):
+        return True
+    return unicodedata.category(before) == "So" and unicodedata.category(after) == "So"
+
+
+def _needed_joiners(text: str) -> str:
+    """`text` without the joiners no script needs there (see above); local, so a
+    streaming cut before a space or after a line break gives the same result."""
+    if "\u200c" not in text and "\u200d" not in text:
+        return text
+
+    def kept(match: re.Match) -> str:
+        start, end = match.span()
+        before = text[start - 1] if start else ""
+        return match.group() if _joiner_needed(before, text[end : end + 1]) else ""
+
+    return _JOINER_RUN.sub(kept, text)
+
+
+def _joiners_checked(text: str) -> str:
+    return _needed_joiners(_UNICODE_TABLE(text))
 
 
 def _drop_loose_marks(codes: np.ndarray) -> None:
@@ -176,15 +234,28 @@ def _drop_loose_marks(codes: np.ndarray) -> None:
 
 
 def _character_text(text: str) -> str:
-    """One token per character, as written: case, digits, punctuation,
-    spaces and line breaks are kept. CR LF and CR become a line break, a tab a space;
-    control characters and byte-order marks (U+FEFF) are dropped; the text is put in
-    Unicode NFC, so an accent typed as a separate mark is the same token as the
+    """Version 2 of the char rule (the current one): one token per character, as
+    written: case, digits, punctuation, spaces and line breaks are kept. CR LF and CR
+    become a line break, a tab a space; control characters (Cc) and format characters
+    (Cf: zero-width space, word joiner, byte-order marks, direction marks and overrides)
+    are dropped, joiners kept only where a script needs them (see above); the text is
+    put in Unicode NFC, so an accent typed as a separate mark is the same token as the
     precomposed letter.
     """
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CHARACTER_TABLE(text)
+    return _nfc(_needed_joiners(_CHARACTER_TABLE(_line_breaks(text))))
+
+
+def _character_text_version_1(text: str) -> str:
+    """Version 1, kept for the runs that recorded it: only control characters and
+    U+FEFF dropped, every other format character a token of its own."""
+    return _nfc(_CHARACTER_TABLE_VERSION_1(_line_breaks(text)))
+
+
+def _line_breaks(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _nfc(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
@@ -192,7 +263,18 @@ def _characters(text: str) -> list[str]:
     return list(_character_text(text))
 
 
+def _characters_version_1(text: str) -> list[str]:
+    return list(_character_text_version_1(text))
+
+
 def _character_kind(character: str) -> str | None:
+    if character in _JOINERS:
+        return character  # _needed_joiners decides, from its neighbours
+    category = unicodedata.category(character)
+    return None if category == "Cf" else _character_kind_version_1(character)
+
+
+def _character_kind_version_1(character: str) -> str | None:
     if character == "\t":
         return " "
     if character == "\n":
@@ -203,4 +285,10 @@ def _character_kind(character: str) -> str | None:
 
 
 _CHARACTER_TABLE = _Translation(_character_kind)
+_CHARACTER_TABLE_VERSION_1 = _Translation(_character_kind_version_1)
 
+
+def inside_word(character: str) -> bool:
+    """Whether a character belongs to the word being typed (letters, digits, ' and -),
+    the one definition predict and the character-level completions use."""
+    return character.isalnum() or character in "'-"

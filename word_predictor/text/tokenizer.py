@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from word_predictor.text.rules import _ascii_words, _character_text, _characters, _unicode_words
+from word_predictor.text.rules import (
+    _ascii_words,
+    _character_text,
+    _character_text_version_1,
+    _characters,
+    _characters_version_1,
+    _unicode_words,
+    _unicode_words_version_1,
+)
 
 # ---------------------------------------------------------------- tokenizers
 
@@ -21,8 +29,9 @@ from word_predictor.text.rules import _ascii_words, _character_text, _characters
 class Tokenizer:
     """One level and one normalisation: text -> tokens, and tokens -> text.
 
-    `version` changes whenever the rule does, so a vocabulary built under an older
-    rule is refused instead of silently reading text differently.
+    `version` changes whenever the rule does. Every version stays registered
+    (VERSIONS), so a run reads text with the rule it recorded, never silently
+    with a newer one; a new run gets the current version (TOKENIZERS).
     """
 
     level: str  # "word" | "char"
@@ -35,7 +44,7 @@ class Tokenizer:
 
     def __reduce__(self):
         # Pickled by name (for worker processes): the rule functions stay here.
-        return tokenizer_for, (self.level, self.normalisation)
+        return tokenizer_for, (self.level, self.normalisation, self.version)
 
     def normalise(self, text: str) -> str:
         """The text as the model sees it (for words: the tokens one space apart)."""
@@ -64,9 +73,10 @@ class Tokenizer:
         return max(text.rfind(" "), 0)
 
 
-# Real-world text in any script (the default): see _unicode_words.
+# Real-world text in any script (the default): see _unicode_words. Version 2 drops
+# zero-width joiners no script needs (version 1 kept them inside words).
 UNICODE_WORDS = Tokenizer(
-    level="word", normalisation="unicode", version=1, unit="word", separator=" ", _tokens=_unicode_words
+    level="word", normalisation="unicode", version=2, unit="word", separator=" ", _tokens=_unicode_words
 )
 # The original study's rule, for its published figures: see _ascii_words.
 ASCII_WORDS = Tokenizer(
@@ -74,28 +84,51 @@ ASCII_WORDS = Tokenizer(
 )
 # One token per character, case kept: see _character_text. The char level has
 # this one normalisation, recorded as "unicode" like the word rule for real text.
+# Version 2 drops format characters (version 1 kept all but U+FEFF as tokens).
 CHARACTERS = Tokenizer(
     level="char",
     normalisation="unicode",
-    version=1,
+    version=2,
     unit="character",
     separator="",
     _tokens=_characters,
     _normalise=_character_text,
 )
 
+# Earlier versions, for the runs that recorded them.
+_SUPERSEDED = (
+    Tokenizer(level="word", normalisation="unicode", version=1, unit="word", separator=" ",
+              _tokens=_unicode_words_version_1),
+    Tokenizer(level="char", normalisation="unicode", version=1, unit="character", separator="",
+              _tokens=_characters_version_1, _normalise=_character_text_version_1),
+)  # fmt: skip
+
+# (level, normalisation) -> the current version, which new runs get.
 TOKENIZERS: Mapping[tuple[str, str], Tokenizer] = {
     (t.level, t.normalisation): t for t in (UNICODE_WORDS, ASCII_WORDS, CHARACTERS)
 }
+# (level, normalisation, version) -> that version: every one a run may have recorded.
+VERSIONS: Mapping[tuple[str, str, int], Tokenizer] = {
+    (t.level, t.normalisation, t.version): t for t in (*TOKENIZERS.values(), *_SUPERSEDED)
+}
 
 
-def tokenizer_for(level: str, normalisation: str) -> Tokenizer:
+def tokenizer_for(level: str, normalisation: str, version: int | None = None) -> Tokenizer:
+    """The tokenizer of `level` and `normalisation`: the current version, or `version`."""
     try:
-        return TOKENIZERS[level, normalisation]
+        current = TOKENIZERS[level, normalisation]
     except KeyError:
         known = ", ".join(f"{lv}/{nm}" for lv, nm in TOKENIZERS)
         raise ValueError(f"no tokenizer for level {level!r} with normalisation {normalisation!r}; "
                          f"known: {known}") from None  # fmt: skip
+    if version is None or version == current.version:
+        return current
+    try:
+        return VERSIONS[level, normalisation, version]
+    except KeyError:
+        known = ", ".join(str(v) for lv, nm, v in sorted(VERSIONS) if (lv, nm) == (level, normalisation))
+        raise ValueError(f"normalisation version {version} of {level}/{normalisation} is not one this "
+                         f"word_predictor knows ({known})") from None  # fmt: skip
 
 
 # The rule of `normalise` and `words`, which predict and the monitoring samples call
