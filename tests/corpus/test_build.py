@@ -22,7 +22,7 @@ from word_predictor.corpus.splits import split_bounds, split_segments, window_bl
 from word_predictor.text.tokenizer import ASCII_WORDS, CHARACTERS, UNICODE_WORDS
 from word_predictor.text.vocabulary import UNKNOWN_ID, Vocabulary
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write(path, text):
