@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import train_tiny
+from tests.helpers import train_tiny
 from word_predictor import evaluate, generate, predict, rundir, runs, train
 
 TEXT = "To be, or not to be: that is the Question.\nWhether 'tis nobler in the mind to suffer 42 slings!\n"

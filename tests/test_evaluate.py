@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.conftest import TINY_TEXT
+from tests.helpers import TINY_TEXT
 from word_predictor import scoring
 from word_predictor import evaluate
 from word_predictor.corpus.splits import Split

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import TINY_TEXT
+from tests.helpers import TINY_TEXT
 from word_predictor import evaluate, predict, train
 from word_predictor.corpus.files import ENCODING_ERRORS, CorpusError, read_tokens
 from word_predictor.text.tokenizer import ASCII_WORDS

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY_TEXT, train_tiny
+from tests.helpers import TINY_TEXT, train_tiny
 from word_predictor import evaluate, predict, rundir, train
 from word_predictor.training import trainer
 from word_predictor.config import load_config
