@@ -24,7 +24,7 @@ import pytest
 from tests.helpers import REPO, TINY_TEXT, copy_run, one_line, set_status, train_flags, write_corpus
 from word_predictor import evaluate, predict, rundir, train
 from word_predictor.training.checkpoint import read_state
-from word_predictor.config import load_config
+from word_predictor.config import Config, config_json, load_config
 from word_predictor.model.build import build_model
 from word_predictor.text.vocabulary import sha256_of
 
@@ -280,3 +280,90 @@ def test_a_run_whose_lock_is_held_is_not_resumed(trained_run, tmp_path, capsys):
     line = one_line(capsys.readouterr().err, "train")
     assert f"run {run} is being trained by another process" in line
 
+
+# ---------------------------------------------------------------- the library's own rules, without a training
+
+
+def test_write_atomic_writes_text_and_bytes_whole(tmp_path):
+    rundir.write_atomic(tmp_path / "a.txt", "café\n")
+    rundir.write_atomic(tmp_path / "b.bin", b"\x00\xff")
+    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "café\n"
+    assert (tmp_path / "b.bin").read_bytes() == b"\x00\xff"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.bin"]
+
+
+def test_a_write_killed_before_its_rename_leaves_the_old_content(tmp_path, monkeypatch):
+    path = tmp_path / "config.json"
+    rundir.write_atomic(path, "old")
+
+    def killed(source, target):
+        raise KeyboardInterrupt  # stands for the SIGKILL that lands between write and rename
+
+    monkeypatch.setattr(rundir.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        rundir.write_atomic(path, "new, and much longer than the old")
+    assert path.read_text() == "old"
+    # What the kill leaves is a stray under the temporary name, which nothing reads.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".config.json.partial", "config.json"]
+
+
+def test_a_second_holder_of_the_lock_is_refused_until_the_first_lets_go(tmp_path):
+    with rundir.locked(tmp_path):
+        with pytest.raises(rundir.RunError, match="being trained by another process"):
+            with rundir.locked(tmp_path):
+                pass
+    with rundir.locked(tmp_path):  # released: free again
+        pass
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "a\\b"])
+def test_a_run_name_that_is_not_a_plain_folder_name_is_refused(tmp_path, name):
+    with pytest.raises(rundir.RunError, match="not a plain folder name"):
+        rundir.create_run_dir(tmp_path, name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_newest_complete_run_is_picked_and_newer_incomplete_ones_named(tmp_path):
+    for name, started, complete in [("old", 1.0, True), ("done", 2.0, True), ("newer", 3.0, False), ("newest", 4.0, False)]:
+        (tmp_path / name).mkdir()
+        rundir.write_json(tmp_path / name / rundir.STATUS_FILE, {"started": started, "complete": complete})
+    notes = []
+    assert rundir.newest_complete_run(tmp_path, notes.append) == tmp_path / "done"
+    assert [run.name for run in rundir.list_runs(tmp_path)] == ["newest", "newer", "done", "old"]
+    assert len(notes) == 1 and "skipping newer incomplete run(s) newest, newer" in notes[0]
+
+
+def unfinished_run(tmp_path, **status) -> Path:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / rundir.CONFIG_FILE).write_text("{}")
+    rundir.write_json(run / rundir.STATUS_FILE, status)
+    return run
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda tmp_path: tmp_path / "nowhere", "does not exist"),
+        (lambda tmp_path: tmp_path / "file", "is a file, not a run folder"),
+        (lambda tmp_path: tmp_path, "not a word_predictor run folder"),
+        (lambda tmp_path: unfinished_run(tmp_path, complete=False), "is incomplete"),
+        (lambda tmp_path: unfinished_run(tmp_path, complete=False, stopped="non-finite loss"),
+         r"stopped \(non-finite loss\) before its first epoch ended"),
+    ],
+    ids=["missing", "a file", "no config", "incomplete", "stopped in its first epoch"],
+)
+def test_load_run_says_what_is_not_a_run_it_can_load(tmp_path, make, message):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(rundir.RunError, match=message):
+        rundir.load_run(make(tmp_path))
+
+
+def test_load_run_checks_the_vocabulary_hash_before_reading_it(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / rundir.VOCABULARY_FILE).write_text("not even JSON")
+    (run / rundir.CONFIG_FILE).write_text(config_json(Config(), vocabulary_sha256="0" * 64))
+    rundir.write_json(run / rundir.STATUS_FILE, {"complete": True})
+    with pytest.raises(rundir.RunError, match="does not match the one this run was trained with"):
+        rundir.load_run(run)
