@@ -3,6 +3,7 @@ read back, and a Predictor on a scripted reader. Fixtures live in conftest.py an
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 from pathlib import Path
@@ -88,6 +89,42 @@ def tiny_model(**settings) -> keras.Model:
     model = build_model(config, "training")
     compile_model(model, config)
     return model
+
+
+def table_rows(markdown: str) -> tuple[str, list[tuple[str, list[tuple[str, float]]]]]:
+    """The label and the rows of one samples table."""
+    label, _, table = markdown.partition("\n\n")
+    lines = table.splitlines()
+    lines = lines[: lines.index("") if "" in lines else len(lines)]  # the table, not what follows it
+    assert lines[:2] == ["| context | top next words |", "|---|---|"]
+    rows = []
+    for line in lines[2:]:
+        context, shown = (cell.strip() for cell in line.strip("|").split("|"))
+        rows.append((context, [(w, float(p)) for w, p in re.findall(r"(\S+) \((\d\.\d{3})\)", shown)]))
+    return label, rows
+
+
+# ---------------------------------------------------------------- tiny models, batches and files
+
+VOCABULARY = 10
+
+
+def tiny_config(**overrides) -> Config:
+    settings = dict(vocabulary_size=VOCABULARY, units=2, embedding_dim=3, window_size=4, dropout=0.1)
+    return Config(**(settings | overrides))
+
+
+def tiny_batches(config: Config, last_only=False):
+    ids = np.random.default_rng(0).integers(0, VOCABULARY, 64).astype(np.int32)
+    return WindowBatches(Split.from_lengths(ids, [64]), window_size=config.window_size, batch_size=8,
+                         targets=config.targets, shuffle=False, last_only=last_only)  # fmt: skip
+
+
+def write(path, text):
+    """Write `text` as UTF-8 at `path`, making its folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 # ---------------------------------------------------------------- refusals read back
@@ -180,38 +217,28 @@ def chain_table() -> np.ndarray:
     return table
 
 
-# --- text: samples, model summary, configuration ---------------------------------------
+# ---------------------------------------------------------------- --help read back
 
 
-def table_rows(markdown: str) -> tuple[str, list[tuple[str, list[tuple[str, float]]]]]:
-    """The label and the rows of one samples table."""
-    label, _, table = markdown.partition("\n\n")
-    lines = table.splitlines()
-    lines = lines[: lines.index("") if "" in lines else len(lines)]  # the table, not what follows it
-    assert lines[:2] == ["| context | top next words |", "|---|---|"]
-    rows = []
-    for line in lines[2:]:
-        context, shown = (cell.strip() for cell in line.strip("|").split("|"))
-        rows.append((context, [(w, float(p)) for w, p in re.findall(r"(\S+) \((\d\.\d{3})\)", shown)]))
-    return label, rows
-
-
-VOCABULARY = 10
-
-
-def tiny_config(**overrides) -> Config:
-    settings = dict(vocabulary_size=VOCABULARY, units=2, embedding_dim=3, window_size=4, dropout=0.1)
-    return Config(**(settings | overrides))
-
-
-def tiny_batches(config: Config, last_only=False):
-    ids = np.random.default_rng(0).integers(0, VOCABULARY, 64).astype(np.int32)
-    return WindowBatches(Split.from_lengths(ids, [64]), window_size=config.window_size, batch_size=8,
-                         targets=config.targets, shuffle=False, last_only=last_only)  # fmt: skip
-
-
-def write(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
+def help_beside_each_flag(parser: argparse.ArgumentParser, printed: str) -> dict[str, tuple[str, str]]:
+    """{flag: (its help text, what --help printed in its entry)} for every flag but --help,
+    whitespace removed from both (argparse wraps lines, and breaks words at hyphens)."""
+    entries: dict[str, str] = {}
+    flag = None
+    for line in printed.splitlines():
+        opening = re.match(r"^  (-[-\w]+|[A-Z_]+)", line)
+        if opening:
+            flag = opening.group(1)
+            entries[flag] = line[opening.end():]
+        elif flag and line.startswith("   "):  # the entry's help, continued
+            entries[flag] += line
+        else:
+            flag = None
+    result = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        name = action.option_strings[0] if action.option_strings else (action.metavar or action.dest)
+        wanted = (action.help or "") % {**vars(action), "prog": parser.prog}
+        result[name] = ("".join(wanted.split()), "".join(entries.get(name, "").split()))
+    return result

@@ -135,6 +135,9 @@ def test_input_and_step_seconds_split_the_training_part(tmp_path):
         assert step_seconds >= 0
 
 
+# --- text: samples, model summary, configuration ---------------------------------------
+
+
 @pytest.mark.slow
 def test_samples_show_top5_for_fixed_prompts_each_epoch(monitored_logdir):
     run_dir = monitored_logdir / "gru"
