@@ -277,16 +277,3 @@ def test_an_event_record_torn_by_the_kill_does_not_stop_a_resume(trained_run, tm
     assert logged["epoch_loss"] == [0, 1]
     log_every = load_config(run / "config.json")[0].log_every
     assert logged["batch_loss"] == list(range(log_every, 2 * steps_per_epoch + 1, log_every))
-
-
-def test_resume_takes_no_other_settings(tmp_path, capsys):
-    assert train.main(["--resume", str(tmp_path), "--units", "9", "--cell", "gru"]) == 2
-    line = one_line(capsys.readouterr().err, "train")
-    assert "--resume takes every setting from the run; drop --cell --units" in line
-
-
-@pytest.mark.slow
-def test_a_complete_run_is_not_resumed(trained_run, capsys):
-    assert train.main(["--resume", str(trained_run)]) == 1
-    assert "is already complete" in one_line(capsys.readouterr().err, "train")
-

@@ -1,5 +1,5 @@
-"""The trainer: the corpus read as the config says, and a tiny train_new that leaves a
-complete run folder, every file in it, written by the callbacks fit() was given."""
+"""The trainer: the corpus read as the config says, a tiny train_new that leaves a complete
+run folder, every file in it, written by the callbacks fit() was given, and what a resume refuses."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from tests.helpers import TINY_TEXT
-from word_predictor import rundir
+from tests.helpers import TINY_TEXT, one_line
+from word_predictor import rundir, train
 from word_predictor.config import Config, load_config
 from word_predictor.errors import UsageError
 from word_predictor.text.tokenizer import UNICODE_WORDS
@@ -91,3 +91,19 @@ def test_train_new_leaves_a_complete_run_folder_with_every_file(texts):
     assert metrics["epochs_completed"] == 2 and metrics["best_epoch"] == state["best_epoch"] + 1
     assert 1 < metrics["test"]["perplexity"] < len(Vocabulary.load(run / rundir.VOCABULARY_FILE))
     assert rundir.load_run(run).config == config
+
+
+# ---------------------------------------------------------------- what a resume refuses
+
+
+def test_resume_takes_no_other_settings(tmp_path, capsys):
+    assert train.main(["--resume", str(tmp_path), "--units", "9", "--cell", "gru"]) == 2
+    line = one_line(capsys.readouterr().err, "train")
+    assert "--resume takes every setting from the run; drop --cell --units" in line
+
+
+@pytest.mark.slow
+def test_a_complete_run_is_not_resumed(trained_run, capsys):
+    assert train.main(["--resume", str(trained_run)]) == 1
+    assert "is already complete" in one_line(capsys.readouterr().err, "train")
+
