@@ -152,8 +152,8 @@ def child(corpus_dir: Path, workers: int, max_batches: int | None) -> None:
             result["build_seconds"] = time.perf_counter() - started
         result["build_peak_anon_mib"] = peak.peak_mib
         result["read_mb_per_second"] = result["text_mb"] / result["build_seconds"]
-        result["million_words_per_second"] = corpus.tokens / 1e6 / result["build_seconds"]
-        result["tokens"] = corpus.tokens
+        result["million_words_per_second"] = corpus.token_count / 1e6 / result["build_seconds"]
+        result["tokens"] = corpus.token_count
         result["vocabulary"] = len(corpus.vocabulary)
         del corpus
         with AnonymousPeak() as peak:

@@ -65,7 +65,7 @@ def whole_slice(path: Path):
 
 def vocabulary_size(path: Path) -> tuple[int, int]:
     corpus = whole_slice(path)
-    return len(corpus.vocabulary), corpus.splits["train"].tokens
+    return len(corpus.vocabulary), corpus.splits["train"].token_count
 
 
 def ours_peak(rows: list[dict]) -> float:

@@ -306,7 +306,7 @@ def worker(kind: str, threads: int) -> None:
     def reply(**message):
         print(REPLY + json.dumps(message), flush=True)
 
-    reply(ready=True, vocabulary=len(vocabulary), tokens=split.tokens)
+    reply(ready=True, vocabulary=len(vocabulary), tokens=split.token_count)
     for line in sys.stdin:
         request = json.loads(line)
         if request["op"] == "setup":

@@ -98,9 +98,9 @@ def test_random_bytes_as_corpus_build_or_fail_cleanly(files, encoding_errors, th
         assert len(built.vocabulary) >= 2
         for split in built.splits.values():
             assert split.ids.size == 0 or 0 <= split.ids.min() <= split.ids.max() < len(built.vocabulary)
-            assert int(split.segment_lengths.sum()) == split.tokens
+            assert int(split.segment_lengths.sum()) == split.token_count
         total = sum(len(expected_words(data, encoding_errors)) for data in files)
-        assert built.tokens == total
+        assert built.token_count == total
 
 
 def _random_bytes(seed: int, size: int) -> bytes:

@@ -140,3 +140,24 @@ def test_runtime_folders_never_import_keras(folder):
                    or n in ("word_predictor.backend.keras",)]  # fmt: skip
             assert not bad, f"{path.relative_to(PACKAGE)} imports {bad[0]}"
 
+
+
+def test_no_library_module_is_longer_than_300_lines():
+    long = {
+        module_name(p): n
+        for p in PACKAGE.rglob("*.py")
+        if part(module_name(p)) not in COMMANDS and (n := len(p.read_text(encoding="utf-8").splitlines())) > 300
+    }
+    assert long == {}
+
+
+def test_no_library_function_is_longer_than_60_lines():
+    # From `def` to its last line, docstring included: a function that needs more is two jobs.
+    long = {
+        f"{module_name(p)}.{node.name}": node.end_lineno - node.lineno + 1
+        for p in PACKAGE.rglob("*.py")
+        if part(module_name(p)) not in COMMANDS
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60
+    }
+    assert long == {}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import TINY_TEXT, help_beside_each_flag, train_tiny
+from tests.helpers import TINY_FLAGS, TINY_TEXT, help_beside_each_flag, train_tiny
 from word_predictor import evaluate, predict, rundir, train
-from word_predictor.training import trainer
+from word_predictor.training import reading
 from word_predictor.config import load_config
 from word_predictor.text.vocabulary import Vocabulary, sha256_of
 from word_predictor.text.tokenizer import tokenizer_for
@@ -122,12 +122,15 @@ def test_mixed_precision_trains_and_predicts(tmp_path, tiny_corpus, context, cap
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_ctrl_c_during_training_says_how_to_resume(tiny_corpus, tmp_path, capsys, monkeypatch):
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
+def test_ctrl_c_during_training_says_how_to_resume(tiny_corpus, tmp_path, capsys):
+    from word_predictor.backend import keras
 
-    monkeypatch.setattr(trainer, "_fit", interrupted)
-    assert train_tiny(tiny_corpus, tmp_path / "logs", "--run-name", "cut") == 130
+    class CtrlC(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            raise KeyboardInterrupt
+
+    flags = ["--corpus", str(tiny_corpus), "--logdir", str(tmp_path / "logs"), *TINY_FLAGS, "--run-name", "cut"]
+    assert train.main(flags, callbacks=[CtrlC()]) == 130
     run = tmp_path / "logs" / "cut"
     assert capsys.readouterr().err == (
         f"word_predictor.train: interrupted; continue from the last completed epoch with "
@@ -205,7 +208,7 @@ def test_bad_held_out_texts_are_one_line_and_no_run(tmp_path, tiny_corpus, capsy
     held = tmp_path / "held"
     held.mkdir()
     (held / "test.txt").write_text(TINY_TEXT, encoding="utf-8")
-    monkeypatch.setattr(trainer, "build_corpus", lambda *a, **k: pytest.fail("the corpus was read"))
+    monkeypatch.setattr(reading, "build_corpus", lambda *a, **k: pytest.fail("the corpus was read"))
     flags = [f.replace("HELD", str(held)).replace("CORPUS", str(tiny_corpus)) for f in flags]
     assert train_tiny(tiny_corpus, tmp_path / "logs", *flags) == code
     err = capsys.readouterr().err.strip().splitlines()

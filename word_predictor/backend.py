@@ -16,15 +16,27 @@ import fails, or always with WORD_PREDICTOR_TF_LOGS=1.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import tempfile
 from pathlib import Path
 
 from word_predictor.config import PRECISIONS
+from word_predictor.errors import UserError, warn
 
 BACKENDS = ("tensorflow", "jax", "torch")
 DEFAULT_BACKEND = "tensorflow"
+# What installs each backend, for the one line that says one is missing.
+INSTALL = {
+    "tensorflow": "pip install -r requirements.txt",
+    "jax": "pip install -r requirements-jax.txt",
+    "torch": "pip install torch --index-url https://download.pytorch.org/whl/cpu",
+}
+
+
+class BackendError(UserError, ValueError):
+    """A backend that cannot be used here: unknown, not installed, or a second one in one process."""
 
 
 def requested() -> str:
@@ -32,23 +44,50 @@ def requested() -> str:
     return os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
 
 
-def select(name: str | None) -> str:
+def installed() -> list[str]:
+    """The backends whose package (and Keras) can be imported here, without importing them."""
+    if importlib.util.find_spec("keras") is None:
+        return []
+    return [name for name in BACKENDS if importlib.util.find_spec(name) is not None]
+
+
+def select(name: str | None, on_note=warn) -> str:
     """Make `name` (None: the environment's choice) the backend Keras will load with.
 
     Call it before anything imports Keras. Keras reads KERAS_BACKEND once, when it is
     first imported, so a second, different choice in the same process cannot work.
+    When nobody asked for a backend (no KERAS_BACKEND) and the default is not
+    installed, one that is is used, and `on_note` says so in one line.
     """
     name = name or requested()
     if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+        raise BackendError(f"unknown backend {name!r} (from --backend or KERAS_BACKEND); choose one of "
+                           f"{', '.join(BACKENDS)}")
     loaded = _loaded_backend()
     if loaded is not None and loaded != name:
-        raise ValueError(
+        raise BackendError(
             f"Keras is already loaded with the {loaded} backend in this process, so it cannot "
             f"switch to {name}; choose the backend before Keras is imported"
         )
+    if loaded is None:
+        name = _installed_choice(name, on_note)
     os.environ["KERAS_BACKEND"] = name
     return name
+
+
+def _installed_choice(name: str, on_note) -> str:
+    available = installed()
+    if name in available:
+        return name
+    if not available:
+        raise BackendError(f"no Keras backend is installed; install one: {INSTALL[DEFAULT_BACKEND]} "
+                           f"(TensorFlow), or {INSTALL['jax']} (JAX, no TensorFlow)")
+    if name == DEFAULT_BACKEND and not os.environ.get("KERAS_BACKEND"):
+        on_note(f"{DEFAULT_BACKEND} is not installed, so the {available[0]} backend runs the model "
+                f"(pass --backend to choose)")
+        return available[0]
+    raise BackendError(f"the {name} backend is not installed; install it with {INSTALL[name]}, or pass --backend "
+                       f"{available[0]} (installed here: {', '.join(available)})")
 
 
 def add_backend_argument(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +122,7 @@ def _import_keras_quietly():
             import tensorflow as tf
 
             tf.config.list_physical_devices()  # the CUDA probe, while still quiet
+            tf.get_logger().addFilter(_expected_retracing)
         except BaseException:
             os.dup2(saved, 2)
             sink.seek(0)
@@ -94,10 +134,26 @@ def _import_keras_quietly():
     return keras
 
 
+def _expected_retracing(record) -> bool:
+    """A logging filter: drop TensorFlow's "triggered tf.function retracing" warning.
+
+    Predicting on contexts of many lengths (a full-context run's samples and readers)
+    traces Keras' predict step once per shape until its reduce_retracing option
+    generalises the shape; that is expected and bounded, and the warning's advice does
+    not apply. Every other TensorFlow message passes."""
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
 def _keras():
     """Keras, imported on first use and then kept as an ordinary module attribute."""
     if "keras" not in globals():
-        globals()["keras"] = _import_keras_quietly()
+        try:
+            globals()["keras"] = _import_keras_quietly()
+        except ImportError as error:  # a backend's package broken or half installed
+            name = requested()
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise BackendError(f"Keras cannot load the {name} backend ({reason}); reinstall it with "
+                               f"{INSTALL.get(name, INSTALL[DEFAULT_BACKEND])}, or pass --backend another") from None
     return globals()["keras"]
 
 

@@ -24,6 +24,54 @@ _RENAMED = {"chunk_size": "window_size"}
 # Settings a format-1 run never recorded, with the value it used.
 _FORMAT_1_VALUES = {"normalisation": "ascii", "level": "word", "context": "window"}
 
+# What a setting left out (None) means at each level: characters are read as the running
+# text, in longer chunks (a word is several characters), through a smaller embedding, by two
+# layers with light dropout (the best measured on 2 CPU cores: docs/benchmarks.md, section 10).
+LEVEL_DEFAULTS = {
+    "word": {"context": "window", "bptt": 35, "embedding_dim": 128, "layers": 1, "dropout": 0.5},
+    "char": {"context": "full", "bptt": 100, "embedding_dim": 64, "layers": 2, "dropout": 0.2},
+}
+# Lanes read the text once per epoch, so fewer, longer batches than windows.
+CONTEXT_BATCH_SIZE = {"window": 128, "full": 32}
+HELD_OUT_FRACTION = {"validation": 0.1, "test": 0.2}  # a share of the corpus when no text is given
+
+
+class SettingError(ValueError):
+    """A setting that cannot work, or two that cannot work together.
+
+    The message names each setting as {field} (a Config field, or a keyword of the
+    function refused) and each value as {key}, given as keyword arguments (so a value
+    holding braces stays as it is). str() shows the settings' own names, and a command
+    shows its names for them (its flags) with `phrased`, so the library never speaks a
+    command's language:
+
+        error = SettingError("{bptt} must be at most {most}", most=99)
+        str(error)                         -> "bptt must be at most 99"
+        error.phrased({"bptt": "--bptt"})  -> "--bptt must be at most 99"
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template)
+        self.template = template
+        self.values = values
+
+    def phrased(self, names: dict[str, str]) -> str:
+        return self.template.format_map(_Names(names, self.values))
+
+    def __str__(self) -> str:
+        return self.phrased({})
+
+
+class _Names(dict):
+    """A value by its key; a setting by the name the command gives it, else its own."""
+
+    def __init__(self, names: dict[str, str], values: dict):
+        super().__init__(values)
+        self.names = names
+
+    def __missing__(self, field: str) -> str:
+        return self.names.get(field, field)
+
 
 @dataclass
 class Config:
@@ -33,8 +81,9 @@ class Config:
     normalisation: str = "unicode"
     unknown_threshold: int = 3
     max_vocabulary: int = 0  # 0: no limit
-    validation_fraction: float = 0.1
-    test_fraction: float = 0.2
+    # None (here and below): what leaving the setting out means, resolved in __post_init__
+    validation_fraction: float | None = None  # 0.1, or 0 with validation_text
+    test_fraction: float | None = None  # 0.2, or 0 with test_text
     # texts given as the held-out splits instead of shares of the corpus (absolute paths)
     validation_text: list[str] = field(default_factory=list)
     test_text: list[str] = field(default_factory=list)
@@ -42,21 +91,21 @@ class Config:
     # model
     cell: str = "lstm"
     bidirectional: bool = False
-    layers: int = 1
+    layers: int | None = None  # LEVEL_DEFAULTS
     units: int = 256
-    embedding_dim: int = 128
+    embedding_dim: int | None = None  # LEVEL_DEFAULTS
     one_hot: bool = False
-    dropout: float = 0.5
-    targets: str = "all"
+    dropout: float | None = None  # LEVEL_DEFAULTS
+    targets: str | None = None  # "all", or "last" when bidirectional
     tie_weights: bool = False
     # how the text is fed: windows of `window_size` tokens, or lanes read in
     # chunks of `bptt` tokens with the state carried from chunk to chunk
-    context: str = "window"
+    context: str | None = None  # LEVEL_DEFAULTS
     window_size: int = 5
-    bptt: int = 35
+    bptt: int | None = None  # LEVEL_DEFAULTS
     # training
     epochs: int = 20
-    batch_size: int = 128
+    batch_size: int | None = None  # windows per step, or lanes: CONTEXT_BATCH_SIZE
     learning_rate: float = 0.005
     clip_norm: float = 1.0
     patience: int = 3
@@ -74,6 +123,20 @@ class Config:
     validation_tokens: int = 0
     test_tokens: int = 0
 
+    def __post_init__(self):
+        """Fill each setting left out (None) with what it means for this level, context
+        and the held-out texts, so Config(level="char") is what `train --level char` builds."""
+        for name, value in LEVEL_DEFAULTS.get(self.level, LEVEL_DEFAULTS["word"]).items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+        if self.batch_size is None:
+            self.batch_size = CONTEXT_BATCH_SIZE.get(self.context, CONTEXT_BATCH_SIZE["window"])
+        if self.targets is None:
+            self.targets = "last" if self.bidirectional else "all"
+        for split, share in HELD_OUT_FRACTION.items():
+            if getattr(self, f"{split}_fraction") is None:
+                setattr(self, f"{split}_fraction", 0.0 if getattr(self, f"{split}_text") else share)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -83,41 +146,55 @@ class Config:
         data = {_RENAMED.get(k, k): v for k, v in data.items()}
         return cls(**{k: v for k, v in data.items() if k in names})
 
-    @property
-    def input_description(self) -> str:
-        return "one-hot" if self.one_hot else f"embedding {self.embedding_dim}"
+    @classmethod
+    def from_run_settings(cls, data: dict, config_format: str = CONFIG_FORMAT) -> Config:
+        """The settings of a run's config.json, in the given format, as today's Config."""
+        if config_format != CONFIG_FORMAT:
+            data = {**_FORMAT_1_VALUES, **data}
+        return cls.from_dict(data)
+
+
+def unused_settings(config: Config) -> set[str]:
+    """The settings this run does not use: they keep a default that describes nothing."""
+    unused = {"bptt"} if config.context == "window" else {"window_size"}
+    return unused | ({"embedding_dim"} if config.one_hot else set())
 
 
 def validate(config: Config) -> None:
-    """Fail early, with the valid choices, before any data is read."""
-    if config.cell not in CELLS:
-        raise ValueError(f"unknown cell {config.cell!r}; choose one of {', '.join(CELLS)}")
-    if config.context not in CONTEXTS:
-        raise ValueError(f"unknown context {config.context!r}; choose one of {', '.join(CONTEXTS)}")
+    """Fail early, with the valid choices, before any data is read (SettingError)."""
+    for name, choices in (("level", LEVELS), ("cell", CELLS), ("context", CONTEXTS), ("targets", TARGETS)):
+        if getattr(config, name) not in choices:
+            raise SettingError("unknown {%s} {value!r}; choose one of {choices}" % name,
+                               value=getattr(config, name), choices=", ".join(choices))
     if config.bidirectional and config.context == "full":
-        raise ValueError(
+        raise SettingError(
             "a bidirectional layer reads the text after each word, which full-context training "
-            "would hand it as the answer; drop --bidirectional or use --context window"
+            "would hand it as the answer; drop {bidirectional} or use {context} window"
         )
     if config.bidirectional and config.targets == "all":
-        raise ValueError(
+        raise SettingError(
             "a bidirectional layer sees the words after each position, so it cannot predict "
-            "every position; use --targets last with --bidirectional"
+            "every position; use {targets} last with {bidirectional}"
         )
-    if config.layers < 1 or config.units < 1 or config.window_size < 1 or config.embedding_dim < 1 or config.bptt < 1:
-        raise ValueError("--layers, --units, --window-size, --bptt and --embedding-dim must be at least 1")
+    sizes = ("layers", "units", "window_size", "bptt", "embedding_dim", "batch_size")
+    if any(getattr(config, name) < 1 for name in sizes):
+        raise SettingError(", ".join("{%s}" % name for name in sizes) + " must each be at least 1")
     if not 0.0 <= config.dropout < 1.0:
-        raise ValueError("--dropout must be in [0, 1)")
+        raise SettingError("{dropout} must be in [0, 1)")
     if config.tie_weights:
-        if config.one_hot:
-            raise ValueError("--tie-weights reuses the embedding, and a --one-hot model has none")
-        if config.bidirectional:
-            raise ValueError("--tie-weights needs one direction: a bidirectional layer gives 2 x --units outputs")
-        if config.embedding_dim != config.units:
-            raise ValueError(
-                f"--tie-weights needs the embedding size ({config.embedding_dim}) to equal the last "
-                f"layer's units ({config.units}); set --embedding-dim {config.units}"
-            )
+        _validate_tied(config)
+
+
+def _validate_tied(config: Config) -> None:
+    if config.one_hot:
+        raise SettingError("{tie_weights} reuses the embedding, and a one-hot model ({one_hot}) has none")
+    if config.bidirectional:
+        raise SettingError("{tie_weights} needs one direction: a bidirectional layer gives 2 x {units} outputs")
+    if config.embedding_dim != config.units:
+        raise SettingError(
+            "{tie_weights} needs the embedding size ({size}) to equal the last layer's units ({units_value}); "
+            "set {embedding_dim} {units_value}", size=config.embedding_dim, units_value=config.units,
+        )
 
 
 def config_json(config: Config, **extra) -> str:
@@ -133,6 +210,4 @@ def load_config(path: Path) -> tuple[Config, dict]:
     settings = data.get("settings")
     if not isinstance(settings, dict):
         raise ValueError("config.json holds no settings")
-    if data["format"] != CONFIG_FORMAT:
-        settings = {**_FORMAT_1_VALUES, **settings}
-    return Config.from_dict(settings), data
+    return Config.from_run_settings(settings, data["format"]), data

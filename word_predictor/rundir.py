@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from word_predictor.config import Config, load_config
+from word_predictor.config import Config, SettingError, load_config
+from word_predictor.corpus import store
 from word_predictor.corpus.splits import Split
 from word_predictor.errors import UserError
 from word_predictor.text.vocabulary import Vocabulary, sha256_of
@@ -46,25 +47,21 @@ CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_MODEL = "last.keras"
 CHECKPOINT_STATE = "state.json"
 LOCK_FILE = ".lock"
+# What every command needs of a complete run (mark_complete checks them).
+COMPLETE_FILES = (CONFIG_FILE, VOCABULARY_FILE, MODEL_FILE, METRICS_FILE, TEST_SPLIT_FILE)
 
 
 class RunError(UserError):
     pass
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+class RunSettingError(RunError, SettingError):
+    """A run folder that cannot be made where a setting ({logdir}, {run_name}) says; a command names the flag."""
 
 
 def write_atomic(path: Path, content: str | bytes) -> None:
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.partial")
     opening = {"mode": "wb"} if isinstance(content, bytes) else {"mode": "w", "encoding": "utf-8"}
-    with _replacing(path, temporary), open(temporary, **opening) as stream:
+    with _replacing(path, ".partial") as temporary, open(temporary, **opening) as stream:
         stream.write(content)
         stream.flush()
         os.fsync(stream.fileno())
@@ -79,68 +76,79 @@ def read_json(path: Path) -> dict:
 
 
 def save_model_atomic(model: keras.Model, path: Path) -> None:
-    path = Path(path)
-    temporary = path.with_name(f".{path.stem}.partial.keras")  # Keras insists on .keras
-    with _replacing(path, temporary):
+    with _replacing(path, ".partial.keras") as temporary:  # Keras insists on .keras
         model.save(temporary)
-        with open(temporary, "rb") as stream:
-            os.fsync(stream.fileno())
+        _fsync_file(temporary)
 
 
 def write_test_split(run_dir: Path, split: Split) -> None:
-    path = Path(run_dir) / TEST_SPLIT_FILE
-    temporary = path.with_name(f".{TEST_SPLIT_FILE}.partial.npz")
-    with _replacing(path, temporary):
+    with _replacing(Path(run_dir) / TEST_SPLIT_FILE, ".partial.npz") as temporary:
         split = split.compact()
         np.savez(temporary, ids=split.ids, segment_lengths=split.segment_lengths)
-        with open(temporary, "rb") as stream:
-            os.fsync(stream.fileno())
+        _fsync_file(temporary)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as stream:
+        os.fsync(stream.fileno())
 
 
 @contextlib.contextmanager
-def _replacing(path: Path, temporary: Path):
-    """Write `temporary` in the body, then rename it over `path` in one step.
-
-    A kill at any moment leaves the old `path` (and at worst a stray temporary);
-    a write that fails (a full disk) removes the temporary and says so in one line.
-    """
+def _replacing(path: Path, suffix: str):
+    """store.replaced (the one atomic write) beside `path`, with a write that fails (a
+    full disk) said in one line; the previous version of `path` is kept."""
+    path = Path(path)
     try:
-        yield
-        os.replace(temporary, path)
-        _fsync_dir(path.parent)
+        with store.replaced(path, path.with_name(f".{path.stem}{suffix}")) as temporary:
+            yield temporary
     except OSError as error:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise RunError(
-            f"cannot write {path}: {error.strerror or error}; its previous version is kept. Free some space "
-            "or fix the permissions, then try again (python -m word_predictor.train --resume RUN continues "
-            "an interrupted training)"
+        raise RunSettingError(
+            "cannot write {path}: {problem}; its previous version is kept. Free some space or fix the "
+            "permissions, then try again ({resume} RUN continues an interrupted training)",
+            path=path, problem=error.strerror or error,
         ) from None
 
 
-def read_test_split(run_dir: Path) -> Split:
+def read_checked(path: Path, load, what: str):
+    """The one way a run-folder file is read: `load(path)`, a missing, damaged or cut-short file said in one line."""
     try:
-        with np.load(Path(run_dir) / TEST_SPLIT_FILE, allow_pickle=False) as data:
-            split = Split.from_lengths(data["ids"].astype(np.int32), data["segment_lengths"])
-    except (OSError, KeyError, ValueError) as error:
-        raise RunError(f"cannot read the test split of {run_dir}: {error}; pass --text FILE") from None
+        return load(Path(path))
+    except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+        raise RunError(f"cannot read {what} {path} (missing, damaged or cut short: {reason})") from None
+
+
+def read_test_split(run_dir: Path) -> Split:
+    def load(path: Path) -> Split:
+        with np.load(path, allow_pickle=False) as data:
+            return Split.from_lengths(data["ids"].astype(np.int32), data["segment_lengths"])
+
+    split = read_checked(Path(run_dir) / TEST_SPLIT_FILE, load, "the test split")
     if split.ids.size == 0:
         raise RunError(f"run {run_dir} kept no test split (--test-fraction 0); pass --text FILE")
     return split
 
 
+def check_vocabulary_file(run_dir: Path, provenance: dict) -> None:
+    """The vocabulary file is the one the run was trained with (its hash is in config.json)."""
+    path = Path(run_dir) / VOCABULARY_FILE
+    if read_checked(path, sha256_of, "the vocabulary") != provenance.get("vocabulary_sha256"):
+        raise RunError(
+            f"{path} does not match the one this run was trained with (its hash differs from config.json); "
+            "restore the original file"
+        )
+
+
 def create_run_dir(logdir: Path, name: str) -> Path:
     if not name or name in (".", "..") or "/" in name or "\\" in name:
-        raise RunError(f"--run-name {name!r} is not a plain folder name")
+        raise RunSettingError("{run_name} {name!r} is not a plain folder name", name=name)
     make_logdir(logdir)
     run_dir = Path(logdir) / name
     try:
         run_dir.mkdir()  # atomic: of two trainings with one name, only one gets it
     except FileExistsError:
-        raise RunError(
-            f"run folder {run_dir} already exists; choose another --run-name, or continue it "
-            f"with --resume {run_dir}"
-        ) from None
+        raise RunSettingError("run folder {run_dir} already exists; choose another {run_name}, or continue it with "
+                              "{resume} {run_dir}", run_dir=run_dir) from None
     except OSError as error:
         raise RunError(f"cannot create run folder {run_dir}: {error.strerror or error}") from None
     return run_dir
@@ -150,11 +158,12 @@ def make_logdir(logdir: Path) -> None:
     """Create `logdir` (and its parents), or say in one line why it cannot be."""
     logdir = Path(logdir)
     if logdir.exists() and not logdir.is_dir():
-        raise RunError(f"--logdir {logdir} is a file, not a folder; pass a folder for the runs")
+        raise RunSettingError("{logdir} {path} is a file, not a folder; pass a folder for the runs", path=logdir)
     try:
         logdir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise RunError(f"cannot create --logdir {logdir}: {error.strerror or error}; pass a folder you can write") from None
+        raise RunSettingError("cannot create {logdir} {path}: {problem}; pass a folder you can write", path=logdir,
+                              problem=error.strerror or error) from None
 
 
 @contextlib.contextmanager
@@ -165,9 +174,7 @@ def locked(run_dir: Path):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunError(
-                f"run {run_dir} is being trained by another process; wait for it to finish"
-            ) from None
+            raise RunError(f"run {run_dir} is being trained by another process; wait for it to finish") from None
         yield
     finally:
         os.close(fd)
@@ -189,10 +196,11 @@ def is_complete(run_dir: Path) -> bool:
 
 
 def mark_complete(run_dir: Path) -> None:
-    """The last write of a training, once every other file is in place.
-
-    Records the model's hash too, so a model.keras swapped in afterwards is refused.
-    """
+    """The last write of a training, once every other file is in place; records the
+    model's hash too, so a model.keras swapped in afterwards is refused."""
+    missing = [name for name in COMPLETE_FILES if not (Path(run_dir) / name).is_file()]
+    if missing:  # a bug if it happens: every path to here writes them first
+        raise RunError(f"run {run_dir} lacks {', '.join(missing)}, so it is not marked complete")
     model_sha256 = sha256_of(Path(run_dir) / MODEL_FILE)
     write_status(run_dir, complete=True, finished=time.time(), model_sha256=model_sha256)
 
@@ -258,30 +266,18 @@ def load_run(run_dir: Path) -> Run:
             f"run {run_dir} is incomplete (still training or interrupted); finish it with "
             f"python -m word_predictor.train --resume {run_dir}"
         )
-    try:
-        config, provenance = load_config(run_dir / CONFIG_FILE)
-        # The hash first: a vocabulary that is not the run's own is never even parsed.
-        if sha256_of(run_dir / VOCABULARY_FILE) != provenance.get("vocabulary_sha256"):
-            raise RunError(
-                f"{run_dir / VOCABULARY_FILE} does not match the one this run was trained with "
-                "(its hash differs from config.json); restore the original file"
-            )
-        vocabulary = Vocabulary.load(run_dir / VOCABULARY_FILE)
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise RunError(f"cannot read run {run_dir}: {error}") from None
+    config, provenance = read_checked(run_dir / CONFIG_FILE, load_config, "the settings")
+    check_vocabulary_file(run_dir, provenance)  # first: a vocabulary not the run's own is never parsed
+    vocabulary = read_checked(run_dir / VOCABULARY_FILE, Vocabulary.load, "the vocabulary")
     model_file = run_dir / MODEL_FILE
     if "model_sha256" in status and model_file.is_file() and sha256_of(model_file) != status["model_sha256"]:
-        raise RunError(
-            f"{run_dir / MODEL_FILE} is not the model this run finished with (its hash differs from "
-            f"{STATUS_FILE}); restore the original file or train again"
-        )
+        raise RunError(f"{run_dir / MODEL_FILE} is not the model this run finished with (its hash differs from "
+                       f"{STATUS_FILE}); restore the original file or train again")
     model = load_model(run_dir / MODEL_FILE)
     outputs = model.outputs[0].shape[-1]  # logits first (a full-context model also returns its states)
     if outputs != len(vocabulary) or config.vocabulary_size != len(vocabulary):
-        raise RunError(
-            f"the model in {run_dir} predicts {outputs} words but the vocabulary has "
-            f"{len(vocabulary)}; they come from different runs"
-        )
+        raise RunError(f"the model in {run_dir} predicts {outputs} tokens but the vocabulary has "
+                       f"{len(vocabulary)}; they come from different runs")
     return Run(run_dir, config, vocabulary, model, provenance)
 
 

@@ -13,7 +13,8 @@ import math
 import sys
 from pathlib import Path
 
-from word_predictor import cli, rundir
+from word_predictor import backend, cli, rundir
+from word_predictor.config import Config, unused_settings
 from word_predictor.errors import UserError, run_cli
 from word_predictor.scoring.figures import perplexity
 
@@ -49,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--logdir", type=Path, default=Path("logs"), help="folder that holds the runs (default: logs)"
     )
     parser.add_argument("--json", action="store_true", help="print a JSON list of runs instead of a table")
+    # Listing runs loads no model, so the backend is only checked, for one set of flags across commands.
+    backend.add_backend_argument(parser)
     return parser
 
 
@@ -74,15 +77,18 @@ def _list(args: argparse.Namespace) -> int:
 def describe(run_dir: Path) -> dict:
     """One run as plain values (None where a figure is not known yet)."""
     status = rundir.read_status(run_dir)
-    settings = _read(run_dir / rundir.CONFIG_FILE).get("settings", {})
+    data = _read(run_dir / rundir.CONFIG_FILE)
+    config = _config(data)
     metrics = _read(run_dir / rundir.METRICS_FILE)
     state = "complete" if status.get("complete") is True else "incomplete"
-    if not settings:
+    if config is None:
         state = "unreadable"  # no config.json, or a damaged one
     best_loss = metrics.get("best_validation_loss")
     if best_loss is None:  # still training or interrupted: the resume checkpoint knows
         best_loss = _read(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_STATE).get("best_val_loss")
     test = metrics.get("test") or {}
+    # None where a setting is unknown, or one the run does not use (as 0 on the HParams dashboard)
+    settings = {} if config is None else {k: v for k, v in config.to_dict().items() if k not in unused_settings(config)}
     return {
         "name": run_dir.name,
         "path": str(run_dir),
@@ -90,20 +96,9 @@ def describe(run_dir: Path) -> dict:
         "started": status.get("started"),
         "finished": status.get("finished"),
         "stopped": metrics.get("stopped") or status.get("stopped"),
-        # a format-1 run (no level, no context) read words through windows
-        "level": settings.get("level", "word") if settings else None,
-        "context": settings.get("context", "window") if settings else None,
-        "cell": settings.get("cell"),
-        "bidirectional": settings.get("bidirectional"),
-        "layers": settings.get("layers"),
-        "units": settings.get("units"),
-        "one_hot": settings.get("one_hot"),
-        "embedding_dim": None if settings.get("one_hot") else settings.get("embedding_dim"),
-        "window_size": settings.get("window_size", settings.get("chunk_size")),
-        "bptt": settings.get("bptt"),
-        "length": settings.get("bptt") if settings.get("context") == "full" else settings.get(
-            "window_size", settings.get("chunk_size")
-        ),
+        **{name: settings.get(name) for name in ("level", "context", "cell", "bidirectional", "layers", "units",
+                                                 "one_hot", "embedding_dim", "window_size", "bptt")},  # fmt: skip
+        "length": settings.get("bptt") if settings.get("context") == "full" else settings.get("window_size"),
         "vocabulary_size": settings.get("vocabulary_size"),
         "epochs_completed": metrics.get("epochs_completed", status.get("epochs_completed", 0)),
         "epochs": settings.get("epochs"),
@@ -112,6 +107,17 @@ def describe(run_dir: Path) -> dict:
         "test_top1": test.get("top1"),
         "test_top5": test.get("top5"),
     }
+
+
+def _config(data: dict) -> Config | None:
+    """The run's settings as config reads them (any format it reads), None if unreadable."""
+    settings = data.get("settings")
+    if not isinstance(settings, dict) or not settings:
+        return None
+    try:
+        return Config.from_run_settings(settings, data.get("format"))
+    except (TypeError, ValueError):
+        return None
 
 
 def format_table(rows: list[dict]) -> str:
@@ -125,7 +131,7 @@ def format_table(rows: list[dict]) -> str:
         if row["one_hot"] is not None:
             derived["input"] = "one-hot" if row["one_hot"] else f"embedding {row['embedding_dim']}"
         values = {**row, **derived}
-        shown.append(["-" if values[key] is None else form(values[key]) for _, key, form in COLUMNS])
+        shown.append(["-" if values[key] is None else _escaped(form(values[key])) for _, key, form in COLUMNS])
     widths = [max(len(line[i]) for line in shown) for i in range(len(COLUMNS))]
     lines = []
     for line in shown:
@@ -135,6 +141,11 @@ def format_table(rows: list[dict]) -> str:
         ]
         lines.append("  ".join(padded).rstrip())
     return "\n".join(lines)
+
+
+def _escaped(text: str) -> str:
+    """A value on one table line: control characters (a newline in a run name) as escapes."""
+    return "".join(repr(c)[1:-1] if not c.isprintable() else c for c in text)
 
 
 def _read(path: Path) -> dict:

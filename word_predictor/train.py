@@ -7,37 +7,44 @@ Config to word_predictor.trainer, which does the work.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import os
 import shlex
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from word_predictor import backend, cli
 from word_predictor.config import (
     CELLS,
     CONTEXTS,
+    DEFAULT_PROMPT,
     HELD_OUT_SPLITS,
     LEVELS,
     NORMALISATIONS,
     PRECISIONS,
     TARGETS,
     Config,
+    SettingError,
     validate,
 )
 from word_predictor.corpus.files import ENCODING_ERRORS
-from word_predictor.errors import UsageError, run_cli
+from word_predictor.errors import Interrupted, UsageError, UserError, run_cli
 
 PROG = "python -m word_predictor.train"
-DEFAULTS = Config()
+DEFAULTS = Config()  # at word level; Config(level="char") has the character defaults
+CHAR_DEFAULTS = Config(level="char")
 DEFAULT_CORPUS = "corpus"  # a folder of the working directory, as in the repository
-# Lanes read the text once per epoch, so fewer, longer batches than windows.
-DEFAULT_BATCH_SIZE = {"window": DEFAULTS.batch_size, "full": 32}
-# What a flag left out means at each level: characters are read as the running text,
-# in longer chunks (a word is several characters), through a smaller embedding, by two
-# layers with light dropout (the best measured on 2 CPU cores: docs/benchmarks.md, section 10).
-LEVEL_DEFAULTS = {
-    "word": {"context": DEFAULTS.context, "bptt": DEFAULTS.bptt, "embedding_dim": DEFAULTS.embedding_dim,
-             "layers": DEFAULTS.layers, "dropout": DEFAULTS.dropout},
-    "char": {"context": "full", "bptt": 100, "embedding_dim": 64, "layers": 2, "dropout": 0.2},
+# The one mapping from a setting the library names (a Config field, or a keyword of
+# trainer.train_new) to the flag that sets it, for the library's SettingError messages.
+FLAGS = {field.name: "--" + field.name.replace("_", "-") for field in dataclasses.fields(Config)} | {
+    "sample_prompts": "--sample-prompt",
+    "use_cache": "--no-cache",
+    "run_name": "--run-name",
+    "logdir": "--logdir",
+    "resume": "--resume",
 }
 
 
@@ -46,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Train a next-word predictor on a folder of .txt files and write a run folder under --logdir.",
     )
-    d = DEFAULTS
+    d, c = DEFAULTS, CHAR_DEFAULTS
     data = parser.add_argument_group("data")
     data.add_argument("--corpus", action="append", metavar="PATH",
                       help="folder (read recursively for *.txt) or file; repeat for more (default: the corpus "
@@ -83,16 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--cell", choices=CELLS, default=d.cell, help="recurrent cell (default: %(default)s)")
     model.add_argument("--bidirectional", action="store_true", help="read each window in both directions")
     model.add_argument("--layers", type=cli.positive_int,
-                       help="stacked recurrent layers (default: 1 for words, 2 for characters)")
+                       help=f"stacked recurrent layers (default: {d.layers} for words, {c.layers} for characters)")
     model.add_argument("--units", type=cli.positive_int, default=d.units,
                        help="units per recurrent layer (and direction) (default: %(default)s)")
     model.add_argument("--embedding-dim", type=cli.positive_int,
-                       help="size of the token embedding (default: 128 for words, 64 for characters)")
+                       help=f"size of the token embedding (default: {d.embedding_dim} for words, {c.embedding_dim} for characters)")
     model.add_argument("--one-hot", action="store_true",
                        help="feed one-hot word vectors (made per batch) instead of an embedding")
     model.add_argument("--dropout", type=cli.fraction,
                        help="dropout after the input and each layer, at least 0 and below 1 "
-                            "(default: 0.5 for words, 0.2 for characters)")
+                            f"(default: {d.dropout} for words, {c.dropout} for characters)")
     model.add_argument("--tie-weights", action="store_true",
                        help="the output layer reuses the embedding matrix (needs --embedding-dim = --units)")
     model.add_argument("--targets", choices=TARGETS,
@@ -103,18 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
     context.add_argument("--context", choices=CONTEXTS,
                          help="'window': the model reads the last --window-size words; 'full': it reads the "
                               "running text in lanes, its state carried from chunk to chunk (unbounded context) "
-                              "(default: window for words, full for characters)")
+                              f"(default: {d.context} for words, {c.context} for characters)")
     context.add_argument("--window-size", "--chunk-size", type=cli.positive_int, default=d.window_size,
                          help="words per window (--context window) (default: %(default)s)")
     context.add_argument("--bptt", type=cli.positive_int,
                          help="tokens per chunk, the steps gradients flow back through (--context full) "
-                              "(default: 35 words, 100 characters)")
+                              f"(default: {d.bptt} words, {c.bptt} characters)")
 
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=cli.positive_int, default=d.epochs,
                           help="most epochs to train (default: %(default)s)")
     training.add_argument("--batch-size", type=cli.positive_int,
-                          help="windows per step, or lanes with --context full (default: 128 windows, 32 lanes)")
+                          help=f"windows per step, or lanes with --context full (default: {d.batch_size} windows, "
+                               f"{c.batch_size} lanes)")
     training.add_argument("--learning-rate", type=cli.positive_float, default=d.learning_rate,
                           help="Adam's learning rate (default: %(default)s)")
     training.add_argument("--clip-norm", type=cli.non_negative_float, default=d.clip_norm,
@@ -151,33 +159,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    level = LEVEL_DEFAULTS[args.level]
-    context = args.context or level["context"]
+    """The flags as a Config; a flag left out is None there, which Config fills with
+    what it means at the level (and context) chosen."""
     return Config(
         corpus=[str(Path(p).absolute()) for p in (args.corpus or [DEFAULT_CORPUS])],
         window_size=args.window_size,
-        context=context,
-        bptt=_given(args.bptt, level["bptt"]),
+        context=args.context,
+        bptt=args.bptt,
         tie_weights=args.tie_weights,
         level=args.level,
         normalisation=args.normalisation or "unicode",
         max_vocabulary=args.max_vocabulary,
         unknown_threshold=args.unknown_threshold,
-        validation_fraction=_held_out_fraction(args.validation_fraction, args.validation_text, DEFAULTS.validation_fraction),
-        test_fraction=_held_out_fraction(args.test_fraction, args.test_text, DEFAULTS.test_fraction),
+        validation_fraction=args.validation_fraction,
+        test_fraction=args.test_fraction,
         validation_text=[str(Path(p).absolute()) for p in args.validation_text or []],
         test_text=[str(Path(p).absolute()) for p in args.test_text or []],
         encoding_errors=args.encoding_errors,
         cell=args.cell,
         bidirectional=args.bidirectional,
-        layers=_given(args.layers, level["layers"]),
+        layers=args.layers,
         units=args.units,
-        embedding_dim=_given(args.embedding_dim, level["embedding_dim"]),
+        embedding_dim=args.embedding_dim,
         one_hot=args.one_hot,
-        dropout=_given(args.dropout, level["dropout"]),
-        targets=args.targets or ("last" if args.bidirectional else "all"),
+        dropout=args.dropout,
+        targets=args.targets,
         epochs=args.epochs,
-        batch_size=_given(args.batch_size, DEFAULT_BATCH_SIZE[context]),
+        batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         clip_norm=args.clip_norm,
         patience=args.patience,
@@ -190,26 +198,13 @@ def config_from_args(args: argparse.Namespace) -> Config:
     )
 
 
-def _given(value, default):
-    """A flag's value, or what leaving it out means (argparse's default is None)."""
-    return default if value is None else value
-
-
-def _held_out_fraction(fraction, texts, default):
-    """A held-out split comes from given texts (no share of the corpus), or from a share of it."""
-    return 0.0 if texts else _given(fraction, default)
-
-
 def check_settings(config: Config, args: argparse.Namespace) -> None:
     if config.level == "char" and args.normalisation:
         raise UsageError(
             "--normalisation is for words; characters have one rule (Unicode NFC, case, digits, punctuation "
             "and line breaks kept), so drop --normalisation with --level char"
         )
-    try:
-        validate(config)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    validate(config)  # a SettingError, phrased with the flags by main()
     for split in HELD_OUT_SPLITS:
         if getattr(args, f"{split}_text") and getattr(args, f"{split}_fraction"):
             raise UsageError(f"--{split}-text is the {split} split, so no share of the corpus is held out for it; "
@@ -227,14 +222,63 @@ def check_settings(config: Config, args: argparse.Namespace) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, callbacks=()) -> int:
+    """`callbacks`: Keras callbacks the training runs before its own (for tests in process)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     command_line = f"{PROG} {shlex.join(sys.argv[1:] if argv is None else argv)}".strip()
-    return run_cli("word_predictor.train", lambda: _train(args, parser, command_line))
+    with _stops_as_ctrl_c():
+        return run_cli("word_predictor.train", lambda: _speaking_flags(lambda: _train(args, parser, command_line,
+                                                                                         callbacks)))
 
 
-def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_line: str) -> int:
+def _speaking_flags(body):
+    """The library names settings as Config fields (SettingError); say them as flags here,
+    with the exit code of a wrong command line (or the error's own, for one about the corpus),
+    and say how to resume an interrupted run."""
+    try:
+        return body()
+    except SettingError as error:
+        phrased = UserError(error.phrased(FLAGS))
+        phrased.exit_code = getattr(error, "exit_code", UsageError.exit_code)
+        raise phrased from None
+    except Interrupted as interrupted:  # the trainer's TrainingInterrupted names the run kept
+        if getattr(interrupted, "run_dir", None) is None:
+            raise
+        command = _command("train", "--resume", interrupted.run_dir)
+        raise Interrupted(f"continue from the last completed epoch with {command}") from None
+
+
+@contextlib.contextmanager
+def _stops_as_ctrl_c():
+    """SIGTERM (a scheduler's stop) and SIGHUP (a closed terminal) end training as Ctrl-C
+    does: what is done is kept, one line says how to resume."""
+
+    def interrupt(signal_number, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    kept = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in kept.items():
+            signal.signal(number, handler)
+
+
+def _command(name: str, *arguments) -> str:
+    """A command line to copy into a shell: values quoted, and --backend when the run
+    needs one that the next command would not pick by default."""
+    chosen = os.environ.get("KERAS_BACKEND")
+    words = [*PROG.replace("train", name).split(), *map(str, arguments)]
+    if chosen and chosen != backend.DEFAULT_BACKEND:
+        words += ["--backend", chosen]
+    return shlex.join(words)
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_line: str, callbacks=()) -> int:
     if args.resume:
         given = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
                  if k not in ("resume", "logdir", "no_cache", "backend") and v != parser.get_default(k)]  # fmt: skip
@@ -243,14 +287,16 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_li
         backend.select(args.backend)
         from word_predictor.training import trainer
 
-        trainer.resume(args.resume, use_cache=not args.no_cache)
-        return 0
-    config = config_from_args(args)
-    check_settings(config, args)
-    backend.select(args.backend)
-    from word_predictor.training import trainer
+        run_dir = trainer.resume(args.resume, use_cache=not args.no_cache, callbacks=callbacks)
+    else:
+        config = config_from_args(args)
+        check_settings(config, args)
+        backend.select(args.backend)
+        from word_predictor.training import trainer
 
-    trainer.train_new(config, args.logdir, args.run_name, command_line, use_cache=not args.no_cache)
+        run_dir = trainer.train_new(config, args.logdir, args.run_name, command_line, use_cache=not args.no_cache,
+                                    callbacks=callbacks)  # fmt: skip
+    print(f"done: {_command('predict', '--run', run_dir, DEFAULT_PROMPT)}")
     return 0
 
 

@@ -81,7 +81,7 @@ def test_each_contexts_reader_answers_start_advance_and_scored(each_context):
     scored = [(logits, targets) for logits, targets in reader.scored(split, batch_size=8)]
     targets = np.concatenate([targets for _, targets in scored])
     assert all(logits.shape == (len(targets), VOCABULARY) for logits, targets in scored)
-    assert 0 < len(targets) <= split.tokens - 2 and np.isin(targets, split.ids).all()
+    assert 0 < len(targets) <= split.token_count - 2 and np.isin(targets, split.ids).all()
 
 
 def test_both_readers_read_one_model_alike_where_a_context_fits_a_window():

@@ -54,11 +54,11 @@ def test_vocabulary_comes_from_training_split_only(tmp_path):
     corpus = corpus_of([tmp_path])
     assert "zebra" not in corpus.vocabulary
     assert set(corpus.vocabulary.tokens) == {"<unk>", "the", "cat", "sat", "on", "mat"}
-    assert corpus.tokens == len(tokens)
+    assert corpus.token_count == len(tokens)
     test = corpus.splits["test"]
     assert sum(int(np.sum(segment == UNKNOWN_ID)) for segment in test.segments()) == len(test_spans)
     for split in corpus.splits.values():
-        assert split.segment_lengths.sum() == split.tokens
+        assert split.segment_lengths.sum() == split.token_count
     # the train split decodes back to the text of its first segment
     first = corpus.splits["train"].segment_lengths[0]
     assert corpus.vocabulary.decode(corpus.splits["train"].ids[:first]) == tokens[:first]
@@ -271,8 +271,8 @@ def test_a_full_disk_while_writing_the_store_is_one_line_and_leaves_nothing(tmp_
     )  # fmt: skip
     assert result.returncode == 1, result.stderr
     line = result.stdout.strip()
-    assert line.startswith(f"CorpusError cannot write the token store in {cache}: File too large;"), line
-    assert "free some space there or pass --no-cache" in line and "\n" not in line
+    assert line.startswith(f"CorpusSettingError cannot write the token store in {cache}: File too large;"), line
+    assert "free some space there or turn the cache off (use_cache)" in line and "\n" not in line
     assert list(cache.iterdir()) == []
 
 
@@ -317,7 +317,7 @@ def test_normalisation_reproduces_the_published_wikitext2_figures():
         pytest.skip("../shared/data is absent")
     corpus = build_corpus([train], tokenizer=ASCII_WORDS, unknown_threshold=3, validation_fraction=0,
                           test_fraction=0, block_size=window_block_size(5), min_tokens=6)  # fmt: skip
-    assert corpus.tokens == 177_348
+    assert corpus.token_count == 177_348
     assert len(corpus.vocabulary) == 4_703
     unknown = np.mean(encode_files([test], corpus.vocabulary).ids == UNKNOWN_ID)
     assert unknown == pytest.approx(0.119, abs=0.0005)

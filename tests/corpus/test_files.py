@@ -67,7 +67,7 @@ def test_encoding_errors_flag_reaches_the_corpus(tmp_path, errors):
     folder = write_corpus(tmp_path, {"a.txt": TINY_TEXT.encode() * 5 + b"\xff\xfe the cat"})
     built = build_corpus([folder], unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2,
                          encoding_errors=errors, **WINDOWS_OF_5)  # fmt: skip
-    assert built.tokens == len(words(TINY_TEXT * 5)) + 2  # the bad bytes vanish, "the cat" stays
+    assert built.token_count == len(words(TINY_TEXT * 5)) + 2  # the bad bytes vanish, "the cat" stays
 
 
 def test_binary_file_is_named_and_refused(tmp_path, capsys):
@@ -94,7 +94,7 @@ def test_one_empty_file_among_good_ones_is_a_warning(tmp_path, capsys):
     built = build_corpus(
         [folder], unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2, **WINDOWS_OF_5
     )
-    assert built.tokens > 0
+    assert built.token_count > 0
     assert capsys.readouterr().err == f"warning: {folder / 'empty.txt'} holds no words after normalisation\n"
 
 
@@ -125,7 +125,7 @@ def test_one_enormous_line_of_words_is_read_whole(tmp_path):
     built = build_corpus(
         [folder], unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2, **WINDOWS_OF_5
     )
-    assert built.tokens == len(line.split())
+    assert built.token_count == len(line.split())
     assert len(built.vocabulary) == len(set(line.split())) + 1
     assert time.perf_counter() - started < 30
 
@@ -141,7 +141,7 @@ def test_symbolic_link_loops_end_and_each_file_is_read_once(tmp_path, capsys):
     built = build_corpus(
         [folder], unknown_threshold=1, validation_fraction=0.1, test_fraction=0.2, **WINDOWS_OF_5
     )
-    assert built.tokens == 2 * len(words(TINY_TEXT * 5))
+    assert built.token_count == 2 * len(words(TINY_TEXT * 5))
     loop = tmp_path / "loop"
     loop.symlink_to(loop)
     assert "does not exist" in refused_corpus(tmp_path, capsys, loop)

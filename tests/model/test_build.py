@@ -39,7 +39,7 @@ def test_unknown_cell_lists_the_valid_ones():
 
 
 def test_bidirectional_cannot_predict_every_position():
-    with pytest.raises(ValueError, match="--targets last"):
+    with pytest.raises(ValueError, match="use targets last with bidirectional"):
         build_model(tiny_config(bidirectional=True, targets="all"))
 
 
@@ -114,7 +114,7 @@ def test_tied_weights_share_the_embedding_matrix(tmp_path):
     [({"tie_weights": True, "units": 8, "embedding_dim": 4}, r"embedding size \(4\).*units \(8\)"),
      ({"tie_weights": True, "one_hot": True}, "one-hot"),
      ({"context": "full", "bidirectional": True, "targets": "last"}, "bidirectional"),
-     ({"bptt": 0}, "--bptt")],  # fmt: skip
+     ({"bptt": 0}, "bptt, embedding_dim, batch_size must each be at least 1")],  # fmt: skip
 )
 def test_settings_that_cannot_work_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):

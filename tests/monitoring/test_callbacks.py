@@ -18,7 +18,8 @@ from tests.helpers import EPOCH_TAGS, TINY_TEXT, plugin_tags, saved_config, tabl
 from word_predictor import monitoring, rundir
 from word_predictor.training import trainer
 from word_predictor.backend import keras
-from word_predictor.monitoring.callbacks import GRADIENTS, EpochFigures, EpochScalars, GradientNorms
+from word_predictor.monitoring.callbacks import EpochFigures, EpochScalars
+from word_predictor.monitoring.gradients import GRADIENTS, GradientNorms
 from word_predictor.monitoring.writer import RunWriters
 from word_predictor.text.vocabulary import Vocabulary
 from word_predictor.text.tokenizer import words

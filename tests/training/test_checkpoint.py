@@ -24,11 +24,10 @@ from word_predictor.training.checkpoint import RunCheckpoint, StopOnNonFiniteLos
 
 
 def poisoned_at(epoch_to_poison: int, seen: dict):
-    """A StopOnNonFiniteLoss that first sets every weight to NaN at the start of one epoch."""
+    """A callback, run before the trainer's own, that sets every weight to NaN at the start of one epoch."""
 
-    class Poisoned(StopOnNonFiniteLoss):
+    class Poisoned(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            super().on_epoch_begin(epoch, logs)
             if epoch == epoch_to_poison:
                 run = Path(seen["run"])
                 if (run / "model.keras").exists():
@@ -43,8 +42,8 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_model(tmp_path, capsy
     folder = write_corpus(tmp_path, {"a.txt": TINY_TEXT * 20})
     run = tmp_path / "logs" / "nan"
     seen = {"run": run}
-    monkeypatch.setattr(trainer, "StopOnNonFiniteLoss", poisoned_at(1, seen))
-    assert train.main(train_flags(folder, tmp_path / "logs", "--run-name", "nan", "--epochs", "3")) == 1
+    poisoned = poisoned_at(1, seen)()
+    assert train.main(train_flags(folder, tmp_path / "logs", "--run-name", "nan", "--epochs", "3"), callbacks=[poisoned]) == 1
     line = one_line(capsys.readouterr().err, "train")
     assert "training stopped in epoch 2, batch 1: the loss became NaN or infinite" in line
     assert "The best model so far (epoch 1) is kept" in line
@@ -61,8 +60,8 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_model(tmp_path, capsy
 def test_a_nan_loss_in_the_first_epoch_leaves_a_run_that_says_so(tmp_path, capsys, monkeypatch):
     folder = write_corpus(tmp_path, {"a.txt": TINY_TEXT * 20})
     run = tmp_path / "logs" / "nan"
-    monkeypatch.setattr(trainer, "StopOnNonFiniteLoss", poisoned_at(0, {"run": run}))
-    assert train.main(train_flags(folder, tmp_path / "logs", "--run-name", "nan")) == 1
+    poisoned = poisoned_at(0, {"run": run})()
+    assert train.main(train_flags(folder, tmp_path / "logs", "--run-name", "nan"), callbacks=[poisoned]) == 1
     line = one_line(capsys.readouterr().err, "train")
     assert "before the first epoch ended, so there is no model to keep; lower --learning-rate" in line
     assert not (run / "model.keras").exists()

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from word_predictor.backend import keras
+from word_predictor.config import SettingError
 from word_predictor.corpus.splits import Split
 from word_predictor.model.build import build_model
 from word_predictor.model.layers import STATES_PER_CELL
@@ -256,10 +257,17 @@ class FullContext:
         return max(4 * (self.config.bptt + 1), tokens // 20)
 
     def check_training_split(self, split: Split) -> None:
-        if self.config.bptt > split.tokens - 1:
-            raise ValueError(
-                f"--bptt {self.config.bptt} is longer than the training split ({split.tokens} words); "
-                f"use --bptt {max(1, split.tokens // 4)} or less, or add text"
+        tokens = split.token_count
+        if self.config.bptt > tokens - 1:
+            raise SettingError(
+                "{bptt} {given} is longer than the training split ({tokens} tokens); use {bptt} {most} or less, "
+                "or add text", given=self.config.bptt, tokens=tokens, most=max(1, tokens // 4),
+            )
+        if self.config.batch_size > tokens - 1:  # more lanes than (input, target) pairs to deal them
+            raise SettingError(
+                "{batch_size} {given} lanes need at least as many tokens of training text, and the training split "
+                "has {tokens}; use {batch_size} {most} or less, or add text",
+                given=self.config.batch_size, tokens=tokens, most=max(1, tokens // (4 * self.config.bptt) or 1),
             )
 
     def training_model(self, on_gpu: bool, use_cudnn="auto"):

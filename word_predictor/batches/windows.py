@@ -26,7 +26,8 @@ import math
 import numpy as np
 
 from word_predictor.backend import keras
-from word_predictor.corpus.splits import Split
+from word_predictor.config import SettingError
+from word_predictor.corpus.splits import Split, window_block_size
 from word_predictor.model.build import build_model
 # Keras-free (scoring/reading.py), so word_predictor.runtime reads windows the same way; callers import them here too
 from word_predictor.scoring.reading import WindowReader, crop_context, gather_windows, window_starts  # noqa: F401
@@ -92,8 +93,8 @@ class Shuffle:
 class WindowBatches(keras.utils.PyDataset):
     """Batches of (inputs, targets[, weights]) for Model.fit, reshuffled each epoch.
 
-    inputs: (batch, chunk) int32; targets: (batch, chunk) for "all", (batch,) for "last".
-    With `last_only=True` and targets="all", a (batch, chunk) weight of 0 ... 0 1
+    inputs: (batch, window_size) int32; targets: (batch, window_size) for "all", (batch,) for "last".
+    With `last_only=True` and targets="all", a (batch, window_size) weight of 0 ... 0 1
     scores only the final position: the same next-word-after-a-full-window task as
     targets="last", predict and evaluate, so validation figures compare across runs.
     Neither the windows nor their order are held in memory: a batch computes its
@@ -151,7 +152,7 @@ class WindowBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         positions = np.arange(index * self.batch_size, min((index + 1) * self.batch_size, self.windows))
         numbers = positions if self._order is None else self._order[positions]
-        window = gather_windows(self.ids, self.index.starts(numbers), self.window_size)  # (batch, chunk + 1)
+        window = gather_windows(self.ids, self.index.starts(numbers), self.window_size)  # (batch, window_size + 1)
         inputs = window[:, :-1]
         if self.targets == "last":
             return inputs, window[:, -1]
@@ -172,14 +173,13 @@ class WindowContext:
         self.min_tokens = config.window_size + 1
 
     def block_size(self, tokens: int) -> int:
-        """Split blocks of about 1% of the corpus (at most 1,000 tokens), each a few windows long."""
-        return max(2 * (self.config.window_size + 1), min(1000, tokens // 100))
+        return window_block_size(self.config.window_size)(tokens)
 
     def check_training_split(self, split: Split) -> None:
         if window_starts(split.bounds, self.config.window_size).size == 0:
-            raise ValueError(
-                f"the training split holds no window of {self.config.window_size} words and the word after "
-                "it; add text or lower --window-size"
+            raise SettingError(
+                "the training split holds no window of {size} tokens and the token after it; add text or lower "
+                "{window_size}", size=self.config.window_size,
             )
 
     def training_model(self, on_gpu: bool, use_cudnn="auto"):

@@ -14,7 +14,7 @@ import numpy as np
 
 from word_predictor.corpus import store
 from word_predictor.corpus.counting import COUNT_LIMIT, CountTable
-from word_predictor.corpus.files import READ_SIZE, CorpusError, find_text_files, plan_pieces
+from word_predictor.corpus.files import READ_SIZE, CorpusError, CorpusSettingError, find_text_files, plan_pieces
 from word_predictor.corpus.splits import Corpus, Split, block_splits, split_bounds
 from word_predictor.corpus.workers import (
     _encode_piece,
@@ -48,37 +48,74 @@ class NoProgress:
         pass
 
 def build_corpus(
-    paths: Sequence[str | os.PathLike],
-    *,
-    tokenizer: Tokenizer,
-    unknown_threshold: int,
-    max_vocabulary: int = 0,
-    validation_fraction: float,
-    test_fraction: float,
-    block_size: Callable[[int], int],
-    min_tokens: int = 1,
-    encoding_errors: str = "strict",
-    cache_dir: Path | None = None,
-    progress: Progress | None = None,
-    read_size: int = READ_SIZE,
-    piece_size: int = PIECE_SIZE,
-    count_limit: int = COUNT_LIMIT,
-    workers: int = 0,
-) -> Corpus:
+    paths: Sequence[str | os.PathLike], *, tokenizer: Tokenizer, unknown_threshold: int, max_vocabulary: int = 0,
+    validation_fraction: float, test_fraction: float, block_size: Callable[[int], int], min_tokens: int = 1,
+    encoding_errors: str = "strict", cache_dir: Path | None = None, progress: Progress | None = None,
+    read_size: int = READ_SIZE, piece_size: int = PIECE_SIZE, count_limit: int = COUNT_LIMIT, workers: int = 0,
+) -> Corpus:  # fmt: skip
     """Read, split and encode a corpus; the vocabulary comes from the train split alone.
 
     `block_size(n_tokens)` is the split block length; `min_tokens` the fewest tokens
     the caller can use; `max_vocabulary` keeps only that many of the most frequent
-    tokens (0: no limit). With `cache_dir`, the token store is kept there and reused
-    by later runs on the same files and settings; without, it lives in a temporary
-    file. `read_size`, `piece_size` and `count_limit` bound memory (see above);
-    `workers`: processes that read the text (0: one per core, up to 4, for corpora
-    of PARALLEL_BYTES or more, else 1).
+    tokens (0: no limit). With `cache_dir`, the token store is kept there and reused by
+    later runs on the same files and settings; without, it lives in a temporary file.
+    `read_size`, `piece_size` and `count_limit` bound memory; `workers`: processes that
+    read the text (0: one per core, up to 4, for corpora of PARALLEL_BYTES or more, else 1).
     """
     progress = progress or NoProgress()
     files = find_text_files(paths)
     stats = [os.stat(f) for f in files]
-    key = {
+    key = _store_key(files, stats, tokenizer, encoding_errors, unknown_threshold, max_vocabulary,
+                     validation_fraction, test_fraction, count_limit, piece_size)  # fmt: skip
+    names = [str(f) for f in files]
+    if cache_dir is not None and (cached := _cached_corpus(cache_dir, key, names, block_size, min_tokens, tokenizer)):
+        return cached
+    _fix_large_block_threshold()  # before the workers fork: they inherit it
+    pieces = plan_pieces(files, [s.st_size for s in stats], piece_size)
+    total_bytes = sum(s.st_size for s in stats)
+    writer = _open_writer(cache_dir, key)
+    with writer, _store_errors(writer):
+        table, lists = CountTable(count_limit), store.TokenLists(writer.folder)
+        read = functools.partial(_read_piece, tokenizer=tokenizer, encoding_errors=encoding_errors,
+                                 read_size=read_size, spill=writer.spill)  # fmt: skip
+        progress.start(f"reading {len(files)} file(s)", total_bytes)
+        piece_tokens = _read_pass(pieces, read, _workers_for(total_bytes, workers), writer, lists, table, progress)
+        progress.finish()
+        if [(s.st_size, s.st_mtime_ns) for s in map(os.stat, files)] != [tuple(f[1:]) for f in key["files"]]:
+            raise CorpusError("a corpus file changed while it was read; run again")
+        file_tokens = np.bincount([p.file for p in pieces], weights=piece_tokens, minlength=len(files))
+        n_tokens = int(file_tokens.sum())
+        _check_length(n_tokens, min_tokens, tokenizer)
+        _warn_of_gaps(files, file_tokens, table.floor, unknown_threshold, count_limit, tokenizer)
+        block = block_size(n_tokens)
+        train = block_splits(math.ceil(n_tokens / block), validation_fraction, test_fraction) == 0
+        level = dict(level=tokenizer.level, normalisation=tokenizer.normalisation)
+        candidates = Vocabulary.from_counts(table.upper_bounds(), unknown_threshold, **level)
+        del table  # freed before pass 2
+        vocabulary = _vocabulary_pass(writer, lists, piece_tokens, candidates, train, block, tokenizer,
+                                      unknown_threshold, max_vocabulary)  # fmt: skip
+        # Pass 3: candidate ids -> vocabulary ids, checksum, rename into place.
+        meta = {"file_tokens": file_tokens.astype(np.int64).tolist(), "block": block, "vocabulary": vocabulary.to_dict()}
+        ids = writer.finish(vocabulary.encode(candidates.tokens), meta)
+    return _corpus(ids, vocabulary, n_tokens, block, validation_fraction, test_fraction, names)
+
+
+def _warn_of_gaps(files, file_tokens, floor: int, unknown_threshold: int, count_limit: int, tokenizer) -> None:
+    """Say which files held no tokens, and whether the bounded count may have missed rare ones."""
+    for path, n_tokens in zip(files, file_tokens):
+        if n_tokens == 0:
+            warn(f"{path} holds no {tokenizer.unit}s after normalisation")
+    if floor > unknown_threshold:
+        warn(
+            f"the corpus has more distinct {tokenizer.unit}s than the {count_limit:,} counted at once, "
+            f"so {tokenizer.unit}s seen {floor} times or fewer may be left out of the vocabulary"
+        )
+
+
+def _store_key(files, stats, tokenizer, encoding_errors, unknown_threshold, max_vocabulary, validation_fraction,
+               test_fraction, count_limit, piece_size) -> dict:
+    """What the token store's ids depend on: a cached store is reused only for the same key."""
+    return {
         "files": [[str(Path(f).absolute()), s.st_size, s.st_mtime_ns] for f, s in zip(files, stats)],
         "level": tokenizer.level,
         "normalisation": tokenizer.normalisation,
@@ -92,58 +129,22 @@ def build_corpus(
         "count_limit": count_limit,
         "piece_size": piece_size,
     }
-    names = [str(f) for f in files]
-    if cache_dir is not None:
-        cached = _cached_corpus(cache_dir, key, names, block_size, min_tokens, tokenizer)
-        if cached is not None:
-            return cached
 
-    _fix_large_block_threshold()  # before the workers fork: they inherit it
-    pieces = plan_pieces(files, [s.st_size for s in stats], piece_size)
-    total_bytes = sum(s.st_size for s in stats)
-    writer = _open_writer(cache_dir, key)
-    with writer, _store_errors(writer):
-        table, lists = CountTable(count_limit), store.TokenLists(writer.folder)
-        progress.start(f"reading {len(files)} file(s)", total_bytes)
-        read = functools.partial(_read_piece, tokenizer=tokenizer, encoding_errors=encoding_errors,
-                                 read_size=read_size, spill=writer.spill)  # fmt: skip
-        workers = _workers_for(total_bytes, workers)
-        piece_tokens = _read_pass(pieces, read, workers, writer, lists, table, progress)
-        progress.finish()
-        if [(s.st_size, s.st_mtime_ns) for s in map(os.stat, files)] != [tuple(f[1:]) for f in key["files"]]:
-            raise CorpusError("a corpus file changed while it was read; run again")
 
-        file_tokens = np.bincount([p.file for p in pieces], weights=piece_tokens, minlength=len(files))
-        for path, n_tokens in zip(files, file_tokens):
-            if n_tokens == 0:
-                warn(f"{path} holds no {tokenizer.unit}s after normalisation")
-        n_tokens = int(file_tokens.sum())
-        _check_length(n_tokens, min_tokens, tokenizer)
-        if table.floor > unknown_threshold:
-            warn(
-                f"the corpus has more distinct {tokenizer.unit}s than the {count_limit:,} counted at once, "
-                f"so {tokenizer.unit}s seen {table.floor} times or fewer may be left out of the vocabulary"
-            )
-        level = dict(level=tokenizer.level, normalisation=tokenizer.normalisation)
-        candidates = Vocabulary.from_counts(table.upper_bounds(), unknown_threshold, **level)
-        del table
-
-        block = block_size(n_tokens)
-        train = block_splits(math.ceil(n_tokens / block), validation_fraction, test_fraction) == 0
-        train_counts = _candidate_pass(writer, lists, piece_tokens, candidates, train, block)
-        vocabulary = Vocabulary.from_counts(
-            dict(zip(candidates.tokens[1:], train_counts[1:].tolist())),
-            unknown_threshold,
-            max_size=max_vocabulary,
-            unlisted=int(train_counts[0]),  # the training split's tokens that no candidate names
-            **level,
-        )
-        _check_vocabulary(vocabulary, unknown_threshold, tokenizer)
-        # Pass 3: candidate ids -> vocabulary ids, checksum, rename into place.
-        meta = {"file_tokens": file_tokens.astype(np.int64).tolist(), "block": block,
-                "vocabulary": vocabulary.to_dict()}  # fmt: skip
-        ids = writer.finish(vocabulary.encode(candidates.tokens), meta)
-    return _corpus(ids, vocabulary, n_tokens, block, validation_fraction, test_fraction, names)
+def _vocabulary_pass(writer, lists, piece_tokens, candidates, train, block, tokenizer, unknown_threshold,
+                     max_vocabulary) -> Vocabulary:
+    """Pass 2 (see _candidate_pass), then the vocabulary, counted on the training split alone."""
+    level = dict(level=tokenizer.level, normalisation=tokenizer.normalisation)
+    train_counts = _candidate_pass(writer, lists, piece_tokens, candidates, train, block)
+    vocabulary = Vocabulary.from_counts(
+        dict(zip(candidates.tokens[1:], train_counts[1:].tolist())),
+        unknown_threshold,
+        max_size=max_vocabulary,
+        unlisted=int(train_counts[0]),  # the training split's tokens that no candidate names
+        **level,
+    )
+    _check_vocabulary(vocabulary, unknown_threshold, tokenizer)
+    return vocabulary
 
 
 def _read_pass(pieces, read, workers, writer, lists, table, progress) -> list[int]:
@@ -200,17 +201,19 @@ def _corpus(ids, vocabulary, n_tokens, block, validation_fraction, test_fraction
 
 def _check_length(n_tokens: int, min_tokens: int, tokenizer: Tokenizer) -> None:
     if n_tokens < min_tokens:
-        raise CorpusError(
-            f"the corpus has {n_tokens} {tokenizer.unit}(s) after normalisation, fewer than the {min_tokens} "
-            "needed for one context and its target; add text or shorten the context (--window-size)"
+        raise CorpusSettingError(
+            "the corpus has {n_tokens} {unit}(s) after normalisation, fewer than the {min_tokens} "
+            "needed for one context and its target; add text or shorten the context ({window_size})",
+            n_tokens=n_tokens, unit=tokenizer.unit, min_tokens=min_tokens,
         )
 
 
 def _check_vocabulary(vocabulary: Vocabulary, unknown_threshold: int, tokenizer: Tokenizer) -> None:
     if len(vocabulary) < 2:
-        raise CorpusError(
-            f"every {tokenizer.unit} of the training text appears {unknown_threshold} time(s) or fewer, so "
-            "the vocabulary holds only the unknown symbol; lower --unknown-threshold or add text"
+        raise CorpusSettingError(
+            "every {unit} of the training text appears {threshold} time(s) or fewer, so "
+            "the vocabulary holds only the unknown symbol; lower {unknown_threshold} or add text",
+            unit=tokenizer.unit, threshold=unknown_threshold,
         )
 
 
@@ -234,9 +237,10 @@ def _store_errors(writer: store.StoreWriter):
         yield
     except OSError as error:
         where = writer.folder or "the temporary folder (TMPDIR)"
-        raise CorpusError(
-            f"cannot write the token store in {where}: {error.strerror or error}; free some space there"
-            + (" or pass --no-cache" if writer.folder else "")
+        raise CorpusSettingError(
+            "cannot write the token store in {where}: {problem}; free some space there"
+            + (" or turn the cache off ({use_cache})" if writer.folder else ""),
+            where=where, problem=error.strerror or error,
         ) from None
 
 
@@ -248,12 +252,12 @@ def encode_files(
     read_size: int = READ_SIZE,
     piece_size: int = PIECE_SIZE,
     workers: int = 0,
-    flag: str = "--text",
+    setting: str = "text",
 ) -> Split:
     """Text files as ids of `vocabulary` (read with its tokenizer), one segment per
-    file, in a temporary memory-mapped file (for evaluation); `flag` names the
-    option the paths came from in error messages."""
-    files = find_text_files(paths, flag)
+    file, in a temporary memory-mapped file (for evaluation); `setting` names the
+    setting the paths came from in error messages."""
+    files = find_text_files(paths, setting)
     sizes = [os.stat(f).st_size for f in files]
     pieces = plan_pieces(files, sizes, piece_size)
     workers = _workers_for(sum(sizes), workers)

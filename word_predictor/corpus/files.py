@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from word_predictor.config import SettingError
 from word_predictor.errors import UserError
 from word_predictor.text.tokenizer import Tokenizer
 
@@ -25,13 +26,16 @@ _DECODE_ERRORS = {"strict": "strict", "replace": "word_predictor_space", "skip":
 class CorpusError(UserError):
     pass
 
-# ---------------------------------------------------------------- finding and reading files
+
+class CorpusSettingError(CorpusError, SettingError):
+    """A corpus that cannot be read as a setting says, naming the setting ({field}) as a
+    SettingError does; one line with exit code 1 whether or not a command renames it."""
 
 
-def find_text_files(paths: Sequence[str | os.PathLike], flag: str = "--corpus") -> list[Path]:
+def find_text_files(paths: Sequence[str | os.PathLike], setting: str = "corpus") -> list[Path]:
     """Every *.txt below each path (a file is taken as given), sorted, each once.
 
-    `flag` is the option the paths came from, named in the error messages.
+    `setting` is the setting the paths came from, named in the error messages.
     """
     found: dict[str, Path] = {}
     for root in map(Path, paths):
@@ -41,12 +45,14 @@ def find_text_files(paths: Sequence[str | os.PathLike], flag: str = "--corpus") 
             for path in _walk_txt(root):
                 found.setdefault(os.path.realpath(path), path)
         elif root.exists():  # a FIFO, a socket, a device: reading it could block or never end
-            raise CorpusError(f"{flag} {root} is not a regular file or folder; pass a text file or a folder")
+            raise CorpusSettingError("{%s} {root} is not a regular file or folder; pass a text file or a folder"
+                                     % setting, root=root)
         else:
-            raise CorpusError(f"{flag} {root} does not exist; pass {flag} FOLDER_OR_FILE")
+            raise CorpusSettingError("{%s} {root} does not exist; pass {%s} FOLDER_OR_FILE" % (setting, setting),
+                                     root=root)
     if not found:
-        shown = ", ".join(str(p) for p in paths)
-        raise CorpusError(f"no .txt files found in {shown}; add some or pass {flag} FOLDER_OR_FILE")
+        raise CorpusSettingError("no .txt files found in {shown}; add some or pass {%s} FOLDER_OR_FILE" % setting,
+                                 shown=", ".join(str(p) for p in paths))
     return sorted(found.values())
 
 
@@ -103,9 +109,9 @@ def read_tokens(
                     text = decoder.decode(block, final=not block)
                 except UnicodeDecodeError as error:
                     at = offset - pending + error.start
-                    raise CorpusError(
-                        f"{path} is not valid UTF-8 at byte {at}; fix or convert the file, "
-                        "or pass --encoding-errors replace|skip"
+                    raise CorpusSettingError(
+                        "{path} is not valid UTF-8 at byte {at}; fix or convert the file, "
+                        "or set {encoding_errors} replace|skip", path=path, at=at,
                     ) from None
                 offset += len(block)
                 text = carry + text
@@ -166,5 +172,3 @@ def _cut_near(stream, target: int, size: int, window: int = 1 << 16, reach: int 
             return offset + space  # just before the space
     return None
 
-
-# ---------------------------------------------------------------- counting in bounded memory

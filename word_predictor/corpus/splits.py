@@ -38,7 +38,7 @@ class Split:
         return (self.bounds[:, 1] - self.bounds[:, 0]).astype(np.int64)
 
     @property
-    def tokens(self) -> int:
+    def token_count(self) -> int:
         return int(self.segment_lengths.sum())
 
     def segments(self) -> Iterator[np.ndarray]:
@@ -59,14 +59,15 @@ class Corpus:
     files: list[str]
 
     @property
-    def tokens(self) -> int:
-        return sum(split.tokens for split in self.splits.values())
+    def token_count(self) -> int:
+        return sum(split.token_count for split in self.splits.values())
 
 # ---------------------------------------------------------------- splits
 
 
 def window_block_size(window_size: int) -> Callable[[int], int]:
-    """The split block length that windows of `window_size` tokens use (as before)."""
+    """The split block length that windows of `window_size` tokens use: blocks of about
+    1% of the corpus (at most 1,000 tokens), each a few windows long."""
     return lambda n_tokens: max(2 * (window_size + 1), min(1000, n_tokens // 100))
 
 
@@ -105,5 +106,3 @@ def split_segments(
     bounds = split_bounds(n_tokens, block, validation_fraction, test_fraction)
     return {name: [(int(a), int(b)) for a, b in spans] for name, spans in bounds.items()}
 
-
-# ---------------------------------------------------------------- progress

@@ -27,7 +27,7 @@ import numpy as np
 
 STORE_FORMAT = "word_predictor.token_store/1"
 DTYPE = np.dtype("<i4")
-_CHUNK_TOKENS = 1 << 22  # 16 MiB of ids per read or write when remapping or checking
+_BLOCK_TOKENS = 1 << 22  # 16 MiB of ids per read or write when remapping or checking
 
 
 def store_name(key: dict) -> str:
@@ -107,7 +107,7 @@ class StoreWriter:
             size = os.fstat(source.fileno()).st_size
             if size != count * DTYPE.itemsize:
                 raise OSError(f"{path} holds {size} bytes, not {count} ids")
-            shutil.copyfileobj(source, self._file, _CHUNK_TOKENS)
+            shutil.copyfileobj(source, self._file, _BLOCK_TOKENS)
         os.unlink(path)
         self.length += count
 
@@ -132,14 +132,14 @@ class StoreWriter:
         crc = 0
         if remap is not None or self.folder is not None:
             table = None if remap is None else np.asarray(remap, dtype=DTYPE)
-            for start in range(0, self.length, _CHUNK_TOKENS):
-                size = min(_CHUNK_TOKENS, self.length - start) * DTYPE.itemsize
+            for start in range(0, self.length, _BLOCK_TOKENS):
+                size = min(_BLOCK_TOKENS, self.length - start) * DTYPE.itemsize
                 offset = start * DTYPE.itemsize
-                chunk = _read_exactly(fd, size, offset)
+                block = _read_exactly(fd, size, offset)
                 if table is not None:
-                    chunk = table[np.frombuffer(chunk, DTYPE)].tobytes()
-                    _write_exactly(fd, chunk, offset)
-                crc = zlib.crc32(chunk, crc)
+                    block = table[np.frombuffer(block, DTYPE)].tobytes()
+                    _write_exactly(fd, block, offset)
+                crc = zlib.crc32(block, crc)
         if self.folder is None:
             return _map(self._file, self.length)
         os.fsync(fd)
@@ -153,19 +153,14 @@ class StoreWriter:
             "crc32": crc,
         }
         meta_temporary = self.temporary.with_name(self.temporary.name.replace(".partial", ".json.partial"))
-        try:
-            with open(meta_temporary, "w", encoding="utf-8") as stream:
-                stream.write(json.dumps(description))  # one shot: the C encoder
-                stream.flush()
-                os.fsync(stream.fileno())
-            self._file.close()
-            # The ids first, then the description that vouches for them.
-            os.replace(self.temporary, data)
-            os.replace(meta_temporary, meta_path)
-        finally:
-            with contextlib.suppress(OSError):
-                meta_temporary.unlink()
-        _fsync_folder(Path(self.folder))
+        self._file.close()
+        # The ids first, then the description that vouches for them.
+        with replaced(data, self.temporary):
+            pass  # written and synced above
+        with replaced(meta_path, meta_temporary), open(meta_temporary, "w", encoding="utf-8") as stream:
+            stream.write(json.dumps(description))  # one shot: the C encoder
+            stream.flush()
+            os.fsync(stream.fileno())
         return _map(data, self.length)
 
     def discard(self) -> None:
@@ -228,8 +223,8 @@ def _running(pid: int) -> bool:
 
 def _checksum(fd: int, length: int) -> int:
     crc = 0
-    for start in range(0, length, _CHUNK_TOKENS):
-        count = min(_CHUNK_TOKENS, length - start)
+    for start in range(0, length, _BLOCK_TOKENS):
+        count = min(_BLOCK_TOKENS, length - start)
         crc = zlib.crc32(_read_exactly(fd, count * DTYPE.itemsize, start * DTYPE.itemsize), crc)
     return crc
 
@@ -248,10 +243,26 @@ def _write_exactly(fd: int, data: bytes, offset: int) -> None:
         view, offset = view[written:], offset + written
 
 
-def _fsync_folder(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+def fsync_folder(folder: Path) -> None:
+    """Make a rename inside `folder` durable (the folder's entry list reaches the disk)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def replaced(path: Path, temporary: Path):
+    """The one atomic write: write `temporary` in the body (and fsync it), then it is
+    renamed over `path` in one step and the folder synced. A kill at any moment leaves
+    the old `path` (at worst a stray temporary); a failure removes the temporary and
+    raises on (an OSError for a full disk)."""
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink()
+        raise
+    fsync_folder(Path(path).parent)

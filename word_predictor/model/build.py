@@ -32,7 +32,6 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
     if config.vocabulary_size < 2:
         raise ValueError("config.vocabulary_size is filled in from the corpus before building")
     carried = config.context == "full" and view == "training"
-    explicit_states = config.context == "full" and view == "inference"
     if carried:
         length = config.bptt
     elif fixed_length:  # a window's length; a full-context inference view reads one token per call (LiteRT)
@@ -43,7 +42,23 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
     inputs = {"tokens": tokens}
     if carried:
         inputs["reset"] = keras.Input(shape=(), dtype="float32", name="reset", batch_size=config.batch_size)
-    states_in, states_out = [], []
+    x, embedding = _embedded(config, tokens)
+    x, states_in, states_out = _recurrent_stack(config, view, x, inputs.get("reset"), fixed_length, use_cudnn)
+    if view == "inference" and config.context == "window" and len(x.shape) == 3:
+        x = LastStep(name="last_step")(x)  # predict, evaluate, generate read only the next word
+    if embedding is not None:
+        logits = embedding(x, reverse=True)
+    else:
+        logits = layers.Dense(config.vocabulary_size, kernel_initializer=_uniform_init(), name=OUTPUT_LAYER)(x)
+    logits = layers.Activation("linear", dtype="float32", name="logits")(logits)  # float32 under mixed precision
+    if config.context == "full" and view == "inference":  # the states go in and come out explicitly
+        return keras.Model([tokens, *states_in], [logits, *states_out], name=f"word_predictor_{config.cell}")
+    return keras.Model(inputs if carried else tokens, logits, name=f"word_predictor_{config.cell}")
+
+
+def _embedded(config: Config, tokens):
+    """(batch, time) ids -> (batch, time, features) after the input dropout, and the
+    embedding layer when the output reuses it (tie_weights), else None."""
     embedding = None
     if config.one_hot:
         x = OneHot(config.vocabulary_size, name="one_hot")(tokens)
@@ -56,7 +71,15 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
         x = layers.Embedding(
             config.vocabulary_size, config.embedding_dim, embeddings_initializer=_uniform_init(), name="embedding"
         )(tokens)
-    x = layers.Dropout(config.dropout, name="input_dropout")(x)
+    return layers.Dropout(config.dropout, name="input_dropout")(x), embedding
+
+
+def _recurrent_stack(config: Config, view: str, x, reset, fixed_length: bool, use_cudnn):
+    """The recurrent layers, each followed by dropout; returns the output and, for a
+    full-context inference view, the state inputs and outputs (else empty lists)."""
+    carried = config.context == "full" and view == "training"
+    explicit_states = config.context == "full" and view == "inference"
+    states_in, states_out = [], []
     for number in range(1, config.layers + 1):
         name = f"{config.cell}_{number}"
         returns_sequences = number < config.layers or config.targets == "all" or config.context == "full"
@@ -64,14 +87,10 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
         # LSTM and GRU eligible for the cuDNN kernel on a GPU; LSTM's
         # unit_forget_bias (on by default) starts the forget gate's bias at 1.
         if carried:
-            x = CarriedRNN(config.cell, config.units, config.batch_size, use_cudnn, fixed_length, name=name)(
-                x, inputs["reset"]
-            )
+            x = CarriedRNN(config.cell, config.units, config.batch_size, use_cudnn, fixed_length, name=name)(x, reset)
         elif explicit_states:
-            initial = [
-                keras.Input(shape=(config.units,), name=f"{name}_state_{i}")
-                for i in range(STATES_PER_CELL[config.cell])
-            ]
+            initial = [keras.Input(shape=(config.units,), name=f"{name}_state_{i}")
+                       for i in range(STATES_PER_CELL[config.cell])]  # fmt: skip
             recurrent = _recurrent_layer(
                 config.cell, config.units, use_cudnn, return_sequences=True, return_state=True,
                 unroll=fixed_length, name=name,
@@ -88,16 +107,26 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
                 recurrent = layers.Bidirectional(recurrent, name=f"bidirectional_{number}")
             x = recurrent(x)
         x = layers.Dropout(config.dropout, name=f"dropout_{number}")(x)
-    if view == "inference" and config.context == "window" and len(x.shape) == 3:
-        x = LastStep(name="last_step")(x)  # predict, evaluate, generate read only the next word
-    if embedding is not None:
-        logits = embedding(x, reverse=True)
-    else:
-        logits = layers.Dense(config.vocabulary_size, kernel_initializer=_uniform_init(), name=OUTPUT_LAYER)(x)
-    logits = layers.Activation("linear", dtype="float32", name="logits")(logits)  # float32 under mixed precision
-    if explicit_states:
-        return keras.Model([tokens, *states_in], [logits, *states_out], name=f"word_predictor_{config.cell}")
-    return keras.Model(inputs if carried else tokens, logits, name=f"word_predictor_{config.cell}")
+    return x, states_in, states_out
+
+
+GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
+
+
+def parameter_count(config: Config) -> int:
+    """The weights build_model(config) makes, counted without building it (a model too big
+    to build is refused by this number, not by an allocation failure)."""
+    vocabulary = config.vocabulary_size
+    width = vocabulary if config.one_hot else config.embedding_dim
+    count = 0 if config.one_hot else vocabulary * config.embedding_dim
+    directions = 2 if config.bidirectional else 1
+    biases = 2 if config.cell == "gru" else 1  # GRU's reset_after keeps a second bias
+    for _ in range(config.layers):
+        units = config.units
+        count += directions * GATES[config.cell] * (width * units + units * units + biases * units)
+        width = directions * units
+    return count + (0 if config.tie_weights else width * vocabulary) + vocabulary
+
 
 def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
     """Set `target`'s weights from the layers of the same name in `source`; returns `target`.
@@ -113,9 +142,3 @@ def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
             origin = origin.rnn
         layer.set_weights(origin.get_weights())
     return target
-
-
-def reset_carried_states(model: keras.Model) -> None:
-    for layer in model.layers:
-        if isinstance(layer, CarriedRNN):
-            layer.reset_states()

@@ -16,21 +16,19 @@ through writer.py on every backend. Callbacks that share a folder share its file
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 
 from word_predictor.backend import keras
 from word_predictor.config import Config
-from word_predictor.monitoring.writer import RunWriters
+from word_predictor.monitoring.gradients import GradientNorms
+from word_predictor.monitoring.writer import RunWriters, WritingCallback
 from word_predictor.scoring.figures import perplexity
 
 SAMPLES_TAG = "next_word_predictions"
 SAMPLES_FOLDER = "samples"
-GRADIENTS_UNAVAILABLE_TAG = "gradient_norms"
 
 
 def epoch_label(epoch: int) -> str:
@@ -96,18 +94,7 @@ class EpochFigures(keras.callbacks.Callback):
             logs["step_seconds"] = max(training_seconds - waited, 0.0)
 
 
-class _Writing(keras.callbacks.Callback):
-    """A callback that writes through the run's shared writers, closed when fit() ends."""
-
-    def __init__(self, writers: RunWriters):
-        super().__init__()
-        self.writers = writers
-
-    def on_train_end(self, logs=None):
-        self.writers.close()
-
-
-class EpochScalars(_Writing):
+class EpochScalars(WritingCallback):
     """Every number in the epoch's logs as a scalar: `loss` -> train/epoch_loss,
     `val_loss` -> validation/epoch_loss, at the epoch. Flushes, so that the figures of
     an epoch are on disk before the resume checkpoint (later in the list) says it is done."""
@@ -123,7 +110,7 @@ class EpochScalars(_Writing):
         self.writers.flush()
 
 
-class BatchLoss(_Writing):
+class BatchLoss(WritingCallback):
     """The loss of single training batches, every `every` steps, at the global step.
 
     Keras hands batch callbacks the epoch's running mean of the loss, weighted by
@@ -166,7 +153,7 @@ class BatchLoss(_Writing):
             self.writers["train"].scalar("batch_loss", loss, step=self.step)
 
 
-class WeightHistograms(_Writing):
+class WeightHistograms(WritingCallback):
     """A histogram of every weight at each epoch end: train/<weight path>/histogram."""
 
     def on_epoch_end(self, epoch, logs=None):
@@ -176,94 +163,7 @@ class WeightHistograms(_Writing):
         self.writers.flush()
 
 
-# --- gradient norms: each backend differentiates its own way ---------------------------
-# A function (model, inputs, targets, sample_weight) -> one gradient (NumPy, or None for a
-# weight the loss does not reach) per trainable weight, in model.trainable_variables order.
-
-
-def _tensorflow_gradients(model, inputs, targets, sample_weight):
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        loss = model.loss(targets, model(inputs, training=False), sample_weight=sample_weight)
-    gradients = tape.gradient(loss, [weight.value for weight in model.trainable_variables])
-    # An embedding's gradient comes as IndexedSlices; convert_to_tensor makes it dense.
-    return [None if g is None else tf.convert_to_tensor(g).numpy() for g in gradients]
-
-
-def _jax_gradients(model, inputs, targets, sample_weight):
-    import jax
-
-    # Every non-trainable variable, the dropout layers' seed states included.
-    frozen = [variable.value for variable in model.non_trainable_variables]
-
-    def loss_of(trainable):  # JAX differentiates a pure function of the weights' values
-        logits, _ = model.stateless_call(trainable, frozen, inputs, training=False)
-        return model.loss(targets, logits, sample_weight=sample_weight)
-
-    gradients = jax.grad(loss_of)([weight.value for weight in model.trainable_variables])
-    return [np.asarray(g) for g in gradients]
-
-
-def _torch_gradients(model, inputs, targets, sample_weight):
-    import torch
-
-    values = [weight.value for weight in model.trainable_variables]  # torch Parameters
-    with torch.enable_grad():
-        loss = model.loss(targets, model(inputs, training=False), sample_weight=sample_weight)
-        gradients = torch.autograd.grad(loss, values, allow_unused=True)
-    return [None if g is None else g.detach().cpu().numpy() for g in gradients]
-
-
-GRADIENTS = {"tensorflow": _tensorflow_gradients, "jax": _jax_gradients, "torch": _torch_gradients}
-
-
-class GradientNorms(_Writing):
-    """Each epoch, the gradients of the loss on one fixed training batch (dropout off):
-
-        train/gradients/<weight>        histogram
-        train/gradient_norm/<weight>    L2 norm
-        train/gradient_norm/global      the norm of all of them together (what clipnorm sees)
-
-    On a backend without a way here to differentiate, a text summary in train says so
-    (tag gradient_norms) instead of nothing at all.
-    """
-
-    def __init__(self, writers: RunWriters, batch, backend: str | None = None):
-        super().__init__(writers)
-        self.inputs, self.targets = batch[0], batch[1]
-        self.sample_weight = batch[2] if len(batch) > 2 else None
-        self.backend = backend or keras.backend.backend()
-        self._said_unavailable = False
-
-    def on_epoch_end(self, epoch, logs=None):
-        differentiate = GRADIENTS.get(self.backend)
-        train = self.writers["train"]
-        if differentiate is None:
-            if not self._said_unavailable:
-                train.text(
-                    GRADIENTS_UNAVAILABLE_TAG,
-                    f"Gradient norms are not available on the {self.backend} backend; "
-                    f"they are logged on {', '.join(GRADIENTS)}.",
-                    step=epoch,
-                )
-                self._said_unavailable = True
-            self.writers.flush()
-            return
-        gradients = differentiate(self.model, self.inputs, self.targets, self.sample_weight)
-        squares = 0.0
-        for weight, gradient in zip(self.model.trainable_variables, gradients):
-            if gradient is None:
-                continue
-            square = float(np.sum(np.square(gradient, dtype=np.float64)))
-            squares += square
-            train.scalar(f"gradient_norm/{weight.path}", math.sqrt(square), step=epoch)
-            train.histogram(f"gradients/{weight.path}", gradient, step=epoch)
-        train.scalar("gradient_norm/global", math.sqrt(squares), step=epoch)
-        self.writers.flush()
-
-
-class PredictionSamples(_Writing):
+class PredictionSamples(WritingCallback):
     """At each epoch end, `samples(model)` (a markdown table the trainer makes) as text,
     headed by the epoch it comes from: samples/next_word_predictions at the epoch."""
 
@@ -284,14 +184,14 @@ def callbacks(
     samples: Callable[[keras.Model], str],
     targets_per_epoch: int,
     first_step: int,
-    windows_per_epoch: int,
+    examples_per_epoch: int,
     gradient_batch=None,
     input_seconds: Callable[[], float] | None = None,
 ) -> list[keras.callbacks.Callback]:
     """The monitoring callbacks for one fit(), in the order they must run.
 
     `samples(model)` returns the markdown table shown at each epoch end;
-    `windows_per_epoch` is the number of training examples in an epoch (for
+    `examples_per_epoch` is the number of training examples in an epoch (for
     BatchLoss); `first_step` the global step the run has reached (0, or where a
     resume continues); `gradient_batch` one training batch, for --histograms;
     `input_seconds()` the seconds spent producing batches so far.
@@ -300,7 +200,7 @@ def callbacks(
     result = [
         EpochFigures(targets_per_epoch, input_seconds),
         EpochScalars(writers),
-        BatchLoss(writers, config.log_every, first_step, config.batch_size, windows_per_epoch),
+        BatchLoss(writers, config.log_every, first_step, config.batch_size, examples_per_epoch),
         PredictionSamples(writers, samples),
     ]
     if config.histograms:

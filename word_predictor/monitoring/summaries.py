@@ -17,7 +17,7 @@ from tensorboard.plugins.hparams import api_pb2
 from tensorboard.plugins.hparams import summary_v2 as hp
 
 from word_predictor.backend import keras
-from word_predictor.config import CELLS, CONTEXTS, LEVELS, NORMALISATIONS, PRECISIONS, TARGETS, Config
+from word_predictor.config import CELLS, CONTEXTS, LEVELS, NORMALISATIONS, PRECISIONS, TARGETS, Config, unused_settings
 from word_predictor.monitoring.callbacks import SAMPLES_FOLDER, SAMPLES_TAG
 from word_predictor.monitoring.writer import EventWriter
 
@@ -76,12 +76,8 @@ def hparam_values(config: Config) -> dict:
     """The run's HPARAMS; a setting the run does not use shows 0, not its unused default."""
     settings = config.to_dict()
     values = {name: settings[name] for name in HPARAMS}
-    if config.one_hot:
-        values["embedding_dim"] = 0  # a one-hot model has no embedding
-    if config.context == "window":
-        values["bptt"] = 0  # windows carry no state from one to the next
-    else:
-        values["window_size"] = 0  # full context reads lanes in chunks of bptt tokens
+    for name in unused_settings(config) & set(values):  # an unused bptt, window size or embedding
+        values[name] = 0
     return values
 
 

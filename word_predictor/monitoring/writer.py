@@ -26,6 +26,8 @@ from tensorboard.plugins.text.summary_v2 import text_pb
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.util import tensor_util
 
+from word_predictor.backend import keras
+
 # The writer's thread flushes at most this often: events show up in TensorBoard within
 # about a second, and a killed trainer loses at most that much.
 FLUSH_SECONDS = 1
@@ -115,3 +117,14 @@ def histogram_summary(tag: str, values, buckets: int = HISTOGRAM_BUCKETS) -> sum
         tensor=tensor_util.make_tensor_proto(rows, dtype=np.float64),
     )
     return summary
+
+
+class WritingCallback(keras.callbacks.Callback):
+    """A callback that writes through the run's shared writers, closed when fit() ends."""
+
+    def __init__(self, writers: RunWriters):
+        super().__init__()
+        self.writers = writers
+
+    def on_train_end(self, logs=None):
+        self.writers.close()

@@ -21,6 +21,48 @@ def figure(value: float) -> str:
     return f"{value:.4g}"
 
 
+class ProgressLine:
+    """The one progress renderer: a line on `stream`, redrawn in place on a terminal (at
+    most every 0.2 s), else written whole at most every `interval` seconds."""
+
+    def __init__(self, stream: TextIO, interval: float, terminal: bool | None = None, clock=time.monotonic):
+        self.stream = stream
+        self.terminal = self.stream.isatty() if terminal is None else terminal
+        self.interval = _TERMINAL_INTERVAL if self.terminal else interval
+        self.clock = clock
+        self.shown = self.clock()
+        self.lines = 0  # lines drawn since the last restart
+        self.open = False  # a line drawn on the terminal, not yet ended by a newline
+
+    def restart(self) -> None:
+        self.shown, self.lines = self.clock(), 0
+
+    def due(self) -> bool:
+        return self.clock() - self.shown >= self.interval
+
+    def draw(self, text: str) -> None:
+        """Show `text` as the current progress: in place on a terminal, else as a line of its own."""
+        self.shown = self.clock()
+        self.lines += 1
+        self.stream.write(f"\r\033[K{text}" if self.terminal else f"{text}\n")
+        self.open = self.terminal
+        self.stream.flush()
+
+    def end(self, text: str | None = None) -> None:
+        """End the line: with `text` as the last line (replacing one drawn in place), or as drawn."""
+        if text is not None:
+            self.stream.write(("\r\033[K" if self.open else "") + text + "\n")
+        elif self.open:
+            self.stream.write("\n")
+        self.open = False
+        self.stream.flush()
+
+    @staticmethod
+    def bar(fraction: float) -> str:
+        filled = int(_BAR_WIDTH * min(max(fraction, 0.0), 1.0))
+        return "[" + "#" * filled + "." * (_BAR_WIDTH - filled) + "]"
+
+
 class EpochProgress(keras.callbacks.Callback):
     """Prints training progress to `stream` (stdout). Put it after the callbacks that add
     figures to the epoch's logs (monitoring's perplexity, learning rate, speed)."""
@@ -28,95 +70,70 @@ class EpochProgress(keras.callbacks.Callback):
     def __init__(self, stream: TextIO | None = None, *, interval: float = 30.0, terminal: bool | None = None,
                  clock=time.monotonic):  # fmt: skip
         super().__init__()
-        self.stream = stream or sys.stdout
-        self.terminal = self.stream.isatty() if terminal is None else terminal
-        self.interval = _TERMINAL_INTERVAL if self.terminal else interval
-        self.clock = clock
+        self.line = ProgressLine(stream or sys.stdout, interval, terminal, clock)
         self.epoch = 0
-        self.started = self.shown = 0.0
-        self.open_line = False  # a bar drawn on the terminal, not yet ended by a newline
+        self.started = 0.0
 
     def _prefix(self) -> str:
         return f"Epoch {self.epoch + 1}/{self.params.get('epochs', '?')}"
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
-        self.started = self.shown = self.clock()
+        self.line.restart()
+        self.started = self.line.shown
 
     def on_train_batch_end(self, batch, logs=None):
-        now = self.clock()
-        if now - self.shown < self.interval:
+        if not self.line.due():
             return
-        self.shown = now
         steps = self.params.get("steps") or 0
         done = batch + 1
         loss = f" - loss: {figure(float(logs['loss']))}" if logs and "loss" in logs else ""
-        elapsed = now - self.started
+        elapsed = self.line.clock() - self.started
         left = f", {elapsed * (steps - done) / done:.0f} s left" if steps else ""
-        if self.terminal:
-            filled = int(_BAR_WIDTH * done / steps) if steps else 0
-            bar = "[" + "#" * filled + "." * (_BAR_WIDTH - filled) + "]"
-            self.stream.write(f"\r{self._prefix()} {bar} {done}/{steps or '?'}{loss}{left}\033[K")
-            self.open_line = True
+        if self.line.terminal:
+            bar = ProgressLine.bar(done / steps if steps else 0.0)
+            self.line.draw(f"{self._prefix()} {bar} {done}/{steps or '?'}{loss}{left}")
         else:
-            self.stream.write(f"{self._prefix()}: step {done}/{steps or '?'}{loss} ({elapsed:.0f} s{left})\n")
-        self.stream.flush()
+            self.line.draw(f"{self._prefix()}: step {done}/{steps or '?'}{loss} ({elapsed:.0f} s{left})")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         parts = [f"{name}: {figure(float(logs[name]))}" for name in EPOCH_FIGURES if name in logs]
         if "targets_per_second" in logs:
             parts.append(f"targets_per_second: {float(logs['targets_per_second']):.0f}")
-        self.stream.write(("\r\033[K" if self.open_line else "") + " - ".join([self._prefix(), *parts]) + "\n")
-        self.stream.flush()
-        self.open_line = False
+        self.line.end(" - ".join([self._prefix(), *parts]))
+
+
 class ProgressBar:
-    """Bytes read of the total, the rate and the time left, on `stream` (stderr):
-    redrawn in place on a terminal, else a plain line at most every `interval`
-    seconds (and a last one when done, if any was written)."""
+    """Bytes read of the total, the rate and the time left, on `stream` (stderr), through
+    a ProgressLine (and a last line when done, if any was written)."""
 
     def __init__(self, stream: TextIO | None = None, *, interval: float = 30.0, clock=time.monotonic):
-        self.stream = stream or sys.stderr
-        self.terminal = self.stream.isatty()
-        self.interval = interval if not self.terminal else 0.2
-        self.clock = clock
+        self.line = ProgressLine(stream or sys.stderr, interval, clock=clock)
         self.start("", 0)
 
     def start(self, label: str, total: int) -> None:
         self.label, self.total, self.done = label, total, 0
-        self.started = self.shown = self.clock()
-        self.lines = 0
+        self.line.restart()
+        self.started = self.line.shown
 
     def advance(self, amount: int) -> None:
         self.done += amount
-        if self.clock() - self.shown >= self.interval:
-            self._show()
+        if self.line.due():
+            self.line.draw(self.describe())
 
     def finish(self) -> None:
-        if self.terminal or self.lines:
-            self._show()
-        if self.terminal:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self.line.terminal or self.line.lines:
+            self.line.draw(self.describe())
+        self.line.end()
 
     def describe(self) -> str:
-        elapsed = max(self.clock() - self.started, 1e-9)
+        elapsed = max(self.line.clock() - self.started, 1e-9)
         rate = self.done / elapsed
         left = (self.total - self.done) / rate if rate > 0 else float("inf")
-        bar = ""
-        if self.terminal:
-            filled = int(24 * self.done / self.total) if self.total else 24
-            bar = "[" + "#" * filled + "." * (24 - filled) + "] "
+        bar = ProgressLine.bar(self.done / self.total if self.total else 1.0) + " " if self.line.terminal else ""
         return (f"{self.label}: {bar}{self.done / 1e6:,.1f} of {self.total / 1e6:,.1f} MB, "
                 f"{rate / 1e6:,.1f} MB/s, {_duration(left)} left")  # fmt: skip
-
-    def _show(self) -> None:
-        self.shown = self.clock()
-        self.lines += 1
-        # On a terminal: back to the line's start, clear it, draw; elsewhere one line.
-        line = f"\r\033[K{self.describe()}" if self.terminal else f"{self.describe()}\n"
-        self.stream.write(line)
-        self.stream.flush()
 
 
 def _duration(seconds: float) -> str:
@@ -126,3 +143,25 @@ def _duration(seconds: float) -> str:
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
+
+class TimedBatches(keras.utils.PyDataset):
+    """Passes batches through, adding up the seconds spent making them (the input pipeline's share)."""
+
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+        self.seconds = 0.0
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, index):
+        begin = time.perf_counter()
+        try:
+            return self.batches[index]
+        finally:
+            self.seconds += time.perf_counter() - begin
+
+    def on_epoch_end(self):
+        if hasattr(self.batches, "on_epoch_end"):
+            self.batches.on_epoch_end()

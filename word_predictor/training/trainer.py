@@ -10,69 +10,39 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import platform
+import shutil
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from word_predictor import backend, monitoring, rundir
 from word_predictor.backend import gpu_available, keras
 from word_predictor.batches import context_for
-from word_predictor.config import DEFAULT_PROMPT, HELD_OUT_SPLITS, Config, config_json, load_config
-from word_predictor.corpus.build import build_corpus, encode_files
-from word_predictor.corpus.files import find_text_files
+from word_predictor.config import Config, SettingError, config_json, load_config
 from word_predictor.corpus.splits import Corpus
-from word_predictor.errors import Interrupted, UsageError, UserError
+from word_predictor.errors import Interrupted, UserError
 from word_predictor.model.build import build_model, copy_weights
 from word_predictor.model.compile import compile_model
 from word_predictor.monitoring.samples import sample_prompts, samples_markdown
 from word_predictor.predictor.predictor import Predictor
 from word_predictor.scoring.evaluate import NothingToScore, format_scores, score_run
-from word_predictor.text.tokenizer import tokenizer_for
 from word_predictor.text.vocabulary import Vocabulary, sha256_of
+from word_predictor.training.memory import check_memory, out_of_memory_said
 from word_predictor.training.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, TimeLimit, read_state
-from word_predictor.training.progress import EpochProgress, ProgressBar
+from word_predictor.training.progress import EpochProgress, TimedBatches
+from word_predictor.training.reading import CACHE_DIR, corpus_for
 from word_predictor.training.validation import validation_for
 
-CACHE_DIR = ".cache"  # under the logdir: the token ids of corpora already read
 
+class TrainingInterrupted(Interrupted):
+    """Ctrl-C during training (the command turns SIGTERM and SIGHUP into it too): the
+    completed epochs of `run_dir` are kept, and the command says how to resume it."""
 
-def corpus_for(config: Config, cache_dir: Path | None = None) -> Corpus:
-    """The corpus read and split as `config` says; --validation-text and --test-text, when
-    given, are those splits (one segment per file, in the corpus' vocabulary)."""
-    context = context_for(config)
-    held_out = _held_out_files(config)  # checked before the (maybe long) read of the corpus
-    corpus = build_corpus(
-        config.corpus,
-        tokenizer=tokenizer_for(config.level, config.normalisation),
-        min_tokens=context.min_tokens,
-        block_size=context.block_size,
-        unknown_threshold=config.unknown_threshold,
-        max_vocabulary=config.max_vocabulary,
-        validation_fraction=config.validation_fraction,
-        test_fraction=config.test_fraction,
-        encoding_errors=config.encoding_errors,
-        cache_dir=cache_dir,
-        progress=ProgressBar(),
-    )
-    for split, files in held_out.items():
-        corpus.splits[split] = encode_files(files, corpus.vocabulary, config.encoding_errors, flag=f"--{split}-text")
-    return corpus
-
-
-def _held_out_files(config: Config) -> dict[str, list[Path]]:
-    """{split: its files} for the held-out splits given as texts, none of them in the corpus."""
-    given = {split: getattr(config, f"{split}_text") for split in HELD_OUT_SPLITS}
-    held_out = {split: find_text_files(texts, flag=f"--{split}-text") for split, texts in given.items() if texts}
-    if held_out:
-        trained_on = {os.path.realpath(path) for path in find_text_files(config.corpus)}
-        for split, files in held_out.items():
-            for path in files:
-                if os.path.realpath(path) in trained_on:
-                    raise UsageError(f"{path} is in the --corpus too, so the model would train on its "
-                                     f"--{split}-text; pass the training files alone as --corpus")
-    return held_out
+    def __init__(self, run_dir: Path):
+        super().__init__(f"the completed epochs of {run_dir} are kept; resume the run to continue")
+        self.run_dir = run_dir
 
 
 def train_new(
@@ -82,58 +52,53 @@ def train_new(
     command_line: str,
     use_cache: bool = True,
     steps_per_epoch: int | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> Path:
     """Read the corpus, create the run folder and train; returns the run folder.
 
     `steps_per_epoch` cuts every epoch (and a window run's validation) to that many
     batches: for benchmarks that need the whole path on a large corpus in little time.
+    `callbacks` run before the trainer's own, every epoch (a test's or a benchmark's).
     """
     rundir.make_logdir(logdir)  # before reading the corpus: a bad --logdir fails at once
     backend.use_compilation_cache(Path(logdir) / CACHE_DIR / "jax")
     corpus = corpus_for(config, Path(logdir) / CACHE_DIR if use_cache else None)
-    try:
-        context_for(config).check_training_split(corpus.splits["train"])
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    context_for(config).check_training_split(corpus.splits["train"])  # SettingError: the command names the flag
     config.vocabulary_size = len(corpus.vocabulary)
-    config.corpus_tokens = corpus.tokens
+    config.corpus_tokens = corpus.token_count
     for name, split in corpus.splits.items():
-        setattr(config, f"{name}_tokens", split.tokens)
+        setattr(config, f"{name}_tokens", split.token_count)
+    check_memory(config)  # before anything is written
     run_dir = rundir.create_run_dir(logdir, run_name or time.strftime(f"%Y%m%d-%H%M%S-{config.cell}"))
     with rundir.locked(run_dir), _resumable(run_dir):
-        rundir.write_status(run_dir, complete=False, started=time.time(), epochs_completed=0)
-        rundir.write_atomic(run_dir / rundir.VOCABULARY_FILE, corpus.vocabulary.to_json())
-        rundir.write_atomic(
-            run_dir / rundir.CONFIG_FILE,
-            config_json(
-                config,
-                command_line=command_line,
-                vocabulary_sha256=sha256_of(run_dir / rundir.VOCABULARY_FILE),
-                files=corpus.files,
-                versions=_versions(),
-            ),
-        )
-        rundir.write_test_split(run_dir, corpus.splits["test"])
-        _fit(run_dir, config, corpus, command_line, state={}, model=None, steps_per_epoch=steps_per_epoch)
+        with _removed_unless_written(run_dir):
+            rundir.write_status(run_dir, complete=False, started=time.time(), epochs_completed=0)
+            rundir.write_atomic(run_dir / rundir.VOCABULARY_FILE, corpus.vocabulary.to_json())
+            provenance = dict(command_line=command_line, vocabulary_sha256=sha256_of(run_dir / rundir.VOCABULARY_FILE),
+                              files=corpus.files, versions=_versions())  # fmt: skip
+            rundir.write_atomic(run_dir / rundir.CONFIG_FILE, config_json(config, **provenance))
+        _write_test_split(run_dir, corpus)
+        _fit(run_dir, config, corpus, command_line, {}, None, steps_per_epoch, callbacks)
     return run_dir
 
 
-def resume(run_dir: Path, use_cache: bool = True) -> Path:
+def resume(run_dir: Path, use_cache: bool = True, callbacks: Sequence[keras.callbacks.Callback] = ()) -> Path:
     """Continue an interrupted run from its last completed epoch, with its own settings."""
     if not run_dir.exists():
-        raise rundir.RunError(f"{run_dir} does not exist; pass the run folder to continue, e.g. --resume logs/RUN")
+        raise rundir.RunSettingError("{path} does not exist; pass the run folder to continue, e.g. {resume} logs/RUN",
+                                     path=run_dir)
     if not (run_dir / rundir.CONFIG_FILE).is_file():
         raise rundir.RunError(f"{run_dir} is not a run folder to resume (no {rundir.CONFIG_FILE})")
     if rundir.is_complete(run_dir):
         raise rundir.RunError(f"run {run_dir} is already complete; start a new run instead")
     with rundir.locked(run_dir), _resumable(run_dir):
-        config, provenance = load_config(run_dir / rundir.CONFIG_FILE)
-        if sha256_of(run_dir / rundir.VOCABULARY_FILE) != provenance.get("vocabulary_sha256"):
-            raise rundir.RunError(f"{run_dir / rundir.VOCABULARY_FILE} was changed since the run started")
+        config, provenance = rundir.read_checked(run_dir / rundir.CONFIG_FILE, load_config, "the settings")
+        rundir.check_vocabulary_file(run_dir, provenance)
         backend.use_compilation_cache(run_dir.parent / CACHE_DIR / "jax")
         corpus = corpus_for(config, run_dir.parent / CACHE_DIR if use_cache else None)
         if corpus.vocabulary != Vocabulary.load(run_dir / rundir.VOCABULARY_FILE):
             raise rundir.RunError(f"the corpus changed since run {run_dir} started, so it cannot be resumed")
+        _write_test_split(run_dir, corpus)  # an interruption may have come before it was written
         state = read_state(run_dir)
         model = None
         if state:
@@ -142,8 +107,30 @@ def resume(run_dir: Path, use_cache: bool = True) -> Path:
         else:
             print(f"resuming {run_dir}: no epoch was completed before it stopped, so training restarts at epoch 1")
         monitoring.truncate_events(run_dir, state.get("epochs_completed", 0), state.get("global_step", 0))
-        _fit(run_dir, config, corpus, provenance.get("command_line", ""), state=state, model=model)
+        _fit(run_dir, config, corpus, provenance.get("command_line", ""), state, model, None, callbacks)
     return run_dir
+
+
+def _write_test_split(run_dir: Path, corpus: Corpus) -> None:
+    if not (run_dir / rundir.TEST_SPLIT_FILE).is_file():
+        rundir.write_test_split(run_dir, corpus.splits["test"])
+
+
+@contextlib.contextmanager
+def _removed_unless_written(run_dir: Path):
+    """The run's first files: if writing them fails (a full disk) or is interrupted before
+    its settings are in place, the folder is removed, so no run is left that --resume
+    cannot continue."""
+    try:
+        yield
+    except BaseException as error:
+        if (run_dir / rundir.CONFIG_FILE).is_file():
+            raise
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if isinstance(error, KeyboardInterrupt):
+            raise Interrupted(f"before run {run_dir} was written, so nothing was kept; run the same command "
+                              "again") from None
+        raise
 
 
 @contextlib.contextmanager
@@ -152,45 +139,22 @@ def _resumable(run_dir: Path):
     try:
         yield
     except KeyboardInterrupt:
-        raise Interrupted(
-            f"continue from the last completed epoch with python -m word_predictor.train --resume {run_dir}"
-        ) from None
+        raise TrainingInterrupted(run_dir) from None
 
 
-class TimedBatches(keras.utils.PyDataset):
-    """Passes batches through, adding up the seconds spent making them (the input pipeline's share)."""
-
-    def __init__(self, batches):
-        super().__init__()
-        self.batches = batches
-        self.seconds = 0.0
-
-    def __len__(self):
-        return len(self.batches)
-
-    def __getitem__(self, index):
-        begin = time.perf_counter()
-        try:
-            return self.batches[index]
-        finally:
-            self.seconds += time.perf_counter() - begin
-
-    def on_epoch_end(self):
-        if hasattr(self.batches, "on_epoch_end"):
-            self.batches.on_epoch_end()
+class NonFiniteLoss(UserError, SettingError):
+    """The loss became NaN or infinite; what is kept, and the settings that would help."""
 
 
-def _fit(
-    run_dir: Path, config: Config, corpus: Corpus, command_line: str, state: dict, model, steps_per_epoch=None
-) -> None:
+def _fit(run_dir, config, corpus, command_line, state, model, steps_per_epoch=None, callbacks=()) -> None:
     previous = keras.mixed_precision.dtype_policy().name
     try:
-        _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch)
+        _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch, callbacks)
     finally:
         keras.mixed_precision.set_dtype_policy(previous)  # Keras' policy is global: leave it as found
 
 
-def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch) -> None:
+def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch, callbacks) -> None:
     initial_epoch = state.get("epochs_completed", 0)
     keras.utils.set_random_seed(config.seed + initial_epoch)
     on_gpu = gpu_available()
@@ -200,66 +164,85 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
     if model is None:
         model = context.training_model(on_gpu, use_cudnn)
         compile_model(model, config)
-    train_batches = context.training_batches(corpus.splits["train"], epoch=initial_epoch)
+    train_batches = TimedBatches(context.training_batches(corpus.splits["train"], epoch=initial_epoch))
     inference = build_model(config, use_cudnn=use_cudnn)  # the view predict uses; the checkpoint refreshes it each epoch
     validation = validation_for(context, corpus.splits["validation"], inference)
     validation_batches, validation_callbacks = validation or (None, [])
-    watched = "val_loss" if validation else "loss"
-
-    early_stopping = keras.callbacks.EarlyStopping(monitor=watched, patience=config.patience, min_delta=1e-4)
-    # quiet: the epoch line shows the learning rate (Keras would print it with 16 digits)
-    schedule = keras.callbacks.ReduceLROnPlateau(
-        monitor=watched, factor=0.5, patience=0, min_lr=config.learning_rate / 64, verbose=0
-    )
-    non_finite = StopOnNonFiniteLoss()
-    checkpoint = RunCheckpoint(run_dir, [early_stopping, schedule], state, inference_view=inference)
     if initial_epoch == 0:
         monitoring.write_run_description(run_dir, config, model, command_line)
     prompts = sample_prompts(config, corpus.splits["validation"], corpus.vocabulary)
-    timed = TimedBatches(train_batches)
+    own = _TrainingCallbacks(run_dir, config, state, inference, watched="val_loss" if validation else "loss")
     shown = monitoring.callbacks(
         run_dir,
         config,
         samples=lambda trained: samples_markdown(
             Predictor.for_model(copy_weights(trained, inference), config, corpus.vocabulary), prompts
         ),
-        targets_per_epoch=train_batches.targets_per_epoch,
-        windows_per_epoch=train_batches.examples_per_epoch,
+        targets_per_epoch=train_batches.batches.targets_per_epoch,
+        examples_per_epoch=train_batches.batches.examples_per_epoch,
         first_step=state.get("global_step", 0),
         gradient_batch=train_batches[0] if config.histograms else None,
-        input_seconds=lambda: timed.seconds,
+        input_seconds=lambda: train_batches.seconds,
     )
     if initial_epoch < config.epochs and not state.get("stopped_early"):
-        device = "GPU" if on_gpu else "CPU"
-        print(
-            f"training {config.cell}{' (bidirectional)' if config.bidirectional else ''} on the {device} "
-            f"({config.context} context): {train_batches.targets_per_epoch:,} targets per epoch, "
-            f"vocabulary {config.vocabulary_size:,}, run {run_dir}"
+        _announce(run_dir, config, train_batches.batches, on_gpu)
+        with out_of_memory_said():
+            model.fit(
+                train_batches,
+                validation_data=validation_batches,
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                callbacks=[*callbacks, *own.ordered(validation_callbacks, shown)],
+                verbose=0,  # EpochProgress prints shorter lines, and progress without a terminal too
+                steps_per_epoch=steps_per_epoch and min(steps_per_epoch, len(train_batches)),
+                validation_steps=steps_per_epoch and validation_batches and min(steps_per_epoch, len(validation_batches)),
+            )
+    _after_fit(run_dir, config, corpus, own, prompts)
+
+
+class _TrainingCallbacks:
+    """The trainer's own callbacks: stopping on a non-finite loss, early stopping, the
+    learning-rate schedule, the time limit and the checkpoint that keeps the best model."""
+
+    def __init__(self, run_dir: Path, config: Config, state: dict, inference, watched: str):
+        self.early_stopping = keras.callbacks.EarlyStopping(monitor=watched, patience=config.patience, min_delta=1e-4)
+        # quiet: the epoch line shows the learning rate (Keras would print it with 16 digits)
+        self.schedule = keras.callbacks.ReduceLROnPlateau(
+            monitor=watched, factor=0.5, patience=0, min_lr=config.learning_rate / 64, verbose=0
         )
-        model.fit(
-            timed,
-            validation_data=validation_batches,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            callbacks=[non_finite, *validation_callbacks, *shown, EpochProgress(), early_stopping, schedule,
-                       TimeLimit(config.time_limit * 60), checkpoint],  # fmt: skip
-            verbose=0,  # EpochProgress prints shorter lines, and progress without a terminal too
-            steps_per_epoch=steps_per_epoch and min(steps_per_epoch, len(train_batches)),
-            validation_steps=steps_per_epoch and validation_batches and min(steps_per_epoch, len(validation_batches)),
-        )
+        self.non_finite = StopOnNonFiniteLoss()
+        self.time_limit = TimeLimit(config.time_limit * 60)
+        self.checkpoint = RunCheckpoint(run_dir, [self.early_stopping, self.schedule], state, inference_view=inference)
+
+    def ordered(self, validation_callbacks, shown) -> list:
+        """Validation scores first, then the figures shown and written, then what reads them."""
+        return [self.non_finite, *validation_callbacks, *shown, EpochProgress(), self.early_stopping, self.schedule,
+                self.time_limit, self.checkpoint]  # fmt: skip
+
+
+def _announce(run_dir: Path, config: Config, batches, on_gpu: bool) -> None:
+    print(
+        f"training {config.cell}{' (bidirectional)' if config.bidirectional else ''} on the {'GPU' if on_gpu else 'CPU'} "
+        f"({config.context} context): {batches.targets_per_epoch:,} targets per epoch, "
+        f"vocabulary {config.vocabulary_size:,}, run {run_dir}"
+    )
+
+
+def _after_fit(run_dir: Path, config: Config, corpus: Corpus, own: _TrainingCallbacks, prompts: list[str]) -> None:
     if not (run_dir / rundir.MODEL_FILE).is_file():
         rundir.write_status(run_dir, stopped="non-finite loss")
-        raise UserError(
+        raise NonFiniteLoss(
             "the loss became NaN or infinite before the first epoch ended, so there is no model to keep; "
-            "lower --learning-rate or --clip-norm"
+            "lower {learning_rate} or {clip_norm}"
         )
-    _finish(run_dir, config, corpus, checkpoint.state, stopped_at=non_finite.stopped_at, prompts=prompts)
-    if non_finite.stopped_at:
-        epoch, batch = non_finite.stopped_at
-        raise UserError(
-            f"training stopped in epoch {epoch + 1}, batch {batch + 1}: the loss became NaN or infinite. "
-            f"The best model so far (epoch {checkpoint.state['best_epoch'] + 1}) is kept in {run_dir}; "
-            "lower --learning-rate or --clip-norm to train further"
+    stopped_at = own.non_finite.stopped_at
+    _finish(run_dir, config, corpus, own.checkpoint.state, stopped_at=stopped_at, prompts=prompts)
+    if stopped_at:
+        raise NonFiniteLoss(
+            "training stopped in epoch {epoch}, batch {batch}: the loss became NaN or infinite. "
+            "The best model so far (epoch {best}) is kept in {run_dir}; lower {learning_rate} or {clip_norm} to "
+            "train further", epoch=stopped_at[0] + 1, batch=stopped_at[1] + 1,
+            best=own.checkpoint.state["best_epoch"] + 1, run_dir=run_dir,
         )
 
 
@@ -277,7 +260,7 @@ def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_
     try:
         scores = score_run(predictor, corpus.splits["test"])
     except NothingToScore:
-        print("no test split to score (--test-fraction 0 or a very short corpus)")
+        print("no test split to score (a test fraction of 0, or a very short corpus)")
     else:
         metrics["test"] = scores
         print(f"test split of {run_dir.name}:\n{format_scores(scores)}")
@@ -288,7 +271,6 @@ def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_
     monitoring.write_projector(run_dir, model, corpus.vocabulary)
     rundir.write_json(run_dir / rundir.METRICS_FILE, metrics)
     rundir.mark_complete(run_dir)
-    print(f'done: python -m word_predictor.predict --run {run_dir} "{DEFAULT_PROMPT}"')
 
 
 def _versions() -> dict:

@@ -1,0 +1,45 @@
+"""training/memory.py and model.build.parameter_count: a model too big for the machine is
+refused by counting its weights, before anything is built or written."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from word_predictor.config import Config, SettingError
+from word_predictor.model.build import build_model, parameter_count
+from word_predictor.training.memory import TRAINING_BYTES_PER_PARAMETER, check_memory
+
+SHAPES = [
+    dict(cell=cell, bidirectional=bidirectional, layers=layers, one_hot=one_hot)
+    for cell, bidirectional, layers, one_hot in itertools.product(("simple_rnn", "lstm", "gru"), (False, True), (1, 2),
+                                                                  (False, True))  # fmt: skip
+]
+
+
+def tiny(**settings) -> Config:
+    return Config(vocabulary_size=13, units=6, embedding_dim=5, **settings)
+
+
+@pytest.mark.parametrize("settings", SHAPES, ids=lambda s: "-".join(f"{k}={v}" for k, v in s.items()))
+def test_the_count_is_the_built_models_own(settings):
+    config = tiny(**settings)
+    assert parameter_count(config) == build_model(config).count_params()
+
+
+@pytest.mark.parametrize("settings", [dict(tie_weights=True, embedding_dim=6), dict(context="full", layers=2),
+                                      dict(level="char", cell="gru")])  # fmt: skip
+def test_tied_full_context_and_char_models_are_counted_too(settings):
+    config = Config(vocabulary_size=13, units=6, **({"embedding_dim": 5} | settings))
+    assert parameter_count(config) == build_model(config).count_params()
+
+
+def test_a_model_beyond_the_memory_given_is_refused_naming_the_settings_to_lower():
+    config = tiny()
+    needed = parameter_count(config) * TRAINING_BYTES_PER_PARAMETER
+    check_memory(config, available=needed)  # exactly enough
+    with pytest.raises(SettingError) as refused:
+        check_memory(config, available=needed - 1)
+    assert "lower units, embedding_dim, layers or max_vocabulary" in str(refused.value)
+    check_memory(config, available=0)  # 0: the free memory is unknown, so nothing is refused
