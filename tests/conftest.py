@@ -1,4 +1,7 @@
-"""Shared fixtures: a tiny corpus written here, and one tiny trained run per session."""
+"""Shared fixtures: a tiny corpus written here, and tiny trained runs, each trained once per session.
+
+What the fixtures build from, and what tests share besides, lives in tests/helpers.py.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from word_predictor import train
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-# A few sentences of our own, repeated so every word clears a small unknown threshold.
-TINY_TEXT = (
-    "the cat sat on the mat and the dog sat on the rug . "
-    "some of them look like a cat and some of them look like a dog . "
-    "the bird sang in the tree and the cat looked at the bird . "
-)
+from tests.helpers import TINY_TEXT, train_tiny
 
 
 @pytest.fixture
@@ -25,14 +19,6 @@ def tiny_corpus(tmp_path: Path) -> Path:
     (folder / "a.txt").write_text(TINY_TEXT * 12, encoding="utf-8")
     (folder / "more" / "b.txt").write_text(TINY_TEXT * 8, encoding="utf-8")
     return folder
-
-
-TINY_FLAGS = ["--units", "8", "--embedding-dim", "4", "--epochs", "2", "--batch-size", "16",
-              "--unknown-threshold", "1", "--log-every", "5"]  # fmt: skip
-
-
-def train_tiny(corpus: Path, logdir: Path, *extra: str) -> int:
-    return train.main(["--corpus", str(corpus), "--logdir", str(logdir), *TINY_FLAGS, *extra])
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tests.conftest import train_tiny
+from tests.helpers import train_tiny
 from word_predictor import evaluate, generate, predict, rundir, runs, train
+from word_predictor.model.layers import OUTPUT_LAYER
+from word_predictor.predictor.predictor import Predictor
 
 TEXT = "To be, or not to be: that is the Question.\nWhether 'tis nobler in the mind to suffer 42 slings!\n"
 
@@ -53,15 +57,46 @@ def test_generate_writes_characters_and_refuses_words(logdir, capsys):
 
 
 @pytest.mark.slow
-def test_predict_shows_next_characters_and_the_word_being_typed(logdir, capsys):
+def test_predict_shows_next_characters_and_the_word_being_typed(logdir, capsys, tmp_path):
     assert predict.main(["--run", str(logdir / "char"), "--json", "To b"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert all(len(p["word"]) == 1 for p in answer["predictions"])
-    assert predict.main(["--run", str(logdir / "char"), "whether 'tis nob"]) == 0
-    out = capsys.readouterr().out
-    assert "Prediction: whether 'tis nob" in out
-    word_line = [line for line in out.splitlines() if line.startswith("Word: ")]
-    assert not word_line or word_line[0].startswith("Word: nob")
+    # The tiny model may well end every word at once (a space is the likeliest character); a
+    # copy of it biased towards "e" never does. Each shows the word being typed as it ends it.
+    leaning = lean_towards(logdir / "char", "e", tmp_path)
+    for run, text in [(logdir / "char", "whether 'tis nob"), (logdir / "char", "To b"), (leaning, "whether 'tis nob")]:
+        ending = likeliest_word_end(Predictor.from_run(rundir.load_run(run)), text)
+        assert predict.main(["--run", str(run), text]) == 0
+        out = capsys.readouterr().out
+        assert f"Prediction: {text}" in out
+        word_lines = [line for line in out.splitlines() if line.startswith("Word: ")]
+        assert word_lines == ([f"Word: {text.split()[-1]}{ending}"] if ending else []), (text, out)
+    assert ending == "e" * 40  # the leaning copy: the word runs on to the longest completion shown
+
+
+def lean_towards(run: Path, character: str, tmp_path: Path) -> Path:
+    """A copy of `run` whose output layer favours `character` above everything, whatever came before."""
+    copy = Path(shutil.copytree(run, tmp_path / "leaning"))
+    loaded = rundir.load_run(copy)
+    output = loaded.model.get_layer(OUTPUT_LAYER)
+    bias = np.asarray(output.bias)
+    bias[loaded.vocabulary.tokens.index(character)] += 100.0
+    output.bias.assign(bias)
+    rundir.save_model_atomic(loaded.model, copy / rundir.MODEL_FILE)
+    rundir.mark_complete(copy)  # records the new model's hash, as a finished training does
+    return copy
+
+
+def likeliest_word_end(predictor, text: str) -> str:
+    """The word being typed, ended the greedy way: the likeliest next character, one at a time,
+    until one that cannot be inside a word (asked one character at a time, as suggest answers)."""
+    ending = ""
+    for _ in range(40):
+        [(character, _probability)] = predictor.suggest(text + ending, 1).predictions
+        if not (character.isalnum() or character in "'-"):
+            break
+        ending += character
+    return ending
 
 
 @pytest.mark.slow

@@ -1,15 +1,18 @@
-"""config.py: one Config whose left-out settings mean what the train command means by
-them, and SettingError, which names settings so that each command can name its flags."""
+"""Config: what leaving a setting out means at each level (one Config, as the train command
+builds it), the settings refused before any data is read (SettingError names settings, so each
+command can name its flags), and config.json written and read back (today's format and format 1)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 
 import pytest
 
 from word_predictor import train
 from word_predictor.config import (
+    CELLS,
     CONFIG_FORMAT,
     LEVELS,
     Config,
@@ -18,6 +21,126 @@ from word_predictor.config import (
     load_config,
     validate,
 )
+
+# The settings a level changes when its flag is left out, with what they are at each level.
+LEVEL_SETTINGS = ("context", "bptt", "embedding_dim", "layers", "dropout")
+
+
+def built_by_train(*flags: str) -> Config:
+    """The Config the train command builds from these flags (nothing is read or trained)."""
+    return train.config_from_args(train.build_parser().parse_args(list(flags)))
+
+
+def test_a_word_run_left_to_its_defaults_has_configs_own_defaults():
+    built, plain = built_by_train(), Config()
+    for name in LEVEL_SETTINGS:
+        assert getattr(built, name) == getattr(plain, name), name
+
+
+def test_a_char_run_left_to_its_defaults_reads_the_full_context_with_its_own_sizes():
+    built = built_by_train("--level", "char")
+    # docs/benchmarks.md, section 10: the best measured character settings on 2 CPU cores
+    assert {name: getattr(built, name) for name in LEVEL_SETTINGS} == {
+        "context": "full", "bptt": 100, "embedding_dim": 64, "layers": 2, "dropout": 0.2
+    }  # fmt: skip
+    assert built.batch_size == 32  # lanes: fewer, longer batches than windows
+
+
+def test_a_flag_given_wins_over_the_levels_default():
+    built = built_by_train("--level", "char", "--context", "window", "--layers", "1", "--dropout", "0.5",
+                           "--embedding-dim", "16", "--bptt", "7")  # fmt: skip
+    assert (built.context, built.layers, built.dropout, built.embedding_dim, built.bptt) == ("window", 1, 0.5, 16, 7)
+    assert built.batch_size == Config().batch_size  # the window context's batch size
+
+
+VALID = Config(units=8, embedding_dim=8)
+
+# Each differs from VALID in one way that cannot train.
+REFUSED = {
+    "unknown cell": dict(cell="transformer"),
+    "unknown context": dict(context="sideways"),
+    "bidirectional full context": dict(bidirectional=True, context="full", targets="last"),
+    "bidirectional every position": dict(bidirectional=True, targets="all"),
+    "no layers": dict(layers=0),
+    "no units": dict(units=0),
+    "no window": dict(window_size=0),
+    "no bptt": dict(bptt=0),
+    "no embedding": dict(embedding_dim=0),
+    "dropout of one": dict(dropout=1.0),
+    "negative dropout": dict(dropout=-0.1),
+    "tied one-hot": dict(tie_weights=True, one_hot=True),
+    "tied bidirectional": dict(tie_weights=True, bidirectional=True, targets="last"),
+    "tied sizes differ": dict(tie_weights=True, embedding_dim=4),
+}
+
+
+def test_the_valid_settings_pass():
+    validate(VALID)
+    validate(dataclasses.replace(VALID, tie_weights=True))
+    validate(dataclasses.replace(VALID, bidirectional=True, targets="last"))
+
+
+@pytest.mark.parametrize("changes", REFUSED.values(), ids=REFUSED.keys())
+def test_settings_that_cannot_train_are_refused_in_one_line(changes):
+    with pytest.raises(ValueError) as refused:
+        validate(dataclasses.replace(VALID, **changes))
+    message = str(refused.value)
+    assert message and "\n" not in message
+
+
+def test_an_unknown_cell_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="'transformer'") as refused:
+        validate(dataclasses.replace(VALID, cell="transformer"))
+    assert all(cell in str(refused.value) for cell in CELLS)
+
+
+def test_config_json_reads_back_the_same_config_and_its_provenance(tmp_path):
+    config = Config(corpus=["/texts/a", "/texts/b"], level="char", context="full", bptt=9, cell="gru", layers=2,
+                    units=12, embedding_dim=6, dropout=0.25, sample_prompts=["a b"], vocabulary_size=41,
+                    train_tokens=1000, validation_text=["/held/valid.txt"])  # fmt: skip
+    path = tmp_path / "config.json"
+    path.write_text(config_json(config, command_line="train --level char", vocabulary_sha256="ab" * 32))
+    loaded, provenance = load_config(path)
+    assert loaded == config
+    assert provenance["format"] == CONFIG_FORMAT
+    assert provenance["command_line"] == "train --level char" and provenance["vocabulary_sha256"] == "ab" * 32
+
+
+def test_a_format_1_config_reads_with_the_settings_it_never_recorded(tmp_path):
+    # Format 1 named the window `chunk_size` and knew one level, one normalisation, one context.
+    path = tmp_path / "config.json"
+    settings = {"cell": "gru", "chunk_size": 7, "units": 16, "vocabulary_size": 30}
+    path.write_text(json.dumps({"format": "word_predictor.config/1", "settings": settings, "command_line": "x"}))
+    loaded, provenance = load_config(path)
+    assert loaded == Config(cell="gru", window_size=7, units=16, vocabulary_size=30, normalisation="ascii",
+                            level="word", context="window")  # fmt: skip
+    assert provenance["command_line"] == "x"
+
+
+def test_settings_this_version_does_not_know_are_left_out(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"format": CONFIG_FORMAT, "settings": {"units": 9, "from_the_future": True}}))
+    assert load_config(path)[0] == Config(units=9)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (json.dumps({"format": "word_predictor.config/99", "settings": {}}), "format 'word_predictor.config/99'"),
+        (json.dumps({"settings": {}}), "format None"),
+        (json.dumps([1, 2]), "format 'list'"),
+        (json.dumps({"format": CONFIG_FORMAT}), "no settings"),
+        (json.dumps({"format": CONFIG_FORMAT, "settings": [1]}), "no settings"),
+    ],
+)
+def test_a_config_this_version_cannot_read_is_a_value_error_that_says_why(tmp_path, text, message):
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_config(path)
+
+
+# ---------------------------------------------------------------- Config's own defaults and refusals (from the core branch)
 
 
 def command_config(*flags: str) -> Config:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import TINY_TEXT, train_tiny
+from tests.helpers import TINY_TEXT, train_tiny
 from word_predictor import scoring
 from word_predictor import evaluate, predict, rundir, train
 from word_predictor.training import trainer

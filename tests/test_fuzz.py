@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import TINY_TEXT
+from tests.helpers import TINY_TEXT
 from word_predictor import evaluate, predict, train
 from word_predictor.corpus.files import ENCODING_ERRORS, CorpusError, read_tokens
 from word_predictor.text.tokenizer import ASCII_WORDS
@@ -36,10 +36,25 @@ _PIECES = st.one_of(
 _FILE_BYTES = st.lists(_PIECES, max_size=12).map(b"".join)
 
 
+def _word_break(error: UnicodeDecodeError) -> tuple[str, int]:
+    return " ", error.end
+
+
+# What --encoding-errors promises (README, train --help), written here from that promise alone:
+# strict stops at the first invalid byte, replace turns invalid bytes into a word break, skip
+# drops them (the word around them closes up).
+codecs.register_error("tests_word_break", _word_break)
+_PROMISED = {"strict": "strict", "replace": "tests_word_break", "skip": "ignore"}
+
+
 def expected_words(data: bytes, encoding_errors: str) -> list[str]:
-    """What reading the whole file at once gives: the reference for the block-wise reader."""
-    handler = {"strict": "strict", "replace": "word_predictor_space", "skip": "ignore"}[encoding_errors]
-    return words(codecs.decode(data, "utf-8", handler))
+    """What decoding the whole file at once as promised gives: the reference for the block-wise reader."""
+    return words(codecs.decode(data, "utf-8", _PROMISED[encoding_errors]))
+
+
+def test_the_promise_covers_every_choice_and_tells_replace_from_skip():
+    assert set(_PROMISED) == set(ENCODING_ERRORS)
+    assert expected_words(b"caf\xffe", "replace") == ["caf", "e"] and expected_words(b"caf\xffe", "skip") == ["cafe"]
 
 
 @settings(max_examples=300, deadline=None)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY_TEXT
+from tests.helpers import TINY_TEXT
 from word_predictor import evaluate, generate, predict, rundir, runs, train
 from word_predictor.text.vocabulary import sha256_of
 

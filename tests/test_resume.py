@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import TINY_TEXT
+from tests.helpers import TINY_TEXT
 from word_predictor import evaluate, monitoring, predict, rundir, train
 from word_predictor.training import trainer as trainer_module
 from word_predictor.training.checkpoint import read_state

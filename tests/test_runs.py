@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import help_beside_each_flag
 from word_predictor import rundir, runs, train
 from word_predictor.config import Config, config_json
 
@@ -115,8 +116,10 @@ def test_help_documents_every_flag(capsys):
     with pytest.raises(SystemExit) as exit_:
         runs.main(["--help"])
     assert exit_.value.code == 0
-    text = capsys.readouterr().out
-    assert "--logdir" in text and "--json" in text
+    shown = help_beside_each_flag(runs.build_parser(), capsys.readouterr().out)
+    assert {"--logdir", "--json"} <= set(shown)
+    for flag, (help_text, printed) in shown.items():
+        assert help_text and help_text in printed, f"{flag}: its help is not printed beside it"
 
 
 @pytest.mark.slow

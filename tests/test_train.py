@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY_FLAGS, TINY_TEXT, train_tiny
+from tests.helpers import TINY_FLAGS, TINY_TEXT, help_beside_each_flag, train_tiny
 from word_predictor import evaluate, predict, rundir, train
 from word_predictor.training import reading
 from word_predictor.config import load_config
@@ -21,11 +21,13 @@ def test_help_documents_every_flag(capsys):
     with pytest.raises(SystemExit) as exit_:
         train.main(["--help"])
     assert exit_.value.code == 0
-    text = capsys.readouterr().out
+    shown = help_beside_each_flag(train.build_parser(), capsys.readouterr().out)
     for flag in ("--corpus", "--cell", "--bidirectional", "--layers", "--units", "--embedding-dim", "--one-hot",
                  "--dropout", "--window-size", "--unknown-threshold", "--epochs", "--batch-size",
                  "--learning-rate", "--clip-norm", "--seed", "--logdir", "--run-name", "--resume"):  # fmt: skip
-        assert flag in text
+        assert flag in shown
+    for flag, (help_text, printed) in shown.items():
+        assert help_text and help_text in printed, f"{flag}: its help is not printed beside it"
 
 
 def test_unknown_cell_fails_before_reading_data(capsys, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("onnx", reason="the export extra (pip install -e .[export]) is not installed")
 pytest.importorskip("onnxruntime", reason="the runtime extra (pip install -e .[runtime]) is not installed")
 
-from tests.conftest import TINY_TEXT  # noqa: E402
+from tests.helpers import TINY_TEXT  # noqa: E402
 from word_predictor import evaluate, generate, predict  # noqa: E402
 from word_predictor.export import __main__ as command  # noqa: E402
 

@@ -91,3 +91,59 @@ def test_batches_hold_nothing_per_window():
     held = [value.nbytes for value in vars(data).values() if isinstance(value, np.ndarray) and value is not split.ids]
     held += [value.nbytes for value in vars(data.index).values() if isinstance(value, np.ndarray)]
     assert data.windows == 1_000_000 and sum(held) < 10_000
+
+
+# Segment lengths, some shorter than a window, some empty.
+_SEGMENTS = st.lists(st.integers(0, 30), min_size=0, max_size=8)
+
+
+@settings(max_examples=200)
+@given(_SEGMENTS, st.integers(1, 6))
+def test_each_target_follows_its_inputs_within_one_segment(lengths, window_size):
+    # Ids are positions in the text, so a window can be traced back to where it came from.
+    ids = np.arange(sum(lengths), dtype=np.int32)
+    segment_of = np.repeat(np.arange(len(lengths)), lengths)
+    starts = window_starts(Split.from_lengths(ids, lengths).bounds, window_size)
+    # Every window that fits in a segment, and no other.
+    assert starts.size == sum(max(n - window_size, 0) for n in lengths)
+    if starts.size == 0:
+        return
+    windows = gather_windows(ids, starts, window_size)  # (n, chunk + 1)
+    assert windows.shape == (starts.size, window_size + 1)
+    inputs, targets = windows[:, :-1], windows[:, -1]
+    assert np.all(targets == inputs[:, -1] + 1)  # the target is the very next word
+    assert np.all(np.diff(windows, axis=1) == 1)  # inputs are consecutive words
+    assert np.all(segment_of[windows[:, 0]] == segment_of[windows[:, -1]])  # never across segments
+
+
+@settings(max_examples=60, deadline=None)
+@given(_SEGMENTS, st.integers(1, 4), st.integers(1, 7), st.sampled_from(["all", "last"]), st.integers(0, 3))
+def test_batches_pair_each_input_with_its_next_words(lengths, window_size, batch_size, targets, epoch):
+    ids = np.arange(sum(lengths), dtype=np.int32)
+    batches = WindowBatches(
+        Split.from_lengths(ids, lengths), window_size=window_size, batch_size=batch_size,
+        targets=targets, shuffle=True, seed=7, epoch=epoch,
+    )  # fmt: skip
+    seen = []
+    for index in range(len(batches)):
+        inputs, expected = batches[index][:2]
+        if targets == "all":
+            assert np.all(expected == inputs + 1)
+        else:
+            assert np.all(expected == inputs[:, -1] + 1)
+        seen.extend(inputs[:, 0].tolist())
+    # One epoch shows every window exactly once.
+    assert sorted(seen) == window_starts(Split.from_lengths(ids, lengths).bounds, window_size).tolist()
+
+
+def test_shuffled_order_depends_only_on_seed_and_epoch():
+    # What lets a resumed run see the same batches as an uninterrupted one.
+    ids = np.arange(200, dtype=np.int32)
+    make = lambda epoch: WindowBatches(Split.from_lengths(ids, [200]), window_size=3, batch_size=8, targets="all",
+                                       shuffle=True, seed=3, epoch=epoch)  # fmt: skip
+    continued = make(0)
+    continued.on_epoch_end()
+    continued.on_epoch_end()
+    assert np.array_equal(continued[0][0], make(2)[0][0])
+    assert not np.array_equal(make(1)[0][0], make(2)[0][0])
+

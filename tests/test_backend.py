@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY_FLAGS, TINY_TEXT
+from tests.helpers import TINY_FLAGS, TINY_TEXT
 from word_predictor import backend
 
 pytestmark = pytest.mark.backend

@@ -1,28 +1,13 @@
 import numpy as np
 import pytest
 
-from word_predictor.corpus.splits import Split
-from word_predictor.config import CELLS, Config
+from tests.helpers import VOCABULARY, tiny_batches, tiny_config
+from word_predictor.config import CELLS
 from word_predictor.backend import keras
 from word_predictor.model.layers import OUTPUT_LAYER
-from word_predictor.model.compile import InTopK, compile_model
+from word_predictor.model.compile import compile_model
 from word_predictor.model.build import build_model, copy_weights
 from word_predictor.rundir import load_model, save_model_atomic
-from word_predictor.scoring.figures import target_ranks
-from word_predictor.batches.windows import WindowBatches
-
-VOCABULARY = 10
-
-
-def tiny_config(**overrides) -> Config:
-    settings = dict(vocabulary_size=VOCABULARY, units=2, embedding_dim=3, window_size=4, dropout=0.1)
-    return Config(**(settings | overrides))
-
-
-def tiny_batches(config: Config, last_only=False):
-    ids = np.random.default_rng(0).integers(0, VOCABULARY, 64).astype(np.int32)
-    return WindowBatches(Split.from_lengths(ids, [64]), window_size=config.window_size, batch_size=8,
-                         targets=config.targets, shuffle=False, last_only=last_only)  # fmt: skip
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -39,47 +24,6 @@ def test_every_cell_builds_and_takes_a_training_step(cell, bidirectional):
     assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
     expected = (8, config.window_size, VOCABULARY) if config.targets == "all" else (8, VOCABULARY)
     assert model.predict_on_batch(data[0][0]).shape == expected
-
-
-@pytest.mark.parametrize("context", ["window", "full"])
-def test_compiled_model_creates_no_variables_in_its_first_training_step(context):
-    # A TensorFlow step that makes variables (the optimizer's slots) is traced twice.
-    config = tiny_config(context=context, bptt=4, batch_size=8)
-    model = build_model(config, "training")
-    compile_model(model, config)
-    made = len(model.optimizer.variables)
-    assert made > len(model.trainable_variables)  # a moment and a velocity for each weight
-    if context == "window":
-        model.train_on_batch(*tiny_batches(config)[0])
-    else:
-        tokens = np.zeros((8, 4), np.int32)
-        model.train_on_batch({"tokens": tokens, "reset": np.zeros(8, np.float32)}, tokens)
-    assert len(model.optimizer.variables) == made
-
-
-def test_training_accuracies_rank_targets_as_evaluate_does():
-    rng = np.random.default_rng(0)
-    logits = rng.normal(size=(6, 7, VOCABULARY)).astype("float32")
-    logits[0, 0] = 1.0  # every token tied with the target: a hit at every k
-    targets = rng.integers(0, VOCABULARY, (6, 7))
-    weights = rng.integers(0, 2, (6, 7)).astype("float32")
-    weights[0, 0] = 1
-    ranks = target_ranks(logits.reshape(-1, VOCABULARY), targets.reshape(-1))
-    keras_metrics = {1: keras.metrics.SparseCategoricalAccuracy(), 5: keras.metrics.SparseTopKCategoricalAccuracy(5)}
-    for k, keras_metric in keras_metrics.items():
-        ours = InTopK(k)
-        ours.update_state(targets, logits, sample_weight=weights)
-        expected = np.sum((ranks < k) * weights.reshape(-1)) / weights.sum()
-        assert float(ours.result()) == pytest.approx(expected)
-        # Keras' own metric gives the same figure where no tie decides it
-        untied = weights.copy()
-        untied[0, 0] = 0
-        ours.reset_state()
-        ours.update_state(targets, logits, sample_weight=untied)
-        keras_metric.update_state(targets, logits, sample_weight=untied)
-        assert float(ours.result()) == pytest.approx(float(keras_metric.result()))
-    again = keras.metrics.deserialize(keras.metrics.serialize(InTopK(5, name="top5_accuracy")))
-    assert isinstance(again, InTopK) and again.k == 5 and again.name == "top5_accuracy"
 
 
 def test_bidirectional_layers_wrap_the_cell():

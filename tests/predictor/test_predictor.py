@@ -3,66 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from word_predictor.config import Config
-from word_predictor.corpus.splits import Split
-from word_predictor.config import DEFAULT_PROMPT
-from word_predictor.predictor.predictor import EmptyTextError, Predictor
-from word_predictor.monitoring.samples import continuations, sample_prompts, samples_markdown
+from tests.helpers import COUNTS, TOKENS, chain_table, scripted
+from word_predictor.predictor.predictor import EmptyTextError
 from word_predictor.scoring.figures import softmax
-from word_predictor.text.vocabulary import Vocabulary
-
-
-def test_sample_prompts_never_cross_a_segment_boundary():
-    letters = list("abcdefghijkl")
-    vocabulary = Vocabulary.from_counts(dict.fromkeys(letters, 2), unknown_threshold=0)
-    ids = vocabulary.encode(letters)
-    validation = Split.from_lengths(ids, [6, 6])
-    config = Config(window_size=5, sample_prompts=["the user's own", "a b c d e"])
-    prompts = sample_prompts(config, validation, vocabulary)
-    assert prompts[0] == DEFAULT_PROMPT and prompts[-1] == "the user's own"
-    assert set(prompts[1:-1]) == {"a b c d e", "g h i j k"}  # each once, though drawn or given twice
-
-
-
-# ---------------------------------------------------------------- a Predictor on a scripted reader
-
-TOKENS = ("<unk>", "the", "cat", "sat", "on", "mat", "can")
-COUNTS = (0, 40, 20, 10, 10, 5, 15)
-
-
-class BigramReader:
-    """A reader whose logits after a context depend on its last id only: row `last` of `table`.
-
-    Records the contexts each `start` receives, to show what the Predictor batches.
-    """
-
-    def __init__(self, table: np.ndarray):
-        self.table = np.asarray(table, np.float32)
-        self.started: list[list[list[int]]] = []
-
-    def start(self, contexts):
-        self.started.append([np.asarray(c).tolist() for c in contexts])
-        last = np.array([int(c[-1]) for c in contexts])
-        return self.table[last], last
-
-    def advance(self, state, next_ids):
-        return self.table[next_ids], np.asarray(next_ids)
-
-
-def scripted(table=None) -> Predictor:
-    vocabulary = Vocabulary(tokens=TOKENS, counts=COUNTS, unknown_threshold=0)
-    if table is None:  # every next token about as likely; a little more for the next id
-        table = np.zeros((len(TOKENS), len(TOKENS)))
-        table[np.arange(len(TOKENS)), (np.arange(len(TOKENS)) % (len(TOKENS) - 1)) + 1] = 0.5
-    return Predictor(BigramReader(table), Config(vocabulary_size=len(TOKENS)), vocabulary)
-
-
-def chain_table() -> np.ndarray:
-    """the -> cat -> sat -> on -> the ...; mat and can after nothing in particular."""
-    table = np.zeros((len(TOKENS), len(TOKENS)))
-    for a, b in [("the", "cat"), ("cat", "sat"), ("sat", "on"), ("on", "the"), ("mat", "the"), ("can", "the")]:
-        table[TOKENS.index(a), TOKENS.index(b)] = 4.0
-    return table
 
 
 def test_generate_is_reproducible_by_seed_and_varies_across_seeds():
@@ -160,22 +103,3 @@ def test_completions_hold_only_words_with_the_prefix_renormalised():
     assert start.context == [] and [w for w, _ in start.completions] == ["cat", "can"]  # by count: 20, 15
     assert predictor.complete("the ca", 1).completions[0][0] == "cat"
     assert predictor.keyboard is predictor.keyboard  # one index per Predictor
-
-
-def test_samples_markdown_has_the_top5_table_then_one_sampled_continuation_per_prompt():
-    predictor = scripted()
-    text = samples_markdown(predictor, ["the cat", "!!", "on the mat"])
-    table, continuations = text.split("\n\n")
-    assert table.splitlines()[0] == "| context | top next words |" and len(table.splitlines()) == 4
-    lines = continuations.splitlines()
-    assert lines[0] == "| context | sampled continuation (20 words, temperature 1, seed 0) |"
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
-    assert [context for context, _ in rows] == ["the cat", "on the mat"]
-    assert all(len(continuation.split()) == 20 for _, continuation in rows)
-    assert samples_markdown(predictor, ["the cat", "!!", "on the mat"]) == text  # a fixed seed
-
-
-def test_continuations_of_a_model_that_outputs_nan_say_so_instead_of_failing():
-    predictor = scripted(np.full((len(TOKENS), len(TOKENS)), np.nan))
-    lines = continuations(predictor, ["the cat", "on the mat"]).splitlines()
-    assert len(lines) == 4 and all("(none: logits must not be NaN or +inf)" in line for line in lines[2:])

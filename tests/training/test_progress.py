@@ -6,6 +6,7 @@ import io
 import re
 
 from word_predictor.training.progress import EpochProgress, figure
+from word_predictor.training.progress import ProgressBar
 
 
 class Clock:
@@ -58,3 +59,49 @@ def test_on_a_terminal_one_line_redrawn_then_ended_by_the_epoch_line():
     assert text.count("\n") == 1 and text.count("\r") == 11
     assert "Epoch 1/3 [##......................] 10/100 - loss: 3" in text
     assert text.endswith("\r\033[KEpoch 1/3 - loss: 3\n")
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_progress_bar_writes_a_plain_line_at_most_every_interval():
+    stream, clock = io.StringIO(), FakeClock()
+    bar = ProgressBar(stream, interval=30, clock=clock)
+    bar.start("counting", 100_000_000)
+    for _ in range(10):
+        clock.now += 10
+        bar.advance(5_000_000)
+    bar.finish()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 4  # at 30, 60 and 90 s, and when done
+    assert lines[0] == "counting: 15.0 of 100.0 MB, 0.5 MB/s, 2:50 left"
+    assert "\r" not in stream.getvalue()
+    quiet = io.StringIO()
+    short = ProgressBar(quiet, interval=30, clock=FakeClock())
+    short.start("counting", 10)
+    short.advance(10)
+    short.finish()
+    assert quiet.getvalue() == ""  # a short read says nothing
+
+
+def test_progress_bar_redraws_in_place_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream, clock = Terminal(), FakeClock()
+    bar = ProgressBar(stream, clock=clock)
+    bar.start("encoding", 4_000_000)
+    for _ in range(4):
+        clock.now += 1
+        bar.advance(1_000_000)
+    bar.finish()
+    drawn = stream.getvalue()
+    assert drawn.count("\r") == 5 and drawn.endswith("\n")
+    assert "encoding: [########################] 4.0 of 4.0 MB, 1.0 MB/s, 0:00 left" in drawn
+

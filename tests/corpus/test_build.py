@@ -1,35 +1,21 @@
-import collections
-import io
 import json
 import random
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import settings
 
-from tests.conftest import SHARED_DATA
-from word_predictor.corpus.files import CorpusError, find_text_files, read_tokens
+from tests.helpers import REPO, SHARED_DATA, write
+from word_predictor.corpus.files import CorpusError, find_text_files
 from word_predictor.corpus.counting import CountTable
-from word_predictor.training.progress import ProgressBar
 from word_predictor.corpus.build import build_corpus, encode_files
-from word_predictor.corpus.splits import split_bounds, split_segments, window_block_size
+from word_predictor.corpus.splits import split_segments, window_block_size
 from word_predictor.text.tokenizer import ASCII_WORDS, CHARACTERS, UNICODE_WORDS
 from word_predictor.text.vocabulary import UNKNOWN_ID, Vocabulary
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def write(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
 
 def corpus_of(paths, **settings):
     """build_corpus with the settings most tests share."""
@@ -54,68 +40,6 @@ class RecordedProgress:
 
     def finish(self):
         self.calls.append(("finish",))
-
-
-# ---------------------------------------------------------------- files and reading
-
-
-def test_finds_txt_recursively_sorted(tmp_path):
-    write(tmp_path / "b.txt", "b")
-    write(tmp_path / "sub" / "a.txt", "a")
-    write(tmp_path / "notes.md", "ignored")
-    files = find_text_files([tmp_path])
-    assert [f.relative_to(tmp_path).as_posix() for f in files] == ["b.txt", "sub/a.txt"]
-
-
-def test_a_single_file_is_taken_as_given(tmp_path):
-    path = write(tmp_path / "story.text", "hello")
-    assert find_text_files([path]) == [path]
-
-
-def test_missing_or_empty_corpus_says_so(tmp_path):
-    with pytest.raises(CorpusError, match="does not exist"):
-        find_text_files([tmp_path / "nope"])
-    with pytest.raises(CorpusError, match="no .txt files"):
-        find_text_files([tmp_path])
-
-
-@pytest.mark.parametrize("read_size", [1, 2, 3, 7, 64, 1 << 20])
-def test_words_split_across_read_blocks_stay_whole(tmp_path, read_size):
-    path = write(tmp_path / "a.txt", "alpha béta\r\ngamma délta  epsilon\n")
-    read = [t for chunk in read_tokens(path, UNICODE_WORDS, read_size=read_size) for t in chunk]
-    assert read == ["alpha", "béta", "gamma", "délta", "epsilon"]
-    chars = [t for chunk in read_tokens(path, CHARACTERS, read_size=read_size) for t in chunk]
-    assert "".join(chars) == "alpha béta\ngamma délta  epsilon\n"
-
-
-def test_invalid_utf8_names_file_and_byte(tmp_path):
-    path = tmp_path / "bad.txt"
-    path.write_bytes(b"good words " + b"\xff\xfe" + b" more")
-    with pytest.raises(CorpusError, match=r"bad.txt is not valid UTF-8 at byte 11"):
-        list(read_tokens(path, UNICODE_WORDS))
-    replaced = [t for chunk in read_tokens(path, UNICODE_WORDS, "replace") for t in chunk]
-    assert replaced == ["good", "words", "more"]
-
-
-# ---------------------------------------------------------------- splits
-
-
-def test_split_segments_cover_every_token_once():
-    segments = split_segments(10_000, window_size=5, validation_fraction=0.1, test_fraction=0.2)
-    covered = sorted((a, b) for spans in segments.values() for a, b in spans)
-    assert covered[0][0] == 0 and covered[-1][1] == 10_000
-    assert all(prev[1] == nxt[0] for prev, nxt in zip(covered, covered[1:]))
-    share = {name: sum(b - a for a, b in spans) / 10_000 for name, spans in segments.items()}
-    assert share["test"] == pytest.approx(0.2, abs=0.03)
-    assert share["validation"] == pytest.approx(0.1, abs=0.03)
-
-
-def test_split_bounds_follow_the_block_length_asked_for():
-    bounds = split_bounds(1005, 10, 0.1, 0.2)
-    edges = np.concatenate(list(bounds.values())).ravel()
-    assert set(edges.tolist()) - {1005} <= set(range(0, 1001, 10))
-    assert sum(int((b[:, 1] - b[:, 0]).sum()) for b in bounds.values()) == 1005
-    assert window_block_size(5)(50_000) == 500 and window_block_size(5)(100) == 12
 
 
 # ---------------------------------------------------------------- build_corpus
@@ -237,23 +161,6 @@ def test_only_distinct_words_keep_counting_memory_bounded(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "more distinct words than the 500 counted at once, so words seen" in err
     assert "times or fewer may be left out of the vocabulary" in err
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.lists(st.sampled_from("abcdefghijklmnop") | st.text("xyz", min_size=2, max_size=4)),
-                max_size=12), st.integers(2, 12))  # fmt: skip
-def test_count_table_bounds_hold(pieces, limit):
-    table = CountTable(limit)
-    for piece in pieces:
-        counts = collections.Counter(piece)
-        table.merge(list(counts), list(counts.values()))
-        assert len(table) <= limit
-    true = collections.Counter(token for piece in pieces for token in piece)
-    for token, n in true.items():
-        assert table.counts.get(token, 0) <= n <= table.counts.get(token, 0) + table.floor
-    assert table.peak <= limit
-    if len(true) <= limit:
-        assert table.floor == 0 and table.counts == dict(true)
 
 
 # ---------------------------------------------------------------- the store on disk
@@ -396,51 +303,6 @@ def test_progress_is_reported_by_bytes(tmp_path):
     corpus_of([tmp_path], progress=progress, piece_size=500)
     assert progress.calls[0] == ("start", "reading 1 file(s)", 2300) and progress.calls[-1] == ("finish",)
     assert sum(call[1] for call in progress.calls if call[0] == "advance") == 2300
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-
-def test_progress_bar_writes_a_plain_line_at_most_every_interval():
-    stream, clock = io.StringIO(), FakeClock()
-    bar = ProgressBar(stream, interval=30, clock=clock)
-    bar.start("counting", 100_000_000)
-    for _ in range(10):
-        clock.now += 10
-        bar.advance(5_000_000)
-    bar.finish()
-    lines = stream.getvalue().splitlines()
-    assert len(lines) == 4  # at 30, 60 and 90 s, and when done
-    assert lines[0] == "counting: 15.0 of 100.0 MB, 0.5 MB/s, 2:50 left"
-    assert "\r" not in stream.getvalue()
-    quiet = io.StringIO()
-    short = ProgressBar(quiet, interval=30, clock=FakeClock())
-    short.start("counting", 10)
-    short.advance(10)
-    short.finish()
-    assert quiet.getvalue() == ""  # a short read says nothing
-
-
-def test_progress_bar_redraws_in_place_on_a_terminal():
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
-    stream, clock = Terminal(), FakeClock()
-    bar = ProgressBar(stream, clock=clock)
-    bar.start("encoding", 4_000_000)
-    for _ in range(4):
-        clock.now += 1
-        bar.advance(1_000_000)
-    bar.finish()
-    drawn = stream.getvalue()
-    assert drawn.count("\r") == 5 and drawn.endswith("\n")
-    assert "encoding: [########################] 4.0 of 4.0 MB, 1.0 MB/s, 0:00 left" in drawn
 
 
 # ---------------------------------------------------------------- the published figures

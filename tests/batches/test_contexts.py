@@ -1,0 +1,96 @@
+"""batches.context_for: the two ways to feed text, picked by name, answer one interface
+(word_predictor/batches/__init__.py lists it), so no caller asks which one it has."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from word_predictor.batches import CONTEXTS, context_for
+from word_predictor.config import Config
+from word_predictor.corpus.splits import Split
+from word_predictor.model.build import build_model, copy_weights
+
+VOCABULARY = 9
+CONFIG = Config(vocabulary_size=VOCABULARY, units=4, embedding_dim=3, window_size=3, bptt=4, batch_size=4,
+                dropout=0.0)  # fmt: skip
+
+
+def a_split(*lengths: int) -> Split:
+    ids = (np.arange(sum(lengths)) % (VOCABULARY - 1) + 1).astype(np.int32)  # no unknown symbol
+    return Split.from_lengths(ids, list(lengths))
+
+
+def test_an_unknown_context_is_refused_with_the_valid_names():
+    with pytest.raises(ValueError, match="'sideways'; choose one of window, full"):
+        context_for(dataclasses.replace(CONFIG, context="sideways"))
+
+
+def test_the_mapping_names_each_context():
+    assert set(CONTEXTS) == {"window", "full"}
+    for name, kind in CONTEXTS.items():
+        assert isinstance(context_for(dataclasses.replace(CONFIG, context=name)), kind)
+
+
+@pytest.fixture(params=sorted(CONTEXTS))
+def each_context(request):
+    return context_for(dataclasses.replace(CONFIG, context=request.param))
+
+
+def test_each_context_sizes_a_corpus(each_context):
+    context = each_context
+    assert context.min_tokens >= 2
+    for tokens in (10, 1_000, 1_000_000):
+        assert context.block_size(tokens) >= context.min_tokens
+    context.check_training_split(a_split(40))
+    with pytest.raises(ValueError):
+        context.check_training_split(a_split(1))  # no input with a token after it
+    assert context.has_validation_targets(a_split(40)) and not context.has_validation_targets(a_split(1))
+    assert context.validated_by in ("fit", "reader")
+
+
+def test_each_contexts_batches_pair_inputs_with_the_tokens_that_follow(each_context):
+    context = each_context
+    split = a_split(30, 17)
+    batches = context.training_batches(split, epoch=0)
+    assert len(batches) > 0 and batches.examples_per_epoch > 0
+    scored = 0
+    for batch in (batches[index] for index in range(len(batches))):
+        inputs, targets = batch[:2]
+        weights = batch[2] if len(batch) > 2 else np.ones(targets.shape)
+        tokens = inputs["tokens"] if isinstance(inputs, dict) else inputs
+        assert tokens.shape[0] == targets.shape[0] <= CONFIG.batch_size
+        # The text cycles through 1..8, so every scored target is the id after its input's.
+        assert weights.sum() > 0
+        np.testing.assert_array_equal(targets[weights > 0], (tokens % (VOCABULARY - 1) + 1)[weights > 0])
+        scored += int((weights > 0).sum())
+    assert scored == batches.targets_per_epoch
+
+
+def test_each_contexts_reader_answers_start_advance_and_scored(each_context):
+    context = each_context
+    inference = build_model(context.config)  # the view predict and evaluate use
+    reader = context.reader(inference)
+    logits, state = reader.start([np.array([1, 2, 3]), np.array([4, 5])])
+    assert logits.shape == (2, VOCABULARY) and np.isfinite(logits).all()
+    logits, state = reader.advance(state, np.array([4, 6]))
+    assert logits.shape == (2, VOCABULARY) and np.isfinite(logits).all()
+    split = a_split(12, 7)
+    scored = [(logits, targets) for logits, targets in reader.scored(split, batch_size=8)]
+    targets = np.concatenate([targets for _, targets in scored])
+    assert all(logits.shape == (len(targets), VOCABULARY) for logits, targets in scored)
+    assert 0 < len(targets) <= split.token_count - 2 and np.isin(targets, split.ids).all()
+
+
+def test_both_readers_read_one_model_alike_where_a_context_fits_a_window():
+    # One set of weights; a context no longer than the window gives the same next-token
+    # logits whether read as a window or as running text.
+    window, full = (context_for(dataclasses.replace(CONFIG, context=name)) for name in ("window", "full"))
+    windowed = build_model(window.config)
+    running = copy_weights(windowed, build_model(full.config))
+    contexts = [np.array([1, 2, 3]), np.array([5, 6, 7])]
+    by_window, _ = window.reader(windowed).start(contexts)
+    by_lanes, _ = full.reader(running).start(contexts)
+    np.testing.assert_allclose(by_window, by_lanes, rtol=1e-5, atol=1e-5)
