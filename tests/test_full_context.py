@@ -16,7 +16,7 @@ import pytest
 from tests.helpers import TINY_TEXT, train_tiny
 from word_predictor import scoring
 from word_predictor import evaluate, predict, rundir, train
-from word_predictor.training import trainer
+from word_predictor.training.reading import corpus_for
 from word_predictor.training.checkpoint import read_state
 from word_predictor.predictor.predictor import Predictor
 
@@ -130,7 +130,7 @@ def test_a_bptt_below_1_is_refused_while_parsing(corpus, tmp_path, capsys):
 def test_validation_while_training_is_scored_as_evaluate_scores_a_text(corpus, tmp_path):
     assert train_tiny(corpus, tmp_path / "logs", "--run-name", "v", "--epochs", "1", *FULL) == 0
     run = rundir.load_run(tmp_path / "logs" / "v")
-    validation = trainer.corpus_for(run.config).splits["validation"]
+    validation = corpus_for(run.config).splits["validation"]
     scores = scoring.score(Predictor.from_run(run).reader, validation)
     assert scores["tokens"] == validation.token_count - len(validation.bounds)
     logged = json.loads((tmp_path / "logs" / "v" / "metrics.json").read_text())["best_validation_loss"]

@@ -23,7 +23,7 @@ from word_predictor.corpus.build import build_corpus
 from word_predictor.corpus.splits import window_block_size
 from word_predictor.predictor.predictor import EmptyTextError, Predictor
 from word_predictor.rundir import load_run
-from word_predictor.text.tokenizer import ASCII_WORDS, words
+from word_predictor.text.tokenizer import words
 
 # Bytes that are often almost text: words, UTF-8 of every kind, stray invalid bytes.
 _PIECES = st.one_of(

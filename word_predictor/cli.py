@@ -72,17 +72,17 @@ def printable(text: str, limit: int | None = None, *, line_breaks: bool = False)
     if limit is not None and len(text) > limit:
         text = "…" + text[-limit:]
     if not text.isprintable():
-        text = "".join(_escaped(c) if _unsafe(c) and not (line_breaks and c == "\n") else c for c in text)
+        text = "".join(_escaped(c) if _hidden(c) and not (line_breaks and c == "\n") else c for c in text)
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     return text.encode(encoding, "replace").decode(encoding)
 
 
-_UNSAFE_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp"))
+_HIDDEN_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp"))
 _SHORT_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
-def _unsafe(character: str) -> bool:
-    return unicodedata.category(character) in _UNSAFE_CATEGORIES
+def _hidden(character: str) -> bool:
+    return unicodedata.category(character) in _HIDDEN_CATEGORIES
 
 
 def _escaped(character: str) -> str:
@@ -151,15 +151,19 @@ RUN_HELP = (
 )
 
 
-def load_predictor(folder: Path):
-    """A Predictor for a run folder (Keras), or for an exported ONNX folder, recognised by its
-    manifest.json (word_predictor.runtime: ONNX Runtime, Keras never loaded)."""
+def load_predictor(folder: Path, backend_name: str | None = None):
+    """A Predictor for a run folder (Keras on `backend_name`, chosen here, before Keras
+    loads), or for an exported ONNX folder, recognised by its manifest.json
+    (word_predictor.runtime: ONNX Runtime; no Keras backend is needed or loaded)."""
     from word_predictor.export.manifest import is_exported
 
     if is_exported(folder):
         from word_predictor.runtime import load
 
         return load(folder)
+    from word_predictor import backend
+
+    backend.select(backend_name)
     from word_predictor.predictor import Predictor
     from word_predictor.rundir import load_run
 

@@ -47,7 +47,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    backend.select(args.backend)
     from word_predictor.corpus.build import encode_files
     from word_predictor.export.manifest import is_exported
     from word_predictor.rundir import read_test_split
@@ -55,7 +54,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     run_dir = cli.chosen_run(args.run, args.logdir)
     if is_exported(run_dir) and not args.text:
         raise UsageError(f"{run_dir} is an exported folder, which keeps no test split; pass --text FILE")
-    predictor = cli.load_predictor(run_dir)
+    predictor = cli.load_predictor(run_dir, args.backend)
     if args.text:
         try:
             split = encode_files(args.text, predictor.vocabulary, args.encoding_errors)

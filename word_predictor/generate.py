@@ -80,8 +80,7 @@ LENGTH_FLAGS = {"word": ("words", 30), "char": ("chars", 300)}
 def _generate(args: argparse.Namespace) -> int:
     text = " ".join(args.text)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
-    backend.select(args.backend)
-    predictor = cli.load_predictor(cli.chosen_run(args.run, args.logdir))
+    predictor = cli.load_predictor(cli.chosen_run(args.run, args.logdir), args.backend)
     flag, words = LENGTH_FLAGS[predictor.config.level]
     for other, _ in LENGTH_FLAGS.values():
         if other != flag and getattr(args, other) is not None:

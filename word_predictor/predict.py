@@ -70,9 +70,8 @@ def main(argv: list[str] | None = None) -> int:
 def _predict(args: argparse.Namespace) -> int:
     text = " ".join(args.text)  # a trailing space matters to a character run: the word has ended
     _check_flags(args, text)
-    backend.select(args.backend)
 
-    predictor = cli.load_predictor(cli.chosen_run(args.run, args.logdir))
+    predictor = cli.load_predictor(cli.chosen_run(args.run, args.logdir), args.backend)
     if args.interactive:
         return _interactive(predictor, args)
     if args.input is not None:

@@ -15,7 +15,8 @@ from word_predictor.scoring.evaluate import score
 from word_predictor.model.build import build_model, copy_weights
 from word_predictor.model.compile import compile_model
 from word_predictor.rundir import load_model, save_model_atomic
-from word_predictor.batches.lanes import LaneBatches, StreamReader, gather_step, lay_out
+from word_predictor.batches.lanes import LaneBatches, gather_step, lay_out
+from word_predictor.batches.stream_reader import StreamReader
 
 VOCABULARY = 11
 

@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import settings
 
 from tests.helpers import REPO, SHARED_DATA, write
 from word_predictor.corpus.files import CorpusError, find_text_files

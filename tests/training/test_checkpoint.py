@@ -16,7 +16,7 @@ from word_predictor.backend import keras
 from word_predictor.model.build import build_model
 from word_predictor.model.compile import compile_model
 from word_predictor.text.vocabulary import sha256_of
-from word_predictor.training import checkpoint, trainer
+from word_predictor.training import checkpoint
 from word_predictor.training.checkpoint import RunCheckpoint, StopOnNonFiniteLoss, TimeLimit, read_state
 
 

@@ -25,7 +25,7 @@ generate and the TensorBoard samples never ask which one they have:
 
 from __future__ import annotations
 
-from word_predictor.batches.lanes import FullContext
+from word_predictor.batches.full_context import FullContext
 from word_predictor.batches.windows import WindowContext
 from word_predictor.config import Config
 

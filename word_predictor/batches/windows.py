@@ -29,8 +29,14 @@ from word_predictor.backend import keras
 from word_predictor.config import SettingError
 from word_predictor.corpus.splits import Split, window_block_size
 from word_predictor.model.build import build_model
+
 # Keras-free (scoring/reading.py), so word_predictor.runtime reads windows the same way; callers import them here too
-from word_predictor.scoring.reading import WindowReader, crop_context, gather_windows, window_starts  # noqa: F401
+from word_predictor.scoring.reading import (  # noqa: F401
+    WindowReader,
+    crop_context,
+    gather_windows,
+    window_starts,
+)
 
 
 class WindowIndex:
