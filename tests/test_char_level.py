@@ -61,17 +61,19 @@ def test_predict_shows_next_characters_and_the_word_being_typed(logdir, capsys, 
     assert predict.main(["--run", str(logdir / "char"), "--json", "To b"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert all(len(p["word"]) == 1 for p in answer["predictions"])
-    # The tiny model may well end every word at once (a space is the likeliest character); a
-    # copy of it biased towards "e" never does. Each shows the word being typed as it ends it.
+    # The Word: line is the likeliest end of the word being typed (Predictor.complete's beam
+    # over characters). The tiny model may well end every word at once (a space is the
+    # likeliest character); a copy of it biased towards "e" never does, so it always shows one.
     leaning = lean_towards(logdir / "char", "e", tmp_path)
     for run, text in [(logdir / "char", "whether 'tis nob"), (logdir / "char", "To b"), (leaning, "whether 'tis nob")]:
-        ending = likeliest_word_end(Predictor.from_run(rundir.load_run(run)), text)
+        typing = Predictor.from_run(rundir.load_run(run)).complete(text, 1)
         assert predict.main(["--run", str(run), text]) == 0
         out = capsys.readouterr().out
         assert f"Prediction: {text}" in out
         word_lines = [line for line in out.splitlines() if line.startswith("Word: ")]
-        assert word_lines == ([f"Word: {text.split()[-1]}{ending}"] if ending else []), (text, out)
-    assert ending == "e" * 40  # the leaning copy: the word runs on to the longest completion shown
+        expected = [f"Word: {typing.completions[0][0]}"] if typing.prefix and typing.completions else []
+        assert word_lines == expected, (text, out)
+    assert typing.prefix == "nob" and word_lines and word_lines[0].startswith("Word: nobe")  # the leaning copy
 
 
 def lean_towards(run: Path, character: str, tmp_path: Path) -> Path:
@@ -85,18 +87,6 @@ def lean_towards(run: Path, character: str, tmp_path: Path) -> Path:
     rundir.save_model_atomic(loaded.model, copy / rundir.MODEL_FILE)
     rundir.mark_complete(copy)  # records the new model's hash, as a finished training does
     return copy
-
-
-def likeliest_word_end(predictor, text: str) -> str:
-    """The word being typed, ended the greedy way: the likeliest next character, one at a time,
-    until one that cannot be inside a word (asked one character at a time, as suggest answers)."""
-    ending = ""
-    for _ in range(40):
-        [(character, _probability)] = predictor.suggest(text + ending, 1).predictions
-        if not (character.isalnum() or character in "'-"):
-            break
-        ending += character
-    return ending
 
 
 @pytest.mark.slow

@@ -24,10 +24,10 @@ import pytest
 
 from tests.helpers import TINY_TEXT
 from word_predictor import evaluate, monitoring, predict, rundir, train
-from word_predictor.training import trainer as trainer_module
-from word_predictor.training.checkpoint import read_state
-from word_predictor.config import load_config
 from word_predictor.batches.windows import window_starts
+from word_predictor.config import load_config
+from word_predictor.training.checkpoint import read_state
+from word_predictor.training.reading import corpus_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.backend]
 
@@ -154,7 +154,7 @@ def test_sigkill_mid_epoch_then_resume_loses_and_repeats_nothing(corpus_folder, 
     assert json.loads((run / "metrics.json").read_text())["epochs_completed"] == EPOCHS
 
     config, _ = load_config(run / "config.json")
-    split = trainer_module.corpus_for(config).splits["train"]
+    split = corpus_for(config).splits["train"]
     steps_per_epoch = math.ceil(
         window_starts(split.bounds, config.window_size).size / config.batch_size
     )

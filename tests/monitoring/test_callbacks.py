@@ -16,14 +16,14 @@ import pytest
 
 from tests.helpers import EPOCH_TAGS, TINY_TEXT, plugin_tags, saved_config, table_rows, tiny_model, values
 from word_predictor import monitoring, rundir
-from word_predictor.training import trainer
 from word_predictor.backend import keras
+from word_predictor.batches.windows import window_starts
 from word_predictor.monitoring.callbacks import EpochFigures, EpochScalars
 from word_predictor.monitoring.gradients import GRADIENTS, GradientNorms
 from word_predictor.monitoring.writer import RunWriters
-from word_predictor.text.vocabulary import Vocabulary
 from word_predictor.text.tokenizer import words
-from word_predictor.batches.windows import window_starts
+from word_predictor.text.vocabulary import Vocabulary
+from word_predictor.training.reading import corpus_for
 
 pytestmark = pytest.mark.backend
 
@@ -77,7 +77,7 @@ def test_batch_loss_is_each_batchs_own_loss(monitored_logdir):
     """
     run_dir = monitored_logdir / "gru"
     config = saved_config(run_dir)
-    windows = window_starts(trainer.corpus_for(config).splits["train"].bounds, config.window_size).size
+    windows = window_starts(corpus_for(config).splits["train"].bounds, config.window_size).size
     per_epoch = math.ceil(windows / config.batch_size)
     sizes = np.minimum(config.batch_size, windows - config.batch_size * np.arange(per_epoch))
     batch_losses = values(run_dir / "train", "batch_loss")
