@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import TINY_TEXT, train_tiny
-
 
 @pytest.fixture
 def tiny_corpus(tmp_path: Path) -> Path:
+    from tests.helpers import TINY_TEXT  # here: helpers load Keras (not for the runtime)
     folder = tmp_path / "corpus"
     (folder / "more").mkdir(parents=True)
     (folder / "a.txt").write_text(TINY_TEXT * 12, encoding="utf-8")
@@ -24,6 +23,7 @@ def tiny_corpus(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> Path:
     """One tiny LSTM run, trained once and shared read-only by the tests that need one."""
+    from tests.helpers import TINY_TEXT, train_tiny  # here: helpers load Keras (not for the runtime)
     root = tmp_path_factory.mktemp("trained")
     corpus = root / "corpus"
     corpus.mkdir()
@@ -39,6 +39,7 @@ def monitored_logdir(tmp_path_factory) -> Path:
     "gru": every monitoring flag (--histograms, --log-every 1, a --sample-prompt, a
     non-default --learning-rate); "bi": a bidirectional one-hot SimpleRNN, trained after it.
     """
+    from tests.helpers import TINY_TEXT, train_tiny  # here: helpers load Keras (not for the runtime)
     root = tmp_path_factory.mktemp("monitored")
     corpus = root / "corpus"
     corpus.mkdir()
@@ -55,6 +56,7 @@ def monitored_logdir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_full_run(tmp_path_factory) -> Path:
     """One tiny full-context LSTM run (the state carried token by token), shared read-only."""
+    from tests.helpers import TINY_TEXT, train_tiny  # here: helpers load Keras (not for the runtime)
     root = tmp_path_factory.mktemp("trained-full")
     corpus = root / "corpus"
     corpus.mkdir()
