@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY_TEXT, train_tiny
+from tests.helpers import TINY_TEXT, train_tiny
 from word_predictor import cli, evaluate, generate, predict, runs
 from word_predictor.errors import EXIT_BROKEN_PIPE, run_cli
 

@@ -132,9 +132,12 @@ def test_ctrl_c_during_training_says_how_to_resume(tiny_corpus, tmp_path, capsys
     flags = ["--corpus", str(tiny_corpus), "--logdir", str(tmp_path / "logs"), *TINY_FLAGS, "--run-name", "cut"]
     assert train.main(flags, callbacks=[CtrlC()]) == 130
     run = tmp_path / "logs" / "cut"
+    # The resume command names the backend when it is not the default, so it runs as given.
+    chosen = os.environ.get("KERAS_BACKEND", "tensorflow")
+    backend_flag = "" if chosen == "tensorflow" else f" --backend {chosen}"
     assert capsys.readouterr().err == (
         f"word_predictor.train: interrupted; continue from the last completed epoch with "
-        f"python -m word_predictor.train --resume {run}\n"
+        f"python -m word_predictor.train --resume {run}{backend_flag}\n"
     )
 
 

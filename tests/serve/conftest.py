@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY_TEXT, train_tiny
+from tests.helpers import TINY_TEXT, train_tiny
 
 # The JAX environment of CI (which runs only `-m backend`) has no server extra: there these
 # files are not collected at all, rather than skipped every time. requirements.txt installs it.
