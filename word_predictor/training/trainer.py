@@ -119,7 +119,8 @@ def resume(
         state = read_state(run_dir)
         model = None
         if state:
-            model = rundir.load_model(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_MODEL, compile=True)
+            with distribute.scope(parallel):  # laid out on the devices, as a new model would be
+                model = rundir.load_model(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_MODEL, compile=True)
             print(f"resuming {run_dir} after epoch {state['epochs_completed']}")
         else:
             print(f"resuming {run_dir}: no epoch was completed before it stopped, so training restarts at epoch 1")
