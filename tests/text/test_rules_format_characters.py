@@ -76,8 +76,8 @@ def test_an_unknown_version_is_refused_naming_the_known_ones():
 
 
 def test_a_tokenizer_travels_to_worker_processes_with_its_version():
-    import pickle  # only to check what multiprocessing sends; nothing a user loads
+    from multiprocessing.reduction import ForkingPickler  # what worker processes are sent with
 
     old = tokenizer_for("char", "unicode", 1)
-    assert pickle.loads(pickle.dumps(old)) is old
-    assert pickle.loads(pickle.dumps(CHARACTERS)) is CHARACTERS
+    assert ForkingPickler.loads(ForkingPickler.dumps(old)) is old
+    assert ForkingPickler.loads(ForkingPickler.dumps(CHARACTERS)) is CHARACTERS

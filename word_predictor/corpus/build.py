@@ -12,10 +12,16 @@ from typing import Protocol
 
 import numpy as np
 
-from word_predictor.corpus import store
 from word_predictor.corpus.counting import COUNT_LIMIT, CountTable
-from word_predictor.corpus.files import READ_SIZE, CorpusError, CorpusSettingError, find_text_files, plan_pieces
+from word_predictor.corpus.files import (
+    READ_SIZE,
+    CorpusError,
+    CorpusSettingError,
+    find_text_files,
+    plan_pieces,
+)
 from word_predictor.corpus.splits import Corpus, Split, block_splits, split_bounds
+from word_predictor.corpus.store import StoreWriter, TokenLists, open_store
 from word_predictor.corpus.workers import (
     _encode_piece,
     _encode_piece_in_worker,
@@ -75,7 +81,7 @@ def build_corpus(
     total_bytes = sum(s.st_size for s in stats)
     writer = _open_writer(cache_dir, key)
     with writer, _store_errors(writer):
-        table, lists = CountTable(count_limit), store.TokenLists(writer.folder)
+        table, lists = CountTable(count_limit), TokenLists(writer.folder)
         read = functools.partial(_read_piece, tokenizer=tokenizer, encoding_errors=encoding_errors,
                                  read_size=read_size, spill=writer.spill)  # fmt: skip
         progress.start(f"reading {len(files)} file(s)", total_bytes)
@@ -177,7 +183,7 @@ def _candidate_pass(
 
 
 def _cached_corpus(cache_dir, key, names, block_size, min_tokens, tokenizer) -> Corpus | None:
-    found = store.open_store(Path(cache_dir), key)
+    found = open_store(Path(cache_dir), key)
     if found is None:
         return None
     ids, meta = found
@@ -217,20 +223,20 @@ def _check_vocabulary(vocabulary: Vocabulary, unknown_threshold: int, tokenizer:
         )
 
 
-def _open_writer(cache_dir: Path | None, key: dict | None) -> store.StoreWriter:
+def _open_writer(cache_dir: Path | None, key: dict | None) -> StoreWriter:
     if cache_dir is not None:
         with contextlib.suppress(OSError):
-            return store.StoreWriter(Path(cache_dir), key)
+            return StoreWriter(Path(cache_dir), key)
         # An unwritable cache only costs the time of reading next time.
     try:
-        return store.StoreWriter(None)
+        return StoreWriter(None)
     except OSError as error:
         problem = error.strerror or error
         raise CorpusError(f"cannot create a temporary file for the token store: {problem}") from None
 
 
 @contextlib.contextmanager
-def _store_errors(writer: store.StoreWriter):
+def _store_errors(writer: StoreWriter):
     """Turn a failed write of the store (a full disk) into one line; the writer
     removes its partial file as the exception leaves its `with`."""
     try:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from word_predictor.corpus import store
 from word_predictor.corpus.counting import _FirstSeen
 from word_predictor.corpus.files import Piece, read_tokens
+from word_predictor.corpus.store import DTYPE
 from word_predictor.text.tokenizer import Tokenizer
 from word_predictor.text.vocabulary import Vocabulary
 
@@ -37,7 +37,7 @@ def _read_piece(piece: Piece, tokenizer: Tokenizer, encoding_errors: str, read_s
         for tokens in read_tokens(piece.path, tokenizer, encoding_errors, read_size=read_size,
                                   start=piece.start, end=piece.end):  # fmt: skip
             known = len(local)
-            ids = np.fromiter(map(local.__getitem__, tokens), store.DTYPE, len(tokens))
+            ids = np.fromiter(map(local.__getitem__, tokens), DTYPE, len(tokens))
             _compact_keys(local, known)
             stream.write(ids.data)
             counts = np.bincount(ids, minlength=len(local)) + np.pad(counts, (0, len(local) - counts.size))
