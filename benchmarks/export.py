@@ -75,8 +75,8 @@ def wikitext_models(folder: Path):
     """The default model on WikiText-2's vocabulary: (Keras Predictor, exported folder)."""
     from word_predictor.config import Config
     from word_predictor.corpus import build_corpus, window_block_size
-    from word_predictor.export.folder import write_export
-    from word_predictor.export.weights import read_weights
+    from word_predictor.exporter.folder import write_export
+    from word_predictor.exporter.weights import read_weights
     from word_predictor.model import build_model
     from word_predictor.predictor import Predictor
     from word_predictor.text import ASCII_WORDS
@@ -148,7 +148,7 @@ def warm_latency(keras_predictor, exported: Path, calls: int) -> list[dict]:
 
 
 def exports_of(run: Path, folder: Path, formats: list[str]) -> tuple[dict, list[dict]]:
-    from word_predictor.export.__main__ import main as export
+    from word_predictor.export import main as export
 
     paths, rows = {}, [{"format": "model.keras (the run)", "MiB": folder_size_mib(run / "model.keras")}]
     for name in formats:

@@ -27,9 +27,9 @@ LAYERS = [
     {"predictor"},  # a run ready to answer
     {"monitoring"},  # TensorBoard
     {"training"},  # fit, validate, checkpoint, resume
-    {"export", "runtime", "serve"},
+    {"exporter", "runtime", "server"},
 ]
-COMMANDS = {"cli", "train", "predict", "generate", "evaluate", "runs"}
+COMMANDS = {"cli", "train", "predict", "generate", "evaluate", "runs", "export", "serve"}
 # Runtime code must work without Keras, so these never import it, directly or through another module.
 WITHOUT_KERAS = {"text", "scoring", "predictor", "runtime"}
 
@@ -68,7 +68,7 @@ def part(module: str) -> str:
 
 def layer(module: str) -> int:
     name = part(module)
-    if name in COMMANDS or module.endswith(".__main__"):  # a package's __main__ is its command
+    if name in COMMANDS:
         return len(LAYERS)
     for number, names in enumerate(LAYERS):
         if name in names:

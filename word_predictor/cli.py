@@ -155,7 +155,7 @@ def load_predictor(folder: Path, backend_name: str | None = None):
     """A Predictor for a run folder (Keras on `backend_name`, chosen here, before Keras
     loads), or for an exported ONNX folder, recognised by its manifest.json
     (word_predictor.runtime: ONNX Runtime; no Keras backend is needed or loaded)."""
-    from word_predictor.export.manifest import is_exported
+    from word_predictor.exporter.manifest import is_exported
 
     if is_exported(folder):
         from word_predictor.runtime import load

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from word_predictor.corpus.build import encode_files
-    from word_predictor.export.manifest import is_exported
+    from word_predictor.exporter.manifest import is_exported
     from word_predictor.rundir import read_test_split
 
     run_dir = cli.chosen_run(args.run, args.logdir)

@@ -53,8 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Train a next-word predictor on a folder of .txt files and write a run folder under --logdir.",
     )
-    d, c = DEFAULTS, CHAR_DEFAULTS
-    data = parser.add_argument_group("data")
+    for title, add_arguments in ARGUMENT_GROUPS.items():
+        add_arguments(parser.add_argument_group(title))
+    return parser
+
+
+def _data_arguments(data) -> None:
+    d = DEFAULTS
     data.add_argument("--corpus", action="append", metavar="PATH",
                       help="folder (read recursively for *.txt) or file; repeat for more (default: the corpus "
                            "folder of the working directory)")
@@ -86,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="invalid UTF-8: stop and name the file, turn it into a word break, or drop it "
                            "(default: %(default)s)")
 
-    model = parser.add_argument_group("model")
+
+def _model_arguments(model) -> None:
+    d, c = DEFAULTS, CHAR_DEFAULTS
     model.add_argument("--cell", choices=CELLS, default=d.cell, help="recurrent cell (default: %(default)s)")
     model.add_argument("--bidirectional", action="store_true", help="read each window in both directions")
     model.add_argument("--layers", type=cli.positive_int,
@@ -106,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="'all': every window position predicts its next word; 'last': only the "
                             "final one (default: all, or last with --bidirectional)")
 
-    context = parser.add_argument_group("context")
+
+def _context_arguments(context) -> None:
+    d, c = DEFAULTS, CHAR_DEFAULTS
     context.add_argument("--context", choices=CONTEXTS,
                          help="'window': the model reads the last --window-size words; 'full': it reads the "
                               "running text in lanes, its state carried from chunk to chunk (unbounded context) "
@@ -117,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="tokens per chunk, the steps gradients flow back through (--context full) "
                               f"(default: {d.bptt} words, {c.bptt} characters)")
 
-    training = parser.add_argument_group("training")
+
+def _training_arguments(training) -> None:
+    d, c = DEFAULTS, CHAR_DEFAULTS
     training.add_argument("--epochs", type=cli.positive_int, default=d.epochs,
                           help="most epochs to train (default: %(default)s)")
     training.add_argument("--batch-size", type=cli.positive_int,
@@ -140,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="float32, or mixed precision (float16/bfloat16 compute, float32 weights; pays on "
                                "a GPU) (default: %(default)s)")
 
-    devices = parser.add_argument_group("devices and machines (JAX backend)")
+
+def _devices_arguments(devices) -> None:
     devices.add_argument("--devices", type=_device_count, default=1, metavar="N|all",
                          help="train data parallel over N local devices (or all of them), each global batch "
                               "split evenly; on a CPU, JAX_NUM_CPU_DEVICES=N makes N virtual devices "
@@ -155,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="this process's number, 0 to P - 1; process 0 writes the run folder "
                               "(with --coordinator)")
 
-    output = parser.add_argument_group("output")
+
+def _output_arguments(output) -> None:
+    d = DEFAULTS
     output.add_argument("--logdir", type=Path, default=Path("logs"),
                         help="folder that holds the runs (default: %(default)s)")
     output.add_argument("--run-name", help="name of the run folder (default: date, time and cell)")
@@ -170,8 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="read the corpus afresh and keep no copy of its word ids under LOGDIR/.cache")
     output.add_argument("--resume", type=Path, metavar="RUN",
                         help="continue this interrupted run from its last completed epoch, with its settings")
-    return parser
 
+
+# the --help sections, in order, and what each adds
+ARGUMENT_GROUPS = {
+    "data": _data_arguments,
+    "model": _model_arguments,
+    "context": _context_arguments,
+    "training": _training_arguments,
+    "devices and machines (JAX backend)": _devices_arguments,
+    "output": _output_arguments,
+}
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The flags as a Config; a flag left out is None there, which Config fills with

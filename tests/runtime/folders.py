@@ -10,7 +10,7 @@ import numpy as np
 
 from tests.export.kinds import vocabulary_of
 from word_predictor.config import Config
-from word_predictor.export.folder import write_export
+from word_predictor.exporter.folder import write_export
 
 GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
 

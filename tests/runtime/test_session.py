@@ -16,7 +16,7 @@ pytest.importorskip("onnxruntime", reason="the runtime extra (pip install -e .[r
 from tests.export.kinds import real_split  # noqa: E402
 from tests.runtime.folders import make_folder  # noqa: E402
 from word_predictor import evaluate, predict  # noqa: E402
-from word_predictor.export.manifest import ExportError  # noqa: E402
+from word_predictor.exporter.manifest import ExportError  # noqa: E402
 from word_predictor.runtime import load  # noqa: E402
 
 pytestmark = pytest.mark.runtime

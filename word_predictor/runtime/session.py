@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from word_predictor.export.manifest import ExportError, check_and_load
+from word_predictor.exporter.manifest import ExportError, check_and_load
 from word_predictor.predictor import Predictor
 from word_predictor.scoring.reading import WindowReader, pair_counts
 

@@ -12,7 +12,7 @@ pytest.importorskip("onnxruntime", reason="the runtime extra (pip install -e .[r
 
 from tests.helpers import TINY_TEXT  # noqa: E402
 from word_predictor import evaluate, generate, predict  # noqa: E402
-from word_predictor.export import __main__ as command  # noqa: E402
+from word_predictor import export as command  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_an_unknown_format_is_a_usage_error(trained_run, tmp_path, capsys):
 
 def test_a_missing_extra_names_the_pip_command(trained_run, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
-    monkeypatch.delitem(sys.modules, "word_predictor.export.onnx", raising=False)
+    monkeypatch.delitem(sys.modules, "word_predictor.exporter.onnx", raising=False)
     assert command.main(["--run", str(trained_run), "--out", str(tmp_path / "out")]) == 1
     assert "needs the onnx package: pip install -e .[export]" in _one_error_line(capsys)
     assert _nothing_written(tmp_path, "out")
@@ -123,7 +123,7 @@ def test_an_existing_out_folder_is_kept_as_it_was(trained_run, tmp_path, capsys)
 
 
 def test_an_export_that_fails_midway_leaves_nothing_behind(trained_run, tmp_path, monkeypatch, capsys):
-    from word_predictor.export import folder
+    from word_predictor.exporter import folder
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")

@@ -44,7 +44,7 @@ def test_score_is_the_run_s(exported_client, word_client):
 
 
 def test_the_command_loads_an_exported_folder_and_says_when_its_port_is_taken(exported_run, capsys):
-    from word_predictor.serve import __main__ as serve
+    from word_predictor import serve as serve
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from word_predictor.serve.engine import score_text
-from word_predictor.serve.limits import Limits
+from word_predictor.server.engine import score_text
+from word_predictor.server.limits import Limits
 from tests.serve.live import client_of
 
 pytestmark = pytest.mark.slow  # each test answers from a trained tiny run

@@ -33,6 +33,6 @@ def client_of(engine, **settings):
     """A test client on a fresh app over `engine` (errors answered as a client sees them)."""
     from fastapi.testclient import TestClient
 
-    from word_predictor.serve.app import make_app
+    from word_predictor.server.app import make_app
 
     return TestClient(make_app(engine, **settings), raise_server_exceptions=False)

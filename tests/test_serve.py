@@ -10,7 +10,7 @@ import sys
 import httpx2
 import pytest
 
-from word_predictor.serve import __main__ as serve
+from word_predictor import serve as serve
 
 
 def test_model_takes_only_an_exported_folder(tmp_path, capsys):

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from word_predictor.serve.limits import Limits
+from word_predictor.server.limits import Limits
 
 
 def error_response(status: int, message: str) -> JSONResponse:

@@ -1,8 +1,6 @@
 """python -m word_predictor.export --format onnx|litert|saved_model --out DIR: a trained run
 as a folder another program can use without this project's training code (see
-word_predictor.export). The command is the package's __main__ (the package takes the
-name word_predictor.export, so there is no word_predictor/export.py); tests/test_layout.py
-counts a package's __main__ among the commands.
+word_predictor.exporter, the library this command calls).
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from pathlib import Path
 
 from word_predictor import backend, cli
 from word_predictor.errors import run_cli
-from word_predictor.export.folder import FORMATS
+from word_predictor.exporter.folder import FORMATS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from word_predictor.export.folder import export_run, format_writer
+    from word_predictor.exporter.folder import export_run, format_writer
 
     backend.select(args.backend)  # before a format's module imports Keras
     format_writer(args.format)  # a missing extra is named before a run is loaded

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import word_predictor
-from word_predictor.export.manifest import (
+from word_predictor.exporter.manifest import (
     MANIFEST_FILE,
     VOCABULARY_FILE,
     ExportError,
@@ -29,9 +29,9 @@ from word_predictor.text import sha256_of
 
 # format -> (module that writes it, the package it needs, the install that brings it)
 FORMATS = {
-    "onnx": ("word_predictor.export.onnx", "onnx", "pip install -e .[export]"),
-    "litert": ("word_predictor.export.litert", "tensorflow", "pip install -e .[litert]"),
-    "saved_model": ("word_predictor.export.saved_model", "tensorflow", "pip install -e .[tensorflow]"),
+    "onnx": ("word_predictor.exporter.onnx", "onnx", "pip install -e .[export]"),
+    "litert": ("word_predictor.exporter.litert", "tensorflow", "pip install -e .[litert]"),
+    "saved_model": ("word_predictor.exporter.saved_model", "tensorflow", "pip install -e .[tensorflow]"),
 }
 
 
@@ -52,7 +52,7 @@ def format_writer(model_format: str):
 def export_run(run, model_format: str, out: Path) -> dict:
     """Write `run` (a rundir.Run) as `model_format` into the new folder `out`; returns the manifest."""
     writer = format_writer(model_format)  # before anything is read or written
-    from word_predictor.export.weights import read_weights  # loads Keras
+    from word_predictor.exporter.weights import read_weights  # loads Keras
 
     return write_export(run.config, run.vocabulary, read_weights(run.model, run.config), model_format, out,
                         source=_source(run), writer=writer, model=run.model)  # fmt: skip

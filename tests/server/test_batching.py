@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from word_predictor.serve.batching import MicroBatcher
+from word_predictor.server.batching import MicroBatcher
 
 
 class FakeModel:

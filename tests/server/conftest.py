@@ -28,14 +28,14 @@ def char_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def word_engine(trained_run):
-    from word_predictor.serve.engine import load
+    from word_predictor.server.engine import load
 
     return load(trained_run)
 
 
 @pytest.fixture(scope="session")
 def char_engine(char_run):
-    from word_predictor.serve.engine import load
+    from word_predictor.server.engine import load
 
     return load(char_run)
 
@@ -59,7 +59,7 @@ def char_client(char_engine):
 @pytest.fixture(scope="session")
 def exported_run(trained_run, tmp_path_factory) -> Path:
     """The tiny word run exported to ONNX (CI's TensorFlow environment has the export extra)."""
-    from word_predictor.export import __main__ as export
+    from word_predictor import export as export
 
     out = tmp_path_factory.mktemp("serve-exported") / "tiny-onnx"
     assert export.main(["--run", str(trained_run), "--format", "onnx", "--out", str(out)]) == 0
@@ -68,7 +68,7 @@ def exported_run(trained_run, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def exported_engine(exported_run):
-    from word_predictor.serve.engine import load
+    from word_predictor.server.engine import load
 
     return load(exported_run)
 

@@ -54,7 +54,7 @@ ENGINES: dict[str, Callable[[Path], object]] = {"run": _load_run, "model": _load
 
 def kind_of(path: Path) -> str:
     """"model" for an exported folder (it has a manifest), else "run"."""
-    from word_predictor.export.manifest import is_exported
+    from word_predictor.exporter.manifest import is_exported
 
     return "model" if is_exported(Path(path)) else "run"
 

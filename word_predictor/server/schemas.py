@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from word_predictor.serve.limits import Limits
+from word_predictor.server.limits import Limits
 
 
 class Strict(BaseModel):

@@ -29,12 +29,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from word_predictor.scoring.sampling import check_settings
-from word_predictor.serve.batching import DEFAULT_MAX_WAIT, MicroBatcher
-from word_predictor.serve.engine import Engine, score_text
-from word_predictor.serve.errors import BodyLimit, install_handlers
-from word_predictor.serve.limits import DEFAULT_LIMITS, Limits
-from word_predictor.serve.model_calls import complete_batch, suggest_batch, warm_up
-from word_predictor.serve.schemas import (
+from word_predictor.server.batching import DEFAULT_MAX_WAIT, MicroBatcher
+from word_predictor.server.engine import Engine, score_text
+from word_predictor.server.errors import BodyLimit, install_handlers
+from word_predictor.server.limits import DEFAULT_LIMITS, Limits
+from word_predictor.server.model_calls import complete_batch, suggest_batch, warm_up
+from word_predictor.server.schemas import (
     CompleteAnswer, HealthAnswer, ModelAnswer, ScoreAnswer, SuggestAnswer, request_models,
 )  # fmt: skip
 

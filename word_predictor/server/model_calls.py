@@ -7,7 +7,7 @@ Requests that differ in `include_unknown` are read in one call per setting.
 
 from __future__ import annotations
 
-from word_predictor.serve.schemas import CompleteAnswer, Ranked, SuggestAnswer
+from word_predictor.server.schemas import CompleteAnswer, Ranked, SuggestAnswer
 
 
 def _ranked(pairs, k: int) -> list[Ranked]:

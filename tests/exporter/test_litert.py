@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.export.kinds import KINDS, log_softmax, make_run, real_split
-from word_predictor.export.folder import export_run
+from word_predictor.exporter.folder import export_run
 
 TOLERANCE = 1e-4
 on_tensorflow = pytest.mark.skipif(

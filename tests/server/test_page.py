@@ -11,7 +11,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from word_predictor.serve.app import make_app
+from word_predictor.server.app import make_app
 from tests.serve.live import live_server
 
 pytestmark = pytest.mark.slow  # each test answers from a trained tiny run

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from word_predictor.backend import keras
 from word_predictor.config import Config
-from word_predictor.export.onnx import state_names
+from word_predictor.exporter.onnx import state_names
 from word_predictor.model import build_model, copy_weights
 
 MODEL_FILE = "model.tflite"

@@ -1,7 +1,6 @@
 """python -m word_predictor.serve: suggestions over HTTP, and a page that suggests as you type.
 
-The command is the package's __main__, as export's is (a serve.py module cannot sit beside
-the serve/ package); tests/test_layout.py counts a package's __main__ among the commands.
+The library it calls is word_predictor.server (the app, the batching, the page).
 
     python -m word_predictor.serve --run logs/RUN        http://127.0.0.1:8000/ (the page), /docs (the API)
 
@@ -55,7 +54,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from word_predictor.serve.engine import EngineUnavailable, kind_of, load
+        from word_predictor.server.engine import EngineUnavailable, kind_of, load
     except ImportError as error:
         raise UserError(f"the server needs its extra ({error.name} is missing): pip install -e '.[serve]'") from None
     if args.model is not None and kind_of(args.model) != "model":
@@ -66,7 +65,7 @@ def _serve(args: argparse.Namespace) -> int:
         engine = load(path)
     except EngineUnavailable as error:
         raise UserError(str(error)) from None
-    from word_predictor.serve.app import make_app
+    from word_predictor.server.app import make_app
 
     app = make_app(engine, batching=not args.no_batching, max_wait=args.batch_wait_ms / 1000)
     # log_config=None: uvicorn's warnings go through Python's default handler to whatever stderr

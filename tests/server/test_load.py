@@ -9,7 +9,7 @@ import asyncio
 import httpx2
 import pytest
 
-from word_predictor.serve.app import make_app
+from word_predictor.server.app import make_app
 from tests.serve.live import live_server
 
 REQUESTS = 600

@@ -10,8 +10,8 @@ import time
 import httpx2
 import pytest
 
-from word_predictor.serve.app import make_app
-from word_predictor.serve.limits import Limits
+from word_predictor.server.app import make_app
+from word_predictor.server.limits import Limits
 from tests.serve.live import live_server
 
 pytestmark = pytest.mark.slow  # each test answers from a trained tiny run
@@ -143,7 +143,7 @@ class Broken:
 
 def test_a_bug_is_a_500_with_one_line_and_the_server_goes_on(word_engine):
     from tests.serve.live import client_of
-    from word_predictor.serve.engine import Engine
+    from word_predictor.server.engine import Engine
 
     broken = Broken(word_engine.predictor)
     with client_of(Engine(broken, "run", word_engine.source)) as client:

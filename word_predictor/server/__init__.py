@@ -7,6 +7,7 @@
     errors.py    every error as a 4xx with a one-line JSON body
     model_calls.py  what one batched model call does for suggest and complete
     app.py       the routes, built by make_app(engine)
-    __main__.py  python -m word_predictor.serve: flags, load, uvicorn
     static/      the page at / (plain HTML, CSS and JavaScript; nothing from the network)
+
+The command is word_predictor/serve.py (python -m word_predictor.serve).
 """
