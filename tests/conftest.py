@@ -5,9 +5,16 @@ What the fixtures build from, and what tests share besides, lives in tests/helpe
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
+
+# The tests that press Ctrl-C (predict --interactive, serve, train) need their children to
+# take SIGINT. A shell starts a background job with SIGINT ignored, and an ignored signal
+# stays ignored across exec; a handler does not, so with one here every child starts with
+# the default, as it would from a terminal (.ci/run runs its test passes side by side).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

@@ -113,7 +113,7 @@ def test_a_format_1_config_reads_with_the_settings_it_never_recorded(tmp_path):
     path.write_text(json.dumps({"format": "word_predictor.config/1", "settings": settings, "command_line": "x"}))
     loaded, provenance = load_config(path)
     assert loaded == Config(cell="gru", window_size=7, units=16, vocabulary_size=30, normalisation="ascii",
-                            level="word", context="window")  # fmt: skip
+                            level="word", context="window", max_vocabulary=0)  # fmt: skip
     assert provenance["command_line"] == "x"
 
 
@@ -217,6 +217,7 @@ def test_a_format_1_config_reads_as_the_settings_it_used(tmp_path):
     config, _ = load_config(path)
     assert (config.window_size, config.cell, config.normalisation, config.level, config.context) == (
         4, "gru", "ascii", "word", "window")  # fmt: skip
+    assert config.max_vocabulary == 0  # format 1 had no cap; today's default would change its vocabulary
     path.write_text(config_json(Config(level="char")))
     again, provenance = load_config(path)
     assert again == Config(level="char") and provenance["format"] == CONFIG_FORMAT

@@ -22,7 +22,7 @@ CONFIG_FORMAT = "word_predictor.config/2"
 _READABLE_FORMATS = ("word_predictor.config/1", CONFIG_FORMAT)
 _RENAMED = {"chunk_size": "window_size"}
 # Settings a format-1 run never recorded, with the value it used.
-_FORMAT_1_VALUES = {"normalisation": "ascii", "level": "word", "context": "window"}
+_FORMAT_1_VALUES = {"normalisation": "ascii", "level": "word", "context": "window", "max_vocabulary": 0}
 
 # What a setting left out (None) means at each level: characters are read as the running
 # text, in longer chunks (a word is several characters), through a smaller embedding, by two
@@ -80,7 +80,9 @@ class Config:
     level: str = "word"
     normalisation: str = "unicode"
     unknown_threshold: int = 3
-    max_vocabulary: int = 0  # 0: no limit
+    # the most frequent tokens kept (0: no limit): a keyboard's dictionary size, so that the model
+    # and its optimizer stop growing with the corpus (README, "The vocabulary")
+    max_vocabulary: int = 50_000
     # None (here and below): what leaving the setting out means, resolved in __post_init__
     validation_fraction: float | None = None  # 0.1, or 0 with validation_text
     test_fraction: float | None = None  # 0.2, or 0 with test_text

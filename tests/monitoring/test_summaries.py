@@ -71,7 +71,7 @@ def test_hparams_of_each_run(monitored_logdir):
     assert gru["batch_size"] == 16 and gru["window_size"] == 5 and gru["unknown_threshold"] == 1
     assert gru["context"] == "window" and gru["bptt"] == 0  # windows carry no state: bptt unused
     assert gru["level"] == "word" and gru["normalisation"] == "unicode" and gru["precision"] == "float32"
-    assert gru["tie_weights"] is False and gru["max_vocabulary"] == 0
+    assert gru["tie_weights"] is False and gru["max_vocabulary"] == config.max_vocabulary == 50_000
     assert bi["cell"] == "simple_rnn" and bi["bidirectional"] is True and bi["targets"] == "last"
     assert bi["one_hot"] is True and bi["embedding_dim"] == 0  # no embedding, not the unused default
 
