@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.export.kinds import KINDS, log_softmax, make_run, real_split
+from tests.exporter.kinds import KINDS, log_softmax, make_run, real_split
 from word_predictor.exporter.folder import export_run
 
 TOLERANCE = 1e-4

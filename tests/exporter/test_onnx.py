@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("onnx", reason="the export extra (pip install -e .[export]) is not installed")
 pytest.importorskip("onnxruntime", reason="the runtime extra (pip install -e .[runtime]) is not installed")
 
-from tests.export.kinds import DEFAULT_KINDS, KINDS, log_softmax, make_run, real_split  # noqa: E402
+from tests.exporter.kinds import DEFAULT_KINDS, KINDS, log_softmax, make_run, real_split  # noqa: E402
 from word_predictor.exporter.folder import export_run  # noqa: E402
 from word_predictor.exporter.onnx import onnx_direction  # noqa: E402
 from word_predictor.predictor import Predictor  # noqa: E402

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.export.kinds import vocabulary_of
+from tests.exporter.kinds import vocabulary_of
 from word_predictor.config import Config
 from word_predictor.exporter.folder import write_export
 

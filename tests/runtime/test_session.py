@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("onnx", reason="the export extra (pip install -e .[export]) is not installed")
 pytest.importorskip("onnxruntime", reason="the runtime extra (pip install -e .[runtime]) is not installed")
 
-from tests.export.kinds import real_split  # noqa: E402
+from tests.exporter.kinds import real_split  # noqa: E402
 from tests.runtime.folders import make_folder  # noqa: E402
 from word_predictor import evaluate, predict  # noqa: E402
 from word_predictor.exporter.manifest import ExportError  # noqa: E402

@@ -42,7 +42,7 @@ def char_engine(char_run):
 
 @pytest.fixture(scope="session")
 def word_client(word_engine):
-    from tests.serve.live import client_of
+    from tests.server.live import client_of
 
     with client_of(word_engine) as client:
         yield client
@@ -50,7 +50,7 @@ def word_client(word_engine):
 
 @pytest.fixture(scope="session")
 def char_client(char_engine):
-    from tests.serve.live import client_of
+    from tests.server.live import client_of
 
     with client_of(char_engine) as client:
         yield client
@@ -75,7 +75,7 @@ def exported_engine(exported_run):
 
 @pytest.fixture(scope="session")
 def exported_client(exported_engine):
-    from tests.serve.live import client_of
+    from tests.server.live import client_of
 
     with client_of(exported_engine) as client:
         yield client

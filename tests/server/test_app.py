@@ -9,7 +9,7 @@ import pytest
 
 from word_predictor.server.engine import score_text
 from word_predictor.server.limits import Limits
-from tests.serve.live import client_of
+from tests.server.live import client_of
 
 pytestmark = pytest.mark.slow  # each test answers from a trained tiny run
 

@@ -12,7 +12,7 @@ import pytest
 
 from word_predictor.server.app import make_app
 from word_predictor.server.limits import Limits
-from tests.serve.live import live_server
+from tests.server.live import live_server
 
 pytestmark = pytest.mark.slow  # each test answers from a trained tiny run
 
@@ -142,7 +142,7 @@ class Broken:
 
 
 def test_a_bug_is_a_500_with_one_line_and_the_server_goes_on(word_engine):
-    from tests.serve.live import client_of
+    from tests.server.live import client_of
     from word_predictor.server.engine import Engine
 
     broken = Broken(word_engine.predictor)

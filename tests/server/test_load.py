@@ -10,7 +10,7 @@ import httpx2
 import pytest
 
 from word_predictor.server.app import make_app
-from tests.serve.live import live_server
+from tests.server.live import live_server
 
 REQUESTS = 600
 CONCURRENCY = 32
