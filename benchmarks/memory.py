@@ -6,19 +6,22 @@ proportional to 1 / rank ** --exponent, in lines of 12 words, files of at most
 10M words. Each run is a fresh child process that
 
   1. builds the corpus as training does by default (word level, unicode
-     normalisation, unknown threshold 3, validation 0.1, test 0.2, windows of 5)
-     with its token store in an empty cache folder: seconds, MB/s of text read,
+     normalisation, unknown threshold 3, at most 50,000 words, validation 0.1,
+     test 0.2, windows of 5) with its token store in an empty cache folder: seconds, MB/s of text read,
      peak anonymous memory;
   2. builds it again, now from the store (what a later run on the same files does);
   3. imports Keras and iterates one training epoch of WindowBatches over the
-     memory-mapped training split (--max-batches caps it): peak anonymous memory.
+     memory-mapped training split (--max-batches caps it): peak anonymous memory;
+  4. builds the default model for that vocabulary, compiled as training compiles
+     it, and fits it for --train-steps batches: weights, gradients and Adam's
+     moments, which grow with the vocabulary.
 
 Anonymous memory is RssAnon from /proc/PID/status, sampled every 10 ms in the
 child and summed over its worker processes: it leaves out the store's file-backed
 pages, which the kernel can drop whenever it needs the memory. Figures are medians
-over --runs runs; the goal is a peak over the whole run (reading, then the
-epoch) at 100M words at most 1.1x the peak at 10M, and under 1.5 GB; the build
-and epoch peaks show which phase reaches it.
+over --runs runs; the goal is a peak over the whole run (reading, the epoch,
+training) at 100M words at most 1.1x the peak at 10M, and under 1.5 GB; each
+phase's peak shows which reaches it.
 
     python -m benchmarks.memory --quick          # 1M and 10M words, one run each
     python -m benchmarks.memory                  # 10M and 100M words, three runs each
@@ -132,15 +135,18 @@ class AnonymousPeak:
             self.peak_kib = max(self.peak_kib, self.now_kib())
 
 
-def child(corpus_dir: Path, workers: int, max_batches: int | None) -> None:
+def child(corpus_dir: Path, workers: int, max_batches: int | None, train_steps: int) -> None:
+    from word_predictor.config import Config
     from word_predictor.corpus.build import build_corpus
     from word_predictor.corpus.splits import window_block_size
     from word_predictor.text.tokenizer import tokenizer_for
 
-    window_size = 5
+    defaults = Config(corpus=[str(corpus_dir)])  # what `train --corpus DIR` would use
+    window_size = defaults.window_size
     settings = dict(
-        tokenizer=tokenizer_for("word", "unicode"), unknown_threshold=3, validation_fraction=0.1,
-        test_fraction=0.2, block_size=window_block_size(window_size), min_tokens=window_size + 1,
+        tokenizer=tokenizer_for(defaults.level, defaults.normalisation), unknown_threshold=defaults.unknown_threshold,
+        max_vocabulary=defaults.max_vocabulary, validation_fraction=defaults.validation_fraction,
+        test_fraction=defaults.test_fraction, block_size=window_block_size(window_size), min_tokens=window_size + 1,
         workers=workers,
     )  # fmt: skip
     text_bytes = sum(p.stat().st_size for p in corpus_dir.iterdir())
@@ -175,7 +181,28 @@ def child(corpus_dir: Path, workers: int, max_batches: int | None) -> None:
             result["epoch_seconds"] = time.perf_counter() - started
         result["epoch_batches"] = steps
         result["epoch_peak_anon_mib"] = peak.peak_mib
+        with AnonymousPeak() as peak:
+            started = time.perf_counter()
+            result["parameters"] = _train(defaults, corpus, train_steps)
+            result["train_seconds"] = time.perf_counter() - started
+        result["train_peak_anon_mib"] = peak.peak_mib
     common.child_result(result)
+
+
+def _train(config, corpus, steps: int) -> int:
+    """The default model for this corpus, built and compiled as training builds it, fitted
+    for `steps` batches of the training split: its weights, gradients and Adam's two
+    moments are what grows with the vocabulary."""
+    from word_predictor.batches import context_for
+    from word_predictor.model.compile import compile_model
+
+    config.vocabulary_size = len(corpus.vocabulary)
+    context = context_for(config)
+    model = context.training_model(on_gpu=False)
+    compile_model(model, config)
+    batches = context.training_batches(corpus.splits["train"], epoch=0)
+    model.fit(batches, epochs=1, steps_per_epoch=min(steps, len(batches)), verbose=0)
+    return model.count_params()
 
 
 def main(argv=None) -> int:
@@ -189,15 +216,17 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=0,
                         help="processes reading the text (0: build_corpus's own choice)")  # fmt: skip
     parser.add_argument("--max-batches", type=int, help="cut the epoch to this many batches (default: all)")
+    parser.add_argument("--train-steps", type=int, default=50,
+                        help="training steps of the default model after the epoch of batches (default: 50)")  # fmt: skip
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.workers, args.max_batches)
+        child(args.child, args.workers, args.max_batches, args.train_steps)
         return 0
 
     sizes = args.sizes or ([1.0, 10.0] if args.quick else [10.0, 100.0])
     runs = args.runs or (1 if args.quick else 3)
-    extra = ["--workers", str(args.workers)]
+    extra = ["--workers", str(args.workers), "--train-steps", str(args.train_steps)]
     if args.max_batches:
         extra += ["--max-batches", str(args.max_batches)]
     rows, raw = [], []
@@ -219,11 +248,13 @@ def main(argv=None) -> int:
                 print(f"  {words:,} words, run {run + 1}: build {result['build_seconds']:.1f} s "
                       f"({result['read_mb_per_second']:.1f} MB/s), peak anonymous "
                       f"{result['build_peak_anon_mib']:.0f} MiB building, "
-                      f"{result['epoch_peak_anon_mib']:.0f} MiB in the epoch", flush=True)  # fmt: skip
+                      f"{result['epoch_peak_anon_mib']:.0f} MiB in the epoch, {result['train_peak_anon_mib']:.0f} "
+                      f"MiB training ({result['parameters']:,} parameters)", flush=True)  # fmt: skip
         raw.append({"words": words, "runs": results})
         if not results:
             continue
-        row = {"words": words, "text MB": results[0]["text_mb"], "vocabulary": results[0]["vocabulary"]}
+        row = {"words": words, "text MB": results[0]["text_mb"], "vocabulary": results[0]["vocabulary"],
+               "parameters": results[0]["parameters"]}
         for name, column in [
             ("build_peak_anon_mib", "build peak anon (MiB)"),
             ("read_mb_per_second", "read MB/s"),
@@ -234,28 +265,31 @@ def main(argv=None) -> int:
             ("keras_anon_mib", "anon with Keras (MiB)"),
             ("epoch_peak_anon_mib", "epoch peak anon (MiB)"),
             ("epoch_seconds", "epoch s"),
+            ("train_peak_anon_mib", "train peak anon (MiB)"),
+            ("train_seconds", "train s"),
         ]:
             row[column] = common.median([r[name] for r in results])
         # The goal's figure: the peak of the whole run, reading the corpus and training on it.
         row["run peak anon (MiB)"] = common.median(
-            [max(r["build_peak_anon_mib"], r["reuse_peak_anon_mib"], r["epoch_peak_anon_mib"]) for r in results]
+            [max(r["build_peak_anon_mib"], r["reuse_peak_anon_mib"], r["epoch_peak_anon_mib"], r["train_peak_anon_mib"])
+             for r in results]
         )
         row["build spread (MiB)"] = common.spread([r["build_peak_anon_mib"] for r in results])
         rows.append(row)
 
     common.print_table(
         rows,
-        ["words", "text MB", "vocabulary", "run peak anon (MiB)", "build peak anon (MiB)", "build spread (MiB)",
+        ["words", "text MB", "vocabulary", "parameters", "run peak anon (MiB)", "train peak anon (MiB)", "build peak anon (MiB)", "build spread (MiB)",
          "read MB/s",
          "M words/s", "build s", "reuse s", "reuse peak anon (MiB)", "anon with Keras (MiB)",
-         "epoch peak anon (MiB)", "epoch s"],
+         "epoch peak anon (MiB)", "epoch s", "train s"],
         title=f"Reading a corpus into the token store (medians of {runs} run(s); " + (
             "the shared files repeated)" if args.text == "shared"
             else f"Zipf text of {args.types:,} types, exponent {args.exponent})"),
     )  # fmt: skip
     if len(rows) >= 2:
         small, large = rows[0], rows[-1]
-        for phase in ("run", "build", "epoch"):
+        for phase in ("run", "build", "epoch", "train"):
             column = f"{phase} peak anon (MiB)"
             ratio = large[column] / small[column]
             verdict = "met" if ratio <= 1.1 and large[column] < 1536 else "not met"
