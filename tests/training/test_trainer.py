@@ -39,7 +39,8 @@ def test_held_out_texts_are_those_splits_in_the_corpus_vocabulary(texts):
                            validation_text=[str(texts / "validation.txt")], test_text=[str(texts / "test.txt")])  # fmt: skip
     corpus = reading.corpus_for(config)
     # Counted on the training text alone: the corpus' own words, none of the held-out texts'.
-    expected = Vocabulary.from_counts(_counts(UNICODE_WORDS.tokens(TINY_TEXT * 10)), unknown_threshold=1)
+    expected = Vocabulary.from_counts(_counts(UNICODE_WORDS.tokens(TINY_TEXT * 10)), unknown_threshold=1,
+                                      max_size=config.max_vocabulary)
     assert corpus.vocabulary == expected
     assert corpus.splits["train"].ids.tolist() == expected.encode(UNICODE_WORDS.tokens(TINY_TEXT * 10)).tolist()
     for split, text in HELD_OUT.items():
