@@ -361,6 +361,37 @@ def test_load_run_says_what_is_not_a_run_it_can_load(tmp_path, make, message):
         rundir.load_run(make(tmp_path))
 
 
+@pytest.mark.parametrize(
+    "make, library, command",
+    [
+        (lambda tmp_path: tmp_path / "nowhere", "pass run logs/RUN", "pass --run logs/RUN"),
+        (lambda tmp_path: tmp_path / "file", "pass run logs/RUN", "pass --run logs/RUN"),
+        (lambda tmp_path: unfinished_run(tmp_path, complete=False), "finish it with resume ",
+         "finish it with python -m word_predictor.train --resume "),
+        (lambda tmp_path: unfinished_run(tmp_path, complete=False, stopped="non-finite loss"),
+         "with a lower learning_rate", "with a lower --learning-rate"),
+    ],
+    ids=["missing", "a file", "incomplete", "stopped in its first epoch"],
+)
+def test_run_folder_errors_name_settings_and_the_commands_name_their_flags(tmp_path, capsys, make, library, command):
+    """The library speaks of settings; predict (like every command that reads a run) says its flags."""
+    (tmp_path / "file").write_text("")
+    run = make(tmp_path)
+    with pytest.raises(rundir.RunError) as raised:
+        rundir.load_run(run)
+    assert library in str(raised.value) and "--" not in str(raised.value)
+    assert predict.main(["--run", str(run), "the"]) == 1
+    assert command in one_line(capsys.readouterr().err, "predict")
+
+
+def test_a_run_without_a_test_split_is_told_to_pass_a_text(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    np.savez(run / rundir.TEST_SPLIT_FILE, ids=np.zeros(0, np.int32), segment_lengths=np.zeros(0, np.int64))
+    with pytest.raises(rundir.RunError, match=r"kept no test split \(test_fraction 0\); pass text FILE"):
+        rundir.read_test_split(run)
+
+
 def test_load_run_checks_the_vocabulary_hash_before_reading_it(tmp_path):
     run = tmp_path / "run"
     run.mkdir()

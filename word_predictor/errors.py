@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the input or the run folder is unusable
@@ -38,9 +38,18 @@ class OutputError(UserError):
     """Standard output cannot be written (a full disk behind it, a closed descriptor)."""
 
 
-def run_cli(prog: str, body: Callable[[], int | None]) -> int:
+# How the commands that read a run (predict, generate, evaluate, export, serve, runs) name
+# the settings a library error speaks of (config.SettingError's templates).
+RUN_FLAGS = {
+    "run": "--run", "text": "--text", "encoding_errors": "--encoding-errors", "test_fraction": "--test-fraction",
+    "learning_rate": "--learning-rate", "resume": "python -m word_predictor.train --resume",
+}  # fmt: skip
+
+
+def run_cli(prog: str, body: Callable[[], int | None], flags: Mapping[str, str] = RUN_FLAGS) -> int:
     """Run a command's body and turn a UserError, Ctrl-C or unwritable output into one
-    line on stderr. Output is flushed inside, so a write that fails at the end fails
+    line on stderr; an error that names settings (config.SettingError) names them as
+    `flags` says. Output is flushed inside, so a write that fails at the end fails
     here, not in Python's exit handler."""
     if sys.stdout is None:  # started with stdout closed (`>&-`): nothing could be shown
         print(f"{prog}: error: standard output is closed; nothing would be shown", file=sys.stderr)
@@ -60,7 +69,8 @@ def run_cli(prog: str, body: Callable[[], int | None]) -> int:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return error.exit_code
     except UserError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
+        phrased = error.phrased(flags) if hasattr(error, "phrased") else str(error)
+        print(f"{prog}: error: {phrased}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         _end_terminal_line()

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 from word_predictor import backend, cli
-from word_predictor.config import SettingError
 from word_predictor.corpus.files import ENCODING_ERRORS
 from word_predictor.errors import UsageError, UserError, run_cli
 from word_predictor.scoring.evaluate import NothingToScore, format_scores, score_run
@@ -56,10 +55,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"{run_dir} is an exported folder, which keeps no test split; pass --text FILE")
     predictor = cli.load_predictor(run_dir, args.backend)
     if args.text:
-        try:
-            split = encode_files(args.text, predictor.vocabulary, args.encoding_errors)
-        except SettingError as error:  # the library names its settings; say them as this command's flags
-            raise UserError(error.phrased({"text": "--text", "encoding_errors": "--encoding-errors"})) from None
+        split = encode_files(args.text, predictor.vocabulary, args.encoding_errors)  # a SettingError: run_cli names the flags
     else:
         split = read_test_split(run_dir)
     try:

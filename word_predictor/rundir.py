@@ -125,7 +125,7 @@ def read_test_split(run_dir: Path) -> Split:
 
     split = read_checked(Path(run_dir) / TEST_SPLIT_FILE, load, "the test split")
     if split.ids.size == 0:
-        raise RunError(f"run {run_dir} kept no test split (--test-fraction 0); pass --text FILE")
+        raise RunSettingError("run {run_dir} kept no test split ({test_fraction} 0); pass {text} FILE", run_dir=run_dir)
     return split
 
 
@@ -223,9 +223,9 @@ def newest_complete_run(logdir: Path, on_note=lambda message: None) -> Path:
     complete = [run for run in runs if is_complete(run)]
     if not complete:
         if runs:
-            raise RunError(
-                f"no complete run under {logdir}: {runs[0].name} is still training or was "
-                f"interrupted; finish it with python -m word_predictor.train --resume {runs[0]}"
+            raise RunSettingError(
+                "no complete run under {logdir}: {name} is still training or was interrupted; finish it "
+                "with {resume} {path}", logdir=logdir, name=runs[0].name, path=runs[0],
             )
         raise RunError(f"no run found under {logdir}; train one with python -m word_predictor.train")
     skipped = runs[: runs.index(complete[0])]
@@ -249,22 +249,22 @@ def load_run(run_dir: Path) -> Run:
     """A complete run's config, vocabulary and model, checked against each other."""
     run_dir = Path(run_dir)
     if not run_dir.exists():
-        raise RunError(f"run folder {run_dir} does not exist; pass --run logs/RUN (python -m word_predictor.runs "
-                       "lists them)")
+        raise RunSettingError("run folder {run_dir} does not exist; pass {run} logs/RUN (python -m word_predictor.runs "
+                              "lists them)", run_dir=run_dir)
     if not run_dir.is_dir():
-        raise RunError(f"{run_dir} is a file, not a run folder; pass --run logs/RUN")
+        raise RunSettingError("{run_dir} is a file, not a run folder; pass {run} logs/RUN", run_dir=run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise RunError(f"{run_dir} is not a word_predictor run folder (no {CONFIG_FILE})")
     status = read_status(run_dir)
     if status.get("complete") is not True:
         if status.get("stopped"):
-            raise RunError(
-                f"run {run_dir} stopped ({status['stopped']}) before its first epoch ended and holds no "
-                "model; train a new run with a lower --learning-rate"
+            raise RunSettingError(
+                "run {run_dir} stopped ({why}) before its first epoch ended and holds no model; train a new run "
+                "with a lower {learning_rate}", run_dir=run_dir, why=status["stopped"],
             )
-        raise RunError(
-            f"run {run_dir} is incomplete (still training or interrupted); finish it with "
-            f"python -m word_predictor.train --resume {run_dir}"
+        raise RunSettingError(
+            "run {run_dir} is incomplete (still training or interrupted); finish it with {resume} {run_dir}",
+            run_dir=run_dir,
         )
     config, provenance = read_checked(run_dir / CONFIG_FILE, load_config, "the settings")
     check_vocabulary_file(run_dir, provenance)  # first: a vocabulary not the run's own is never parsed
