@@ -205,6 +205,43 @@ def test_a_run_interrupted_in_any_phase_resumes_to_a_run_every_command_can_use(p
     assert evaluate.main(["--run", str(run)]) == 0
 
 
+@pytest.mark.slow
+def test_an_incomplete_run_begun_under_an_older_normalisation_resumes_with_it(tmp_path, capsys):
+    """A run begun before normalisation version 2 (which drops format characters) is read
+    again by version 1 when resumed, not refused as "the corpus changed"."""
+    import json
+
+    from word_predictor.backend import keras
+    from word_predictor.config import load_config
+    from word_predictor.text.vocabulary import Vocabulary, sha256_of
+    from word_predictor.training.reading import corpus_for
+
+    class InterruptFirstEpoch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise KeyboardInterrupt
+
+    text = corpus(tmp_path)
+    text.write_text(text.read_text(encoding="utf-8") + "the dog walk\u200ded home . " * 20, encoding="utf-8")
+    logs, run = tmp_path / "logs", tmp_path / "logs" / "old"
+    flags = ["--corpus", str(text), "--logdir", str(logs), *TINY, "--run-name", "old", "--no-cache"]
+    assert train.main(flags, callbacks=[InterruptFirstEpoch()]) == EXIT_INTERRUPTED
+    # As version 1 of word_predictor left it: its vocabulary read by the version-1 rule.
+    config, _ = load_config(run / rundir.CONFIG_FILE)
+    old = corpus_for(config, normalisation_version=1).vocabulary
+    assert "walk\u200ded" in old and "walked" not in old
+    (run / rundir.VOCABULARY_FILE).write_text(old.to_json(), encoding="utf-8")
+    settings = json.loads((run / rundir.CONFIG_FILE).read_text(encoding="utf-8"))
+    settings["vocabulary_sha256"] = sha256_of(run / rundir.VOCABULARY_FILE)
+    (run / rundir.CONFIG_FILE).write_text(json.dumps(settings), encoding="utf-8")
+    (run / rundir.TEST_SPLIT_FILE).unlink()
+    capsys.readouterr()
+
+    assert train.main(["--resume", str(run), "--no-cache"]) == 0, capsys.readouterr().err
+    resumed = Vocabulary.load(run / rundir.VOCABULARY_FILE)
+    assert resumed == old and resumed.normalisation_version == 1
+    assert rundir.is_complete(run)
+
+
 def test_a_full_disk_at_the_first_write_leaves_no_run_folder(tmp_path, capsys, monkeypatch):
     def full(path, *args, **kwargs):
         raise rundir.RunError(f"cannot write {path}: No space left on device")

@@ -95,7 +95,7 @@ def build_corpus(
         _warn_of_gaps(files, file_tokens, table.floor, unknown_threshold, count_limit, tokenizer)
         block = block_size(n_tokens)
         train = block_splits(math.ceil(n_tokens / block), validation_fraction, test_fraction) == 0
-        level = dict(level=tokenizer.level, normalisation=tokenizer.normalisation)
+        level = _rule_of(tokenizer)
         candidates = Vocabulary.from_counts(table.upper_bounds(), unknown_threshold, **level)
         del table  # freed before pass 2
         vocabulary = _vocabulary_pass(writer, lists, piece_tokens, candidates, train, block, tokenizer,
@@ -137,10 +137,16 @@ def _store_key(files, stats, tokenizer, encoding_errors, unknown_threshold, max_
     }
 
 
+def _rule_of(tokenizer: Tokenizer) -> dict:
+    """What a vocabulary records of the rule that read its text (the version too: an older one
+    reads the text of a run begun under it)."""
+    return dict(level=tokenizer.level, normalisation=tokenizer.normalisation, normalisation_version=tokenizer.version)
+
+
 def _vocabulary_pass(writer, lists, piece_tokens, candidates, train, block, tokenizer, unknown_threshold,
                      max_vocabulary) -> Vocabulary:
     """Pass 2 (see _candidate_pass), then the vocabulary, counted on the training split alone."""
-    level = dict(level=tokenizer.level, normalisation=tokenizer.normalisation)
+    level = _rule_of(tokenizer)
     train_counts = _candidate_pass(writer, lists, piece_tokens, candidates, train, block)
     vocabulary = Vocabulary.from_counts(
         dict(zip(candidates.tokens[1:], train_counts[1:].tolist())),

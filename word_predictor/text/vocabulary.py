@@ -73,6 +73,7 @@ class Vocabulary:
         max_size: int = 0,
         level: str = "word",
         normalisation: str = "unicode",
+        normalisation_version: int | None = None,
         unlisted: int = 0,
     ) -> Vocabulary:
         """Keep tokens seen more than `unknown_threshold` times, at most the `max_size`
@@ -94,6 +95,7 @@ class Vocabulary:
             unknown_threshold=unknown_threshold,
             level=level,
             normalisation=normalisation,
+            normalisation_version=normalisation_version,
             max_size=max_size,
         )
 

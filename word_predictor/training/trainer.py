@@ -111,8 +111,10 @@ def resume(
         distribute.check_resumable(parallel, config)
         if parallel.writes:
             backend.use_compilation_cache(run_dir.parent / CACHE_DIR / "jax")
-        corpus = distribute.shared_corpus(config, run_dir.parent / CACHE_DIR if use_cache else None, parallel)
-        if corpus.vocabulary != Vocabulary.load(run_dir / rundir.VOCABULARY_FILE):
+        begun_with = rundir.read_checked(run_dir / rundir.VOCABULARY_FILE, Vocabulary.load, "the vocabulary")
+        corpus = distribute.shared_corpus(config, run_dir.parent / CACHE_DIR if use_cache else None, parallel,
+                                          begun_with.normalisation_version)  # the rule the run began with
+        if corpus.vocabulary != begun_with:
             raise rundir.RunError(f"the corpus changed since run {run_dir} started, so it cannot be resumed")
         if parallel.writes:
             _write_test_split(run_dir, corpus)  # an interruption may have come before it was written
@@ -292,9 +294,6 @@ def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_
 
 
 def _versions() -> dict:
-    versions = {"python": platform.python_version(), "keras": keras.__version__, "backend": keras.backend.backend()}
-    for package in ("tensorflow", "jax", "torch"):
-        module = sys.modules.get(package)
-        if module is not None and hasattr(module, "__version__"):
-            versions[package] = module.__version__
-    return versions
+    loaded = {package: sys.modules.get(package) for package in ("tensorflow", "jax", "torch")}
+    return {"python": platform.python_version(), "keras": keras.__version__, "backend": keras.backend.backend(),
+            **{package: module.__version__ for package, module in loaded.items() if hasattr(module, "__version__")}}
