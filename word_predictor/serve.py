@@ -90,6 +90,9 @@ def _announcing_server(uvicorn):
 
         async def startup(self, sockets=None):
             await super().startup(sockets)
+            from word_predictor.server.app import freeze_what_is_loaded
+
+            freeze_what_is_loaded()  # everything is loaded and warmed up by now
             for listener in self.servers:
                 for bound in listener.sockets:
                     host, port = bound.getsockname()[:2]

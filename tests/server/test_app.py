@@ -129,3 +129,21 @@ def test_the_schema_documents_every_route(word_client):
     suggest = schema["components"]["schemas"]["SuggestRequest"]["properties"]
     assert suggest["k"]["maximum"] == Limits().max_k
     assert word_client.get("/docs").status_code == 200
+
+
+def test_what_is_loaded_at_start_is_frozen_out_of_the_collectors_walk():
+    """A full collection must not walk the model and its framework (a long pause for every
+    waiting request): the server freezes what is alive once it has started."""
+    import gc
+
+    from word_predictor.server.app import freeze_what_is_loaded
+
+    loaded = [[index] for index in range(10_000)]  # tracked objects, as a loaded model's are
+    gc.unfreeze()
+    try:
+        assert gc.get_freeze_count() == 0
+        freeze_what_is_loaded()
+        assert gc.get_freeze_count() >= len(loaded)
+        assert all(not any(item is row for row in gc.get_objects(generation=2)) for item in loaded[:3])
+    finally:
+        gc.unfreeze()

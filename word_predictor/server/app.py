@@ -16,6 +16,7 @@ generate and score (long calls) run on a second thread so they never hold up typ
 # FastAPI must see the classes themselves, not their names, in the route signatures.
 import asyncio
 import contextlib
+import gc
 import json
 import random
 import threading
@@ -70,6 +71,16 @@ def make_app(
     _add_typing_routes(app, engine, limits, models, settings)
     _add_long_routes(app, engine.predictor, limits, models, long_thread)
     return app
+
+
+def freeze_what_is_loaded() -> None:
+    """Put every object alive now (Keras, the model, the app: they live as long as the server)
+    out of the garbage collector's reach. A full collection otherwise walks them all, a pause
+    of hundreds of milliseconds on a Keras run that every request waiting then shares
+    (the p99 at concurrency 64, docs/benchmarks.md section 19); requests' own objects are
+    still collected."""
+    gc.collect()
+    gc.freeze()
 
 
 def _add_typing_routes(app: FastAPI, engine: Engine, limits: Limits, models: dict, settings: dict) -> None:
