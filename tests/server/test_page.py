@@ -94,3 +94,28 @@ def test_write_on_streams_generated_words_into_the_box(page, server):
     written = box.input_value().split()
     assert written[:2] == ["the", "cat"] and len(written) == 22  # the page asks for 20 words
     assert page.locator("#status").inner_text() == ""
+
+
+@pytest.fixture(scope="module")
+def char_server(char_engine):
+    with live_server(make_app(char_engine)) as url:
+        yield url
+
+
+def test_on_a_character_run_the_page_offers_next_characters_and_finishes_the_word(page, char_server):
+    """A character run: the chips are the API's next characters, and Tab finishes the word
+    being typed with the API's likeliest completion."""
+    page.goto(char_server)
+    page.wait_for_selector("#model dd")
+    box = page.locator("#text")
+    typed = "the ca"
+    box.press_sequentially(typed, delay=30)
+    names = {" ": "space", "\n": "new line", "\t": "tab"}
+    expected = [names.get(c, c) for c in api_words(char_server, "suggest", typed)]
+    wait_for_words(page, expected)
+    completions = api_words(char_server, "complete", typed)
+    assert completions and completions[0].startswith("ca")
+    page.wait_for_function("text => document.getElementById('completion').textContent === text",
+                           arg=f"Tab: {completions[0]}", timeout=10_000)  # fmt: skip
+    box.press("Tab")
+    assert box.input_value() == f"the {completions[0]}"
