@@ -26,6 +26,7 @@ from word_predictor.corpus.workers import (
     _encode_piece,
     _encode_piece_in_worker,
     _fix_large_block_threshold,
+    _return_freed_memory,
     _in_order,
     _read_piece,
     _workers_for,
@@ -103,6 +104,7 @@ def build_corpus(
         # Pass 3: candidate ids -> vocabulary ids, checksum, rename into place.
         meta = {"file_tokens": file_tokens.astype(np.int64).tolist(), "block": block, "vocabulary": vocabulary.to_dict()}
         ids = writer.finish(vocabulary.encode(candidates.tokens), meta)
+    _return_freed_memory()
     return _corpus(ids, vocabulary, n_tokens, block, validation_fraction, test_fraction, names)
 
 

@@ -110,9 +110,21 @@ def _fix_large_block_threshold() -> None:
     block freed. The arrays of each piece then come from the heap, which grows with
     every piece read: fixed at 1 MiB, peak memory no longer grows with the corpus
     (docs/benchmarks.md, section 16). Other platforms keep their allocator as it is."""
+    _call_glibc("mallopt", _M_MMAP_THRESHOLD, 1 << 20)
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap's free pages back to the system once the corpus is read: the many small
+    blocks the read freed (counts, token lists) otherwise stay in the process, under the model
+    and optimizer that training allocates next (docs/benchmarks.md, section 21)."""
+    _call_glibc("malloc_trim", 0)
+
+
+def _call_glibc(name: str, *arguments: int) -> None:
+    """glibc's allocator function `name`, on Linux; elsewhere (or on another C library) nothing."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError, TypeError):
-            ctypes.CDLL(ctypes.util.find_library("c")).mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+            getattr(ctypes.CDLL(ctypes.util.find_library("c")), name)(*arguments)
 
 
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
