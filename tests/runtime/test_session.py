@@ -157,3 +157,9 @@ def test_without_onnxruntime_the_runtime_names_the_install(tmp_path, monkeypatch
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now raises ImportError
     assert predict.main(["--run", str(folder), "the bread"]) == 1
     assert "pip install -r requirements-runtime.txt" in _one_error_line(capsys)
+
+
+def test_the_session_s_idle_threads_sleep_rather_than_spin(tmp_path):
+    """On cores shared with other work, spinning threads take the CPU from the ones with work."""
+    session = load(make_folder(tmp_path / "exported", context="full")).reader.engine.session
+    assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
