@@ -51,7 +51,7 @@ def child(spec: dict) -> None:
     from word_predictor.config import Config
     from word_predictor.batches import context_for
     from word_predictor.model.compile import compile_model
-    from word_predictor.training.trainer import corpus_for
+    from word_predictor.training.reading import corpus_for
     from word_predictor.training import distribute
 
     parallel = distribute.SINGLE
@@ -68,7 +68,8 @@ def child(spec: dict) -> None:
         compile_model(model, config)
         batches = distribute.feed(context.training_batches(corpus.splits["train"], epoch=0), parallel)
         timer = epoch_timer()
-        model.fit(batches, epochs=spec["epochs"], steps_per_epoch=spec["steps"], callbacks=[timer], verbose=0)
+        model.fit(batches, epochs=spec["epochs"], steps_per_epoch=spec["steps"],
+                  callbacks=[timer, *distribute.placement(parallel)], verbose=0)  # as the trainer: training.callbacks
     targets_per_step = config.batch_size * (config.bptt if config.context == "full" else config.window_size)
     seconds = common.median(timer.seconds[1:])
     if parallel.writes:

@@ -100,6 +100,49 @@ def test_two_devices_take_the_steps_one_device_takes_and_split_batch_and_state()
     assert not report["window shards"]  # windows carry no state
 
 
+# One process, a one-device mesh: fit() with the trainer's placement compiles its steps in the first
+# epoch only (the step used to compile again at the second epoch's start, and for each evaluation).
+COMPILES_ONCE = """
+import json, jax, numpy as np
+from word_predictor.backend import keras
+from word_predictor.config import Config
+from word_predictor.batches import context_for
+from word_predictor.corpus.splits import Split
+from word_predictor.model.compile import compile_model
+from word_predictor.training import distribute
+
+compiles = []
+COMPILE = "/jax/core/compile/backend_compile_duration"
+jax.monitoring.register_event_duration_secs_listener(
+    lambda event, seconds, **kw: compiles.append(event) if event == COMPILE else None)
+ids = np.random.default_rng(0).integers(0, 30, 3000).astype(np.int32)
+split = Split.from_lengths(ids, [1800, 1200])
+parallel = distribute.start(1)
+report = {}
+for context in ("window", "full"):
+    config = Config(context=context, vocabulary_size=30, units=8, embedding_dim=4, batch_size=8, bptt=6, seed=3)
+    with distribute.scope(parallel):
+        model = context_for(config).training_model(on_gpu=False)
+        compile_model(model, config)
+        batches = distribute.feed(context_for(config).training_batches(split, epoch=0), parallel)
+        validation = distribute.feed(context_for(config).training_batches(split, epoch=1), parallel)
+        counted = keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: report.setdefault(context, []).append(len(compiles)))
+        model.fit(batches, validation_data=validation, epochs=3, steps_per_epoch=3, validation_steps=2, verbose=0,
+                  callbacks=[*distribute.placement(parallel), counted])
+print(json.dumps(report))
+"""
+
+
+def test_a_one_device_mesh_compiles_the_steps_in_the_first_epoch_only():
+    shown = subprocess.run([sys.executable, "-c", COMPILES_ONCE], env=environment(), cwd=REPO, capture_output=True,
+                           text=True, timeout=TIMEOUT, check=False)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    report = json.loads(shown.stdout.strip().splitlines()[-1])
+    for context, compiled in report.items():
+        assert compiled[0] > 0 and compiled[1] == compiled[2] == compiled[0], (context, compiled)
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--devices", "2", "--backend", "tensorflow"], "add --backend jax"),
     (["--devices", "2", "--backend", "torch"], "add --backend jax"),

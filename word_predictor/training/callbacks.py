@@ -28,8 +28,10 @@ class TrainingCallbacks:
                                         writes=parallel.writes)  # fmt: skip
         # Several processes: the others take process 0's validation figures and its stop decisions.
         self.follow, self.stop_together = distribute.agreement(parallel)
+        self.placement = distribute.placement(parallel)  # a mesh: the variables laid out as the step returns them
 
     def ordered(self, validation_callbacks, shown) -> list:
-        """Validation scores first, then the figures shown and written, then what reads them."""
-        return [self.non_finite, *validation_callbacks, *self.follow, *shown, EpochProgress(), self.early_stopping,
-                self.schedule, self.time_limit, *self.stop_together, self.checkpoint]  # fmt: skip
+        """The variables laid out on the mesh, validation scores, then the figures shown and
+        written, then what reads them."""
+        return [*self.placement, self.non_finite, *validation_callbacks, *self.follow, *shown, EpochProgress(),
+                self.early_stopping, self.schedule, self.time_limit, *self.stop_together, self.checkpoint]  # fmt: skip

@@ -161,6 +161,38 @@ def feed(batches, parallel: Parallel):
     return ProcessBatches(batches, parallel) if parallel.distributed and batches is not None else batches
 
 
+class OnTheMesh(keras.callbacks.Callback):
+    """Lays every variable's value out on the mesh before the steps read it, as the sharded
+    step returns it: jit compiles once per set of input shardings, and on a one-device mesh
+    Keras keeps a value it assigns (fresh weights, metrics reset to zero at each epoch's and
+    each evaluation's start) on the device, a sharding equivalent to the mesh's but not
+    equal, so the step compiled again in the first two epochs and each validation."""
+
+    def on_epoch_begin(self, epoch, logs=None):  # fit resets the metrics just before
+        self._place()
+
+    def on_test_batch_begin(self, batch, logs=None):
+        if batch == 0:  # evaluate resets the metrics after on_test_begin
+            self._place()
+
+    def _place(self) -> None:
+        import jax
+
+        distribution = keras.distribution.distribution()
+        optimizer = getattr(self.model, "optimizer", None)
+        for variable in [*self.model.variables, *(optimizer.variables if optimizer else []),
+                         *self.model.metrics_variables]:  # fmt: skip
+            layout = distribution.get_variable_layout(variable)
+            sharding = getattr(layout, "backend_layout", layout)
+            if variable.value.sharding != sharding:
+                variable.assign(jax.device_put(variable.value, sharding))
+
+
+def placement(parallel: Parallel) -> list:
+    """The callbacks fit() needs on a mesh (before any that times the steps' epochs)."""
+    return [OnTheMesh()] if parallel.distributed else []
+
+
 class FollowProcessZero(keras.callbacks.Callback):
     """Every process takes process 0's validation figures, which it alone may have scored."""
 
