@@ -271,3 +271,28 @@ def test_two_processes_train_one_run_that_resumes_after_a_kill_and_predicts(tmp_
                                capture_output=True, text=True, timeout=TIMEOUT, check=False)  # fmt: skip
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     assert "Prediction:" in predicted.stdout
+
+
+def test_two_processes_train_a_full_context_run_each_with_its_own_lanes(tmp_path):
+    """Full context on two processes: each carries the state of its own lanes, both report the
+    losses one process reports, and the one run folder they leave is scored by evaluate."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(TINY_TEXT * 60, encoding="utf-8")
+    common = ["--corpus", str(corpus), *FLAGS, "--context", "full", "--bptt", "8", "--batch-size", "4",
+              "--epochs", "2", "--test-fraction", "0.1"]  # fmt: skip
+    single = subprocess.run([sys.executable, "-m", "word_predictor.train", *common, "--logdir", "single"],
+                            cwd=tmp_path, env=environment(), capture_output=True, text=True, timeout=TIMEOUT,
+                            check=False)  # fmt: skip
+    assert single.returncode == 0, single.stderr[-3000:]
+    outputs = finish(start_pair(tmp_path, "full", *common, "--logdir", "logs", "--run-name", "pair"))
+    assert epoch_losses(outputs[0]) == epoch_losses(outputs[1])  # every process reports the same losses
+    # Lanes are whole batches' rows, none padded: every step's loss is the one device's (first test).
+    assert [float(loss) for loss in epoch_losses(outputs[0])] == pytest.approx(
+        [float(loss) for loss in epoch_losses(single.stdout)], abs=EPOCH_TOLERANCE)
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == [".cache", "pair"]
+    scored = subprocess.run([sys.executable, "-m", "word_predictor.evaluate", "--backend", "jax", "--run", "logs/pair",
+                             "--json"], cwd=tmp_path, env=environment(), capture_output=True, text=True,
+                            timeout=TIMEOUT, check=False)  # fmt: skip
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    assert json.loads(scored.stdout)["tokens"] > 0
