@@ -113,6 +113,14 @@ def spread(values) -> str:
     return f"{min(values):.4g}-{max(values):.4g}" if values else ""
 
 
+def round_ratios(results: list[dict], yardstick: list[dict], key: str = "wall_seconds") -> str:
+    """'0.91, 1.02, ...': each round's `key` over the yardstick's in the same round (the rounds
+    of an invocation that both sides finished), for the noise a ratio of medians hides."""
+    if len(results) != len(yardstick):
+        return ""
+    return ", ".join(f"{mine[key] / theirs[key]:.2f}" for mine, theirs in zip(results, yardstick))
+
+
 def print_table(rows: list[dict], columns: list[str], title: str = "") -> str:
     """A GitHub-markdown table of `rows` (dicts) restricted to `columns`; returned and printed."""
 

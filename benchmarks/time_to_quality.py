@@ -234,10 +234,11 @@ def against_pytorch(args) -> int:
                "epochs": ", ".join(str(r.get("reached_epoch", recipe["epochs"])) for r in results)}  # fmt: skip
         if yardstick:
             row["wall / yardstick"] = row["wall s (median)"] / common.median(yardstick)
+            row["per round"] = common.round_ratios(results, rows["PyTorch recipe"])
         table.append(row)
     scope = f"the first {args.tokens:,} tokens of" if args.tokens else "all of"
     common.print_table(table, ["system", "runs", "wall s (median)", "spread", "test perplexity (median)", "epochs",
-                               "wall / yardstick"],
+                               "wall / yardstick", "per round"],
                        title=f"Wall time to test perplexity {target:.1f} (the PyTorch recipe's after "
                              f"{recipe['epochs']} epochs), {scope} WikiText-2's train and test files")  # fmt: skip
     common.save_results("time_to_quality", args, {"target": target, "tokens": args.tokens, "rows": table,
