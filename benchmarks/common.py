@@ -30,6 +30,24 @@ def data_file(name: str) -> Path:
     return path
 
 
+def first_tokens(path: Path, count: int, folder: Path) -> Path:
+    """A copy in `folder` of the first `count` whitespace-separated tokens of `path`, its
+    lines kept (the last one cut at the count): a small corpus cut from a larger one, where
+    a run's fixed costs (imports, tracing, compiling) weigh most."""
+    kept, left = [], count
+    with open(path, encoding="utf-8") as text:
+        for line in text:
+            words = line.split()
+            if len(words) >= left:
+                kept.append(" ".join(words[:left]) + "\n")
+                break
+            kept.append(line)
+            left -= len(words)
+    cut = Path(folder) / f"{Path(path).stem}-{count}.txt"
+    cut.write_text("".join(kept), encoding="utf-8")
+    return cut
+
+
 def base_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -93,6 +111,14 @@ def percentile(values, q: float) -> float:
 def spread(values) -> str:
     """'min-max' of repeated measurements, to show the noise beside a median."""
     return f"{min(values):.4g}-{max(values):.4g}" if values else ""
+
+
+def round_ratios(results: list[dict], yardstick: list[dict], key: str = "wall_seconds") -> str:
+    """'0.91, 1.02, ...': each round's `key` over the yardstick's in the same round (the rounds
+    of an invocation that both sides finished), for the noise a ratio of medians hides."""
+    if len(results) != len(yardstick):
+        return ""
+    return ", ".join(f"{mine[key] / theirs[key]:.2f}" for mine, theirs in zip(results, yardstick))
 
 
 def print_table(rows: list[dict], columns: list[str], title: str = "") -> str:

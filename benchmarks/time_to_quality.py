@@ -12,14 +12,31 @@ trainer's per-epoch validation counted) is the time to quality.
 Cells run one after another in the same process; the LSTM is the yardstick of
 the ratio column.
 
+With --yardstick pytorch, our default run against the PyTorch word-language-model
+example (the recipe of benchmarks/full_context.py: 2 x 200 LSTM, bptt 35, 6 epochs)
+on WikiText-2's train file (or, with --tokens N, the first N tokens of the train
+and test files): the example's 6-epoch test perplexity is the target, and its
+process's wall time (start, imports, training, test) the time to beat. Ours is
+`python -m word_predictor.train` with the defaults and --test-text, in its own
+process, timed whole from its start, with a probe that scores the test file at each
+epoch end (as evaluate does; its seconds are taken out) and stops the run after the
+first epoch at or under the target, so the run then ends as a user's run with that
+many epochs would: the kept model scored on the test file, the run folder written.
+Rounds alternate which side goes first.
+
     python -m benchmarks.time_to_quality --quick          # looser target, 2 cells
     python -m benchmarks.time_to_quality                  # lstm, gru, simple_rnn
+    python -m benchmarks.time_to_quality --yardstick pytorch --tokens 70000 --rounds 3
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
+import tempfile
 import time
+from pathlib import Path
 
 from benchmarks import common
 
@@ -29,12 +46,12 @@ def time_to_target(
 ) -> dict:
     import keras
 
-    from word_predictor.config import Config
-    from word_predictor.scoring.evaluate import score
-    from word_predictor.model import NextWord
-    from word_predictor.model.build import build_model
-    from word_predictor.model.compile import compile_model
+    from word_predictor.batches import context_for
     from word_predictor.batches.windows import WindowBatches
+    from word_predictor.config import Config
+    from word_predictor.model.build import build_model, copy_weights
+    from word_predictor.model.compile import compile_model
+    from word_predictor.scoring.evaluate import score
 
     config = Config(cell=cell, validation_fraction=0.1, test_fraction=0.0, **extra)
     config.vocabulary_size = len(corpus.vocabulary)
@@ -47,7 +64,7 @@ def time_to_target(
     validation_batches = WindowBatches(
         validation, shuffle=False, last_only=True, **batches
     )
-    next_word = NextWord(model)
+    reader = context_for(config).reader(build_model(config))
 
     class Probe(keras.callbacks.Callback):
         def __init__(self):
@@ -63,7 +80,8 @@ def time_to_target(
 
         def _probe(self):
             self._pause()
-            perplexity = score(next_word, validation, config.window_size)["perplexity"]
+            copy_weights(self.model, reader.model)
+            perplexity = score(reader, validation)["perplexity"]
             self.curve.append((self.clock, self.steps, perplexity))
             print(f"    {cell}: {self.clock:6.1f} s, step {self.steps:5d}, "
                   f"validation perplexity {perplexity:.1f}", flush=True)  # fmt: skip
@@ -115,14 +133,141 @@ def time_to_target(
     }
 
 
+# ---------------------------------------------------------------- against the PyTorch example
+
+
+def test_probe(run_dir: Path, target: float):
+    """A callback, first of the run's: at each epoch end the test split (as the run folder
+    holds it) scored as evaluate scores it; training stops after the first epoch at or under
+    `target`. Its own seconds are kept in .seconds, to be taken out of the run's."""
+    import keras
+
+    from word_predictor import rundir
+    from word_predictor.batches import context_for
+    from word_predictor.config import load_config
+    from word_predictor.model.build import build_model, copy_weights
+    from word_predictor.scoring.evaluate import score
+
+    class TestProbe(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.reader = self.split = self.reached = None
+            self.seconds, self.curve = 0.0, []  # curve: (epoch, test perplexity)
+
+        def on_epoch_end(self, epoch, logs=None):
+            begin = time.perf_counter()
+            if self.reader is None:
+                config, _ = load_config(run_dir / rundir.CONFIG_FILE)
+                self.split = rundir.read_test_split(run_dir)
+                self.reader = context_for(config).reader(build_model(config))
+            copy_weights(self.model, self.reader.model)
+            perplexity = score(self.reader, self.split)["perplexity"]
+            self.curve.append((epoch + 1, perplexity))
+            if perplexity <= target and self.reached is None:
+                self.reached = epoch + 1
+                self.model.stop_training = True
+            self.seconds += time.perf_counter() - begin
+
+    return TestProbe()
+
+
+def ours_child(spec: dict) -> None:
+    """In a child process: the default run with the test probe; hands back the probe's figures."""
+    from word_predictor import train
+
+    probe = test_probe(Path(spec["logdir"]) / spec["name"], spec["target"])
+    argv = ["--corpus", spec["train"], "--test-text", spec["test"], "--logdir", spec["logdir"],
+            "--run-name", spec["name"], "--no-cache"]  # fmt: skip
+    train.main(argv, callbacks=[probe])
+    common.child_result({"probe_seconds": probe.seconds, "curve": probe.curve, "reached_epoch": probe.reached})
+
+
+def run_ours(files: dict, folder: Path, name: str, target: float) -> dict:
+    spec = {"train": str(files["train"]), "test": str(files["test"]), "logdir": str(folder / "logs"),
+            "name": name, "target": target}  # fmt: skip
+    result = common.run_child(["-m", "benchmarks.time_to_quality", "--child", json.dumps(spec)])
+    if result.get("ok"):
+        metrics = json.loads((folder / "logs" / name / "metrics.json").read_text())
+        result["test_perplexity"] = metrics["test"]["perplexity"]
+        result["wall_seconds"] -= result["probe_seconds"]
+    return result
+
+
+def against_pytorch(args) -> int:
+    """Our default run's wall time to the PyTorch example's 6-epoch test perplexity, against the
+    example's own wall time; rounds alternate which side goes first (the example first in round 1,
+    for its perplexity is the target unless --target gives one)."""
+    from benchmarks import full_context
+
+    recipe = dict(full_context.RECIPE)
+    rows: dict[str, list] = {"ours (defaults)": [], "PyTorch recipe": []}
+    target = args.target
+    with tempfile.TemporaryDirectory() as folder:
+        files = full_context.data_files(args.tokens, Path(folder))
+        streams = full_context.save_streams(recipe, files, Path(folder))
+        for round_ in range(args.rounds):
+            order = ["PyTorch recipe", "ours (defaults)"][:: 1 if round_ % 2 == 0 else -1]
+            for side in order:
+                print(f"round {round_ + 1}: {side}", flush=True)
+                if side == "PyTorch recipe":
+                    result = full_context.run_yardstick(recipe, streams)
+                    target = target or result.get("test_perplexity")
+                else:
+                    result = run_ours(files, Path(folder), f"default-{round_}", target)
+                if not result.get("ok"):
+                    print(f"  failed: {result.get('error')}", flush=True)
+                    continue
+                print(f"  {result['wall_seconds']:.1f} s, test perplexity {result['test_perplexity']:.1f}"
+                      + (f", target {target:.1f} reached at epoch {result['reached_epoch']} (probes "
+                         f"{result['probe_seconds']:.1f} s, taken out)" if "probe_seconds" in result else ""),
+                      flush=True)  # fmt: skip
+                rows[side].append(result)
+    table = []
+    yardstick = [r["wall_seconds"] for r in rows["PyTorch recipe"]]
+    for side, results in rows.items():
+        if not results:
+            continue
+        walls = [r["wall_seconds"] for r in results]
+        row = {"system": side, "runs": len(results), "wall s (median)": common.median(walls),
+               "spread": common.spread(walls), "test perplexity (median)": common.median(
+                   [r["test_perplexity"] for r in results]),
+               "epochs": ", ".join(str(r.get("reached_epoch", recipe["epochs"])) for r in results)}  # fmt: skip
+        if yardstick:
+            row["wall / yardstick"] = row["wall s (median)"] / common.median(yardstick)
+            row["per round"] = common.round_ratios(results, rows["PyTorch recipe"])
+        table.append(row)
+    scope = f"the first {args.tokens:,} tokens of" if args.tokens else "all of"
+    common.print_table(table, ["system", "runs", "wall s (median)", "spread", "test perplexity (median)", "epochs",
+                               "wall / yardstick", "per round"],
+                       title=f"Wall time to test perplexity {target:.1f} (the PyTorch recipe's after "
+                             f"{recipe['epochs']} epochs), {scope} WikiText-2's train and test files")  # fmt: skip
+    common.save_results("time_to_quality", args, {"target": target, "tokens": args.tokens, "rows": table,
+                                                  "raw": rows})  # fmt: skip
+    return 0
+
+
 def main(argv=None) -> int:
     parser = common.base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--cells", nargs="+", choices=["lstm", "gru", "simple_rnn"], help="cells to time")
     parser.add_argument("--target", type=float,
-                        help="validation perplexity to reach (default: 300 quick, 220)")  # fmt: skip
+                        help="perplexity to reach (default: 300 quick, 220; with --yardstick pytorch, the "
+                             "example's 6-epoch test perplexity)")  # fmt: skip
     parser.add_argument("--probe-every", type=int, default=250, help="steps between validation probes")
     parser.add_argument("--max-minutes", type=float, help="give up on a cell after this much training time")
+    parser.add_argument("--yardstick", choices=["lstm", "pytorch"], default="lstm",
+                        help="'lstm': cells against the LSTM, in process; 'pytorch': our default run against "
+                             "the PyTorch example, each in its own process")
+    parser.add_argument("--tokens", type=int, default=0, metavar="N",
+                        help="with --yardstick pytorch: cut the train and test files to their first N tokens "
+                             "(0: whole files)")
+    parser.add_argument("--rounds", type=int, default=1, help="with --yardstick pytorch: rounds of both sides")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        ours_child(json.loads(args.child))
+        return 0
+    if args.yardstick == "pytorch":
+        return against_pytorch(args)
     cells = args.cells or (["lstm", "gru"] if args.quick else ["lstm", "gru", "simple_rnn"])
     target = args.target or (300.0 if args.quick else 220.0)
     max_minutes = args.max_minutes or (1.5 if args.quick else 6.0)

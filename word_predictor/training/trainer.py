@@ -27,12 +27,12 @@ from word_predictor.model.build import build_model, copy_weights
 from word_predictor.model.compile import compile_model
 from word_predictor.monitoring.samples import sample_prompts, samples_markdown
 from word_predictor.predictor.predictor import Predictor
-from word_predictor.scoring.evaluate import NothingToScore, format_scores, score_run
 from word_predictor.text.vocabulary import Vocabulary, sha256_of
 from word_predictor.training import distribute
 from word_predictor.training.callbacks import TrainingCallbacks
 from word_predictor.training.checkpoint import read_state
 from word_predictor.training.distribute import SINGLE, Parallel
+from word_predictor.training.finish import finish
 from word_predictor.training.memory import check_memory, out_of_memory_said
 from word_predictor.training.progress import TimedBatches
 from word_predictor.training.reading import CACHE_DIR
@@ -190,13 +190,16 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
     train_batches = TimedBatches(distribute.feed(batches, parallel))  # this process's rows of each batch
     with distribute.local():  # the view predict uses; the checkpoint refreshes it each epoch
         inference = build_model(config, use_cudnn=use_cudnn)
-    validation = validation_for(context, corpus.splits["validation"], inference)
+    # One reader of it for the whole run: validation, the samples and the test split share
+    # what it traces and compiles (a small corpus's run is mostly such fixed costs).
+    reader = context.reader(inference)
+    validation = validation_for(context, corpus.splits["validation"], reader)
     validation_batches, validation_callbacks = validation or (None, [])
     own = TrainingCallbacks(run_dir, config, state, inference, watched="val_loss" if validation else "loss",
                              parallel=parallel)  # fmt: skip
     shown, prompts = [], []
     if parallel.writes:
-        shown, prompts = _monitoring(run_dir, config, corpus, model, inference, batches, train_batches, state,
+        shown, prompts = _monitoring(run_dir, config, corpus, model, reader, batches, train_batches, state,
                                      command_line)  # fmt: skip
     else:
         validation_callbacks = []  # process 0 scores the validation split, and shares the figures
@@ -217,20 +220,23 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
             )
     if parallel.writes:
         with distribute.local():  # the saved model, scored by this process alone
-            _after_fit(run_dir, config, corpus, own, prompts)
+            _after_fit(run_dir, config, corpus, own, prompts, reader)
 
 
-def _monitoring(run_dir, config, corpus, model, inference, batches, train_batches, state, command_line):
+def _monitoring(run_dir, config, corpus, model, reader, batches, train_batches, state, command_line):
     """(The TensorBoard callbacks, the sample prompts) of the process that writes the run."""
     if state.get("epochs_completed", 0) == 0:
         monitoring.write_run_description(run_dir, config, model, command_line)
     prompts = sample_prompts(config, corpus.splits["validation"], corpus.vocabulary)
+
+    def samples(trained):
+        copy_weights(trained, reader.model)
+        return samples_markdown(Predictor(reader, config, corpus.vocabulary), prompts)
+
     shown = monitoring.callbacks(
         run_dir,
         config,
-        samples=lambda trained: samples_markdown(
-            Predictor.for_model(copy_weights(trained, inference), config, corpus.vocabulary), prompts
-        ),
+        samples=samples,
         targets_per_epoch=batches.targets_per_epoch,
         examples_per_epoch=batches.examples_per_epoch,
         first_step=state.get("global_step", 0),
@@ -248,7 +254,8 @@ def _announce(run_dir: Path, config: Config, batches, devices: str) -> None:
     )
 
 
-def _after_fit(run_dir: Path, config: Config, corpus: Corpus, own: TrainingCallbacks, prompts: list[str]) -> None:
+def _after_fit(run_dir: Path, config: Config, corpus: Corpus, own: TrainingCallbacks, prompts: list[str],
+               reader) -> None:
     if not (run_dir / rundir.MODEL_FILE).is_file():
         rundir.write_status(run_dir, stopped="non-finite loss")
         raise NonFiniteLoss(
@@ -256,7 +263,7 @@ def _after_fit(run_dir: Path, config: Config, corpus: Corpus, own: TrainingCallb
             "lower {learning_rate} or {clip_norm}"
         )
     stopped_at = own.non_finite.stopped_at
-    _finish(run_dir, config, corpus, own.checkpoint.state, stopped_at=stopped_at, prompts=prompts)
+    finish(run_dir, config, corpus, own.checkpoint.state, stopped_at=stopped_at, prompts=prompts, reader=reader)
     if stopped_at:
         raise NonFiniteLoss(
             "training stopped in epoch {epoch}, batch {batch}: the loss became NaN or infinite. "
@@ -264,33 +271,6 @@ def _after_fit(run_dir: Path, config: Config, corpus: Corpus, own: TrainingCallb
             "train further", epoch=stopped_at[0] + 1, batch=stopped_at[1] + 1,
             best=own.checkpoint.state["best_epoch"] + 1, run_dir=run_dir,
         )
-
-
-def _finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_at, prompts: list[str]) -> None:
-    """Score the kept (best) model on the test split, then mark the run complete."""
-    model = rundir.load_model(run_dir / rundir.MODEL_FILE)
-    predictor = Predictor.for_model(model, config, corpus.vocabulary)
-    metrics: dict = {
-        "best_epoch": state.get("best_epoch", 0) + 1,
-        "epochs_completed": state.get("epochs_completed", 0),
-        "best_validation_loss": state.get("best_val_loss"),
-        "stopped": "non-finite loss" if stopped_at else None,
-    }
-    last_step = metrics["epochs_completed"] - 1
-    try:
-        scores = score_run(predictor, corpus.splits["test"])
-    except NothingToScore:
-        print("no test split to score (a test fraction of 0, or a very short corpus)")
-    else:
-        metrics["test"] = scores
-        print(f"test split of {run_dir.name}:\n{format_scores(scores)}")
-        monitoring.write_test_metrics(run_dir, scores, step=last_step)
-    monitoring.write_final_samples(
-        run_dir, samples_markdown(predictor, prompts), step=metrics["epochs_completed"], best_epoch=state.get("best_epoch", 0)
-    )
-    monitoring.write_projector(run_dir, model, corpus.vocabulary)
-    rundir.write_json(run_dir / rundir.METRICS_FILE, metrics)
-    rundir.mark_complete(run_dir)
 
 
 def _versions() -> dict:

@@ -37,20 +37,22 @@ class ScoredValidation(keras.callbacks.Callback):
         logs["validation_seconds"] = time.perf_counter() - begin
 
 
-def _by_fit(context, split: Split, inference_view):
+def _by_fit(context, split: Split, reader):
     return context.validation_batches(split), []
 
 
-def _by_reader(context, split: Split, inference_view):
-    return None, [ScoredValidation(context.reader(inference_view), split)]
+def _by_reader(context, split: Split, reader):
+    return None, [ScoredValidation(reader, split)]
 
 
 VALIDATIONS = {"fit": _by_fit, "reader": _by_reader}
 
 
-def validation_for(context, split: Split, inference_view):
+def validation_for(context, split: Split, reader):
     """(batches for fit's validation_data or None, callbacks that add the val_ figures
-    themselves), or None when the split holds nothing to score."""
+    themselves), or None when the split holds nothing to score. `reader` is the context's
+    reader of the inference view (the trainer keeps one for the run: what it traced and
+    compiled for validation serves the samples and the test split too)."""
     if not context.has_validation_targets(split):
         return None
-    return VALIDATIONS[context.validated_by](context, split, inference_view)
+    return VALIDATIONS[context.validated_by](context, split, reader)
