@@ -36,8 +36,7 @@ class OnnxStep:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         # Threads that wait for work sleep instead of spinning: on cores shared with other work,
-        # spinning threads took the CPU from the ones with work (evaluate 0.8x Keras, 1.1x without;
-        # docs/benchmarks.md, section 17)
+        # spinning threads take the CPU from the ones with work (docs/benchmarks.md, section 17)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
         try:
