@@ -107,7 +107,6 @@ class PrefixIndex:
 
     def _known_costs(self, probabilities: np.ndarray, targets: np.ndarray, shown: int) -> np.ndarray:
         """(m, V), (m,) targets that are neither excluded nor empty -> (m,) costs."""
-        starts, lows, highs = self._prefix_ranges()
         m = targets.size
         # beats[i, j]: token j is shown before target i (more probable, or as probable
         # with a lower id); in id order, "a lower id" is just the columns before the target.
@@ -118,6 +117,16 @@ class PrefixIndex:
             lower = slice(0, targets[i])
             beats[i, lower] |= probabilities[i, lower] == target_probability[i]
         beats[:, self.excluded] = False
+        costs = np.ones(m, np.int64)  # among the first suggestions, before any letter: one pick
+        later = np.flatnonzero(np.count_nonzero(beats, axis=1) >= shown)
+        if later.size:
+            costs[later] = self._typed_costs(beats[later], targets[later], shown)
+        return costs
+
+    def _typed_costs(self, beats: np.ndarray, targets: np.ndarray, shown: int) -> np.ndarray:
+        """(m, V) tokens shown before each target, (m,) targets -> (m,) costs."""
+        starts, lows, highs = self._prefix_ranges()
+        m = targets.size
         # ahead[i, j]: tokens before alphabetical position j that beat target i, so a
         # range [lo, hi) holds ahead[i, hi] - ahead[i, lo] of them.
         ahead = np.zeros((m, len(self.order) + 1), np.int32)
