@@ -4,7 +4,9 @@ A character run (the default char settings, weights after a few steps: speed doe
 depend on them) answers `predict TEXT` for TEXT the first SIZE bytes of Tiny
 Shakespeare. The yardstick, in the same invocation, is the same model reading the same
 characters as evaluate's scoring reads a text (one XLA-compiled pass, state carried),
-the least any reading of the text can cost here. Several rounds, medians.
+the least any reading of the text can cost here. A third row times that pass with Keras'
+own time loop (each step multiplying its input too), as the layers read before section 24
+of docs/benchmarks.md. Several rounds, medians.
 
     python -m benchmarks.char_predict                    # 1 MB: the goal is predict within 20 s
     python -m benchmarks.char_predict --size 100000 --rounds 3
@@ -17,6 +19,7 @@ import io
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
@@ -49,15 +52,17 @@ def _time(run_dir: Path, text: str, rounds: int) -> list[dict]:
     from word_predictor.predictor.predictor import Predictor
     from word_predictor.rundir import load_run
 
-    predictor = Predictor.from_run(load_run(run_dir))
+    from word_predictor.backend import keras
+    from word_predictor.model.cells import InputsProjectedFirst
+
+    predictor, keras_loop = Predictor.from_run(load_run(run_dir)), Predictor.from_run(load_run(run_dir))
     ids = predictor.vocabulary.encode(predictor.tokenize(text))
     split = Split(ids, np.array([[0, ids.size]]))
-    yardstick, ours = [], []
+    yardstick, ours, before = [], [], []
     for _ in range(rounds):
-        begin = time.perf_counter()
-        for _logits, _targets in predictor.reader.scored(split, 1024):
-            pass
-        yardstick.append(time.perf_counter() - begin)
+        yardstick.append(_scoring_pass(predictor, split))
+        with mock.patch.object(InputsProjectedFirst, "inner_loop", keras.layers.RNN.inner_loop):
+            before.append(_scoring_pass(keras_loop, split))
         begin = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
             assert predict.main(["--run", str(run_dir), text]) == 0
@@ -67,7 +72,16 @@ def _time(run_dir: Path, text: str, rounds: int) -> list[dict]:
         {"what": "scoring pass (yardstick)", "median s": f"{base:.2f}", "spread": common.spread(yardstick), "ratio": "1.00x"},
         {"what": "predict TEXT (whole command)", "median s": f"{common.median(ours):.2f}", "spread": common.spread(ours),
          "ratio": f"{common.median(ours) / base:.2f}x"},
+        {"what": "scoring pass, Keras' own loop", "median s": f"{common.median(before):.2f}",
+         "spread": common.spread(before), "ratio": f"{common.median(before) / base:.2f}x"},
     ]  # fmt: skip
+
+
+def _scoring_pass(predictor, split) -> float:
+    begin = time.perf_counter()
+    for _logits, _targets in predictor.reader.scored(split, 1024):
+        pass
+    return time.perf_counter() - begin
 
 
 if __name__ == "__main__":

@@ -10,11 +10,14 @@ caller: predict's and generate's contexts, and scoring a split as evaluate does.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from word_predictor.backend import keras
 from word_predictor.batches.lanes import gather_step, lay_out
 from word_predictor.corpus.splits import Split
+from word_predictor.model.build import layer_stages
 from word_predictor.model.layers import STATES_PER_CELL
 from word_predictor.scoring.reading import pair_counts
 
@@ -31,7 +34,7 @@ class StreamReader:
     """
 
     def __init__(self, model, config, chunk: int | None = None):
-        self.model = model
+        self.model, self.config = model, config
         self.units = config.units
         self.state_count = config.layers * STATES_PER_CELL[config.cell]
         # Tokens per call when reading a long context: as many as keep one call's logits,
@@ -40,36 +43,88 @@ class StreamReader:
         fitting = LOGITS_PER_CALL // max(1, config.vocabulary_size or 1)
         self.chunk = chunk or int(min(MAX_READ_CHUNK, max(MIN_SCORING_CHUNK, 1 << (fitting.bit_length() - 1))))
         self._scoring_model = None
+        self._stages: list | None = None
+        self._workers: ThreadPoolExecutor | None = None
 
     def zero_state(self, batch: int) -> list[np.ndarray]:
         return [np.zeros((batch, self.units), np.float32) for _ in range(self.state_count)]
 
     def _step(self, tokens: np.ndarray, state: list[np.ndarray], model=None):
         """(batch, time) tokens from `state` -> (logits (batch, time, vocabulary), new state)."""
-        logits, *state = (model or self.model).predict_on_batch([tokens.astype(np.int32), *state])
-        return np.asarray(logits, dtype=np.float32), [np.asarray(s, dtype=np.float32) for s in state]
+        return self._call(model or self.model, tokens.astype(np.int32), state)
+
+    @staticmethod
+    def _call(model, inputs: np.ndarray, state: list[np.ndarray]):
+        outputs, *state = model.predict_on_batch([inputs, *state])
+        return np.asarray(outputs, dtype=np.float32), [np.asarray(s, dtype=np.float32) for s in state]
 
     def read(self, tokens: np.ndarray, state: list[np.ndarray]):
         """Read (batch, time) tokens -> (logits of the last position, state), in few shapes:
 
             |<- chunk ->|<- chunk ->|<- chunk ->|<-- 2^k -->|<2^j>|1|
-             compiled twin (scoring_model)        plain model, powers of two
+             compiled (twin or stages)            plain model, powers of two
 
-        Whole chunks go through the XLA-compiled twin (one shape, compiled once, ~3x
-        faster per step on a TensorFlow CPU); the rest in pieces of decreasing powers of
-        two through the plain model, so a text of any length costs at most a few calls
-        of shapes already traced, instead of one call per 256 tokens."""
+        Whole chunks go through XLA-compiled models of one shape (compiled once, ~3x
+        faster per step on a TensorFlow CPU than the plain model): the twin, or for two
+        chunks or more of a stacked model its layers as a pipeline (`_pipelined`). The
+        rest goes in pieces of decreasing powers of two through the plain model, so a text
+        of any length costs at most a few calls of shapes already traced, instead of one
+        call per 256 tokens."""
         logits, begin, length = None, 0, tokens.shape[1]
-        if length >= self.chunk:
+        whole = length - length % self.chunk
+        if whole >= 2 * self.chunk and self._pipelines():
+            logits, state = self._pipelined(tokens[:, :whole], state)
+            begin = whole
+        elif whole:
             model = self.scoring_model()
-            for begin in range(0, length - length % self.chunk, self.chunk):
+            for begin in range(0, whole, self.chunk):
                 logits, state = self._step(tokens[:, begin : begin + self.chunk], state, model)
-            begin += self.chunk
+            begin = whole
         while begin < length:
             piece = 1 << ((length - begin).bit_length() - 1)
             logits, state = self._step(tokens[:, begin : begin + piece], state)
             begin += piece
         return logits[:, -1], state
+
+    def _pipelined(self, tokens: np.ndarray, state: list[np.ndarray]):
+        """Whole chunks read layer by layer, one thread a layer: at each tick layer k reads
+        chunk t - k while layer k - 1 reads chunk t - k + 1, so a stack of L layers keeps up
+        to L cores busy where one call of the whole model keeps one (a step of one layer
+        waits only for its own previous step and for the layer below at the same position).
+
+            tick:       0    1    2    3
+            layer 1:   c0   c1   c2
+            layer 2:        c0   c1   c2
+        """
+        stages, per_layer = self.stages(), STATES_PER_CELL[self.config.cell]
+        states = [state[k * per_layer : (k + 1) * per_layer] for k in range(len(stages))]
+        outputs = [None] * len(stages)  # what each layer read last: the next layer's input
+        tokens, chunks = tokens.astype(np.int32), tokens.shape[1] // self.chunk
+        for tick in range(chunks + len(stages) - 1):
+            calls = {}
+            for k in range(max(0, tick - chunks + 1), min(tick + 1, len(stages))):
+                inputs = tokens[:, (tick - k) * self.chunk : (tick - k + 1) * self.chunk] if k == 0 else outputs[k - 1]
+                calls[k] = self._workers.submit(self._call, stages[k], inputs, states[k])
+            for k, call in calls.items():
+                outputs[k], states[k] = call.result()
+        return outputs[-1], [s for layer in states for s in layer]
+
+    def _pipelines(self) -> bool:
+        """A stacked model, whose layers can overlap, unless two of its stages share a
+        weight (a tied embedding: the first and the last) on JAX, which hands a model's
+        weights over to each of its calls (donation), so no two calls may hold one at once."""
+        tied = self.config.tie_weights and not self.config.one_hot
+        return self.config.layers > 1 and not (tied and keras.backend.backend() == "jax")
+
+    def stages(self) -> list:
+        """The model cut after each recurrent layer (model.build.layer_stages), each compiled
+        as the twin is, and one worker thread per layer to call them."""
+        if self._stages is None:
+            self._stages = layer_stages(self.model, self.config)
+            for stage in self._stages:
+                stage.jit_compile = keras.backend.backend() != "torch"
+            self._workers = ThreadPoolExecutor(len(self._stages), thread_name_prefix="layer")
+        return self._stages
 
     def start(self, contexts: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Non-empty contexts of ids -> (logits (batch, vocabulary), state), all text read."""

@@ -110,6 +110,33 @@ def _recurrent_stack(config: Config, view: str, x, reset, fixed_length: bool, us
     return x, states_in, states_out
 
 
+def layer_stages(model: keras.Model, config: Config) -> list[keras.Model]:
+    """A full-context inference view cut after each recurrent layer into models that share
+    its layers and weights, so that layer k can read one chunk while layer k - 1 reads
+    the next (StreamReader.read):
+
+        stage 1     [tokens, *states of layer 1]      -> [its outputs (batch, time, units), *its states]
+        stage k     [outputs of stage k - 1, *states] -> [its outputs, *its states]
+        the last    ...                               -> [logits, *its states]
+    """
+    stages = []
+    for number in range(1, config.layers + 1):
+        name = f"{config.cell}_{number}"
+        if number == 1:
+            inputs = keras.Input(shape=(None,), dtype="int32", name="tokens")
+            x = model.get_layer("input_dropout")(model.get_layer("one_hot" if config.one_hot else "embedding")(inputs))
+        else:
+            inputs = x = keras.Input(shape=(None, config.units), name=f"{name}_inputs")
+        states = [keras.Input(shape=(config.units,), name=f"{name}_state_{i}") for i in range(STATES_PER_CELL[config.cell])]
+        x, *final = model.get_layer(name)(x, initial_state=states)
+        x = model.get_layer(f"dropout_{number}")(x)
+        if number == config.layers:
+            head = model.get_layer("embedding") if config.tie_weights and not config.one_hot else None
+            x = model.get_layer("logits")(head(x, reverse=True) if head else model.get_layer(OUTPUT_LAYER)(x))
+        stages.append(keras.Model([inputs, *states], [x, *final], name=f"stage_{number}"))
+    return stages
+
+
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
 
