@@ -8,6 +8,7 @@ import pytest
 
 from word_predictor.batches.stream_reader import StreamReader
 from word_predictor.config import Config
+from word_predictor.corpus.splits import Split
 from word_predictor.model.build import build_model, layer_stages
 
 VOCABULARY, CHUNK = 13, 8
@@ -18,8 +19,9 @@ VOCABULARY, CHUNK = 13, 8
     "settings",
     [dict(cell="lstm", layers=2, tie_weights=True, embedding_dim=5),
      dict(cell="gru", layers=3, one_hot=True),
-     dict(cell="simple_rnn", layers=2)],
-    ids=["lstm-2-tied", "gru-3-one-hot", "simple_rnn-2"],
+     dict(cell="simple_rnn", layers=2),
+     dict(cell="lstm", layers=1)],  # one layer: the whole model, chunk after chunk
+    ids=["lstm-2-tied", "gru-3-one-hot", "simple_rnn-2", "lstm-1"],
 )  # fmt: skip
 @pytest.mark.parametrize("length", [2 * CHUNK, 5 * CHUNK + 3])
 def test_the_layer_pipeline_reads_a_text_as_the_whole_model_does(settings, length):
@@ -34,14 +36,35 @@ def test_the_layer_pipeline_reads_a_text_as_the_whole_model_does(settings, lengt
 
     reader = StreamReader(model, config, chunk=CHUNK)
     pipelined, calls = reader._pipelined, []
-    reader._pipelined = lambda *args: calls.append(args[0].shape) or pipelined(*args)
+    reader._pipelined = lambda *args: calls.append("pipeline") or pipelined(*args)
     logits, state = reader.read(tokens, start)
 
     if reader._pipelines():  # all but a tied embedding on JAX (shared weights, donated per call)
-        assert calls == [(2, length - length % CHUNK)]  # the whole chunks went through the pipeline
+        assert calls == ["pipeline"]  # the whole chunks went through it
     np.testing.assert_allclose(logits, expected_logits[:, -1], rtol=1e-5, atol=1e-5)
     for got, expected in zip(state, expected_state, strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.backend
+def test_scoring_through_the_pipeline_gives_what_the_whole_model_gives():
+    """Segments side by side in lanes, each lane's state zeroed where a new segment starts."""
+    config = Config(vocabulary_size=VOCABULARY, units=5, embedding_dim=4, context="full", layers=2)
+    model = build_model(config)
+    rng = np.random.default_rng(9)
+    model.set_weights([rng.normal(scale=0.6, size=w.shape).astype("float32") for w in model.get_weights()])
+    split = Split.from_lengths(rng.integers(0, VOCABULARY, 700).astype("int32"), [300, 5, 150, 245])
+    whole_model = StreamReader(model, config)
+    whole_model._pipelines = lambda: False
+    pipelined = StreamReader(model, config)
+    assert pipelined._pipelines()
+    for batch_size in (64, 256):  # one lane in chunks of 64; four lanes of 64
+        expected = list(whole_model.scored(split, batch_size))
+        got = list(pipelined.scored(split, batch_size))
+        assert len(got) == len(expected) > 2
+        for (logits, targets), (expected_logits, expected_targets) in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(targets, expected_targets)
+            np.testing.assert_allclose(logits, expected_logits, rtol=1e-5, atol=1e-5)
 
 
 def test_the_stages_share_the_models_weights():

@@ -10,6 +10,7 @@ caller: predict's and generate's contexts, and scoring a split as evaluate does.
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -72,49 +73,72 @@ class StreamReader:
         call per 256 tokens."""
         logits, begin, length = None, 0, tokens.shape[1]
         whole = length - length % self.chunk
-        if whole >= 2 * self.chunk and self._pipelines():
-            logits, state = self._pipelined(tokens[:, :whole], state)
-            begin = whole
-        elif whole:
-            model = self.scoring_model()
-            for begin in range(0, whole, self.chunk):
-                logits, state = self._step(tokens[:, begin : begin + self.chunk], state, model)
-            begin = whole
+        chunks = ((tokens[:, begin : begin + self.chunk], None) for begin in range(0, whole, self.chunk))
+        for logits, state in self._chunks_read(chunks, state, whole // self.chunk):
+            pass
+        begin = whole
         while begin < length:
             piece = 1 << ((length - begin).bit_length() - 1)
             logits, state = self._step(tokens[:, begin : begin + piece], state)
             begin += piece
         return logits[:, -1], state
 
-    def _pipelined(self, tokens: np.ndarray, state: list[np.ndarray]):
-        """Whole chunks read layer by layer, one thread a layer: at each tick layer k reads
-        chunk t - k while layer k - 1 reads chunk t - k + 1, so a stack of L layers keeps up
-        to L cores busy where one call of the whole model keeps one (a step of one layer
-        waits only for its own previous step and for the layer below at the same position).
+    def _chunks_read(self, chunks, state: list[np.ndarray], count: int):
+        """(tokens (lanes, chunk), keep (lanes, 1) or None) per chunk, `count` of them ->
+        (logits, state) per chunk, in order, through the compiled models; `keep` zeroes the
+        state of the lanes that start a new segment there (0) before the chunk is read.
+        Two chunks or more of a stacked model go through its layers as a pipeline."""
+        if count >= 2 and self._pipelines():
+            yield from self._pipelined(chunks, state)
+            return
+        model = self.scoring_model() if count else None
+        for tokens, keep in chunks:
+            logits, state = self._step(tokens, state if keep is None else [s * keep for s in state], model)
+            yield logits, state
+
+    def _pipelined(self, chunks, state: list[np.ndarray]):
+        """_chunks_read layer by layer, one thread a layer: at each tick layer k reads chunk
+        t - k while layer k - 1 reads chunk t - k + 1, so a stack of L layers keeps up to L
+        cores busy where one call of the whole model keeps one (a layer's step waits only
+        for its own previous step and for the layer below at the same position).
 
             tick:       0    1    2    3
             layer 1:   c0   c1   c2
             layer 2:        c0   c1   c2
-        """
+
+        The state yielded with a chunk's logits is whole only with the last chunk's (the
+        lower layers are ahead until then)."""
         stages, per_layer = self.stages(), STATES_PER_CELL[self.config.cell]
         states = [state[k * per_layer : (k + 1) * per_layer] for k in range(len(stages))]
-        outputs = [None] * len(stages)  # what each layer read last: the next layer's input
-        tokens, chunks = tokens.astype(np.int32), tokens.shape[1] // self.chunk
-        for tick in range(chunks + len(stages) - 1):
+        waiting = [None] * len(stages)  # (inputs, keep) of each layer's next chunk
+        chunks = iter(chunks)
+        while True:
+            first = next(chunks, None)
+            waiting[0] = None if first is None else (first[0].astype(np.int32), first[1])
+            if all(job is None for job in waiting):
+                return
             calls = {}
-            for k in range(max(0, tick - chunks + 1), min(tick + 1, len(stages))):
-                inputs = tokens[:, (tick - k) * self.chunk : (tick - k + 1) * self.chunk] if k == 0 else outputs[k - 1]
-                calls[k] = self._workers.submit(self._call, stages[k], inputs, states[k])
-            for k, call in calls.items():
-                outputs[k], states[k] = call.result()
-        return outputs[-1], [s for layer in states for s in layer]
+            for k, job in enumerate(waiting):
+                if job is not None:
+                    inputs, keep = job
+                    states[k] = states[k] if keep is None else [s * keep for s in states[k]]
+                    calls[k] = (self._workers.submit(self._call, stages[k], inputs, states[k]), keep)
+            waiting = [None] * len(stages)
+            for k, (call, keep) in calls.items():
+                outputs, states[k] = call.result()
+                if k + 1 < len(stages):
+                    waiting[k + 1] = (outputs, keep)
+                else:
+                    yield outputs, [s for layer in states for s in layer]
 
     def _pipelines(self) -> bool:
         """A stacked model, whose layers can overlap, unless two of its stages share a
         weight (a tied embedding: the first and the last) on JAX, which hands a model's
-        weights over to each of its calls (donation), so no two calls may hold one at once."""
+        weights over to each of its calls (donation), so no two calls may hold one at once;
+        and not under a keras.distribution, whose models' calls are the mesh's to order."""
         tied = self.config.tie_weights and not self.config.one_hot
-        return self.config.layers > 1 and not (tied and keras.backend.backend() == "jax")
+        shared = tied and keras.backend.backend() == "jax"
+        return self.config.layers > 1 and not shared and keras.distribution.distribution() is None
 
     def stages(self) -> list:
         """The model cut after each recurrent layer (model.build.layer_stages), each compiled
@@ -175,12 +199,15 @@ class StreamReader:
         lanes = int(max(1, min((pairs > 0).sum(), batch_size // MIN_SCORING_CHUNK)))
         chunk = int(min(max(MIN_SCORING_CHUNK, batch_size // lanes), pairs.max()))
         layout = lay_out(split.bounds, chunk, lanes, keep_segments_whole=True)
-        model = self.scoring_model()
-        state = self.zero_state(lanes)
-        for step in range(layout.steps):
-            tokens, targets, weights, resets = gather_step(split.ids, layout, step, chunk)
-            keep = (1.0 - resets)[:, None]
-            state = [s * keep for s in state]
-            logits, state = self._step(tokens, state, model)
+        labels = deque()  # (targets, weights) of the chunks read but not yet answered
+
+        def chunks():
+            for step in range(layout.steps):
+                tokens, targets, weights, resets = gather_step(split.ids, layout, step, chunk)
+                labels.append((targets, weights))
+                yield tokens, (1.0 - resets)[:, None]
+
+        for logits, _state in self._chunks_read(chunks(), self.zero_state(lanes), layout.steps):
+            targets, weights = labels.popleft()
             valid = weights > 0
             yield logits[valid], targets[valid]
