@@ -9,6 +9,7 @@ ratio is the change's figure over the base's. The table gives the medians over r
 
     python -m benchmarks.before_after --base d795730                 # default run on the shipped corpus
     python -m benchmarks.before_after --base d795730 --rounds 5 -- --context full --epochs 3
+    python -m benchmarks.before_after --base 699360a --corpus TEXT -- --context full --layers 2 --units 200
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ def _env(checkout: Path) -> dict:
     return {**os.environ, "PYTHONPATH": str(checkout)}
 
 
-def train_once(checkout: Path, logdir: Path, flags: list[str]) -> dict:
+def train_once(checkout: Path, logdir: Path, flags: list[str], corpus: str) -> dict:
     """One training run from `checkout`: its wall seconds and its epochs' targets per second."""
-    command = [sys.executable, "-m", "word_predictor.train", "--corpus", str(common.REPO / "corpus"),
+    command = [sys.executable, "-m", "word_predictor.train", "--corpus", corpus,
                "--logdir", str(logdir), "--no-cache", *flags]  # fmt: skip
     begin = time.perf_counter()
     done = subprocess.run(command, cwd=checkout, capture_output=True, text=True, env=_env(checkout))
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", required=True, help="the commit to compare against (the yardstick)")
     parser.add_argument("--change", default="HEAD", help="the commit measured")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each training once from both commits")
+    parser.add_argument("--corpus", default=str(common.REPO / "corpus"), help="text to train on (default: corpus/)")
     parser.add_argument("flags", nargs="*", help="train flags after --, e.g. -- --epochs 3 --context full")
     args = parser.parse_args(argv)
     flags = args.flags or ["--epochs", "4", "--patience", "99"]
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                 order = ["base", "change"] if round_number % 2 == 0 else ["change", "base"]
                 for side in order:
                     logdir = Path(scratch, f"logs-{side}-{round_number}")
-                    rows[side].append(train_once(checkouts[side], logdir, flags))
+                    rows[side].append(train_once(checkouts[side], logdir, flags, args.corpus))
                     print(f"round {round_number + 1} {side}: {rows[side][-1]}", flush=True)
         finally:
             for folder in checkouts.values():
