@@ -93,7 +93,7 @@ class StreamReader:
             return
         model = self.scoring_model() if count else None
         for tokens, keep in chunks:
-            logits, state = self._step(tokens, state if keep is None else [s * keep for s in state], model)
+            logits, state = self._step(tokens, _kept(state, keep), model)
             yield logits, state
 
     def _pipelined(self, chunks, state: list[np.ndarray]):
@@ -121,7 +121,7 @@ class StreamReader:
             for k, job in enumerate(waiting):
                 if job is not None:
                     inputs, keep = job
-                    states[k] = states[k] if keep is None else [s * keep for s in states[k]]
+                    states[k] = _kept(states[k], keep)
                     calls[k] = (self._workers.submit(self._call, stages[k], inputs, states[k]), keep)
             waiting = [None] * len(stages)
             for k, (call, keep) in calls.items():
@@ -136,8 +136,7 @@ class StreamReader:
         weight (a tied embedding: the first and the last) on JAX, which hands a model's
         weights over to each of its calls (donation), so no two calls may hold one at once;
         and not under a keras.distribution, whose models' calls are the mesh's to order."""
-        tied = self.config.tie_weights and not self.config.one_hot
-        shared = tied and keras.backend.backend() == "jax"
+        shared = self.config.tie_weights and keras.backend.backend() == "jax"
         return self.config.layers > 1 and not shared and keras.distribution.distribution() is None
 
     def stages(self) -> list:
@@ -211,3 +210,8 @@ class StreamReader:
             targets, weights = labels.popleft()
             valid = weights > 0
             yield logits[valid], targets[valid]
+
+
+def _kept(state: list[np.ndarray], keep: np.ndarray | None) -> list[np.ndarray]:
+    """`state` with the rows of lanes that start a new segment (keep 0) zeroed; None keeps all."""
+    return state if keep is None else [s * keep for s in state]

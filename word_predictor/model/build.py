@@ -131,7 +131,7 @@ def layer_stages(model: keras.Model, config: Config) -> list[keras.Model]:
         x, *final = model.get_layer(name)(x, initial_state=states)
         x = model.get_layer(f"dropout_{number}")(x)
         if number == config.layers:
-            head = model.get_layer("embedding") if config.tie_weights and not config.one_hot else None
+            head = model.get_layer("embedding") if config.tie_weights else None  # never with one-hot
             x = model.get_layer("logits")(head(x, reverse=True) if head else model.get_layer(OUTPUT_LAYER)(x))
         stages.append(keras.Model([inputs, *states], [x, *final], name=f"stage_{number}"))
     return stages
