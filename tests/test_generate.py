@@ -98,7 +98,7 @@ def test_an_empty_prompt_starts_a_text(either_run, capsys):
 def test_a_huge_word_count_is_capped_with_one_line(trained_run, capsys):
     code, out, err = run_generate(capsys, "--run", str(trained_run), "--json", "--words", "50000", "--stop", "the",
                                   "--seed", "0", "cat")  # fmt: skip
-    assert code == 0 and err == "warning: --words 50,000 is more than 10,000; writing 10,000 words per sample\n"
+    assert code == 0 and err == "warning: --words 50,000 is more than 10,000; using 10,000 words per sample\n"
     assert json.loads(out)["samples"][0]["words"][-1] == "the"
 
 

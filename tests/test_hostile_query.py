@@ -56,6 +56,16 @@ def test_generate_samples_are_capped_as_words_are(trained_run, capsys):
     assert captured.err.count("\n") == 1 and "--samples 10,000,000 is more than 256" in captured.err
 
 
+@pytest.mark.slow
+def test_predict_words_are_capped_as_generate_s_are(trained_run, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "MAX_WORDS", 7)  # the real cap, 10,000 greedy words, takes seconds to write
+    assert predict.main(["--run", str(trained_run), "--words", "60", "the cat"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "warning: --words 60 is more than 7; using 7\n"
+    [prediction] = [line for line in captured.out.splitlines() if line.startswith("Prediction: ")]
+    assert prediction.split()[1:3] == ["the", "cat"] and len(prediction.split()) == 1 + 2 + 7
+
+
 # ---------------------------------------------------------------- evaluate over nothing known
 
 

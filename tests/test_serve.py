@@ -39,6 +39,15 @@ def test_a_folder_that_is_no_run_is_refused_in_one_line(tmp_path, capsys):
     assert error.count("\n") == 1 and "does not exist" in error
 
 
+def test_an_address_that_cannot_be_bound_is_one_line_before_the_run_loads(tmp_path, capsys):
+    run = tmp_path / "not-loaded-yet"  # chosen_run takes --run as given; the bind fails first
+    host = "192.0.2.1"  # TEST-NET-1 (RFC 5737): never this machine's, and no name to look up
+    assert serve.main(["--run", str(run), "--host", host, "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    reason = "Cannot assign requested address"  # EADDRNOTAVAIL's text
+    assert err == f"word_predictor.serve: error: could not listen on {host}:0: {reason}\n"
+
+
 def test_every_flag_has_help():
     for action in serve.build_parser()._actions:
         assert action.help and len(action.help) > 10, action.option_strings

@@ -19,6 +19,8 @@ import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
+from word_predictor.errors import warn
+
 
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line (the usage is left to --help), exit 2.
@@ -143,6 +145,20 @@ def chosen_run(run: Path | None, logdir: Path) -> Path:
     from word_predictor.rundir import newest_complete_run
 
     return newest_complete_run(logdir, on_note=lambda note: print(note, file=sys.stderr))
+
+
+MAX_WORDS = 10_000  # words (or characters) one command writes per text: a larger count is cut to it
+
+
+def capped(count: int, flag: str, most: int | None = None, unit: str | None = None) -> int:
+    """`count` of --`flag`, cut to `most` with a one-line warning: a count past any sane use
+    (a keyboard's prediction, a paragraph of generated text) would hold the machine for
+    hours or exhaust its memory while writing nothing useful."""
+    most = MAX_WORDS if most is None else most
+    if count <= most:
+        return count
+    warn(f"--{flag} {count:,} is more than {most:,}; using {most:,}{f' {unit}' if unit else ''}")
+    return most
 
 
 RUN_HELP = (

@@ -22,7 +22,7 @@ from pathlib import Path
 from word_predictor import backend, cli
 from word_predictor.errors import UsageError, run_cli, warn
 
-MAX_WORDS = 10_000  # a larger --words is cut to this, with a note
+MAX_WORDS = cli.MAX_WORDS  # a larger --words (or --chars) is cut to this, with a note
 MAX_SAMPLES = 256  # a larger --samples is cut to this, with a note: one batch, as predict --input reads
 _SHOWN_TEXT = 300  # characters of a long TEXT echoed before its continuation
 
@@ -88,14 +88,8 @@ def _generate(args: argparse.Namespace) -> int:
                 f"--{other} does not fit a {predictor.config.level}-level run, which writes "
                 f"{predictor.vocabulary.tokenizer.unit}s; use --{flag} N"
             )
-    words = getattr(args, flag) or words
-    if words > MAX_WORDS:
-        warn(f"--{flag} {words:,} is more than {MAX_WORDS:,}; writing {MAX_WORDS:,} {flag} per sample")
-        words = MAX_WORDS
-    samples = args.samples
-    if samples > MAX_SAMPLES:
-        warn(f"--samples {samples:,} is more than {MAX_SAMPLES:,}; drawing {MAX_SAMPLES:,}")
-        samples = MAX_SAMPLES
+    words = cli.capped(getattr(args, flag) or words, flag, MAX_WORDS, f"{flag} per sample")
+    samples = cli.capped(args.samples, "samples", MAX_SAMPLES)
     stop = [_stop_token(predictor, word) for word in args.stop]
 
     prompt = cli.printable(text.strip(), _SHOWN_TEXT, line_breaks=True)

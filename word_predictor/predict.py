@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how many next words (or completions) to list (default: 5)")  # fmt: skip
     parser.add_argument("--words", type=cli.positive_int,
                         help="how many words to add in the Prediction line, each the likeliest after the "
-                             "last (default: 1; TEXT only)")  # fmt: skip
+                             f"last (default: 1, at most {cli.MAX_WORDS:,}; TEXT only)")  # fmt: skip
     parser.add_argument("--complete", action="store_true",
                         help="the last word is still being typed: list the likeliest words that start with "
                              "it, ranked by the model given the text before it (a character run completes "
@@ -88,7 +88,7 @@ def _predict(args: argparse.Namespace) -> int:
     _say(f"context: {predictor.join(suggestions.context)}")
     _print_unknown(predictor, suggestions.unknown)
     _print_ranked(suggestions.predictions)
-    words = args.words or 1
+    words = cli.capped(args.words or 1, "words")
     added = [suggestions.predictions[0][0]] if words == 1 else predictor.continue_text(text, words)
     _say(f"Prediction: {predictor.join([cli.printable(text, _SHOWN_TEXT), *added])}")
     if predictor.config.level == "char":

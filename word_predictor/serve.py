@@ -11,6 +11,8 @@ it behind a reverse proxy that does before letting others reach it.
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
 import sys
 from pathlib import Path
 
@@ -60,6 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.model is not None and kind_of(args.model) != "model":
         raise UsageError(f"--model {args.model} is not an exported folder (no manifest.json); a run is --run DIR")
     path = args.model if args.model is not None else cli.chosen_run(args.run, args.logdir)
+    listener = _listening_socket(args.host, args.port)  # before the model loads: a bad address fails at once
     backend.select(args.backend)  # read only if the folder is a run: an export never loads Keras
     try:
         engine = load(path)
@@ -72,12 +75,24 @@ def _serve(args: argparse.Namespace) -> int:
     # is then, not to handlers bound at start-up to the stderr of that moment.
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False,
                             log_config=None)  # fmt: skip
-    server = _announcing_server(uvicorn)(config, str(engine.source))
-    try:
-        server.run()
-    except SystemExit:  # uvicorn exits 1 when the port cannot be bound, having said why
-        raise UserError(f"could not listen on {args.host}:{args.port} (in use? try --port 0)") from None
+    _announcing_server(uvicorn)(config, str(engine.source)).run(sockets=[listener])
     return 0
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (a name, an IPv4 or an IPv6 address), or one line saying
+    why not. Bound here rather than by uvicorn, which logs the error and exits: the reason
+    (a name that does not resolve, a port in use, one that needs privileges) is the line."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                                flags=socket.AI_PASSIVE)[0]  # fmt: skip
+        listener = socket.socket(family, kind, protocol)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+    except OSError as error:
+        hint = " (try --port 0, a free one)" if error.errno == errno.EADDRINUSE else ""
+        raise UserError(f"could not listen on {host}:{port}: {error.strerror or error}{hint}") from None
+    return listener
 
 
 def _announcing_server(uvicorn):

@@ -52,4 +52,5 @@ def test_the_command_loads_an_exported_folder_and_says_when_its_port_is_taken(ex
         port = taken.getsockname()[1]
         assert serve.main(["--model", str(exported_run), "--port", str(port)]) == 1
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error == f"word_predictor.serve: error: could not listen on 127.0.0.1:{port} (in use? try --port 0)"
+    assert error == (f"word_predictor.serve: error: could not listen on 127.0.0.1:{port}: "
+                     "Address already in use (try --port 0, a free one)")
