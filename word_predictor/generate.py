@@ -22,7 +22,6 @@ from pathlib import Path
 from word_predictor import backend, cli
 from word_predictor.errors import UsageError, run_cli, warn
 
-MAX_WORDS = cli.MAX_WORDS  # a larger --words (or --chars) is cut to this, with a note
 MAX_SAMPLES = 256  # a larger --samples is cut to this, with a note: one batch, as predict --input reads
 _SHOWN_TEXT = 300  # characters of a long TEXT echoed before its continuation
 
@@ -39,10 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run", type=Path, help=cli.RUN_HELP)
     parser.add_argument("--logdir", type=Path, default=Path("logs"), help="where runs live (default: logs)")
     parser.add_argument("--words", type=cli.positive_int,
-                        help=f"words to write per sample, for a word run (default: 30, at most {MAX_WORDS:,})")
+                        help=f"words to write per sample, for a word run (default: 30, at most "
+                             f"{cli.MAX_WORDS:,})")  # fmt: skip
     parser.add_argument("--chars", type=cli.positive_int,
                         help=f"characters to write per sample, for a character run (default: 300, at most "
-                             f"{MAX_WORDS:,})")  # fmt: skip
+                             f"{cli.MAX_WORDS:,})")  # fmt: skip
     parser.add_argument("--temperature", type=cli.non_negative_float, default=1.0,
                         help="below 1 picks likely words more often, above 1 less; 0 always picks the "
                              "likeliest (greedy, as predict --words) (default: 1.0)")  # fmt: skip
@@ -88,7 +88,7 @@ def _generate(args: argparse.Namespace) -> int:
                 f"--{other} does not fit a {predictor.config.level}-level run, which writes "
                 f"{predictor.vocabulary.tokenizer.unit}s; use --{flag} N"
             )
-    words = cli.capped(getattr(args, flag) or words, flag, MAX_WORDS, f"{flag} per sample")
+    words = cli.capped(getattr(args, flag) or words, flag, unit=f"{flag} per sample")
     samples = cli.capped(args.samples, "samples", MAX_SAMPLES)
     stop = [_stop_token(predictor, word) for word in args.stop]
 
