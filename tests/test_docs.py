@@ -130,3 +130,29 @@ def test_the_api_answers_shown_in_the_docs_match_the_server_s_schemas():
                 continue
             assert set(answer) <= set(model.model_fields), f"{route}: fields the server does not send"
             model.model_validate(answer)  # a null probability, or a missing field, fails here
+
+
+CITATION = re.compile(r"docs/([\w.-]+\.md),[\s#]*\"([^\"]+)\"")
+
+
+def citations(text: str) -> list[tuple[str, str]]:
+    """(page, heading) for each `docs/PAGE.md, "Heading"` in a source file's text; a heading
+    wrapped over comment lines is joined back."""
+    return [(page, " ".join(heading.replace("#", " ").split())) for page, heading in CITATION.findall(text)]
+
+
+def test_every_docs_heading_cited_in_the_code_exists():
+    cited = 0
+    for folder in ("word_predictor", "benchmarks", "tests"):
+        for source in sorted((ROOT / folder).rglob("*.py")):
+            if source == Path(__file__).resolve():
+                continue  # this file's own examples
+            for page, heading in citations(source.read_text(encoding="utf-8")):
+                headings = HEADING.findall(FENCE.sub("", (ROOT / "docs" / page).read_text(encoding="utf-8")))
+                assert any(heading in found for found in headings), f"{source.name}: docs/{page} has no {heading!r}"
+                cited += 1
+    assert cited >= 10  # the citations this test guards are found at all
+
+
+def test_a_citation_wrapped_over_comment_lines_is_read_whole():
+    assert citations('x (docs/usage.md,\n    # "Exit\n    # codes").') == [("usage.md", "Exit codes")]
