@@ -5,8 +5,9 @@ depend on them) answers `predict TEXT` for TEXT the first SIZE bytes of Tiny
 Shakespeare. The yardstick, in the same invocation, is the same model reading the same
 characters as evaluate's scoring reads a text (one XLA-compiled pass, state carried),
 the least any reading of the text can cost here. A third row times that pass as it ran
-before section 24 of docs/benchmarks.md: Keras' own time loop (each step multiplying its
-input too) and the whole model in one call per chunk (no pipeline of its layers).
+before docs/benchmarks-log.md, "The inputs projected before the time loop": Keras' own
+time loop (each step multiplying its input too) and the whole model in one call per chunk
+(no pipeline of its layers).
 Several rounds, medians.
 
     python -m benchmarks.char_predict                    # 1 MB: the goal is predict within 20 s

@@ -6,7 +6,7 @@ scores the run on wikitext2-test.txt with `python -m word_predictor.evaluate --j
 both as child processes, exactly as a user would run them. The yardstick is the
 interpolated Kneser-Ney trigram of ../shared/data/README.md (same normalisation,
 unknown threshold 3), fitted and scored here in the same invocation with the same
-word_predictor.scores code as evaluate: a recurrent model should beat it on every figure.
+word_predictor.scoring code as evaluate: a recurrent model should beat it on every figure.
 
     python -m benchmarks.quality --kneser-ney-only            # the yardstick alone, seconds
     python -m benchmarks.quality --quick                      # 1 epoch, defaults only

@@ -39,7 +39,7 @@ def test_a_word_run_left_to_its_defaults_has_configs_own_defaults():
 
 def test_a_char_run_left_to_its_defaults_reads_the_full_context_with_its_own_sizes():
     built = built_by_train("--level", "char")
-    # docs/benchmarks.md, section 10: the best measured character settings on 2 CPU cores
+    # docs/benchmarks.md, "Character level": the best measured character settings on 2 CPU cores
     assert {name: getattr(built, name) for name in LEVEL_SETTINGS} == {
         "context": "full", "bptt": 100, "embedding_dim": 64, "layers": 2, "dropout": 0.2
     }  # fmt: skip

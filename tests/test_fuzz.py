@@ -40,7 +40,7 @@ def _word_break(error: UnicodeDecodeError) -> tuple[str, int]:
     return " ", error.end
 
 
-# What --encoding-errors promises (README, train --help), written here from that promise alone:
+# What --encoding-errors promises (train --help), written here from that promise alone:
 # strict stops at the first invalid byte, replace turns invalid bytes into a word break, skip
 # drops them (the word around them closes up).
 codecs.register_error("tests_word_break", _word_break)

@@ -1,5 +1,5 @@
 """Hostile inputs to training, the backend and the run folder: one line, the right exit
-code, nothing lost (issue 20, the parts in config, backend, rundir, training and train)."""
+code, nothing lost (the cases that config, backend, rundir, training and train refuse)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 20's hostile cases for predict, generate and evaluate, and run_cli's output
+"""Hostile cases for predict, generate and evaluate (flags, odd text, a failing stdout), and run_cli's output
 rules for every command: one line on stderr, the right exit code, nothing lost."""
 
 from __future__ import annotations

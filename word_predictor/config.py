@@ -26,7 +26,7 @@ _FORMAT_1_VALUES = {"normalisation": "ascii", "level": "word", "context": "windo
 
 # What a setting left out (None) means at each level: characters are read as the running
 # text, in longer chunks (a word is several characters), through a smaller embedding, by two
-# layers with light dropout (the best measured on 2 CPU cores: docs/benchmarks.md, section 10).
+# layers with light dropout (the best measured on 2 CPU cores: docs/benchmarks.md, "Character level").
 LEVEL_DEFAULTS = {
     "word": {"context": "window", "bptt": 35, "embedding_dim": 128, "layers": 1, "dropout": 0.5},
     "char": {"context": "full", "bptt": 100, "embedding_dim": 64, "layers": 2, "dropout": 0.2},
@@ -81,7 +81,7 @@ class Config:
     normalisation: str = "unicode"
     unknown_threshold: int = 3
     # the most frequent tokens kept (0: no limit): a keyboard's dictionary size, so that the model
-    # and its optimizer stop growing with the corpus (README, "The vocabulary")
+    # and its optimizer stop growing with the corpus (docs/training.md, "The vocabulary")
     max_vocabulary: int = 50_000
     # None (here and below): what leaving the setting out means, resolved in __post_init__
     validation_fraction: float | None = None  # 0.1, or 0 with validation_text

@@ -1,7 +1,7 @@
 """python -m word_predictor.generate "TEXT": continue TEXT by sampling from a trained run.
 
 Each word is drawn from the model's distribution after the text so far, shaped
-by --temperature, --top-k and --top-p (word_predictor.sampling); --temperature 0
+by --temperature, --top-k and --top-p (word_predictor.scoring.sampling); --temperature 0
 is greedy and writes what `predict --words N` writes. Several --samples are drawn
 side by side as one batch. An empty TEXT starts a text from nothing: the first
 word is drawn from how often each word occurs in the training text (the run

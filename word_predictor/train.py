@@ -1,7 +1,7 @@
 """python -m word_predictor.train: read a corpus, train a recurrent model, write a run folder.
 
 The command parses and checks the flags, picks the Keras backend, then hands a
-Config to word_predictor.trainer, which does the work.
+Config to word_predictor.training.trainer, which does the work.
 """
 
 from __future__ import annotations

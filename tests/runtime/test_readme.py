@@ -1,5 +1,6 @@
-"""The README's ten-line example: an exported folder read with onnxruntime alone (word_predictor,
-Keras, TensorFlow and JAX unimportable) prints the runtime's own top-5 next words."""
+"""The export page's ten-line example (docs/export.md, "With onnxruntime alone"): an exported
+folder read with onnxruntime alone (word_predictor, Keras, TensorFlow and JAX unimportable)
+prints the runtime's own top-5 next words."""
 
 import ast
 import re
@@ -16,7 +17,7 @@ from tests.runtime.folders import make_folder  # noqa: E402
 from word_predictor.runtime import load  # noqa: E402
 
 pytestmark = pytest.mark.runtime
-README = Path(__file__).resolve().parents[2] / "README.md"
+EXPORT_PAGE = Path(__file__).resolve().parents[2] / "docs" / "export.md"
 
 BLOCKER = """
 import importlib.abc, sys
@@ -30,8 +31,8 @@ sys.meta_path.insert(0, Blocked())
 
 def readme_example() -> str:
     section = (
-        README.read_text(encoding="utf-8")
-        .split("## Use a trained model elsewhere", 1)[1]
+        EXPORT_PAGE.read_text(encoding="utf-8")
+        .split("## With onnxruntime alone", 1)[1]
         .split("\n## ", 1)[0]
     )
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)

@@ -1,4 +1,4 @@
-"""A figure over an empty set is absent (None, "n/a"), never a number (issue 20)."""
+"""A figure over an empty set is absent (None, "n/a"), never a number (0 or NaN)."""
 
 from __future__ import annotations
 

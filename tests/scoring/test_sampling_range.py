@@ -1,4 +1,4 @@
-"""Every value generate's sampling flags accept gives a valid distribution (issue 20).
+"""Every value generate's sampling flags accept gives a valid distribution (no NaN, no <unk>).
 
 The range is what cli's types let through: --temperature any finite number >= 0
 (down to the smallest subnormal), --top-k any whole number >= 0, --top-p any number

@@ -1,5 +1,6 @@
 """Unicode format characters (category Cf) in normalisation, version 2 of both unicode
-rules (issue 20), and the versions kept for the runs that recorded version 1."""
+rules (invisible characters dropped, joiners kept where a script needs them), and the
+versions kept for the runs that recorded version 1."""
 
 from __future__ import annotations
 

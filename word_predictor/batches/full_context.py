@@ -13,7 +13,7 @@ from word_predictor.scoring.reading import pair_counts
 
 
 class FullContext:
-    """Lanes read in chunks of `bptt` with carried state; see word_predictor.contexts."""
+    """Lanes read in chunks of `bptt` with carried state; see word_predictor.batches."""
 
     def __init__(self, config):
         self.config = config

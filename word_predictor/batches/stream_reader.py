@@ -176,9 +176,10 @@ class StreamReader:
     def scoring_model(self):
         """The model for `scored`: a twin sharing this model's layers and weights, compiled
         whole with XLA. scored() calls it with one shape throughout, so it compiles once,
-        and the time loop then runs ~3x faster on a TensorFlow CPU (docs/benchmarks.md,
-        section 9). JAX compiles every model anyway; torch stays eager (its XLA-like path,
-        torch.compile, is another dependency's concern)."""
+        and the time loop then runs ~3x faster on a TensorFlow CPU (docs/benchmarks-log.md,
+        "Full context against the PyTorch word-language-model recipe"). JAX compiles every
+        model anyway; torch stays eager (its XLA-like path, torch.compile, is another
+        dependency's concern)."""
         if self._scoring_model is None:
             self._scoring_model = keras.Model(self.model.inputs, self.model.outputs, name="scoring")
             self._scoring_model.jit_compile = keras.backend.backend() != "torch"

@@ -14,8 +14,8 @@ Only the window starts are stored (one int64 per window); each batch gathers its
 (batch, window_size + 1) slice of ids on demand, so memory is O(tokens) and the
 one-hot or embedding lookup happens inside the model, per batch.
 
-`WindowContext` is this layout behind the interface that word_predictor.contexts
-describes (stream.py is the other one); `WindowReader` answers predict, evaluate
+`WindowContext` is this layout behind the interface that word_predictor.batches
+describes (full_context.py is the other one); `WindowReader` answers predict, evaluate
 and generate by re-reading the last window.
 """
 
@@ -197,7 +197,7 @@ class WindowBatches(keras.utils.PyDataset):
 
 
 class WindowContext:
-    """Windows of `window_size` tokens, shuffled; see word_predictor.contexts."""
+    """Windows of `window_size` tokens, shuffled; see word_predictor.batches."""
 
     def __init__(self, config):
         self.config = config

@@ -109,14 +109,14 @@ def _fix_large_block_threshold() -> None:
     back to the system when freed, and raises that threshold to the size of each such
     block freed. The arrays of each piece then come from the heap, which grows with
     every piece read: fixed at 1 MiB, peak memory no longer grows with the corpus
-    (docs/benchmarks.md, section 16). Other platforms keep their allocator as it is."""
+    (docs/benchmarks.md, "Reading a large corpus"). Other platforms keep their allocator as it is."""
     _call_glibc("mallopt", _M_MMAP_THRESHOLD, 1 << 20)
 
 
 def _return_freed_memory() -> None:
     """Hand the heap's free pages back to the system once the corpus is read: the many small
     blocks the read freed (counts, token lists) otherwise stay in the process, under the model
-    and optimizer that training allocates next (docs/benchmarks.md, section 21)."""
+    and optimizer that training allocates next (docs/benchmarks.md, "Memory")."""
     _call_glibc("malloc_trim", 0)
 
 

@@ -5,7 +5,7 @@ Keras' own layers multiply each step's input by the input matrix inside the loop
 CPU with TensorFlow, and on JAX without a GPU): a 35-step sequence then makes 35 small
 products where one large one does the same work, and a character run reading a text at
 batch 1 does half again the sequential work per character it needs. PyTorch's LSTM and
-ONNX Runtime's project the inputs first too (docs/benchmarks.md, section 24).
+ONNX Runtime's project the inputs first too (docs/benchmarks.md, "A long text on a character run").
 
 These are Keras' LSTM, GRU and SimpleRNN with only the fallback loop changed: the
 weights, their names and their layout are Keras' own; a GPU still gets the backend's

@@ -25,7 +25,8 @@ class InTopK(keras.metrics.MeanMetricWrapper):
     tf.math.in_top_k and evaluate count them). One comparison pass over the logits: Keras'
     SparseCategoricalAccuracy and SparseTopKCategoricalAccuracy (argmax and in_top_k
     kernels) made a 2 x 200 LSTM's training step 1.07-1.14x slower than no metrics on a
-    CPU, these two 1.01x (docs/benchmarks.md, section 9)."""
+    CPU, these two 1.01x (docs/benchmarks-log.md, "Full context against the PyTorch
+    word-language-model recipe")."""
 
     def __init__(self, k: int = 1, name: str | None = None, dtype=None):
         super().__init__(_in_top_k, name=name or f"top{k}_accuracy", dtype=dtype, k=k)
@@ -47,6 +48,7 @@ def compile_model(model: keras.Model, config: Config) -> None:
         weighted_metrics=[InTopK(1, name="accuracy"), InTopK(5, name="top5_accuracy")],
     )
     # Made now rather than inside the first training step: on TensorFlow a step that
-    # creates variables is traced twice, ~3 s for an unrolled 2 x 200 LSTM (section 9).
+    # creates variables is traced twice, ~3 s for an unrolled 2 x 200 LSTM (docs/benchmarks-log.md,
+    # "Full context against the PyTorch word-language-model recipe").
     model.optimizer.build(model.trainable_variables)
 

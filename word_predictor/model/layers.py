@@ -51,7 +51,8 @@ def _uniform_init():
     """Uniform in +-0.1, as the reference LSTM language models start their embedding and
     output matrices (Keras' defaults are +-0.05 and Glorot, +-0.035 at 200 x 4,703): with
     those a stack of two LSTMs sat at the unigram distribution for its first ~600
-    steps on WikiText-2; with these it learns from the start (docs/benchmarks.md, section 9)."""
+    steps on WikiText-2; with these it learns from the start (docs/benchmarks-log.md,
+    "Full context against the PyTorch word-language-model recipe")."""
     return keras.initializers.RandomUniform(-0.1, 0.1)
 
 

@@ -16,7 +16,7 @@
     RUN/projector   the embedding and its words
 
 Epoch summaries use the epoch (from 0) as their step; batch_loss uses the global
-training step, which a resumed run continues. docs/monitoring.md shows where each
+training step, which a resumed run continues. docs/tensorboard.md shows where each
 appears in TensorBoard.
 """
 

@@ -2,7 +2,7 @@
 
 Loaded once, used by predict, generate, evaluate and the trainer's samples. It
 reads text the way the run was trained (the vocabulary's own normalisation) and
-asks the run's context (windows or the full text, see word_predictor.contexts)
+asks the run's context (windows or the full text, see word_predictor.batches)
 for the logits of the next token, so no caller branches on how the model reads.
 
 Text becomes tokens only in `tokenize()` and tokens become text only in `join()`.
@@ -211,7 +211,7 @@ class Predictor:
     ) -> Generation:
         """`samples` continuations of `text`, up to `count` tokens each, drawn side by side.
 
-        Each token is drawn with word_predictor.sampling (temperature 0 is greedy);
+        Each token is drawn with word_predictor.scoring.sampling (temperature 0 is greedy);
         `seed` fixes the draws. A sample ends early once it writes a token of `stop`
         (which it keeps). The unknown symbol is never written unless `include_unknown`.
         An empty text starts from the start of a text (see the module docstring).

@@ -1,6 +1,6 @@
 """An exported ONNX folder -> a Predictor, with NumPy and ONNX Runtime alone (no Keras,
 TensorFlow or JAX): the readers below give ONNX Runtime's logits through the reader
-interface that word_predictor.contexts describes, so suggest, complete, generate and
+interface that word_predictor.batches describes, so suggest, complete, generate and
 evaluate's scoring are word_predictor.predictor's own, reading text with the
 vocabulary's own tokenizer (word_predictor.text), as training did.
 
@@ -36,7 +36,7 @@ class OnnxStep:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         # Threads that wait for work sleep instead of spinning: on cores shared with other work,
-        # spinning threads take the CPU from the ones with work (docs/benchmarks.md, section 17)
+        # spinning threads take the CPU from the ones with work (docs/benchmarks.md, "Export and the runtime")
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
         try:

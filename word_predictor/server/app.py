@@ -77,7 +77,7 @@ def freeze_what_is_loaded() -> None:
     """Put every object alive now (Keras, the model, the app: they live as long as the server)
     out of the garbage collector's reach. A full collection otherwise walks them all, a pause
     of hundreds of milliseconds on a Keras run that every request waiting then shares
-    (the p99 at concurrency 64, docs/benchmarks.md section 19); requests' own objects are
+    (the p99 at concurrency 64, docs/benchmarks.md, "Server"); requests' own objects are
     still collected."""
     gc.collect()
     gc.freeze()

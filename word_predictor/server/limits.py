@@ -1,4 +1,4 @@
-"""Every cap the server puts on a request, in one place (the README's table lists them)."""
+"""Every cap the server puts on a request, in one place (docs/serving.md, "Limits and errors", lists them)."""
 
 from __future__ import annotations
 
