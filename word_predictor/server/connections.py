@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 from word_predictor.server.limits import Limits
 
@@ -30,10 +31,22 @@ from word_predictor.server.limits import Limits
 SHUTDOWN_SECONDS = 3
 
 
+class _QuietWhenCut(logging.Filter):
+    """Drops uvicorn's traceback for a request cancelled because the server is stopping (its
+    "Cancel N running task(s)" line already says so): cutting it is the point, not a bug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
 def server_config(app, limits: Limits, **settings):
     """uvicorn.Config for `app` with `limits`' bounds on connections; `settings` go to uvicorn
     (host, port, log_level...)."""
     import uvicorn
+
+    errors = logging.getLogger("uvicorn.error")
+    if not any(isinstance(existing, _QuietWhenCut) for existing in errors.filters):
+        errors.addFilter(_QuietWhenCut())
     from uvicorn.protocols.http.auto import AutoHTTPProtocol  # httptools' parser where installed, else h11's
 
     return uvicorn.Config(app, http=guarded(AutoHTTPProtocol, limits), timeout_graceful_shutdown=SHUTDOWN_SECONDS,
