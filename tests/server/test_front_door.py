@@ -82,9 +82,9 @@ def test_only_the_hosts_the_server_serves_are_answered(host, status):
         assert ("--allow-host NAME" in message and repr(host) in message) if host else "no Host header" in message
 
 
-def test_allow_host_adds_a_name_and_a_wildcard_address_is_no_name():
+def test_allow_host_adds_a_name_and_the_bound_address_is_served():
     names = served_names("0.0.0.0", ["my-box.lan"])
-    assert names == {"localhost", "127.0.0.1", "::1", "my-box.lan"}
+    assert names == {"localhost", "127.0.0.1", "::1", "0.0.0.0", "my-box.lan"}  # 0.0.0.0: the start-up line's URL
     assert "my-box" in served_names("my-box", [])
     client = TestClient(HostCheck(tiny_app(), names))
     assert client.get("/", headers={"host": "my-box.lan:8000"}).status_code == 200

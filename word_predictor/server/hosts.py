@@ -23,7 +23,6 @@ import json
 from collections.abc import Iterable
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-WILDCARD_ADDRESSES = ("", "0.0.0.0", "::")  # --host values that mean "every interface", not a name
 
 
 def host_name(value: str) -> str:
@@ -52,11 +51,10 @@ def allowed_name(text: str) -> str:
 
 
 def served_names(bound_host: str, extra: Iterable[str] = ()) -> frozenset[str]:
-    """The loopback names, the address the server was bound to (unless it is a wildcard), and `extra`."""
-    names = set(LOOPBACK_NAMES) | {host_name(name) for name in extra}
-    if host_name(bound_host) not in WILDCARD_ADDRESSES:
-        names.add(host_name(bound_host))
-    return frozenset(names)
+    """The loopback names, the address the server was bound to, and `extra`. A wildcard
+    address (0.0.0.0) is kept too: the start-up line shows it as the URL, and an address,
+    unlike a name, cannot be pointed elsewhere by DNS."""
+    return frozenset({*LOOPBACK_NAMES, host_name(bound_host), *(host_name(name) for name in extra)})
 
 
 class HostCheck:
