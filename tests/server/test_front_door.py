@@ -96,9 +96,14 @@ def test_allow_host_adds_a_name_and_the_bound_address_is_served():
 SMALL = Limits(head_seconds=0.5, head_bytes=2048, connections=3)
 
 
-@pytest.fixture
-def small_server():
-    with live_server(tiny_app(), SMALL) as url:
+@pytest.fixture(params=["httptools", "h11"])
+def small_server(request):
+    """A server with SMALL bounds, on each of uvicorn's HTTP parsers (h11's where httptools is not installed)."""
+    if request.param == "httptools":
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as protocol
+    else:
+        from uvicorn.protocols.http.h11_impl import H11Protocol as protocol
+    with live_server(tiny_app(), SMALL, protocol) as url:
         host, port = url.removeprefix("http://").split(":")
         yield host, int(port)
 

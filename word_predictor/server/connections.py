@@ -39,18 +39,17 @@ class _QuietWhenCut(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
 
 
-def server_config(app, limits: Limits, **settings):
-    """uvicorn.Config for `app` with `limits`' bounds on connections; `settings` go to uvicorn
-    (host, port, log_level...)."""
+def server_config(app, limits: Limits, protocol: type[asyncio.Protocol] | None = None, **settings):
+    """uvicorn.Config for `app` with `limits`' bounds on connections, on uvicorn's HTTP `protocol`
+    class (default: httptools' where installed, else h11's); `settings` go to uvicorn (host, port...)."""
     import uvicorn
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
     errors = logging.getLogger("uvicorn.error")
     if not any(isinstance(existing, _QuietWhenCut) for existing in errors.filters):
         errors.addFilter(_QuietWhenCut())
-    from uvicorn.protocols.http.auto import AutoHTTPProtocol  # httptools' parser where installed, else h11's
-
-    return uvicorn.Config(app, http=guarded(AutoHTTPProtocol, limits), timeout_graceful_shutdown=SHUTDOWN_SECONDS,
-                          **settings)  # fmt: skip
+    return uvicorn.Config(app, http=guarded(protocol or AutoHTTPProtocol, limits),
+                          timeout_graceful_shutdown=SHUTDOWN_SECONDS, **settings)  # fmt: skip
 
 
 def _answer(status: int, reason: str, message: str) -> bytes:
