@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import TINY_TEXT
-from word_predictor import evaluate, generate, predict, rundir, runs, train
+from word_predictor import evaluate, generate, predict, rundir, runs, serve, train
 from word_predictor.text.vocabulary import sha256_of
 
-COMMANDS = {"train": train, "predict": predict, "generate": generate, "evaluate": evaluate, "runs": runs}
+COMMANDS = {"train": train, "predict": predict, "generate": generate, "evaluate": evaluate, "runs": runs,
+            "serve": serve}
 USAGE, FAILURE, OK = 2, 1, 0
 TINY = ["--units", "8", "--embedding-dim", "4", "--epochs", "1", "--batch-size", "16", "--unknown-threshold", "1"]
 
@@ -42,7 +43,7 @@ def flag(command: str, *argv: str, says: str = "") -> Case:
     base = {"train": ("--corpus", "{root}/corpus", "--logdir", "{root}/new-logs"),
             "predict": ("--run", "{root}/logs/good", "the cat"),
             "generate": ("--run", "{root}/logs/good", "the cat"),
-            "evaluate": ("--run", "{root}/logs/good")}[command]  # fmt: skip
+            "evaluate": ("--run", "{root}/logs/good"), "serve": ("--run", "{root}/logs/good")}[command]  # fmt: skip
     return Case("flag value", command, (*base, *argv), USAGE, says or f"argument {argv[0]}")
 
 
@@ -91,6 +92,12 @@ CASES = {
     "evaluate-batch-zero": flag("evaluate", "--batch-size", "0"),
     "evaluate-batch-negative": flag("evaluate", "--batch-size", "-1"),
     "evaluate-batch-nan": flag("evaluate", "--batch-size", "nan"),
+    "serve-batch-wait-huge": flag("serve", "--batch-wait-ms", "1e308"),  # every suggestion would wait for ever
+    "serve-batch-wait-long": flag("serve", "--batch-wait-ms", "100000"),
+    "serve-port-out-of-range": flag("serve", "--port", "70000"),
+    "serve-head-seconds-zero": flag("serve", "--head-seconds", "0"),
+    "serve-max-connections-zero": flag("serve", "--max-connections", "0"),
+    "serve-allow-host-a-url": flag("serve", "--allow-host", "http://evil.example/"),
     # ---- tampered or odd run folders
     "run-missing": run_case("missing", says="does not exist"),
     "run-is-a-file": run_case("a-file", says="is a file"),

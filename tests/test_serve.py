@@ -29,8 +29,9 @@ def test_run_and_model_together_are_a_usage_error(tmp_path, capsys):
 
 
 def test_a_port_out_of_range_is_refused(tmp_path, capsys):
-    assert serve.main(["--run", str(tmp_path), "--port", "70000"]) == 2
-    assert "--port" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # refused while parsing, as every number flag's range is
+        serve.main(["--run", str(tmp_path), "--port", "70000"])
+    assert stop.value.code == 2 and "--port" in capsys.readouterr().err
 
 
 def test_a_folder_that_is_no_run_is_refused_in_one_line(tmp_path, capsys):

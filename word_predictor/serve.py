@@ -5,19 +5,54 @@ The library it calls is word_predictor.server (the app, the batching, the page).
     python -m word_predictor.serve --run logs/RUN        http://127.0.0.1:8000/ (the page), /docs (the API)
 
 It binds to 127.0.0.1 unless --host says otherwise and does no authentication: put
-it behind a reverse proxy that does before letting others reach it.
+it behind a reverse proxy that does before letting others reach it. It answers only
+requests addressed to localhost, 127.0.0.1, [::1] or --host (more with --allow-host),
+and bounds what one connection may hold (word_predictor/server/connections.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
+import importlib.util
 import socket
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from word_predictor import backend, cli
 from word_predictor.errors import UsageError, UserError, run_cli
+from word_predictor.server.limits import DEFAULT_LIMITS
+
+
+def _at_most(parse, most: float, what: str):
+    """`parse` (a cli number type, which sets the lower end) with an upper end, `what` saying both."""
+
+    def checked(text: str):
+        value = parse(text)
+        if value > most:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    checked.__name__ = what
+    return checked
+
+
+port_number = _at_most(cli.non_negative_int, 65535, "a port from 0 to 65535")
+# A wait is added to every suggestion: past a second the page no longer suggests as one types.
+batch_wait_ms = _at_most(cli.non_negative_float, 1000, "from 0 to 1000 (ms)")
+head_seconds = _at_most(cli.positive_float, 300, "more than 0 and at most 300 (seconds)")
+connection_count = _at_most(cli.positive_int, 10_000, "from 1 to 10000")
+
+
+def allowed_host(text: str) -> str:
+    from word_predictor.server.hosts import allowed_name
+
+    try:
+        return allowed_name(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,13 +70,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 is every "
                              "interface: the server has no authentication)")  # fmt: skip
-    parser.add_argument("--port", type=cli.non_negative_int, default=8000,
+    parser.add_argument("--port", type=port_number, default=8000,
                         help="port to listen on (default: 8000; 0 picks a free one)")
+    parser.add_argument("--allow-host", type=allowed_host, action="append", default=[], metavar="NAME",
+                        help="a host name the server also answers for (repeatable); by default it answers only "
+                             "requests addressed to localhost, 127.0.0.1, [::1] or --host, so that a web page "
+                             "cannot reach it through DNS rebinding")  # fmt: skip
     parser.add_argument("--no-batching", action="store_true",
                         help="one model call per request instead of one per batch of waiting requests (to compare)")
-    parser.add_argument("--batch-wait-ms", type=cli.non_negative_float, default=0.0,
-                        help="how long a batch waits for more requests before the model call, in ms (default: 0, "
-                             "batch what arrived while the model was busy)")  # fmt: skip
+    parser.add_argument("--batch-wait-ms", type=batch_wait_ms, default=0.0, metavar="MS",
+                        help="how long a batch waits for more requests before the model call, in ms, at most 1000 "
+                             "(default: 0, batch what arrived while the model was busy)")  # fmt: skip
+    parser.add_argument("--head-seconds", type=head_seconds, default=DEFAULT_LIMITS.head_seconds, metavar="SECONDS",
+                        help="time a client has to send a request's line and headers before the connection is "
+                             f"closed, at most 300 (default: {DEFAULT_LIMITS.head_seconds:g})")  # fmt: skip
+    parser.add_argument("--max-connections", type=connection_count, default=DEFAULT_LIMITS.connections, metavar="N",
+                        help="connections open at once; one more is answered 503 and closed "
+                             f"(default: {DEFAULT_LIMITS.connections})")  # fmt: skip
     return parser
 
 
@@ -51,14 +96,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if args.port > 65535:
-        raise UsageError(f"--port must be at most 65535, got {args.port}")
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401  (used by server_config and _announcing_server)
 
+        from word_predictor.server.app import make_app
+        from word_predictor.server.connections import server_config
         from word_predictor.server.engine import EngineUnavailable, kind_of, load
     except ImportError as error:
-        raise UserError(f"the server needs its extra ({error.name} is missing): pip install -e '.[serve]'") from None
+        raise UserError(f"the server needs its extra ({error.name} is missing): {_install_hint()}") from None
     if args.model is not None and kind_of(args.model) != "model":
         raise UsageError(f"--model {args.model} is not an exported folder (no manifest.json); a run is --run DIR")
     path = args.model if args.model is not None else cli.chosen_run(args.run, args.logdir)
@@ -68,15 +113,34 @@ def _serve(args: argparse.Namespace) -> int:
         engine = load(path)
     except EngineUnavailable as error:
         raise UserError(str(error)) from None
-    from word_predictor.server.app import make_app
+    from word_predictor.server.hosts import served_names
 
-    app = make_app(engine, batching=not args.no_batching, max_wait=args.batch_wait_ms / 1000)
+    limits = dataclasses.replace(DEFAULT_LIMITS, head_seconds=args.head_seconds, connections=args.max_connections)
+    app = make_app(engine, limits, batching=not args.no_batching, max_wait=args.batch_wait_ms / 1000,
+                   hosts=served_names(args.host, args.allow_host))  # fmt: skip
     # log_config=None: uvicorn's warnings go through Python's default handler to whatever stderr
     # is then, not to handlers bound at start-up to the stderr of that moment.
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                            log_config=None)  # fmt: skip
-    _announcing_server(uvicorn)(config, str(engine.source)).run(sockets=[listener])
+    config = server_config(app, limits, host=args.host, port=args.port, log_level="warning", access_log=False,
+                           log_config=None)  # fmt: skip
+    _announcing_server()(config, str(engine.source)).run(sockets=[listener])
     return 0
+
+
+def _install_hint() -> str:
+    """The install that adds the server: the serve extra, or where Keras is not installed (the
+    runtime-only install) the extra's packages alone, since the extra brings the package's
+    own dependencies, Keras among them."""
+    if importlib.util.find_spec("keras") is not None:
+        return "pip install -e '.[serve]'"
+    try:
+        needed = [requirement.split(";")[0].replace(" ", "") for requirement in metadata.requires("word_predictor") or ()
+                  if 'extra == "serve"' in requirement]  # fmt: skip
+    except metadata.PackageNotFoundError:
+        needed = []
+    if not needed:
+        return "pip install -e '.[serve]'"
+    quoted = " ".join(f"'{requirement}'" for requirement in needed)
+    return f"pip install {quoted} (the serve extra's packages alone: '.[serve]' would also install Keras)"
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -95,8 +159,9 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _announcing_server(uvicorn):
+def _announcing_server():
     """uvicorn.Server that prints its URL once bound (with --port 0 the port is known only then)."""
+    import uvicorn
 
     class AnnouncingServer(uvicorn.Server):
         def __init__(self, config, source: str):

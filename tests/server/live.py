@@ -9,11 +9,18 @@ import time
 
 
 @contextlib.contextmanager
-def live_server(app):
-    """Serve `app` on 127.0.0.1 (a free port) until the block ends; yields its base URL."""
+def live_server(app, limits=None, protocol=None):
+    """Serve `app` on 127.0.0.1 (a free port) until the block ends, with the connection bounds
+    of `limits` (default: the server's) as the command serves, on uvicorn's HTTP `protocol`
+    class (default: the command's); yields its base URL."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False))
+    from word_predictor.server.connections import server_config
+    from word_predictor.server.limits import DEFAULT_LIMITS
+
+    config = server_config(app, limits or DEFAULT_LIMITS, protocol, host="127.0.0.1", port=0, log_level="warning",
+                           access_log=False)  # fmt: skip
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -131,6 +131,20 @@ def test_the_schema_documents_every_route(word_client):
     assert word_client.get("/docs").status_code == 200
 
 
+def test_docs_loads_every_file_from_this_server(word_client):
+    """/docs works offline: Swagger UI's script, style and icon come from here, not a CDN
+    (the page test opens it in a browser with the network cut off)."""
+    import re
+
+    docs = word_client.get("/docs").text
+    linked = re.findall(r'(?:src|href)="([^"]+)"', docs)
+    assert len(linked) == 3 and all(link.startswith("/docs/assets/") for link in linked), linked
+    assert "https://" not in docs and "http://" not in docs
+    for link in linked:
+        assert word_client.get(link).status_code == 200
+    assert word_client.get("/redoc").status_code == 404  # ReDoc would load its script from a CDN: not served
+
+
 def test_what_is_loaded_at_start_is_frozen_out_of_the_collectors_walk():
     """A full collection must not walk the model and its framework (a long pause for every
     waiting request): the server freezes what is alive once it has started."""

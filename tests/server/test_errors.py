@@ -24,7 +24,12 @@ CASES = [
     ("invalid JSON", "POST", "/v1/suggest", b'{"text": "the', JSON, 400, "JSON"),
     ("JSON with a trailing comma", "POST", "/v1/suggest", b'{"text": "the",}', JSON, 400, "JSON"),
     ("invalid UTF-8", "POST", "/v1/suggest", b'{"text": "\xff\xfe"}', JSON, 400, "UTF-8"),
-    ("JSON nested too deep", "POST", "/v1/suggest", b"[" * 100_000 + b"]" * 100_000, JSON, 400, "JSON"),
+    ("JSON nested too deep", "POST", "/v1/suggest", b"[" * 100_000 + b"]" * 100_000, JSON, 400, "nests too deep"),
+    ("valid JSON, then more", "POST", "/v1/suggest", b'{"text": "the"} garbage', JSON, 400,
+     "extra data after the JSON value at byte 16"),
+    ("valid JSON, then bytes that are not UTF-8", "POST", "/v1/suggest", b'{"text": "the"}\xff\xfe', JSON, 400,
+     "not valid UTF-8 at byte 15"),
+    ("a Host that is not this server's", "GET", "/v1/health", None, {"host": "evil.example"}, 421, "--allow-host"),
     ("a lone surrogate in the text", "POST", "/v1/complete", b'{"text": "the \\ud800"}', JSON, 422, "text"),
     ("a key given twice, the last a number", "POST", "/v1/suggest", b'{"text": "a", "text": 5}', JSON, 422, "text"),
     ("empty body", "POST", "/v1/suggest", b"", JSON, 422, "required"),
@@ -103,7 +108,7 @@ def short_limits_url(word_engine):
 def test_a_client_that_sends_its_body_too_slowly_gets_408(short_limits_url):
     host, port = short_limits_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as connection:
-        connection.sendall(b"POST /v1/suggest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        connection.sendall(b"POST /v1/suggest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                            b"Content-Length: 40\r\n\r\n{\"text\"")  # fmt: skip
         answer = b""  # the rest of the body never comes; the server answers and closes
         while chunk := connection.recv(4096):

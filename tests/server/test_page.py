@@ -56,9 +56,19 @@ def wait_for_words(page, words: list[str]) -> None:
     )  # fmt: skip
 
 
-def api_words(server: str, route: str, text: str) -> list[str]:
-    answer = httpx2.post(f"{server}/v1/{route}", json={"text": text, "k": 3}).json()
+def api_words(server: str, route: str, text: str, k: int = 3) -> list[str]:
+    answer = httpx2.post(f"{server}/v1/{route}", json={"text": text, "k": k}).json()
     return [entry["word"] for entry in answer["predictions" if route == "suggest" else "completions"]]
+
+
+def endings(server: str, text: str, k: int = 3) -> list[str]:
+    """The API's completions of the word being typed, less the typed word itself (the page's rule)."""
+    answer = httpx2.post(f"{server}/v1/complete", json={"text": text, "k": k + 1}).json()
+    return [entry["word"] for entry in answer["completions"] if entry["word"] != answer["prefix"]][:k]
+
+
+def offers_for(page) -> str:
+    return page.locator("#offers-for").inner_text()
 
 
 def test_typing_shows_the_api_s_suggestions_and_a_key_accepts_one(page, server):
@@ -77,7 +87,7 @@ def test_typing_shows_the_api_s_suggestions_and_a_key_accepts_one(page, server):
 
     box.press_sequentially("the m", delay=30)  # a word being typed: its completions
     typed = f"{sentence}{expected[1]} the m"
-    completions = api_words(server, "complete", typed)
+    completions = endings(server, typed)
     wait_for_words(page, completions + [""] * (3 - len(completions)))
     box.press("Tab")
     assert box.input_value() == f"{sentence}{expected[1]} the {completions[0]} "
@@ -113,9 +123,46 @@ def test_on_a_character_run_the_page_offers_next_characters_and_finishes_the_wor
     names = {" ": "space", "\n": "new line", "\t": "tab"}
     expected = [names.get(c, c) for c in api_words(char_server, "suggest", typed)]
     wait_for_words(page, expected)
-    completions = api_words(char_server, "complete", typed)
+    completions = endings(char_server, typed, 1)
     assert completions and completions[0].startswith("ca")
     page.wait_for_function("text => document.getElementById('completion').textContent === text",
                            arg=f"Tab: {completions[0]}", timeout=10_000)  # fmt: skip
     box.press("Tab")
     assert box.input_value() == f"the {completions[0]}"
+
+
+def test_the_first_suggestions_are_labelled_as_the_start_of_a_text_not_the_placeholder_s(page, server):
+    """With the box empty, the chips offer a text's first words: a label says so, and the
+    placeholder is no sentence they could seem to continue."""
+    page.goto(server)
+    page.wait_for_selector("#model dd")
+    wait_for_words(page, api_words(server, "suggest", ""))
+    assert offers_for(page) == "First words of a new text:"
+    placeholder = page.locator("#text").get_attribute("placeholder")
+    assert placeholder == "Start typing here."
+    page.locator("#text").press_sequentially("the cat ", delay=30)
+    wait_for_words(page, api_words(server, "suggest", "the cat "))
+    page.wait_for_function("document.getElementById('offers-for').textContent === 'Next word:'", timeout=10_000)
+
+
+def test_a_fully_typed_word_is_not_offered_as_its_own_completion(page, server):
+    typed = "some of them look"
+    assert "look" in api_words(server, "complete", typed, 4)  # the API ranks the typed word among its completions
+    page.goto(server)
+    page.wait_for_selector("#model dd")
+    page.locator("#text").press_sequentially(typed, delay=30)
+    expected = endings(server, typed)
+    assert expected and "look" not in expected
+    wait_for_words(page, expected + [""] * (3 - len(expected)))
+    assert offers_for(page) == "Words that finish the one you are typing:"
+
+
+def test_docs_works_with_the_network_cut_off(page, server):
+    """Swagger UI at /docs comes from this server: with every other address refused, it still
+    shows the API (a CDN's script would leave the page blank)."""
+    local = server.rstrip("/")
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(local) else route.abort())
+    page.goto(f"{server}/docs")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=15_000)
+    assert "word_predictor" in page.locator(".swagger-ui .info .title").inner_text()
+    assert page.locator(".opblock-summary-path", has_text="/v1/suggest").count() == 1

@@ -2,9 +2,11 @@
 
     engine.py    a run folder (or, later, an exported folder) -> an Engine: the predictor and what it is
     batching.py  requests that arrive together -> one model call, in a worker thread
-    limits.py    every cap in one place (body, text, k, words, wall time)
+    limits.py    every cap in one place (body, text, k, words, wall time, request head, connections)
     schemas.py   the API's requests and answers (pydantic), so /docs shows their schema
     errors.py    every error as a 4xx with a one-line JSON body
+    hosts.py     the Host check: only requests addressed to this server (against DNS rebinding)
+    connections.py  uvicorn's protocol with bounds on a request head and on open connections
     model_calls.py  what one batched model call does for suggest and complete
     app.py       the routes, built by make_app(engine)
     static/      the page at / (plain HTML, CSS and JavaScript; nothing from the network)

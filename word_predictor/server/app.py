@@ -1,6 +1,7 @@
 """The routes: make_app(engine) -> a FastAPI app (its schema at /docs and /openapi.json).
 
     GET  /                the page (static/index.html)
+    GET  /docs            the API's Swagger UI, its files served from here (no network needed)
     GET  /v1/health       {"status": "ok", ...}
     GET  /v1/model        level, context, vocabulary size, which folder, the limits
     POST /v1/suggest      {"text", "k"} -> the k likeliest next tokens      (micro-batched)
@@ -21,18 +22,22 @@ import json
 import random
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from swagger_ui_bundle import swagger_ui_path
 
 from word_predictor.scoring.sampling import check_settings
 from word_predictor.server.batching import DEFAULT_MAX_WAIT, MicroBatcher
 from word_predictor.server.engine import Engine, score_text
 from word_predictor.server.errors import BodyLimit, install_handlers
+from word_predictor.server.hosts import LOOPBACK_NAMES, HostCheck
 from word_predictor.server.limits import DEFAULT_LIMITS, Limits
 from word_predictor.server.model_calls import complete_batch, suggest_batch, warm_up
 from word_predictor.server.schemas import (
@@ -44,8 +49,11 @@ API_VERSION = "v1"
 
 
 def make_app(
-    engine: Engine, limits: Limits = DEFAULT_LIMITS, *, batching: bool = True, max_wait: float = DEFAULT_MAX_WAIT
+    engine: Engine, limits: Limits = DEFAULT_LIMITS, *, batching: bool = True, max_wait: float = DEFAULT_MAX_WAIT,
+    hosts: Iterable[str] = LOOPBACK_NAMES,
 ) -> FastAPI:
+    """The app over `engine`; it answers only requests whose Host is one of `hosts` or the
+    address the connection arrived at (word_predictor/server/hosts.py says why)."""
     warm_up(engine.predictor)  # the model's first calls build its functions, once, before two threads can race
     model_thread = ThreadPoolExecutor(1, thread_name_prefix="model")
     long_thread = ThreadPoolExecutor(1, thread_name_prefix="generate")
@@ -56,11 +64,14 @@ def make_app(
         for thread in (model_thread, long_thread):
             thread.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(title="word_predictor", version=API_VERSION, lifespan=lifespan,
+    # FastAPI's own /docs and /redoc load their scripts from a CDN, blank offline: /docs is served below
+    app = FastAPI(title="word_predictor", version=API_VERSION, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Next-word suggestions, completions, generation and scores from one trained model.")  # fmt: skip
     install_handlers(app)
     app.add_middleware(BodyLimit, limits=limits)
+    app.add_middleware(HostCheck, names=hosts)  # added last: it runs first, before a body is read
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _add_docs(app)
 
     @app.get("/", include_in_schema=False)
     async def page():
@@ -71,6 +82,18 @@ def make_app(
     _add_typing_routes(app, engine, limits, models, settings)
     _add_long_routes(app, engine.predictor, limits, models, long_thread)
     return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    """/docs: Swagger UI from the files of the swagger-ui-bundle-v2 package (the serve extra)."""
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} API",
+                                   swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs/assets/favicon-32x32.png")  # fmt: skip
 
 
 def freeze_what_is_loaded() -> None:

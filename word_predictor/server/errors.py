@@ -29,13 +29,35 @@ def validation_message(error: RequestValidationError) -> tuple[int, str]:
     problems = error.errors()
     first = problems[0] if problems else {"msg": "invalid request", "loc": (), "type": ""}
     if first.get("type") == "json_invalid":
-        return 400, f"the body is not valid JSON: {first.get('ctx', {}).get('error', first['msg'])}"
+        return 400, json_problem(first.get("ctx", {}).get("error", first["msg"]), first.get("loc", ()), error.body)
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
     message = f"{where}: {first['msg']}" if where else first["msg"]
     if first.get("type") == "model_attributes_type":
         message = "the body must be a JSON object"
     more = len(problems) - 1
     return 422, message + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
+
+
+def json_problem(reason: str, location: tuple, document) -> str:
+    """What is wrong with a body that is not JSON, and where: "the body is not valid JSON: extra
+    data after the JSON value at byte 13". `location` is FastAPI's ("body", character index
+    into `document`, the decoded body)."""
+    position = location[-1] if location and isinstance(location[-1], int) else None
+    where = ""
+    if position is not None and isinstance(document, str):
+        where = f" at byte {len(document[:position].encode('utf-8', 'surrogatepass'))}"
+    if reason == "Extra data":
+        return f"the body is not valid JSON: extra data after the JSON value{where} (send one JSON object)"
+    return f"the body is not valid JSON: {reason[:1].lower()}{reason[1:]}{where}"
+
+
+def unparsed_body_message(cause: BaseException | None) -> str:
+    """Why FastAPI could not parse a body (the exception behind its "error parsing the body")."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the body is not valid UTF-8 at byte {cause.start} (0x{cause.object[cause.start]:02x})"
+    if isinstance(cause, RecursionError):
+        return "the body's JSON nests too deep (arrays or objects inside each other)"
+    return "the body is not valid JSON in UTF-8"
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -51,7 +73,7 @@ def install_handlers(app: FastAPI) -> None:
         if error.status_code == 404 and error.detail == "Not Found":
             return error_response(404, f"no such route: {request.url.path} (the API is under /v1; see /docs)")
         if error.status_code == 400 and error.detail == "There was an error parsing the body":
-            return error_response(400, "the body is not valid JSON in UTF-8 (or nests too deep)")
+            return error_response(400, unparsed_body_message(error.__cause__))
         if error.status_code == 405:
             return error_response(405, f"{request.method} is not allowed on {request.url.path} (see /docs)")
         return error_response(error.status_code, error.detail)

@@ -14,6 +14,10 @@ class Limits:
     max_k: int = 50  # suggestions or completions per answer
     max_words: int = 500  # tokens one generate request may write
     generate_seconds: float = 20.0  # wall time of one generation; it ends there, saying so
+    # What a connection may hold (word_predictor/server/connections.py enforces them):
+    head_seconds: float = 10.0  # a request line and headers not complete in this time: 408, closed
+    head_bytes: int = 65_536  # a request head larger than this: 431, closed
+    connections: int = 100  # connections open at once; the next one is answered 503 and closed
 
 
 DEFAULT_LIMITS = Limits()

@@ -6,6 +6,7 @@
 const box = document.getElementById("text");
 const chips = Array.from(document.querySelectorAll(".suggestion"));
 const completionLine = document.getElementById("completion");
+const offersFor = document.getElementById("offers-for"); // what the chips are for: they never read as the placeholder's
 const writeOn = document.getElementById("write-on");
 const statusLine = document.getElementById("status");
 const DEBOUNCE_MS = 120;
@@ -42,10 +43,11 @@ function nextWords(text, predictions) {
   return predictions.map(p => ({label: p.word, probability: p.probability, insert: gap + p.word + " "}));
 }
 
-function wordEndings(text, completions) {
+// The words that finish the one being typed; the typed word itself is no completion of it.
+function wordEndings(text, answer, k) {
   const typed = typedWord(text);
-  return completions.map(c => ({label: c.word, probability: c.probability,
-                                insert: c.word.slice(typed.length) + " "}));
+  return answer.completions.filter(c => c.word !== answer.prefix).slice(0, k)
+    .map(c => ({label: c.word, probability: c.probability, insert: c.word.slice(typed.length) + " "}));
 }
 
 function nextCharacters(predictions) {
@@ -61,21 +63,25 @@ async function refresh() {
   const signal = inFlight.signal;
   const typing = typedWord(text) !== "";
   try {
-    let offers, ending = null;
+    let offers, ending = null, label;
     if (model && model.level === "char") {
       const next = post("/v1/suggest", {text, k: 3}, signal).then(r => r.json());
-      const word = typing ? post("/v1/complete", {text, k: 1}, signal).then(r => r.json()) : null;
+      const word = typing ? post("/v1/complete", {text, k: 2}, signal).then(r => r.json()) : null;
       offers = nextCharacters((await next).predictions);
-      const found = word ? (await word).completions : [];
-      if (found.length) ending = {label: found[0].word, insert: found[0].word.slice(typedWord(text).length)};
+      const found = word ? wordEndings(text, await word, 1) : [];
+      if (found.length) ending = {label: found[0].label, insert: found[0].insert.slice(0, -1)};
+      label = text === "" ? "First characters of a new text:" : "Next character:";
     } else if (typing) {
-      const answer = await (await post("/v1/complete", {text, k: 3}, signal)).json();
-      offers = wordEndings(text, answer.completions);
+      const answer = await (await post("/v1/complete", {text, k: 4}, signal)).json();
+      offers = wordEndings(text, answer, 3);
+      label = "Words that finish the one you are typing:";
     } else {
       const answer = await (await post("/v1/suggest", {text, k: 3}, signal)).json();
       offers = nextWords(text, answer.predictions);
+      label = text === "" ? "First words of a new text:" : "Next word:";
     }
     if (number !== latest) return; // a newer request was made meanwhile
+    offersFor.textContent = label;
     show(offers, ending);
     statusLine.textContent = "";
   } catch (error) {
