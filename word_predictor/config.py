@@ -220,6 +220,7 @@ def load_config(path: Path) -> tuple[Config, dict]:
     if found not in _READABLE_FORMATS:
         raise ValueError(f"not a word_predictor config this version reads (format {found!r})")
     config_file = folder_files.parse(data, folder_files.ConfigFile)
+    config_file.check_hash()
     return checked_settings(config_file.settings, config_file.format), data
 
 

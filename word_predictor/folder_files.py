@@ -105,12 +105,11 @@ class ConfigFile(_Checked):
     vocabulary_sha256: str | None = None
     command_line: str = ""
 
-    @model_validator(mode="after")
-    def _settings_unedited(self):
+    def check_hash(self) -> None:
+        """The settings are those the run was written with (ValueError otherwise)."""
         if self.settings_sha256 is not None and json_sha256(self.settings) != self.settings_sha256:
             raise ValueError("its settings were edited after the run was written (they no longer match "
                              "settings_sha256); restore the original file")
-        return self
 
     def changed_from(self, recorded: dict) -> list[str]:
         """'name old -> new' for each setting that differs from `recorded` (what the run began with)."""

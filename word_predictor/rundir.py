@@ -6,7 +6,9 @@
       model.keras        best weights so far (by validation loss), no optimiser
       metrics.json       final figures on the held-out test split
       test_split.npz     that split's word ids, so evaluate needs no corpus
-      status.json        {"complete": true} is written last, once all of the above are
+      status.json        {"complete": true} is written last, once all of the above are, with
+                         the model's hash
+
       checkpoint/        last epoch's model with optimiser state, and the state to resume
       train/ validation/ test/ samples/ projector/   TensorBoard event files
 
@@ -17,7 +19,6 @@ moment leaves either the old file or the new one, never half of one.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import time
@@ -26,8 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import filelock
 import numpy as np
 
+from word_predictor import folder_files
 from word_predictor.config import Config, SettingError, load_config
 from word_predictor.corpus import store
 from word_predictor.corpus.splits import Split
@@ -71,8 +74,7 @@ def write_json(path: Path, data: dict) -> None:
     write_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
-def read_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+read_json = folder_files.read_json  # JSON, unchecked: for a file with no schema of its own (metrics.json)
 
 
 def save_model_atomic(model: keras.Model, path: Path) -> None:
@@ -110,12 +112,13 @@ def _replacing(path: Path, suffix: str):
 
 
 def read_checked(path: Path, load, what: str):
-    """The one way a run-folder file is read: `load(path)`, a missing, damaged or cut-short file said in one line."""
+    """The one way a run-folder file is read: `load(path)` (a folder_files schema for a JSON file), a
+    missing, damaged, cut-short or edited file said in one line that names it."""
     try:
         return load(Path(path))
     except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
-        raise RunError(f"cannot read {what} {path} (missing, damaged or cut short: {reason})") from None
+        raise RunError(f"cannot read {what} {path}: {reason}") from None
 
 
 def read_test_split(run_dir: Path) -> Split:
@@ -168,23 +171,36 @@ def make_logdir(logdir: Path) -> None:
 
 @contextlib.contextmanager
 def locked(run_dir: Path):
-    """Hold the run's lock for the whole training; a second trainer is refused."""
-    fd = os.open(Path(run_dir) / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o644)
+    """Hold the run's lock for the whole training; a second trainer is refused at once.
+
+    filelock's lock is the operating system's (flock on POSIX, msvcrt on Windows), so it is
+    let go when the process ends, however it ends."""
+    lock = filelock.FileLock(Path(run_dir) / LOCK_FILE, timeout=0, mode=0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunError(f"run {run_dir} is being trained by another process; wait for it to finish") from None
+        lock.acquire()
+    except filelock.Timeout:
+        raise RunError(f"run {run_dir} is being trained by another process; wait for it to finish") from None
+    except OSError as error:
+        raise RunError(f"cannot lock run {run_dir}: {error.strerror or error}") from None
+    try:
         yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 def read_status(run_dir: Path) -> dict:
+    """status.json's fields, {} if it is missing or not a status (folder_files.StatusFile); a
+    command that needs it whole reads it with `checked_status`."""
     try:
-        return read_json(Path(run_dir) / STATUS_FILE)
+        return checked_status(run_dir)
     except (OSError, ValueError):
         return {}
+
+
+def checked_status(run_dir: Path) -> dict:
+    """status.json, checked against its schema (OSError, ValueError otherwise)."""
+    path = Path(run_dir) / STATUS_FILE
+    return folder_files.read(path, folder_files.StatusFile).model_dump(exclude_unset=True)
 
 
 def write_status(run_dir: Path, **fields) -> None:
@@ -255,7 +271,7 @@ def load_run(run_dir: Path) -> Run:
         raise RunSettingError("{run_dir} is a file, not a run folder; pass {run} logs/RUN", run_dir=run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise RunError(f"{run_dir} is not a word_predictor run folder (no {CONFIG_FILE})")
-    status = read_status(run_dir)
+    status = read_checked(run_dir / STATUS_FILE, lambda path: checked_status(run_dir), "the status")
     if status.get("complete") is not True:
         if status.get("stopped"):
             raise RunSettingError(
@@ -266,11 +282,14 @@ def load_run(run_dir: Path) -> Run:
             "run {run_dir} is incomplete (still training or interrupted); finish it with {resume} {run_dir}",
             run_dir=run_dir,
         )
+    missing = [name for name in COMPLETE_FILES if not (run_dir / name).is_file()]
+    if missing:  # a status that says complete, written by hand or copied from another run
+        raise RunError(f"run {run_dir} lacks {', '.join(missing)}, which its {STATUS_FILE} says it finished with; "
+                       "train it again")
     config, provenance = read_checked(run_dir / CONFIG_FILE, load_config, "the settings")
     check_vocabulary_file(run_dir, provenance)  # first: a vocabulary not the run's own is never parsed
     vocabulary = read_checked(run_dir / VOCABULARY_FILE, Vocabulary.load, "the vocabulary")
-    model_file = run_dir / MODEL_FILE
-    if "model_sha256" in status and model_file.is_file() and sha256_of(model_file) != status["model_sha256"]:
+    if read_checked(run_dir / MODEL_FILE, sha256_of, "the model") != status["model_sha256"]:
         raise RunError(f"{run_dir / MODEL_FILE} is not the model this run finished with (its hash differs from "
                        f"{STATUS_FILE}); restore the original file or train again")
     model = load_model(run_dir / MODEL_FILE)

@@ -12,7 +12,7 @@ import math
 import time
 from pathlib import Path
 
-from word_predictor import rundir
+from word_predictor import folder_files, rundir
 from word_predictor.backend import keras
 from word_predictor.model.build import copy_weights
 from word_predictor.training import distribute
@@ -134,5 +134,11 @@ def _plain(value):
 
 
 def read_state(run_dir: Path) -> dict:
+    """checkpoint/state.json checked (folder_files.CheckpointState), {} before the first epoch
+    ended; a damaged or edited one is one line naming it (rundir.RunError)."""
     path = Path(run_dir) / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_STATE
-    return rundir.read_json(path) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    checked = rundir.read_checked(path, lambda path: folder_files.read(path, folder_files.CheckpointState),
+                                  "the resume checkpoint's state")  # fmt: skip
+    return checked.model_dump(exclude_unset=True)

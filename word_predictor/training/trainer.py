@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from word_predictor import backend, monitoring, rundir
+from word_predictor import backend, folder_files, monitoring, rundir
 from word_predictor.backend import gpu_available, keras
 from word_predictor.batches import context_for
 from word_predictor.config import Config, SettingError, config_json, load_config
@@ -88,7 +88,9 @@ def train_new(
                               files=corpus.files, versions=_versions())  # fmt: skip
             rundir.write_atomic(run_dir / rundir.CONFIG_FILE, config_json(config, **provenance))
         _write_test_split(run_dir, corpus)
-        _fit(run_dir, config, corpus, command_line, {}, None, steps_per_epoch, callbacks, parallel)
+        # The settings ride in the resume checkpoint too, so a resume names any changed since.
+        _fit(run_dir, config, corpus, command_line, {"settings": config.to_dict()}, None, steps_per_epoch,
+             callbacks, parallel)  # fmt: skip
     return run_dir
 
 
@@ -106,6 +108,8 @@ def resume(
     if rundir.is_complete(run_dir):
         raise rundir.RunError(f"run {run_dir} is already complete; start a new run instead")
     with rundir.locked(run_dir) if parallel.writes else contextlib.nullcontext(), _resumable(run_dir):
+        state = read_state(run_dir)  # a damaged one is one line, before anything is read
+        _check_settings_unchanged(run_dir, state)
         config, provenance = rundir.read_checked(run_dir / rundir.CONFIG_FILE, load_config, "the settings")
         rundir.check_vocabulary_file(run_dir, provenance)
         distribute.check_resumable(parallel, config)
@@ -118,7 +122,6 @@ def resume(
             raise rundir.RunError(f"the corpus changed since run {run_dir} started, so it cannot be resumed")
         if parallel.writes:
             _write_test_split(run_dir, corpus)  # an interruption may have come before it was written
-        state = read_state(run_dir)
         model = None
         if state:
             with distribute.scope(parallel):  # laid out on the devices, as a new model would be
@@ -130,6 +133,26 @@ def resume(
             monitoring.truncate_events(run_dir, state.get("epochs_completed", 0), state.get("global_step", 0))
         _fit(run_dir, config, corpus, provenance.get("command_line", ""), state, model, None, callbacks, parallel)
     return run_dir
+
+
+def _check_settings_unchanged(run_dir: Path, state: dict) -> None:
+    """Refuse a resume whose config.json no longer holds the settings the run began with.
+
+    Every setting is refused, the learning rate too rather than applied: the optimiser's saved
+    state and the epochs already logged belong to the old rate, and a run's config.json must
+    describe all of its epochs. A different setting is a new run."""
+    recorded = state.get("settings")
+    if recorded is None:  # no epoch completed (or an older run): load_config's hash still checks it
+        return
+    path = run_dir / rundir.CONFIG_FILE
+    config_file = rundir.read_checked(path, lambda path: folder_files.read(path, folder_files.ConfigFile),
+                                      "the settings")  # fmt: skip
+    changed = config_file.changed_from(recorded)
+    if changed:
+        raise rundir.RunError(
+            f"{path} was changed since run {run_dir} began ({'; '.join(changed)}); a resume continues with the "
+            "settings it began with: restore them, or train a new run with the new ones"
+        )
 
 
 def _write_test_split(run_dir: Path, corpus: Corpus) -> None:
