@@ -8,7 +8,6 @@
       test_split.npz     that split's word ids, so evaluate needs no corpus
       status.json        {"complete": true} is written last, once all of the above are, with
                          the model's hash
-
       checkpoint/        last epoch's model with optimiser state, and the state to resume
       train/ validation/ test/ samples/ projector/   TensorBoard event files
 
@@ -74,9 +73,6 @@ def write_json(path: Path, data: dict) -> None:
     write_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
-read_json = folder_files.read_json  # JSON, unchecked: for a file with no schema of its own (metrics.json)
-
-
 def save_model_atomic(model: keras.Model, path: Path) -> None:
     with _replacing(path, ".partial.keras") as temporary:  # Keras insists on .keras
         model.save(temporary)
@@ -136,10 +132,8 @@ def check_vocabulary_file(run_dir: Path, provenance: dict) -> None:
     """The vocabulary file is the one the run was trained with (its hash is in config.json)."""
     path = Path(run_dir) / VOCABULARY_FILE
     if read_checked(path, sha256_of, "the vocabulary") != provenance.get("vocabulary_sha256"):
-        raise RunError(
-            f"{path} does not match the one this run was trained with (its hash differs from config.json); "
-            "restore the original file"
-        )
+        raise RunError(f"{path} does not match the one this run was trained with (its hash differs from "
+                       "config.json); restore the original file")
 
 
 def create_run_dir(logdir: Path, name: str) -> Path:
@@ -171,36 +165,26 @@ def make_logdir(logdir: Path) -> None:
 
 @contextlib.contextmanager
 def locked(run_dir: Path):
-    """Hold the run's lock for the whole training; a second trainer is refused at once.
-
-    filelock's lock is the operating system's (flock on POSIX, msvcrt on Windows), so it is
-    let go when the process ends, however it ends."""
-    lock = filelock.FileLock(Path(run_dir) / LOCK_FILE, timeout=0, mode=0o644)
+    """Hold the run's lock for the whole training; a second trainer is refused at once. The lock
+    is the system's (filelock: flock on POSIX), so it is let go when the process ends, however."""
     try:
-        lock.acquire()
+        held = filelock.FileLock(Path(run_dir) / LOCK_FILE, timeout=0, mode=0o644).acquire()
     except filelock.Timeout:
         raise RunError(f"run {run_dir} is being trained by another process; wait for it to finish") from None
     except OSError as error:
         raise RunError(f"cannot lock run {run_dir}: {error.strerror or error}") from None
-    try:
+    with held:
         yield
-    finally:
-        lock.release()
 
 
-def read_status(run_dir: Path) -> dict:
-    """status.json's fields, {} if it is missing or not a status (folder_files.StatusFile); a
-    command that needs it whole reads it with `checked_status`."""
+def read_status(run_dir: Path, strict: bool = False) -> dict:
+    """status.json's fields (folder_files.StatusFile); if missing or not a status {} (`strict`: OSError, ValueError)."""
     try:
-        return checked_status(run_dir)
+        return folder_files.read(Path(run_dir) / STATUS_FILE, folder_files.StatusFile).model_dump(exclude_unset=True)
     except (OSError, ValueError):
+        if strict:
+            raise
         return {}
-
-
-def checked_status(run_dir: Path) -> dict:
-    """status.json, checked against its schema (OSError, ValueError otherwise)."""
-    path = Path(run_dir) / STATUS_FILE
-    return folder_files.read(path, folder_files.StatusFile).model_dump(exclude_unset=True)
 
 
 def write_status(run_dir: Path, **fields) -> None:
@@ -214,11 +198,14 @@ def is_complete(run_dir: Path) -> bool:
 def mark_complete(run_dir: Path) -> None:
     """The last write of a training, once every other file is in place; records the
     model's hash too, so a model.keras swapped in afterwards is refused."""
-    missing = [name for name in COMPLETE_FILES if not (Path(run_dir) / name).is_file()]
-    if missing:  # a bug if it happens: every path to here writes them first
+    if missing := _missing(run_dir):  # a bug if it happens: every path to here writes them first
         raise RunError(f"run {run_dir} lacks {', '.join(missing)}, so it is not marked complete")
     model_sha256 = sha256_of(Path(run_dir) / MODEL_FILE)
     write_status(run_dir, complete=True, finished=time.time(), model_sha256=model_sha256)
+
+
+def _missing(run_dir: Path) -> list[str]:
+    return [name for name in COMPLETE_FILES if not (Path(run_dir) / name).is_file()]
 
 
 def _started(run_dir: Path) -> float:
@@ -271,21 +258,16 @@ def load_run(run_dir: Path) -> Run:
         raise RunSettingError("{run_dir} is a file, not a run folder; pass {run} logs/RUN", run_dir=run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise RunError(f"{run_dir} is not a word_predictor run folder (no {CONFIG_FILE})")
-    status = read_checked(run_dir / STATUS_FILE, lambda path: checked_status(run_dir), "the status")
+    status = read_checked(run_dir / STATUS_FILE, lambda _: read_status(run_dir, strict=True), "the status")
     if status.get("complete") is not True:
         if status.get("stopped"):
-            raise RunSettingError(
-                "run {run_dir} stopped ({why}) before its first epoch ended and holds no model; train a new run "
-                "with a lower {learning_rate}", run_dir=run_dir, why=status["stopped"],
-            )
-        raise RunSettingError(
-            "run {run_dir} is incomplete (still training or interrupted); finish it with {resume} {run_dir}",
-            run_dir=run_dir,
-        )
-    missing = [name for name in COMPLETE_FILES if not (run_dir / name).is_file()]
-    if missing:  # a status that says complete, written by hand or copied from another run
-        raise RunError(f"run {run_dir} lacks {', '.join(missing)}, which its {STATUS_FILE} says it finished with; "
-                       "train it again")
+            raise RunSettingError("run {run_dir} stopped ({why}) before its first epoch ended and holds no model; "
+                                  "train a new run with a lower {learning_rate}", run_dir=run_dir, why=status["stopped"])
+        raise RunSettingError("run {run_dir} is incomplete (still training or interrupted); finish it with {resume} "
+                              "{run_dir}", run_dir=run_dir)
+    if missing := _missing(run_dir):  # a status that says complete, written by hand or copied from another run
+        raise RunError(f"{run_dir / missing[0]} is missing, though {STATUS_FILE} says the run finished; restore it "
+                       "or train again")
     config, provenance = read_checked(run_dir / CONFIG_FILE, load_config, "the settings")
     check_vocabulary_file(run_dir, provenance)  # first: a vocabulary not the run's own is never parsed
     vocabulary = read_checked(run_dir / VOCABULARY_FILE, Vocabulary.load, "the vocabulary")
@@ -302,8 +284,7 @@ def load_run(run_dir: Path) -> Run:
 
 def load_model(path: Path, compile: bool = False) -> keras.Model:
     """Load a .keras file with safe_mode on: a file that carries code is refused."""
-    # Importing the model module registers the project's own layers for loading.
-    import word_predictor.model  # noqa: F401
+    import word_predictor.model  # noqa: F401  (registers the project's own layers for loading)
     from word_predictor.backend import keras
 
     if not Path(path).is_file():

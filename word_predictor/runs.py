@@ -156,7 +156,7 @@ def _escaped(text: str) -> str:
 
 def _read(path: Path) -> dict:
     try:
-        data = rundir.read_json(path)
+        data = folder_files.read_json(path)
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from word_predictor import backend, folder_files, monitoring, rundir
+from word_predictor import backend, monitoring, rundir
 from word_predictor.backend import gpu_available, keras
 from word_predictor.batches import context_for
 from word_predictor.config import Config, SettingError, config_json, load_config
@@ -30,7 +30,7 @@ from word_predictor.predictor.predictor import Predictor
 from word_predictor.text.vocabulary import Vocabulary, sha256_of
 from word_predictor.training import distribute
 from word_predictor.training.callbacks import TrainingCallbacks
-from word_predictor.training.checkpoint import read_state
+from word_predictor.training.checkpoint import check_settings_unchanged, read_state
 from word_predictor.training.distribute import SINGLE, Parallel
 from word_predictor.training.finish import finish
 from word_predictor.training.memory import check_memory, out_of_memory_said
@@ -98,8 +98,10 @@ def resume(
     run_dir: Path, use_cache: bool = True, callbacks: Sequence[keras.callbacks.Callback] = (),
     parallel: Parallel = SINGLE,
 ) -> Path:
-    """Continue an interrupted run from its last completed epoch, with its own settings
-    (every process of a run on several reads the run folder; process 0 alone writes it)."""
+    """Continue an interrupted run from its last completed epoch, with its own settings: one
+    changed in config.json since, the learning rate included, is refused by name
+    (checkpoint.check_settings_unchanged). Every process of a run on several reads the run
+    folder; process 0 alone writes it."""
     if not run_dir.exists():
         raise rundir.RunSettingError("{path} does not exist; pass the run folder to continue, e.g. {resume} logs/RUN",
                                      path=run_dir)
@@ -109,7 +111,7 @@ def resume(
         raise rundir.RunError(f"run {run_dir} is already complete; start a new run instead")
     with rundir.locked(run_dir) if parallel.writes else contextlib.nullcontext(), _resumable(run_dir):
         state = read_state(run_dir)  # a damaged one is one line, before anything is read
-        _check_settings_unchanged(run_dir, state)
+        check_settings_unchanged(run_dir, state)
         config, provenance = rundir.read_checked(run_dir / rundir.CONFIG_FILE, load_config, "the settings")
         rundir.check_vocabulary_file(run_dir, provenance)
         distribute.check_resumable(parallel, config)
@@ -133,26 +135,6 @@ def resume(
             monitoring.truncate_events(run_dir, state.get("epochs_completed", 0), state.get("global_step", 0))
         _fit(run_dir, config, corpus, provenance.get("command_line", ""), state, model, None, callbacks, parallel)
     return run_dir
-
-
-def _check_settings_unchanged(run_dir: Path, state: dict) -> None:
-    """Refuse a resume whose config.json no longer holds the settings the run began with.
-
-    Every setting is refused, the learning rate too rather than applied: the optimiser's saved
-    state and the epochs already logged belong to the old rate, and a run's config.json must
-    describe all of its epochs. A different setting is a new run."""
-    recorded = state.get("settings")
-    if recorded is None:  # no epoch completed (or an older run): load_config's hash still checks it
-        return
-    path = run_dir / rundir.CONFIG_FILE
-    config_file = rundir.read_checked(path, lambda path: folder_files.read(path, folder_files.ConfigFile),
-                                      "the settings")  # fmt: skip
-    changed = config_file.changed_from(recorded)
-    if changed:
-        raise rundir.RunError(
-            f"{path} was changed since run {run_dir} began ({'; '.join(changed)}); a resume continues with the "
-            "settings it began with: restore them, or train a new run with the new ones"
-        )
 
 
 def _write_test_split(run_dir: Path, corpus: Corpus) -> None:
