@@ -248,6 +248,9 @@ def checked_settings(settings: dict, config_format: str = CONFIG_FORMAT) -> Conf
             raise SettingError("{%s} must be at least {least}" % name, least=least)
     if not config.learning_rate > 0 or not all(0 <= getattr(config, f"{s}_fraction") < 1 for s in HELD_OUT_FRACTION):
         raise SettingError("{learning_rate} must be above 0, and each held-out fraction in [0, 1)")
+    if config.normalisation not in NORMALISATIONS:
+        raise SettingError("unknown {normalisation} {value!r}; choose one of {choices}", value=config.normalisation,
+                           choices=", ".join(NORMALISATIONS))
     validate(config)
     return config
 

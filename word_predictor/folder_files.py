@@ -249,17 +249,18 @@ class ExportManifest(_Checked):
                 raise ValueError(f"state {spec.name} has {spec.shape[-1]!r} units, the model {self.sizes.units}")
         return self
 
-    def check_hash(self, data: dict) -> None:
-        """`data` (this manifest as parsed) hashes to its manifest_sha256; format 1 had none."""
-        if self.version >= 2 and self.manifest_sha256 is None:
-            raise ValueError("it records no manifest_sha256")
-        if self.manifest_sha256 is not None and manifest_hash(data) != self.manifest_sha256:
-            raise ValueError("it was edited after the export (it no longer matches its manifest_sha256); "
-                             "export the run again")
-
-
 def manifest_hash(data: dict) -> str:
     return json_sha256({key: value for key, value in data.items() if key != "manifest_sha256"})
+
+
+def check_manifest_hash(data: dict, version: int) -> None:
+    """`data` (a manifest as parsed) hashes to its manifest_sha256 (format 1 recorded none)."""
+    recorded = data.get("manifest_sha256")
+    if recorded is None and version >= 2:
+        raise ValueError("it records no manifest_sha256")
+    if recorded is not None and manifest_hash(data) != recorded:
+        raise ValueError("it was edited after the export (it no longer matches its manifest_sha256); "
+                         "export the run again")
 
 
 # --- the token store -------------------------------------------------------------------------

@@ -108,7 +108,8 @@ def read_manifest(folder: Path) -> dict:
             f"{FORMAT_VERSION}); upgrade word_predictor to use it"
         )
     try:
-        folder_files.parse(data, folder_files.ExportManifest).check_hash(data)
+        folder_files.check_manifest_hash(data, int(version))  # first: an edit is named as one
+        folder_files.parse(data, folder_files.ExportManifest)
     except ValueError as error:
         raise ExportError(f"{path} cannot be used: {error}") from None
     return data
