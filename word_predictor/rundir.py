@@ -276,9 +276,9 @@ def load_run(run_dir: Path) -> Run:
                        f"{STATUS_FILE}); restore the original file or train again")
     model = load_model(run_dir / MODEL_FILE)
     outputs = model.outputs[0].shape[-1]  # logits first (a full-context model also returns its states)
-    if outputs != len(vocabulary) or config.vocabulary_size != len(vocabulary):
-        raise RunError(f"the model in {run_dir} predicts {outputs} tokens but the vocabulary has "
-                       f"{len(vocabulary)}; they come from different runs")
+    if problem := (outputs != len(vocabulary) and f"the model predicts {outputs} tokens but the vocabulary has "
+                   f"{len(vocabulary)}") or vocabulary.mismatch(config):
+        raise RunError(f"{run_dir}: {problem}; they come from different runs, or one was edited")
     return Run(run_dir, config, vocabulary, model, provenance)
 
 

@@ -138,11 +138,9 @@ def check_and_load(folder: Path) -> tuple[dict, Config, Vocabulary]:
         config = checked_settings(manifest["settings"])
     except ValueError as error:
         raise ExportError(f"{folder / MANIFEST_FILE} cannot be used: {error}") from None
-    if len(vocabulary) != config.vocabulary_size or (vocabulary.level, vocabulary.normalisation) != (
-            config.level, config.normalisation):  # fmt: skip
-        raise ExportError(f"{folder / manifest['vocabulary_file']} ({len(vocabulary)} {vocabulary.level} tokens, "
-                          f"{vocabulary.normalisation}) is not the vocabulary of the model {MANIFEST_FILE} describes; "
-                          "export the run again")  # fmt: skip
+    if problem := vocabulary.mismatch(config):
+        raise ExportError(f"{folder / manifest['vocabulary_file']} is not the vocabulary of the model {MANIFEST_FILE} "
+                          f"describes ({problem}); export the run again")
     return manifest, config, vocabulary
 
 

@@ -166,6 +166,15 @@ class Vocabulary:
             max_size=checked.max_size,
         )
 
+    def mismatch(self, settings) -> str | None:
+        """What of a run's settings (a Config) this vocabulary does not fit, or None."""
+        for name, mine, theirs in (("level", self.level, settings.level),
+                                   ("normalisation", self.normalisation, settings.normalisation),
+                                   ("size", len(self), settings.vocabulary_size)):  # fmt: skip
+            if mine != theirs:
+                return f"the vocabulary's {name} is {mine!r} where the settings say {theirs!r}"
+        return None
+
     @classmethod
     def load(cls, path: Path) -> Vocabulary:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
