@@ -129,8 +129,14 @@ def test_settings_this_version_does_not_know_are_left_out(tmp_path):
         (json.dumps({"format": "word_predictor.config/99", "settings": {}}), "format 'word_predictor.config/99'"),
         (json.dumps({"settings": {}}), "format None"),
         (json.dumps([1, 2]), "format 'list'"),
-        (json.dumps({"format": CONFIG_FORMAT}), "no settings"),
-        (json.dumps({"format": CONFIG_FORMAT, "settings": [1]}), "no settings"),
+        (json.dumps({"format": CONFIG_FORMAT}), "lacks settings"),
+        (json.dumps({"format": CONFIG_FORMAT, "settings": [1]}), "settings: Input should be a valid dictionary"),
+        (json.dumps({"format": CONFIG_FORMAT, "settings": {"window_size": "five"}}),
+         "settings.window_size: Input should be a valid integer"),
+        (json.dumps({"format": CONFIG_FORMAT, "settings": {"window_size": 0}}), "window_size.* at least 1"),
+        (json.dumps({"format": CONFIG_FORMAT, "settings": {"level": "chars"}}), "unknown level 'chars'"),
+        (json.dumps({"format": CONFIG_FORMAT, "settings": {"units": 9}, "settings_sha256": "0" * 64}),
+         "settings were edited after the run was written"),
     ],
 )
 def test_a_config_this_version_cannot_read_is_a_value_error_that_says_why(tmp_path, text, message):

@@ -11,7 +11,7 @@ pytest.importorskip("onnx", reason="the export extra (pip install -e .[export]) 
 pytest.importorskip("onnxruntime", reason="the runtime extra (pip install -e .[runtime]) is not installed")
 
 from tests.helpers import TINY_TEXT  # noqa: E402
-from word_predictor import evaluate, generate, predict  # noqa: E402
+from word_predictor import evaluate, folder_files, generate, predict  # noqa: E402
 from word_predictor import export as command  # noqa: E402
 
 
@@ -69,7 +69,8 @@ def test_generate_writes_the_same_sample_from_the_run_and_its_export(exported, c
 def test_the_manifest_describes_the_model_and_the_run(exported):
     run, folder = exported["full"]
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["format"] == "word_predictor.export/1" and manifest["output"]["holds"] == "logits"
+    assert manifest["format"] == "word_predictor.export/2" and manifest["output"]["holds"] == "logits"
+    assert manifest["manifest_sha256"] == folder_files.manifest_hash(manifest)
     assert manifest["context"] == "full" and manifest["level"] == "word"
     assert [s["name"] for s in manifest["states"]] == ["lstm_1_state_0", "lstm_1_state_1"]  # h, c
     assert manifest["states"][0]["shape"] == ["batch", 8]

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "word_predictor"
 
 # Lowest first. The commands parse flags, call the library, map its errors to exit codes.
 LAYERS = [
-    {"errors", "config", "backend"},
+    {"errors", "config", "backend", "folder_files"},  # folder_files: the schemas of the folders' JSON files
     {"text"},  # text -> tokens and a vocabulary
     {"corpus"},  # files -> token store -> splits
     {"scoring"},  # logits -> figures, NumPy only

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import TINY_TEXT
-from word_predictor import evaluate, monitoring, predict, rundir, train
+from word_predictor import evaluate, folder_files, monitoring, predict, rundir, train
 from word_predictor.batches.windows import window_starts
 from word_predictor.config import load_config
 from word_predictor.training.checkpoint import read_state
@@ -248,8 +248,10 @@ def test_a_run_killed_while_finishing_is_finished_once_without_more_epochs(train
     shutil.copytree(trained_run, run)
     config = json.loads((run / "config.json").read_text())
     config["settings"]["epochs"] = 9
+    config["settings_sha256"] = folder_files.json_sha256(config["settings"])  # written so, not edited
     (run / "config.json").write_text(json.dumps(config))
     state = read_state(run)
+    state["settings"]["epochs"] = 9  # ...from the start
     rundir.write_json(run / "checkpoint" / "state.json", {**state, "stopped_early": True})
     rundir.write_json(run / "status.json", {"complete": False, "epochs_completed": state["epochs_completed"]})
     assert train.main(["--resume", str(run)]) == 0

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import REPO, TINY_TEXT, copy_run, one_line, set_status, train_flags, write_corpus
-from word_predictor import evaluate, predict, rundir, train
+from word_predictor import evaluate, folder_files, predict, rundir, train
 from word_predictor.training.checkpoint import read_state
 from word_predictor.config import Config, config_json, load_config
 from word_predictor.model.build import build_model
@@ -222,7 +222,7 @@ def test_a_failed_json_write_keeps_the_old_file(tmp_path, monkeypatch):
     monkeypatch.setattr(rundir.os, "fsync", no_space)
     with pytest.raises(rundir.RunError, match="cannot write .*status.json: No space left on device"):
         rundir.write_json(path, {"complete": False})
-    assert rundir.read_json(path) == {"complete": True}
+    assert folder_files.read_json(path) == {"complete": True}
     assert [p.name for p in tmp_path.iterdir()] == ["status.json"]
 
 
@@ -328,7 +328,8 @@ def test_a_run_name_that_is_not_a_plain_folder_name_is_refused(tmp_path, name):
 def test_the_newest_complete_run_is_picked_and_newer_incomplete_ones_named(tmp_path):
     for name, started, complete in [("old", 1.0, True), ("done", 2.0, True), ("newer", 3.0, False), ("newest", 4.0, False)]:
         (tmp_path / name).mkdir()
-        rundir.write_json(tmp_path / name / rundir.STATUS_FILE, {"started": started, "complete": complete})
+        finished = {"finished": started, "model_sha256": "0" * 64} if complete else {}  # as a finished training writes
+        rundir.write_json(tmp_path / name / rundir.STATUS_FILE, {"started": started, "complete": complete, **finished})
     notes = []
     assert rundir.newest_complete_run(tmp_path, notes.append) == tmp_path / "done"
     assert [run.name for run in rundir.list_runs(tmp_path)] == ["newest", "newer", "done", "old"]
@@ -397,7 +398,9 @@ def test_load_run_checks_the_vocabulary_hash_before_reading_it(tmp_path):
     run.mkdir()
     (run / rundir.VOCABULARY_FILE).write_text("not even JSON")
     (run / rundir.CONFIG_FILE).write_text(config_json(Config(), vocabulary_sha256="0" * 64))
-    rundir.write_json(run / rundir.STATUS_FILE, {"complete": True})
+    for name in (rundir.MODEL_FILE, rundir.METRICS_FILE, rundir.TEST_SPLIT_FILE):
+        (run / name).write_text("")
+    rundir.write_json(run / rundir.STATUS_FILE, {"complete": True, "finished": 1.0, "model_sha256": "0" * 64})
     with pytest.raises(rundir.RunError, match="does not match the one this run was trained with"):
         rundir.load_run(run)
 
@@ -408,7 +411,7 @@ def test_load_run_checks_the_vocabulary_hash_before_reading_it(tmp_path):
 def test_an_atomic_write_replaces_whole_and_a_failed_one_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "settings.json"
     rundir.write_json(path, {"a": 1})
-    assert rundir.read_json(path) == {"a": 1}
+    assert folder_files.read_json(path) == {"a": 1}
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -416,7 +419,7 @@ def test_an_atomic_write_replaces_whole_and_a_failed_one_keeps_the_old_file(tmp_
     monkeypatch.setattr("os.replace", full_disk)
     with pytest.raises(rundir.RunError) as refused:
         rundir.write_json(path, {"a": 2})
-    assert rundir.read_json(path) == {"a": 1} and sorted(p.name for p in tmp_path.iterdir()) == ["settings.json"]
+    assert folder_files.read_json(path) == {"a": 1} and sorted(p.name for p in tmp_path.iterdir()) == ["settings.json"]
     assert "No space left on device; its previous version is kept" in str(refused.value)
     assert "(--resume RUN continues" in refused.value.phrased(train.FLAGS)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import help_beside_each_flag
-from word_predictor import rundir, runs, train
+from word_predictor import folder_files, rundir, runs, train
 from word_predictor.config import Config, config_json
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -25,6 +25,8 @@ def fake_run(logdir: Path, name: str, *, started: float, complete: bool = True, 
     config = Config(units=8, embedding_dim=4, epochs=5, vocabulary_size=21, **settings)
     (run_dir / rundir.CONFIG_FILE).write_text(config_json(config, command_line=train.PROG))
     status = {"complete": complete, "started": started, "epochs_completed": 3}
+    if complete:  # as a finished training writes it
+        status.update(finished=started + 1, model_sha256="0" * 64)
     rundir.write_json(run_dir / rundir.STATUS_FILE, status)
     if complete:
         test = {"loss": 2.0, "perplexity": math.exp(2.0), "top1": 0.224, "top5": 0.7041}
@@ -59,7 +61,7 @@ def test_table_lists_runs_newest_first_with_settings_and_figures(tmp_path, capsy
 def test_incomplete_run_shows_its_progress_from_the_checkpoint(tmp_path, capsys):
     run_dir = fake_run(tmp_path, "training", started=1.0, complete=False)
     (run_dir / rundir.CHECKPOINT_DIR).mkdir()
-    rundir.write_json(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_STATE, {"best_val_loss": 3.0})
+    rundir.write_json(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_STATE, {"epochs_completed": 3, "best_val_loss": 3.0})
     _, row = table(capsys, "--logdir", str(tmp_path))
     assert row[1] == "incomplete" and row[10] == "3/5"
     assert row[11:] == [f"{math.exp(3.0):.2f}", "-", "-", "-"]  # no test figures before the end
@@ -80,7 +82,7 @@ def test_json_has_one_object_per_run_with_null_for_unknown_figures(tmp_path, cap
 
 def test_an_infinite_perplexity_is_null_in_json(tmp_path, capsys):
     run_dir = fake_run(tmp_path, "diverged", started=1.0)
-    metrics = rundir.read_json(run_dir / rundir.METRICS_FILE)
+    metrics = folder_files.read_json(run_dir / rundir.METRICS_FILE)
     metrics["test"]["perplexity"] = math.inf  # evaluate's figure for a loss beyond exp's range
     rundir.write_json(run_dir / rundir.METRICS_FILE, metrics)
     assert runs.main(["--logdir", str(tmp_path), "--json"]) == 0
@@ -129,7 +131,7 @@ def test_lists_real_runs_as_the_module_command(monitored_logdir):
         cwd=REPOSITORY, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     bi, gru = json.loads(result.stdout)  # "bi" was trained second: newest first
-    metrics = rundir.read_json(monitored_logdir / "gru" / rundir.METRICS_FILE)
+    metrics = folder_files.read_json(monitored_logdir / "gru" / rundir.METRICS_FILE)
     assert (bi["name"], bi["cell"], bi["bidirectional"], bi["one_hot"]) == ("bi", "simple_rnn", True, True)
     assert (gru["name"], gru["cell"], gru["units"], gru["embedding_dim"]) == ("gru", "gru", 8, 4)
     assert gru["state"] == "complete" and gru["epochs_completed"] == metrics["epochs_completed"] == 2

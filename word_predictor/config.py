@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pydantic
+
+from word_predictor import folder_files
 
 CELLS = ("simple_rnn", "lstm", "gru")
 TARGETS = ("all", "last")
@@ -200,16 +205,59 @@ def _validate_tied(config: Config) -> None:
 
 
 def config_json(config: Config, **extra) -> str:
-    """JSON text of the config plus provenance (command line, versions, hashes)."""
-    return json.dumps({"format": CONFIG_FORMAT, "settings": config.to_dict(), **extra}, indent=2)
+    """JSON text of the config plus provenance (command line, versions, hashes), with a hash
+    over the settings: they decide how the model is read, so an edit is refused."""
+    settings = config.to_dict()
+    return json.dumps({"format": CONFIG_FORMAT, "settings": settings,
+                       "settings_sha256": folder_files.json_sha256(settings), **extra}, indent=2)  # fmt: skip
 
 
 def load_config(path: Path) -> tuple[Config, dict]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or data.get("format") not in _READABLE_FORMATS:
-        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+    """A run's config.json as (Config, the whole file): its schema, its settings' hash and
+    their values checked (folder_files.ConfigFile, checked_settings); ValueError says why not."""
+    data = folder_files.read_json(path)
+    found = data.get("format") if isinstance(data, dict) else type(data).__name__
+    if found not in _READABLE_FORMATS:
         raise ValueError(f"not a word_predictor config this version reads (format {found!r})")
-    settings = data.get("settings")
-    if not isinstance(settings, dict):
-        raise ValueError("config.json holds no settings")
-    return Config.from_run_settings(settings, data["format"]), data
+    config_file = folder_files.parse(data, folder_files.ConfigFile)
+    config_file.check_hash()
+    return checked_settings(config_file.settings, config_file.format), data
+
+
+# Ranges beyond validate()'s: what the trainer would otherwise meet as a crash or a silent oddity.
+_AT_LEAST = {"epochs": 1, "unknown_threshold": 0, "max_vocabulary": 0, "patience": 0, "log_every": 0,
+             "vocabulary_size": 0, "corpus_tokens": 0, "train_tokens": 0, "validation_tokens": 0,
+             "test_tokens": 0, "time_limit": 0.0, "clip_norm": 0.0}  # fmt: skip
+
+
+def checked_settings(settings: dict, config_format: str = CONFIG_FORMAT) -> Config:
+    """Recorded settings (a run's config.json, an export's manifest) as a Config, each value
+    of its field's type (a string is never taken for a number) and in its range; ValueError
+    (a SettingError) naming the setting otherwise."""
+    if config_format != CONFIG_FORMAT:
+        settings = {**_FORMAT_1_VALUES, **settings}
+    names = {f.name for f in dataclasses.fields(Config)}
+    settings = {_RENAMED.get(k, k): v for k, v in settings.items()}
+    try:
+        checked = _SettingsSchema.model_validate({k: v for k, v in settings.items() if k in names})
+    except pydantic.ValidationError as error:
+        raise ValueError(f"settings.{folder_files.problem_of(error)}") from None
+    config = Config(**{name: getattr(checked, name) for name in checked.model_fields_set})
+    for name, least in _AT_LEAST.items():
+        if getattr(config, name) < least:
+            raise SettingError("{%s} must be at least {least}" % name, least=least)
+    if not config.learning_rate > 0 or not all(0 <= getattr(config, f"{s}_fraction") < 1 for s in HELD_OUT_FRACTION):
+        raise SettingError("{learning_rate} must be above 0, and each held-out fraction in [0, 1)")
+    if config.normalisation not in NORMALISATIONS:
+        raise SettingError("unknown {normalisation} {value!r}; choose one of {choices}", value=config.normalisation,
+                           choices=", ".join(NORMALISATIONS))
+    validate(config)
+    return config
+
+
+# Config's fields with their types, strictly (JSON's types: no "5" for 5, no 1 for true); a
+# field left out keeps Config's default.
+_SettingsSchema = pydantic.create_model(
+    "Settings", __config__=pydantic.ConfigDict(strict=True),
+    **{name: (kind, None) for name, kind in typing.get_type_hints(Config).items()},
+)  # fmt: skip

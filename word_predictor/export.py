@@ -1,4 +1,4 @@
-"""python -m word_predictor.export --format onnx|litert|saved_model --out DIR: a trained run
+"""python -m word_predictor.export --format onnx|litert|saved_model [--out DIR]: a trained run
 as a folder another program can use without this project's training code (see
 word_predictor.exporter, the library this command calls).
 """
@@ -29,8 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out",
         type=Path,
-        required=True,
-        help="the folder to create; it must not exist yet (written whole, or not at all)",
+        help="the folder to create; it must not exist yet (written whole, or not at all) (default: RUN/export-FORMAT, "
+        "inside the run folder, so an export is never left in the working copy)",
     )
     return parser
 
@@ -48,10 +48,11 @@ def _export(args: argparse.Namespace) -> int:
     from word_predictor.rundir import load_run
 
     run = load_run(cli.chosen_run(args.run, args.logdir))
-    manifest = export_run(run, args.format, args.out)
+    out = args.out or run.path / f"export-{args.format}"
+    manifest = export_run(run, args.format, out)
     sizes = manifest["sizes"]
     print(
-        f"exported {run.path} as {args.format} to {args.out} ({manifest['model_file']}, "
+        f"exported {run.path} as {args.format} to {out} ({manifest['model_file']}, "
         f"{sizes['parameters']:,} parameters, {manifest['context']} context, {manifest['level']} level)"
     )
     return 0

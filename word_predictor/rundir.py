@@ -6,7 +6,8 @@
       model.keras        best weights so far (by validation loss), no optimiser
       metrics.json       final figures on the held-out test split
       test_split.npz     that split's word ids, so evaluate needs no corpus
-      status.json        {"complete": true} is written last, once all of the above are
+      status.json        {"complete": true} is written last, once all of the above are, with
+                         the model's hash
       checkpoint/        last epoch's model with optimiser state, and the state to resume
       train/ validation/ test/ samples/ projector/   TensorBoard event files
 
@@ -17,7 +18,6 @@ moment leaves either the old file or the new one, never half of one.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import time
@@ -26,8 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import filelock
 import numpy as np
 
+from word_predictor import folder_files
 from word_predictor.config import Config, SettingError, load_config
 from word_predictor.corpus import store
 from word_predictor.corpus.splits import Split
@@ -71,10 +73,6 @@ def write_json(path: Path, data: dict) -> None:
     write_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
-def read_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
 def save_model_atomic(model: keras.Model, path: Path) -> None:
     with _replacing(path, ".partial.keras") as temporary:  # Keras insists on .keras
         model.save(temporary)
@@ -110,12 +108,13 @@ def _replacing(path: Path, suffix: str):
 
 
 def read_checked(path: Path, load, what: str):
-    """The one way a run-folder file is read: `load(path)`, a missing, damaged or cut-short file said in one line."""
+    """The one way a run-folder file is read: `load(path)` (a folder_files schema for a JSON file), a
+    missing, damaged, cut-short or edited file said in one line that names it."""
     try:
         return load(Path(path))
     except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
-        raise RunError(f"cannot read {what} {path} (missing, damaged or cut short: {reason})") from None
+        raise RunError(f"cannot read {what} {path}: {reason}") from None
 
 
 def read_test_split(run_dir: Path) -> Split:
@@ -133,10 +132,8 @@ def check_vocabulary_file(run_dir: Path, provenance: dict) -> None:
     """The vocabulary file is the one the run was trained with (its hash is in config.json)."""
     path = Path(run_dir) / VOCABULARY_FILE
     if read_checked(path, sha256_of, "the vocabulary") != provenance.get("vocabulary_sha256"):
-        raise RunError(
-            f"{path} does not match the one this run was trained with (its hash differs from config.json); "
-            "restore the original file"
-        )
+        raise RunError(f"{path} does not match the one this run was trained with (its hash differs from "
+                       "config.json); restore the original file")
 
 
 def create_run_dir(logdir: Path, name: str) -> Path:
@@ -168,22 +165,25 @@ def make_logdir(logdir: Path) -> None:
 
 @contextlib.contextmanager
 def locked(run_dir: Path):
-    """Hold the run's lock for the whole training; a second trainer is refused."""
-    fd = os.open(Path(run_dir) / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o644)
+    """Hold the run's lock for the whole training; a second trainer is refused at once. The lock
+    is the system's (filelock: flock on POSIX), so it is let go when the process ends, however."""
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunError(f"run {run_dir} is being trained by another process; wait for it to finish") from None
+        held = filelock.FileLock(Path(run_dir) / LOCK_FILE, timeout=0, mode=0o644).acquire()
+    except filelock.Timeout:
+        raise RunError(f"run {run_dir} is being trained by another process; wait for it to finish") from None
+    except OSError as error:
+        raise RunError(f"cannot lock run {run_dir}: {error.strerror or error}") from None
+    with held:
         yield
-    finally:
-        os.close(fd)
 
 
-def read_status(run_dir: Path) -> dict:
+def read_status(run_dir: Path, strict: bool = False) -> dict:
+    """status.json's fields (folder_files.StatusFile); if missing or not a status {} (`strict`: OSError, ValueError)."""
     try:
-        return read_json(Path(run_dir) / STATUS_FILE)
+        return folder_files.read(Path(run_dir) / STATUS_FILE, folder_files.StatusFile).model_dump(exclude_unset=True)
     except (OSError, ValueError):
+        if strict:
+            raise
         return {}
 
 
@@ -198,11 +198,14 @@ def is_complete(run_dir: Path) -> bool:
 def mark_complete(run_dir: Path) -> None:
     """The last write of a training, once every other file is in place; records the
     model's hash too, so a model.keras swapped in afterwards is refused."""
-    missing = [name for name in COMPLETE_FILES if not (Path(run_dir) / name).is_file()]
-    if missing:  # a bug if it happens: every path to here writes them first
+    if missing := _missing(run_dir):  # a bug if it happens: every path to here writes them first
         raise RunError(f"run {run_dir} lacks {', '.join(missing)}, so it is not marked complete")
     model_sha256 = sha256_of(Path(run_dir) / MODEL_FILE)
     write_status(run_dir, complete=True, finished=time.time(), model_sha256=model_sha256)
+
+
+def _missing(run_dir: Path) -> list[str]:
+    return [name for name in COMPLETE_FILES if not (Path(run_dir) / name).is_file()]
 
 
 def _started(run_dir: Path) -> float:
@@ -255,36 +258,33 @@ def load_run(run_dir: Path) -> Run:
         raise RunSettingError("{run_dir} is a file, not a run folder; pass {run} logs/RUN", run_dir=run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise RunError(f"{run_dir} is not a word_predictor run folder (no {CONFIG_FILE})")
-    status = read_status(run_dir)
+    status = read_checked(run_dir / STATUS_FILE, lambda _: read_status(run_dir, strict=True), "the status")
     if status.get("complete") is not True:
         if status.get("stopped"):
-            raise RunSettingError(
-                "run {run_dir} stopped ({why}) before its first epoch ended and holds no model; train a new run "
-                "with a lower {learning_rate}", run_dir=run_dir, why=status["stopped"],
-            )
-        raise RunSettingError(
-            "run {run_dir} is incomplete (still training or interrupted); finish it with {resume} {run_dir}",
-            run_dir=run_dir,
-        )
+            raise RunSettingError("run {run_dir} stopped ({why}) before its first epoch ended and holds no model; "
+                                  "train a new run with a lower {learning_rate}", run_dir=run_dir, why=status["stopped"])
+        raise RunSettingError("run {run_dir} is incomplete (still training or interrupted); finish it with {resume} "
+                              "{run_dir}", run_dir=run_dir)
+    if missing := _missing(run_dir):  # a status that says complete, written by hand or copied from another run
+        raise RunError(f"{run_dir / missing[0]} is missing, though {STATUS_FILE} says the run finished; restore it "
+                       "or train again")
     config, provenance = read_checked(run_dir / CONFIG_FILE, load_config, "the settings")
     check_vocabulary_file(run_dir, provenance)  # first: a vocabulary not the run's own is never parsed
     vocabulary = read_checked(run_dir / VOCABULARY_FILE, Vocabulary.load, "the vocabulary")
-    model_file = run_dir / MODEL_FILE
-    if "model_sha256" in status and model_file.is_file() and sha256_of(model_file) != status["model_sha256"]:
+    if read_checked(run_dir / MODEL_FILE, sha256_of, "the model") != status["model_sha256"]:
         raise RunError(f"{run_dir / MODEL_FILE} is not the model this run finished with (its hash differs from "
                        f"{STATUS_FILE}); restore the original file or train again")
     model = load_model(run_dir / MODEL_FILE)
     outputs = model.outputs[0].shape[-1]  # logits first (a full-context model also returns its states)
-    if outputs != len(vocabulary) or config.vocabulary_size != len(vocabulary):
-        raise RunError(f"the model in {run_dir} predicts {outputs} tokens but the vocabulary has "
-                       f"{len(vocabulary)}; they come from different runs")
+    if problem := (outputs != len(vocabulary) and f"the model predicts {outputs} tokens but the vocabulary has "
+                   f"{len(vocabulary)}") or vocabulary.mismatch(config):
+        raise RunError(f"{run_dir}: {problem}; they come from different runs, or one was edited")
     return Run(run_dir, config, vocabulary, model, provenance)
 
 
 def load_model(path: Path, compile: bool = False) -> keras.Model:
     """Load a .keras file with safe_mode on: a file that carries code is refused."""
-    # Importing the model module registers the project's own layers for loading.
-    import word_predictor.model  # noqa: F401
+    import word_predictor.model  # noqa: F401  (registers the project's own layers for loading)
     from word_predictor.backend import keras
 
     if not Path(path).is_file():

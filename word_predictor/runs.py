@@ -13,8 +13,8 @@ import math
 import sys
 from pathlib import Path
 
-from word_predictor import backend, cli, rundir
-from word_predictor.config import Config, unused_settings
+from word_predictor import backend, cli, folder_files, rundir
+from word_predictor.config import Config, load_config, unused_settings
 from word_predictor.errors import UserError, run_cli
 from word_predictor.scoring.figures import perplexity
 
@@ -77,15 +77,15 @@ def _list(args: argparse.Namespace) -> int:
 def describe(run_dir: Path) -> dict:
     """One run as plain values (None where a figure is not known yet)."""
     status = rundir.read_status(run_dir)
-    data = _read(run_dir / rundir.CONFIG_FILE)
-    config = _config(data)
+    config = _config(run_dir / rundir.CONFIG_FILE)
     metrics = _read(run_dir / rundir.METRICS_FILE)
     state = "complete" if status.get("complete") is True else "incomplete"
     if config is None:
         state = "unreadable"  # no config.json, or a damaged one
     best_loss = metrics.get("best_validation_loss")
     if best_loss is None:  # still training or interrupted: the resume checkpoint knows
-        best_loss = _read(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_STATE).get("best_val_loss")
+        best_loss = _checked(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_STATE,
+                             folder_files.CheckpointState).get("best_val_loss")  # fmt: skip
     test = metrics.get("test") or {}
     # None where a setting is unknown, or one the run does not use (as 0 on the HParams dashboard)
     settings = {} if config is None else {k: v for k, v in config.to_dict().items() if k not in unused_settings(config)}
@@ -109,15 +109,21 @@ def describe(run_dir: Path) -> dict:
     }
 
 
-def _config(data: dict) -> Config | None:
-    """The run's settings as config reads them (any format it reads), None if unreadable."""
-    settings = data.get("settings")
-    if not isinstance(settings, dict) or not settings:
-        return None
+def _config(path: Path) -> Config | None:
+    """The run's settings as every command reads them (load_config: schema, hash, values), None
+    if they cannot be read."""
     try:
-        return Config.from_run_settings(settings, data.get("format"))
-    except (TypeError, ValueError):
+        return load_config(path)[0]
+    except (OSError, ValueError):
         return None
+
+
+def _checked(path: Path, schema) -> dict:
+    """A file with a schema (folder_files) as a dict; {} if it is missing or not of that schema."""
+    try:
+        return folder_files.read(path, schema).model_dump(exclude_unset=True)
+    except (OSError, ValueError):
+        return {}
 
 
 def format_table(rows: list[dict]) -> str:
@@ -150,7 +156,7 @@ def _escaped(text: str) -> str:
 
 def _read(path: Path) -> dict:
     try:
-        data = rundir.read_json(path)
+        data = folder_files.read_json(path)
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import EPOCH_TAGS, TINY_TEXT, plugin_tags, saved_config, table_rows, tiny_model, values
-from word_predictor import monitoring, rundir
+from word_predictor import folder_files, monitoring, rundir
 from word_predictor.backend import keras
 from word_predictor.batches.windows import window_starts
 from word_predictor.monitoring.callbacks import EpochFigures, EpochScalars
@@ -63,7 +63,7 @@ def test_learning_rate_seconds_and_throughput(monitored_logdir):
 
 @pytest.mark.slow
 def test_batch_loss_every_log_every_steps(trained_run):
-    state = rundir.read_json(trained_run / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_STATE)
+    state = folder_files.read_json(trained_run / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_STATE)
     global_step = state["global_step"]
     steps = [step for step, _ in values(trained_run / "train", "batch_loss")]
     assert steps == list(range(5, global_step + 1, 5))  # --log-every 5, global steps from 1

@@ -19,7 +19,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from word_predictor import monitoring, rundir
+from word_predictor import folder_files, monitoring, rundir
 from word_predictor.text.vocabulary import Vocabulary
 
 pytestmark = pytest.mark.backend
@@ -100,7 +100,7 @@ def test_scalars_served_per_epoch(tensorboard, monitored_logdir):
     assert [step for _, step, _ in loss] == [step for _, step, _ in perplexity] == [0, 1]
     for (_, _, l), (_, _, p) in zip(loss, perplexity):
         assert p == pytest.approx(math.exp(l), rel=1e-5)
-    metrics = rundir.read_json(monitored_logdir / "gru" / rundir.METRICS_FILE)
+    metrics = folder_files.read_json(monitored_logdir / "gru" / rundir.METRICS_FILE)
     assert min(value for _, _, value in loss) == pytest.approx(metrics["best_validation_loss"], rel=1e-6)
     rate = scalars("gru/train", "epoch_learning_rate")
     assert [value for _, _, value in rate] == pytest.approx([0.01, 0.01])
@@ -128,7 +128,7 @@ def test_hparams_dashboard_sets_the_runs_side_by_side(tensorboard, monitored_log
     assert gru["cell"] == "gru" and gru["units"] == 8 and gru["bidirectional"] is False
     assert bi["cell"] == "simple_rnn" and bi["bidirectional"] is True and bi["one_hot"] is True
     for name, group in by_name.items():
-        test = rundir.read_json(monitored_logdir / name / rundir.METRICS_FILE)["test"]
+        test = folder_files.read_json(monitored_logdir / name / rundir.METRICS_FILE)["test"]
         served = {(m["name"]["group"], m["name"]["tag"]): m["value"] for m in group["metricValues"]}
         assert served[("test", "epoch_perplexity")] == pytest.approx(test["perplexity"], rel=1e-6)
         assert served[("test", "epoch_accuracy")] == pytest.approx(test["top1"], rel=1e-6)

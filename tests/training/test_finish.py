@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import TINY_TEXT, train_flags, write_corpus
-from word_predictor import rundir, train
+from word_predictor import folder_files, rundir, train
 from word_predictor.backend import keras
 from word_predictor.predictor.predictor import Predictor
 from word_predictor.scoring.evaluate import score_run
@@ -32,7 +32,7 @@ def test_the_test_figures_are_the_kept_models_after_a_worse_last_epoch(tmp_path,
     flags = train_flags(corpus, tmp_path / "logs", "--epochs", "3", "--patience", "3", "--run-name", "run", *context)
     assert train.main(flags, callbacks=[WorseLastEpoch(last=2)]) == 0
     run_dir = tmp_path / "logs" / "run"
-    metrics = rundir.read_json(run_dir / rundir.METRICS_FILE)
+    metrics = folder_files.read_json(run_dir / rundir.METRICS_FILE)
     assert metrics["best_epoch"] < metrics["epochs_completed"] == 3  # the views hold the worse weights
     expected = score_run(Predictor.from_run(rundir.load_run(run_dir)), rundir.read_test_split(run_dir))
     assert metrics["test"]["perplexity"] == pytest.approx(expected["perplexity"], rel=1e-6)

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from word_predictor import folder_files
+
 STORE_FORMAT = "word_predictor.token_store/1"
 DTYPE = np.dtype("<i4")
 _BLOCK_TOKENS = 1 << 22  # 16 MiB of ids per read or write when remapping or checking
@@ -42,17 +44,17 @@ def open_store(folder: Path, key: dict) -> tuple[np.memmap | np.ndarray, dict] |
     name = store_name(key)
     data, meta_path = Path(folder) / f"{name}.int32", Path(folder) / f"{name}.json"
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if not isinstance(meta, dict) or meta.get("format") != STORE_FORMAT or meta.get("key") != key:
+        checked = folder_files.read(meta_path, folder_files.StoreMeta)
+        if checked.format != STORE_FORMAT or checked.key != key:
             return None
-        length = meta["tokens"]
-        if not isinstance(length, int) or data.stat().st_size != length * DTYPE.itemsize:
+        length = checked.tokens
+        if data.stat().st_size != length * DTYPE.itemsize:
             return None
         with open(data, "rb") as stream:
-            if _checksum(stream.fileno(), length) != meta["crc32"]:
+            if _checksum(stream.fileno(), length) != checked.crc32:
                 return None
-        return _map(data, length), meta
-    except (OSError, ValueError, KeyError, TypeError):
+        return _map(data, length), checked.model_dump()
+    except (OSError, ValueError):  # folder_files says ValueError for a file not of its schema
         return None
 
 

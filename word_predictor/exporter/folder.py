@@ -69,8 +69,9 @@ def write_export(config, vocabulary, weights: dict, model_format: str, out: Path
     if not out.parent.is_dir():
         raise ExportError(f"the folder {out.parent} does not exist; create it or choose another --out")
     writer = writer or format_writer(model_format)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
+    temporary = None
+    try:  # the temporary folder too: a folder one cannot write in (/proc, a read-only disk) is one line
+        temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
         model_file, output, states = writer.write(config, weights, temporary, model)
         (temporary / VOCABULARY_FILE).write_text(vocabulary.to_json(), encoding="utf-8")
         manifest = manifest_for(
@@ -83,8 +84,9 @@ def write_export(config, vocabulary, weights: dict, model_format: str, out: Path
         os.chmod(temporary, 0o755)  # mkdtemp made it private; the folder is meant to be shared
         os.rename(temporary, out)
     except BaseException as error:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(temporary)
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(temporary)
         if isinstance(error, OSError):
             raise ExportError(f"cannot write {out}: {error.strerror or error}; nothing was written") from None
         if isinstance(error, ValueError):  # a format this backend cannot write

@@ -7,23 +7,24 @@
                                                    sizes, hashes, the run it came from
 
 NumPy and the standard library only: word_predictor.runtime reads it without Keras.
-Loading checks the format version and both hashes before anything is parsed.
+Loading checks the format version, the manifest against its schema and its own hash, and
+the files' hashes, before anything else is parsed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
-from word_predictor.config import Config
+from word_predictor import folder_files
+from word_predictor.config import Config, checked_settings
 from word_predictor.errors import UserError
 from word_predictor.text import UNKNOWN_TOKEN, Vocabulary, sha256_of
 
 MANIFEST_FILE = "manifest.json"
 VOCABULARY_FILE = "vocabulary.json"
 FORMAT_NAME = "word_predictor.export"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the manifest records a hash over itself (version 1 is still read)
 # What the graph's first output holds: unnormalised next-token scores, as the Keras
 # inference view gives them (a log-softmax of them gives the log-probabilities).
 OUTPUT_KIND = "logits"
@@ -42,7 +43,7 @@ def manifest_for(
     vocabulary_sha256: str, parameters: int, source: dict,
 ) -> dict:  # fmt: skip
     """The manifest of one export; `states` lists each state's input and output name and shape."""
-    return {
+    manifest = {
         "format": f"{FORMAT_NAME}/{FORMAT_VERSION}",
         "model_format": model_format,
         "model_file": model_file,
@@ -78,6 +79,8 @@ def manifest_for(
         "source_run": source,
         "settings": config.to_dict(),  # the run's whole config, so a Predictor reads text as the run did
     }
+    # What decides how the model is read is covered by a hash, as the files are.
+    return {**manifest, "manifest_sha256": folder_files.manifest_hash(manifest)}
 
 
 def _time_axis(config: Config, model_format: str):
@@ -88,10 +91,11 @@ def _time_axis(config: Config, model_format: str):
 
 
 def read_manifest(folder: Path) -> dict:
-    """The manifest of `folder`, its format checked; ExportError says why it cannot be read."""
+    """The manifest of `folder`, checked against its schema (folder_files.ExportManifest: types,
+    ranges, the parts that must agree) and its own hash; ExportError says why it cannot be used."""
     path = Path(folder) / MANIFEST_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = folder_files.read_json(path)
     except (OSError, ValueError) as error:
         raise ExportError(f"cannot read {path}: {error}") from None
     found = data.get("format") if isinstance(data, dict) else None
@@ -103,31 +107,40 @@ def read_manifest(folder: Path) -> dict:
             f"{folder} was exported by a newer word_predictor (format version {version}; this one reads "
             f"{FORMAT_VERSION}); upgrade word_predictor to use it"
         )
+    try:
+        folder_files.check_manifest_hash(data, int(version))  # first: an edit is named as one
+        folder_files.parse(data, folder_files.ExportManifest)
+    except ValueError as error:
+        raise ExportError(f"{path} cannot be used: {error}") from None
     return data
 
 
 def check_and_load(folder: Path) -> tuple[dict, Config, Vocabulary]:
     """The manifest, config and vocabulary of an exported folder, after checking that the
-    model file and the vocabulary are the ones it was exported with (their hashes)."""
+    model file and the vocabulary are the ones it was exported with (their hashes), and that
+    the settings and the vocabulary agree with what the manifest says of them."""
     folder = Path(folder)
     manifest = read_manifest(folder)
+    for key, file in (("model_sha256", manifest["model_file"]), ("vocabulary_sha256", manifest["vocabulary_file"])):
+        path = folder / file
+        if not path.exists():
+            raise ExportError(f"{path} is missing; export the run again")
+        if content_hash(path) != manifest[key]:
+            raise ExportError(
+                f"{path} is not the file this folder was exported with (its hash differs from "
+                f"{MANIFEST_FILE}); export the run again"
+            )
     try:
-        for key, file in (
-            ("model_sha256", manifest["model_file"]),
-            ("vocabulary_sha256", manifest["vocabulary_file"]),
-        ):
-            path = folder / file
-            if not path.exists():
-                raise ExportError(f"{path} is missing; export the run again")
-            if content_hash(path) != manifest[key]:
-                raise ExportError(
-                    f"{path} is not the file this folder was exported with (its hash differs from "
-                    f"{MANIFEST_FILE}); export the run again"
-                )
         vocabulary = Vocabulary.load(folder / manifest["vocabulary_file"])
-        config = Config.from_dict(manifest["settings"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise ExportError(f"cannot read the exported folder {folder}: {error}") from None
+    except (OSError, ValueError) as error:
+        raise ExportError(f"cannot read {folder / manifest['vocabulary_file']}: {error}") from None
+    try:
+        config = checked_settings(manifest["settings"])
+    except ValueError as error:
+        raise ExportError(f"{folder / MANIFEST_FILE} cannot be used: {error}") from None
+    if problem := vocabulary.mismatch(config):
+        raise ExportError(f"{folder / manifest['vocabulary_file']} is not the vocabulary of the model {MANIFEST_FILE} "
+                          f"describes ({problem}); export the run again")
     return manifest, config, vocabulary
 
 

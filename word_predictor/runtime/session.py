@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from word_predictor.exporter.manifest import ExportError, check_and_load
+from word_predictor.exporter.manifest import MANIFEST_FILE, ExportError, check_and_load
 from word_predictor.predictor import Predictor
 from word_predictor.scoring.reading import WindowReader, pair_counts
 
@@ -39,6 +39,9 @@ class OnnxStep:
         # spinning threads take the CPU from the ones with work (docs/benchmarks.md, "Export and the runtime")
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
+        # ONNX Runtime's own log (a red line on stderr for a failed call) says nothing the
+        # one-line error does not; only its fatal messages are left.
+        onnxruntime.set_default_logger_severity(4)
         try:
             self.session = onnxruntime.InferenceSession(
                 str(model_path), options, providers=["CPUExecutionProvider"]
@@ -121,8 +124,28 @@ def load(folder: Path, threads: int = 0) -> Predictor:
             "(python -m word_predictor.export --format onnx)"
         )
     engine = OnnxStep(Path(folder) / manifest["model_file"], manifest["states"], threads)
+    check_model(engine, manifest, len(vocabulary), Path(folder) / manifest["model_file"])
     if manifest["context"] == "window":
         reader = WindowReader(engine, config)
     else:
         reader = OnnxStreamReader(engine)
     return Predictor(reader, config, vocabulary)
+
+
+def check_model(engine: OnnxStep, manifest: dict, vocabulary_size: int, path: Path) -> None:
+    """The model's own inputs and outputs are those the manifest describes: the tokens and each
+    state in, the logits over the vocabulary and each state out (ExportError otherwise)."""
+    inputs = {node.name: node.shape for node in engine.session.get_inputs()}
+    outputs = {node.name: node.shape for node in engine.session.get_outputs()}
+    states = manifest["states"]
+    expected_inputs = ["tokens", *(spec["name"] for spec in states)]
+    if sorted(inputs) != sorted(expected_inputs) or not {"logits", *(spec["output"] for spec in states)} <= set(
+            outputs):  # fmt: skip
+        raise ExportError(f"{path} takes {', '.join(sorted(inputs))} and gives {', '.join(sorted(outputs))}, not "
+                          f"what {MANIFEST_FILE} describes ({', '.join(expected_inputs)}); export the run again")
+    sizes = [(outputs["logits"][-1], vocabulary_size, "scores")]
+    sizes += [(inputs[spec["name"]][-1], spec["shape"][-1], f"units in {spec['name']}") for spec in states]
+    for found, expected, what in sizes:
+        if isinstance(found, int) and found != expected:
+            raise ExportError(f"{path} gives {found} {what} where the vocabulary and {MANIFEST_FILE} say {expected}; "
+                              "it comes from another export: export the run again")

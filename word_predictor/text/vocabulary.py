@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from word_predictor import folder_files
 from word_predictor.text.tokenizer import Tokenizer, tokenizer_for
 
 # A multi-character symbol: it can never be a word of either word rule (both drop
@@ -21,8 +22,7 @@ UNKNOWN_TOKEN = "<unk>"
 UNKNOWN_ID = 0
 
 VOCABULARY_FORMAT = "word_predictor.vocabulary/2"
-_VOCABULARY_FORMAT_1 = "word_predictor.vocabulary/1"  # word level, ascii, version 1
-
+# (format 1, word level and ascii, is still read: folder_files.VocabularyFile)
 
 
 class _Ids(dict):
@@ -149,50 +149,35 @@ class Vocabulary:
 
     @classmethod
     def from_dict(cls, data) -> Vocabulary:
-        """A vocabulary from parsed JSON, checked as from_json checks it."""
-        if not isinstance(data, dict):
-            raise ValueError(f"a vocabulary is a JSON object, not {type(data).__name__}")
-        found = data.get("format")
-        if found == _VOCABULARY_FORMAT_1:
-            data = {**data, "level": "word", "normalisation": "ascii", "max_size": 0}
-        elif found != VOCABULARY_FORMAT:
-            raise ValueError(f"not a word_predictor vocabulary (format {found!r})")
-        missing = [key for key in _VOCABULARY_KEYS if key not in data]
-        if missing:
-            raise ValueError(f"the vocabulary lacks {', '.join(missing)}")
-        for key in ("level", "normalisation"):
-            _expect(isinstance(data[key], str), f"{key} is not a string")
-        for key in ("normalisation_version", "unknown_threshold", "max_size", "size"):
-            _expect(_is_count(data[key]), f"{key} is not a whole number >= 0")
-        tokens, counts = data["tokens"], data["counts"]
-        _expect(isinstance(tokens, list) and all(isinstance(t, str) for t in tokens),
-                "tokens are not strings")
-        _expect(isinstance(counts, list) and all(map(_is_count, counts)), "counts are not whole numbers >= 0")
-        _expect(data["size"] == len(tokens), f"size says {data['size']} but {len(tokens)} tokens are listed")
-        _expect(data.get("unknown_token", UNKNOWN_TOKEN) == UNKNOWN_TOKEN,
-                f"the unknown token is not {UNKNOWN_TOKEN}")
-        tokenizer_for(data["level"], data["normalisation"], data["normalisation_version"])  # a known one
+        """A vocabulary from parsed JSON, checked against its schema (folder_files.VocabularyFile)."""
+        try:
+            checked = folder_files.parse(data, folder_files.VocabularyFile)
+        except ValueError as error:
+            raise ValueError(f"not a usable vocabulary: {error}") from None
+        _expect(checked.unknown_token in (None, UNKNOWN_TOKEN), f"the unknown token is not {UNKNOWN_TOKEN}")
+        tokenizer_for(checked.level, checked.normalisation, checked.normalisation_version)  # a known one
         return cls(
-            tokens=tuple(tokens),
-            counts=tuple(counts),
-            unknown_threshold=data["unknown_threshold"],
-            level=data["level"],
-            normalisation=data["normalisation"],
-            normalisation_version=data["normalisation_version"],
-            max_size=data["max_size"],
+            tokens=tuple(checked.tokens),
+            counts=tuple(checked.counts),
+            unknown_threshold=checked.unknown_threshold,
+            level=checked.level,
+            normalisation=checked.normalisation,
+            normalisation_version=checked.normalisation_version,
+            max_size=checked.max_size,
         )
+
+    def mismatch(self, settings) -> str | None:
+        """What of a run's settings (a Config) this vocabulary does not fit, or None."""
+        for name, mine, theirs in (("level", self.level, settings.level),
+                                   ("normalisation", self.normalisation, settings.normalisation),
+                                   ("size", len(self), settings.vocabulary_size)):  # fmt: skip
+            if mine != theirs:
+                return f"the vocabulary's {name} is {mine!r} where the settings say {theirs!r}"
+        return None
 
     @classmethod
     def load(cls, path: Path) -> Vocabulary:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
-
-
-_VOCABULARY_KEYS = ("level", "normalisation", "normalisation_version", "unknown_threshold", "max_size",
-                    "size", "tokens", "counts")  # fmt: skip
-
-
-def _is_count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _expect(condition: bool, problem: str) -> None:

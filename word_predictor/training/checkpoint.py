@@ -12,7 +12,7 @@ import math
 import time
 from pathlib import Path
 
-from word_predictor import rundir
+from word_predictor import folder_files, rundir
 from word_predictor.backend import keras
 from word_predictor.model.build import copy_weights
 from word_predictor.training import distribute
@@ -134,5 +134,31 @@ def _plain(value):
 
 
 def read_state(run_dir: Path) -> dict:
+    """checkpoint/state.json checked (folder_files.CheckpointState), {} before the first epoch
+    ended; a damaged or edited one is one line naming it (rundir.RunError)."""
     path = Path(run_dir) / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_STATE
-    return rundir.read_json(path) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    checked = rundir.read_checked(path, lambda path: folder_files.read(path, folder_files.CheckpointState),
+                                  "the resume checkpoint's state")  # fmt: skip
+    return checked.model_dump(exclude_unset=True)
+
+
+def check_settings_unchanged(run_dir: Path, state: dict) -> None:
+    """Refuse a resume whose config.json no longer holds the settings the run began with.
+
+    Every setting is refused, the learning rate too rather than applied: the optimiser's saved
+    state and the epochs already logged belong to the old rate, and a run's config.json must
+    describe all of its epochs. A different setting is a new run."""
+    recorded = state.get("settings")
+    if recorded is None:  # no epoch completed (or an older run): load_config's hash still checks it
+        return
+    path = run_dir / rundir.CONFIG_FILE
+    config_file = rundir.read_checked(path, lambda path: folder_files.read(path, folder_files.ConfigFile),
+                                      "the settings")  # fmt: skip
+    changed = config_file.changed_from(recorded)
+    if changed:
+        raise rundir.RunError(
+            f"{path} was changed since run {run_dir} began ({'; '.join(changed)}); a resume continues with the "
+            "settings it began with: restore them, or train a new run with the new ones"
+        )

@@ -30,7 +30,7 @@ from word_predictor.predictor.predictor import Predictor
 from word_predictor.text.vocabulary import Vocabulary, sha256_of
 from word_predictor.training import distribute
 from word_predictor.training.callbacks import TrainingCallbacks
-from word_predictor.training.checkpoint import read_state
+from word_predictor.training.checkpoint import check_settings_unchanged, read_state
 from word_predictor.training.distribute import SINGLE, Parallel
 from word_predictor.training.finish import finish
 from word_predictor.training.memory import check_memory, out_of_memory_said
@@ -88,7 +88,9 @@ def train_new(
                               files=corpus.files, versions=_versions())  # fmt: skip
             rundir.write_atomic(run_dir / rundir.CONFIG_FILE, config_json(config, **provenance))
         _write_test_split(run_dir, corpus)
-        _fit(run_dir, config, corpus, command_line, {}, None, steps_per_epoch, callbacks, parallel)
+        # The settings ride in the resume checkpoint too, so a resume names any changed since.
+        _fit(run_dir, config, corpus, command_line, {"settings": config.to_dict()}, None, steps_per_epoch,
+             callbacks, parallel)  # fmt: skip
     return run_dir
 
 
@@ -96,8 +98,10 @@ def resume(
     run_dir: Path, use_cache: bool = True, callbacks: Sequence[keras.callbacks.Callback] = (),
     parallel: Parallel = SINGLE,
 ) -> Path:
-    """Continue an interrupted run from its last completed epoch, with its own settings
-    (every process of a run on several reads the run folder; process 0 alone writes it)."""
+    """Continue an interrupted run from its last completed epoch, with its own settings: one
+    changed in config.json since, the learning rate included, is refused by name
+    (checkpoint.check_settings_unchanged). Every process of a run on several reads the run
+    folder; process 0 alone writes it."""
     if not run_dir.exists():
         raise rundir.RunSettingError("{path} does not exist; pass the run folder to continue, e.g. {resume} logs/RUN",
                                      path=run_dir)
@@ -106,6 +110,8 @@ def resume(
     if rundir.is_complete(run_dir):
         raise rundir.RunError(f"run {run_dir} is already complete; start a new run instead")
     with rundir.locked(run_dir) if parallel.writes else contextlib.nullcontext(), _resumable(run_dir):
+        state = read_state(run_dir)  # a damaged one is one line, before anything is read
+        check_settings_unchanged(run_dir, state)
         config, provenance = rundir.read_checked(run_dir / rundir.CONFIG_FILE, load_config, "the settings")
         rundir.check_vocabulary_file(run_dir, provenance)
         distribute.check_resumable(parallel, config)
@@ -118,7 +124,6 @@ def resume(
             raise rundir.RunError(f"the corpus changed since run {run_dir} started, so it cannot be resumed")
         if parallel.writes:
             _write_test_split(run_dir, corpus)  # an interruption may have come before it was written
-        state = read_state(run_dir)
         model = None
         if state:
             with distribute.scope(parallel):  # laid out on the devices, as a new model would be
