@@ -7,6 +7,7 @@ short read or epoch says nothing and a log never fills with carriage returns."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from typing import TextIO
 
@@ -38,7 +39,12 @@ class Display(tqdm):
                  leave: bool = True, clock=None, **tqdm_arguments):  # fmt: skip
         self.terminal = stream.isatty() if terminal is None else terminal
         self.keep_last = leave
-        if not self.terminal:
+        if self.terminal:
+            # The size as Python reads it, with its fallback (80 x 24): a terminal that reports
+            # 0 x 0 (a bare pseudo-terminal) would otherwise make tqdm draw nothing.
+            columns, rows = shutil.get_terminal_size()
+            tqdm_arguments.update(ncols=columns, nrows=rows)
+        else:
             tqdm_arguments.update(bar_format=line_format, delay=interval)
         super().__init__(total=total, file=stream, leave=leave and self.terminal, miniters=1, dynamic_ncols=False,
                          mininterval=TERMINAL_INTERVAL if self.terminal else interval, **tqdm_arguments)  # fmt: skip
