@@ -77,7 +77,8 @@ def test_on_a_terminal_one_line_redrawn_then_replaced_by_the_epoch_line(monkeypa
     text = stream.getvalue()
     assert text.count("\n") == 1 and text.count("\r") >= 11  # drawn at the start and after each second
     drawn = re.search(r"\rEpoch 1/3:  10%\|(#* *)\| 10/100 \[00:10<01:30, +1\.00step/s, loss: 3\]", text)
-    assert drawn and len(drawn[0]) == 1 + 80 and drawn[1].count("#") == len(drawn[1]) // 10  # the terminal's width
+    # as wide as the terminal, a tenth of the bar filled
+    assert drawn and len(drawn[0]) == 1 + 80 and drawn[1].count("#") == len(drawn[1]) // 10
     assert text.endswith("\rEpoch 1/3 - loss: 3\n")  # the bar cleared, then the epoch's line
 
 
