@@ -236,8 +236,8 @@ def help_beside_each_flag(parser: argparse.ArgumentParser, printed: str) -> dict
             flag = None
     result = {}
     for action in parser._actions:
-        if isinstance(action, argparse._HelpAction):
-            continue
+        if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:
+            continue  # a flag left out of --help on purpose (an old name)
         name = action.option_strings[0] if action.option_strings else (action.metavar or action.dest)
         wanted = (action.help or "") % {**vars(action), "prog": parser.prog}
         result[name] = ("".join(wanted.split()), "".join(entries.get(name, "").split()))

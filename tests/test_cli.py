@@ -50,8 +50,8 @@ def test_every_flag_has_help_that_states_its_real_default(command):
 
     parser = importlib.import_module(f"word_predictor.{command}").build_parser()
     for action in parser._actions:
-        if isinstance(action, argparse._HelpAction):
-            continue
+        if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:
+            continue  # a flag left out of --help on purpose (an old name)
         name = action.option_strings[0] if action.option_strings else action.dest
         shown = (action.help or "") % {**vars(action), "prog": parser.prog}
         assert len(shown) > 15, f"{command} {name} has no help"
@@ -68,3 +68,16 @@ def test_every_flag_has_help_that_states_its_real_default(command):
     printed = " ".join(parser.format_help().split())
     for wrong in ("(default: None)", "(default: False)", "(default: [])"):
         assert wrong not in printed, f"{command} --help shows {wrong}"
+
+
+def test_an_old_flag_name_still_reads_with_a_note_and_stays_out_of_help(capsys):
+    parser = cli.Parser(prog="command")
+    parser.add_argument("--window-size", type=cli.positive_int, default=5, help="words per window")
+    parser.add_argument("--chunk-size", dest="window_size", type=cli.positive_int, action=cli.OldName,
+                        new_name="--window-size")
+    assert parser.parse_args([]).window_size == 5 and capsys.readouterr().err == ""
+    assert parser.parse_args(["--chunk-size", "7"]).window_size == 7
+    assert capsys.readouterr().err == "warning: --chunk-size is an old name of --window-size; use --window-size\n"
+    assert "--chunk-size" not in parser.format_help()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--chunk-size", "0"])  # checked as the new name is

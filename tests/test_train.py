@@ -30,6 +30,13 @@ def test_help_documents_every_flag(capsys):
         assert help_text and help_text in printed, f"{flag}: its help is not printed beside it"
 
 
+
+def test_the_old_chunk_size_flag_sets_the_window_size_out_of_help(capsys):
+    parser = train.build_parser()
+    assert parser.parse_args(["--chunk-size", "7"]).window_size == 7
+    assert "--chunk-size is an old name of --window-size" in capsys.readouterr().err
+    assert "--chunk-size" not in parser.format_help()
+
 def test_unknown_cell_fails_before_reading_data(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_:
         train.main(["--cell", "transformer", "--corpus", str(tmp_path / "missing")])

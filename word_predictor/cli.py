@@ -34,6 +34,19 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+class OldName(argparse.Action):
+    """A flag's former name, left out of --help: still read, with a one-line note of the
+    name to use (`add_argument("--old", dest=..., action=OldName, new_name="--new")`)."""
+
+    def __init__(self, option_strings, dest, new_name: str, **kwargs):
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+        self.new_name = new_name
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        warn(f"{option_string} is an old name of {self.new_name}; use {self.new_name}")
+        setattr(namespace, self.dest, values)
+
+
 def _number(text: str, convert, what: str):
     try:
         value = convert(text)

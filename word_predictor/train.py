@@ -120,8 +120,11 @@ def _context_arguments(context) -> None:
                          help="'window': the model reads the last --window-size words; 'full': it reads the "
                               "running text in lanes, its state carried from chunk to chunk (unbounded context) "
                               f"(default: {d.context} for words, {c.context} for characters)")
-    context.add_argument("--window-size", "--chunk-size", type=cli.positive_int, default=d.window_size,
+    context.add_argument("--window-size", type=cli.positive_int, default=d.window_size,
                          help="words per window (--context window) (default: %(default)s)")
+    # Its old name, read still: a "chunk" is --bptt's (tokens per chunk), not a window.
+    context.add_argument("--chunk-size", dest="window_size", type=cli.positive_int, action=cli.OldName,
+                         new_name="--window-size")
     context.add_argument("--bptt", type=cli.positive_int,
                          help="tokens per chunk, the steps gradients flow back through (--context full) "
                               f"(default: {d.bptt} words, {c.bptt} characters)")

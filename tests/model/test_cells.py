@@ -100,3 +100,49 @@ def test_the_model_uses_them_and_saves_and_loads_them(cell, tmp_path):
     ids = np.arange(12, dtype="int32").reshape(2, 6) % VOCABULARY
     assert type(loaded.get_layer(recurrent[0].name)) is type(recurrent[0])
     np.testing.assert_allclose(np.asarray(loaded(ids)), np.asarray(model(ids)), rtol=1e-6, atol=1e-6)
+
+
+# The time loop the layers above run is Keras' private keras.src.backend.rnn: Keras 3.15
+# exports no public name for it (keras.ops has scan, not rnn), and keras.layers.RNN runs it
+# too. These two tests pin what the layers rely on, so that a Keras upgrade that changes it
+# fails here by name instead of changing the layers' results quietly.
+RNN_ARGUMENTS = ("step_function", "inputs", "initial_states", "go_backwards", "unroll", "input_length",
+                 "return_all_outputs")  # fmt: skip
+
+
+@pytest.mark.backend
+def test_keras_private_time_loop_takes_the_arguments_the_layers_pass():
+    import inspect
+
+    parameters = list(inspect.signature(cells.backend_rnn).parameters)
+    assert parameters[:3] == list(RNN_ARGUMENTS[:3])  # passed by position
+    assert set(RNN_ARGUMENTS) <= set(parameters), parameters  # the rest by name
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("unroll", [False, True])
+@pytest.mark.parametrize("all_outputs", [False, True])
+def test_keras_private_time_loop_gives_what_a_plain_loop_gives(go_backwards, unroll, all_outputs):
+    """(last output, outputs, states) as a NumPy loop over the steps gives them: the outputs
+    in the order the steps ran, or only the last (batch, 1, units) without all_outputs."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(BATCH, TIME, UNITS)).astype("float32")
+    start = rng.normal(size=(BATCH, UNITS)).astype("float32")
+    recurrent = rng.normal(scale=0.5, size=(UNITS, UNITS)).astype("float32")
+
+    def step(inputs, states):  # (batch, units), [(batch, units)] -> (batch, units), [state]
+        h = ops.tanh(inputs + ops.matmul(states[0], recurrent))
+        return h, [h]
+
+    last, outputs, states = cells.backend_rnn(step, x, [start], go_backwards=go_backwards, unroll=unroll,
+                                              input_length=TIME, return_all_outputs=all_outputs)  # fmt: skip
+    h, expected = start, []
+    for t in (range(TIME - 1, -1, -1) if go_backwards else range(TIME)):
+        h = np.tanh(x[:, t] + h @ recurrent)
+        expected.append(h)
+    expected = np.stack(expected, axis=1) if all_outputs else h[:, None]
+    np.testing.assert_allclose(np.asarray(last), h, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(outputs), expected, rtol=1e-5, atol=1e-5)
+    assert len(states) == 1
+    np.testing.assert_allclose(np.asarray(states[0]), h, rtol=1e-5, atol=1e-5)

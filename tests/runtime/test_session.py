@@ -32,12 +32,12 @@ FULL_KINDS = {
 @pytest.mark.parametrize("kind", FULL_KINDS)
 def test_a_token_at_a_time_with_the_state_carried_equals_one_full_call(kind, tmp_path):
     predictor = load(make_folder(tmp_path / "exported", **FULL_KINDS[kind]))
-    engine = predictor.reader.engine
+    model = predictor.reader.model
     ids = real_split(predictor.vocabulary, 40).ids[None]  # (1, 40)
-    whole, whole_state = engine.step(ids, engine.zero_state(1))  # (1, 40, vocabulary)
-    state, steps = engine.zero_state(1), []
+    whole, whole_state = model.step(ids, model.zero_state(1))  # (1, 40, vocabulary)
+    state, steps = model.zero_state(1), []
     for position in range(ids.shape[1]):
-        logits, state = engine.step(ids[:, position : position + 1], state)
+        logits, state = model.step(ids[:, position : position + 1], state)
         steps.append(logits[:, 0])
     assert np.abs(np.stack(steps, axis=1) - whole).max() < 1e-5
     assert all(np.abs(a - b).max() < 1e-5 for a, b in zip(state, whole_state))
@@ -51,12 +51,12 @@ def test_a_token_at_a_time_with_the_state_carried_equals_one_full_call(kind, tmp
 def test_scored_covers_each_target_once_from_all_the_text_before_it(tmp_path):
     predictor = load(make_folder(tmp_path / "exported", context="full"))
     split = real_split(predictor.vocabulary, 300)
-    engine = predictor.reader.engine
+    model = predictor.reader.model
     pieces = list(predictor.reader.scored(split, batch_size=64))  # chunks shorter than a segment
     targets = np.concatenate([t for _, t in pieces])
     assert targets.size == 298  # every token but each segment's first
     second = split.ids[150:300][None]
-    whole, _ = engine.step(second, engine.zero_state(1))
+    whole, _ = model.step(second, model.zero_state(1))
     assert np.abs(np.concatenate([logits for logits, _ in pieces])[149:] - whole[0, :-1]).max() < 1e-5
 
 
@@ -161,5 +161,5 @@ def test_without_onnxruntime_the_runtime_names_the_install(tmp_path, monkeypatch
 
 def test_the_session_s_idle_threads_sleep_rather_than_spin(tmp_path):
     """On cores shared with other work, spinning threads take the CPU from the ones with work."""
-    session = load(make_folder(tmp_path / "exported", context="full")).reader.engine.session
+    session = load(make_folder(tmp_path / "exported", context="full")).reader.model.session
     assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"

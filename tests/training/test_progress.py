@@ -1,12 +1,12 @@
-"""The training progress lines: concise epoch figures, and a line at most every interval without a terminal."""
+"""The progress display (tqdm): concise epoch figures, the corpus read in bytes, redrawn in
+place on a terminal and a plain line at most every interval anywhere else."""
 
 from __future__ import annotations
 
 import io
 import re
 
-from word_predictor.training.progress import EpochProgress, figure
-from word_predictor.training.progress import ProgressBar
+from word_predictor.training.progress import EpochProgress, ProgressBar, figure
 
 
 class Clock:
@@ -17,11 +17,16 @@ class Clock:
         return self.now
 
 
-def progress(terminal: bool, interval: float = 30.0):
-    stream, clock = io.StringIO(), Clock()
-    callback = EpochProgress(stream, interval=interval, terminal=terminal, clock=clock)
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def progress(stream, interval: float = 30.0):
+    clock = Clock()
+    callback = EpochProgress(stream, interval=interval, clock=clock)
     callback.set_params({"epochs": 3, "steps": 100})
-    return callback, stream, clock
+    return callback, clock
 
 
 def test_figures_have_four_significant_digits():
@@ -31,7 +36,8 @@ def test_figures_have_four_significant_digits():
 
 
 def test_without_a_terminal_a_line_at_most_every_interval_then_a_short_epoch_line():
-    callback, stream, clock = progress(terminal=False)
+    stream = io.StringIO()
+    callback, clock = progress(stream)
     callback.on_epoch_begin(1)
     for batch in range(100):
         clock.now += 1.0  # a second per step: lines at 30, 60 and 90 s
@@ -39,38 +45,45 @@ def test_without_a_terminal_a_line_at_most_every_interval_then_a_short_epoch_lin
     callback.on_epoch_end(1, {"loss": 4.5, "val_loss": 4.25, "learning_rate": 0.0024999999441206455,
                               "seconds": 100.0, "targets_per_second": 12345.678})  # fmt: skip
     lines = stream.getvalue().splitlines()
-    assert [line.split(" - ")[0] for line in lines[:-1]] == [f"Epoch 2/3: step {n}/100" for n in (30, 60, 90)]
-    assert lines[0] == "Epoch 2/3: step 30/100 - loss: 4.71 (30 s, 70 s left)"
+    assert [line.split(",")[0] for line in lines[:-1]] == [f"Epoch 2/3: step {n}/100" for n in (30, 60, 90)]
+    assert lines[0] == "Epoch 2/3: step 30/100, loss: 4.71 (00:30 elapsed, 01:10 left)"
     assert lines[-1] == ("Epoch 2/3 - loss: 4.5 - val_loss: 4.25 - learning_rate: 0.0025 - seconds: 100 - "
                          "targets_per_second: 12346")  # fmt: skip
     # What benchmarks/full_context.py and quality.py read from it.
     assert re.findall(r"targets_per_second: ([0-9.]+)", lines[-1]) == ["12346"]
-    assert all(len(line) < 200 for line in lines)
+    assert "\r" not in stream.getvalue()
 
 
-def test_on_a_terminal_one_line_redrawn_then_ended_by_the_epoch_line():
-    callback, stream, clock = progress(terminal=True)
+def test_a_short_epoch_without_a_terminal_prints_its_figures_alone():
+    stream = io.StringIO()
+    callback, clock = progress(stream)
+    callback.on_epoch_begin(0)
+    for batch in range(100):
+        clock.now += 0.1
+        callback.on_train_batch_end(batch, {"loss": 3.0})
+    callback.on_epoch_end(0, {"loss": 3.0})
+    assert stream.getvalue() == "Epoch 1/3 - loss: 3\n"
+
+
+def test_on_a_terminal_one_line_redrawn_then_replaced_by_the_epoch_line(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")  # the width Python reads a terminal's size from first
+    stream = Terminal()
+    callback, clock = progress(stream)
     callback.on_epoch_begin(0)
     for batch in range(10):
         clock.now += 1.0
         callback.on_train_batch_end(batch, {"loss": 3.0})
     callback.on_epoch_end(0, {"loss": 3.0})
     text = stream.getvalue()
-    assert text.count("\n") == 1 and text.count("\r") == 11
-    assert "Epoch 1/3 [##......................] 10/100 - loss: 3" in text
-    assert text.endswith("\r\033[KEpoch 1/3 - loss: 3\n")
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
+    assert text.count("\n") == 1 and text.count("\r") >= 11  # drawn at the start and after each second
+    drawn = re.search(r"\rEpoch 1/3:  10%\|(#* *)\| 10/100 \[00:10<01:30, +1\.00step/s, loss: 3\]", text)
+    # as wide as the terminal, a tenth of the bar filled
+    assert drawn and len(drawn[0]) == 1 + 80 and drawn[1].count("#") == len(drawn[1]) // 10
+    assert text.endswith("\rEpoch 1/3 - loss: 3\n")  # the bar cleared, then the epoch's line
 
 
 def test_progress_bar_writes_a_plain_line_at_most_every_interval():
-    stream, clock = io.StringIO(), FakeClock()
+    stream, clock = io.StringIO(), Clock()
     bar = ProgressBar(stream, interval=30, clock=clock)
     bar.start("counting", 100_000_000)
     for _ in range(10):
@@ -79,22 +92,20 @@ def test_progress_bar_writes_a_plain_line_at_most_every_interval():
     bar.finish()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 4  # at 30, 60 and 90 s, and when done
-    assert lines[0] == "counting: 15.0 of 100.0 MB, 0.5 MB/s, 2:50 left"
+    assert lines[0] == "counting: 15.0MB of 100MB, 500kB/s, 02:50 left"
+    assert lines[-1].startswith("counting: 50.0MB of 100MB, 500kB/s")
     assert "\r" not in stream.getvalue()
     quiet = io.StringIO()
-    short = ProgressBar(quiet, interval=30, clock=FakeClock())
+    short = ProgressBar(quiet, interval=30, clock=Clock())
     short.start("counting", 10)
     short.advance(10)
     short.finish()
     assert quiet.getvalue() == ""  # a short read says nothing
 
 
-def test_progress_bar_redraws_in_place_on_a_terminal():
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
-    stream, clock = Terminal(), FakeClock()
+def test_progress_bar_redraws_in_place_on_a_terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    stream, clock = Terminal(), Clock()
     bar = ProgressBar(stream, clock=clock)
     bar.start("encoding", 4_000_000)
     for _ in range(4):
@@ -102,6 +113,6 @@ def test_progress_bar_redraws_in_place_on_a_terminal():
         bar.advance(1_000_000)
     bar.finish()
     drawn = stream.getvalue()
-    assert drawn.count("\r") == 5 and drawn.endswith("\n")
-    assert "encoding: [########################] 4.0 of 4.0 MB, 1.0 MB/s, 0:00 left" in drawn
-
+    # drawn at the start, after each second and once when done; one line in all
+    assert drawn.count("\r") == 6 and drawn.endswith("\n") and drawn.count("\n") == 1
+    assert re.search(r"\rencoding: 100%\|#+\| 4\.00M/4\.00M \[00:04<00:00, 1\.00MB/s\]", drawn)

@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from word_predictor.corpus.allocator import fix_large_block_threshold, return_freed_memory
 from word_predictor.corpus.counting import COUNT_LIMIT, CountTable
 from word_predictor.corpus.files import (
     READ_SIZE,
@@ -25,8 +26,6 @@ from word_predictor.corpus.store import StoreWriter, TokenLists, open_store
 from word_predictor.corpus.workers import (
     _encode_piece,
     _encode_piece_in_worker,
-    _fix_large_block_threshold,
-    _return_freed_memory,
     _in_order,
     _read_piece,
     _workers_for,
@@ -77,7 +76,7 @@ def build_corpus(
     names = [str(f) for f in files]
     if cache_dir is not None and (cached := _cached_corpus(cache_dir, key, names, block_size, min_tokens, tokenizer)):
         return cached
-    _fix_large_block_threshold()  # before the workers fork: they inherit it
+    fix_large_block_threshold()  # before the workers fork: they inherit it
     pieces = plan_pieces(files, [s.st_size for s in stats], piece_size)
     total_bytes = sum(s.st_size for s in stats)
     writer = _open_writer(cache_dir, key)
@@ -104,7 +103,7 @@ def build_corpus(
         # Pass 3: candidate ids -> vocabulary ids, checksum, rename into place.
         meta = {"file_tokens": file_tokens.astype(np.int64).tolist(), "block": block, "vocabulary": vocabulary.to_dict()}
         ids = writer.finish(vocabulary.encode(candidates.tokens), meta)
-    _return_freed_memory()
+    return_freed_memory()
     return _corpus(ids, vocabulary, n_tokens, block, validation_fraction, test_fraction, names)
 
 

@@ -20,7 +20,9 @@ from __future__ import annotations
 from word_predictor.backend import keras
 
 layers, ops = keras.layers, keras.ops
-backend_rnn = keras.src.backend.rnn  # the time loop keras.layers.RNN runs (Keras has no public name for it)
+# The time loop keras.layers.RNN runs. Keras exports no public name for it, so what the layers
+# rely on is pinned by tests/model/test_cells.py (a Keras upgrade that changes it fails there).
+backend_rnn = keras.src.backend.rnn
 
 
 class InputsProjectedFirst(layers.RNN):

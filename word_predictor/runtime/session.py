@@ -71,25 +71,25 @@ class OnnxStep:
 class OnnxStreamReader:
     """A full-context folder's reader: the whole context read, the state carried by the caller."""
 
-    def __init__(self, engine: OnnxStep, chunk: int = 256):
-        self.engine = engine
+    def __init__(self, model: OnnxStep, chunk: int = 256):
+        self.model = model  # the exported step graph (the server's "engine" is the kind of folder, not this)
         self.chunk = chunk  # tokens per call when reading a long context
 
     def read(self, tokens: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """(batch, time) tokens in chunks -> (logits of the last position (batch, vocabulary), state)."""
         for begin in range(0, tokens.shape[1], self.chunk):
-            logits, state = self.engine.step(tokens[:, begin : begin + self.chunk], state)
+            logits, state = self.model.step(tokens[:, begin : begin + self.chunk], state)
         return logits[:, -1], state
 
     def start(self, contexts: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Non-empty contexts of ids -> (logits (batch, vocabulary), state); contexts of one
         length are read together."""
         lengths = np.array([c.size for c in contexts])
-        state = self.engine.zero_state(len(contexts))
+        state = self.model.zero_state(len(contexts))
         result = None
         for length in np.unique(lengths):
             rows = np.flatnonzero(lengths == length)
-            logits, part = self.read(np.stack([contexts[i] for i in rows]), self.engine.zero_state(len(rows)))
+            logits, part = self.read(np.stack([contexts[i] for i in rows]), self.model.zero_state(len(rows)))
             if result is None:
                 result = np.empty((len(contexts), logits.shape[-1]), np.float32)
             result[rows] = logits
@@ -98,7 +98,7 @@ class OnnxStreamReader:
         return result, state
 
     def advance(self, state: list[np.ndarray], next_ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        logits, state = self.engine.step(np.asarray(next_ids, np.int32).reshape(-1, 1), state)
+        logits, state = self.model.step(np.asarray(next_ids, np.int32).reshape(-1, 1), state)
         return logits[:, -1], state
 
     def scored(self, split, batch_size: int = 1024):
@@ -107,11 +107,11 @@ class OnnxStreamReader:
         read from a zero state in chunks of `batch_size` tokens (the figures of the Keras
         reader, which runs segments side by side, are those of this single-lane pass)."""
         for (start, _), pairs in zip(np.asarray(split.bounds, np.int64).reshape(-1, 2), pair_counts(split)):
-            state = self.engine.zero_state(1)
+            state = self.model.zero_state(1)
             for begin in range(0, int(pairs), batch_size):
                 end = min(begin + batch_size, int(pairs))
                 tokens = split.ids[start + begin : start + end][None]  # (1, time)
-                logits, state = self.engine.step(tokens, state)
+                logits, state = self.model.step(tokens, state)
                 yield logits[0], split.ids[start + begin + 1 : start + end + 1]
 
 
@@ -123,20 +123,20 @@ def load(folder: Path, threads: int = 0) -> Predictor:
             f"{folder} holds a {manifest.get('model_format')} export; the runtime reads ONNX exports "
             "(python -m word_predictor.export --format onnx)"
         )
-    engine = OnnxStep(Path(folder) / manifest["model_file"], manifest["states"], threads)
-    check_model(engine, manifest, len(vocabulary), Path(folder) / manifest["model_file"])
+    model = OnnxStep(Path(folder) / manifest["model_file"], manifest["states"], threads)
+    check_model(model, manifest, len(vocabulary), Path(folder) / manifest["model_file"])
     if manifest["context"] == "window":
-        reader = WindowReader(engine, config)
+        reader = WindowReader(model, config)
     else:
-        reader = OnnxStreamReader(engine)
+        reader = OnnxStreamReader(model)
     return Predictor(reader, config, vocabulary)
 
 
-def check_model(engine: OnnxStep, manifest: dict, vocabulary_size: int, path: Path) -> None:
+def check_model(model: OnnxStep, manifest: dict, vocabulary_size: int, path: Path) -> None:
     """The model's own inputs and outputs are those the manifest describes: the tokens and each
     state in, the logits over the vocabulary and each state out (ExportError otherwise)."""
-    inputs = {node.name: node.shape for node in engine.session.get_inputs()}
-    outputs = {node.name: node.shape for node in engine.session.get_outputs()}
+    inputs = {node.name: node.shape for node in model.session.get_inputs()}
+    outputs = {node.name: node.shape for node in model.session.get_outputs()}
     states = manifest["states"]
     expected_inputs = ["tokens", *(spec["name"] for spec in states)]
     if sorted(inputs) != sorted(expected_inputs) or not {"logits", *(spec["output"] for spec in states)} <= set(

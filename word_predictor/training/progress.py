@@ -1,19 +1,24 @@
-"""What training shows on the terminal: the corpus read's progress bar and one line per epoch."""
+"""What training shows on the terminal: the corpus read's progress and one line per epoch,
+both drawn by tqdm.
+
+On a terminal tqdm redraws one line in place. Anywhere else (a log file, CI) the same
+display writes a line of its own at most every `interval` seconds and none before, so a
+short read or epoch says nothing and a log never fills with carriage returns."""
 
 from __future__ import annotations
 
-import math
+import shutil
 import sys
-import time
 from typing import TextIO
+
+from tqdm import tqdm
 
 from word_predictor.backend import keras
 
 # Figures shown at an epoch's end, in this order, when the logs hold them.
 EPOCH_FIGURES = ("loss", "perplexity", "accuracy", "val_loss", "val_perplexity", "val_accuracy", "learning_rate",
                  "seconds")  # fmt: skip
-_BAR_WIDTH = 24
-_TERMINAL_INTERVAL = 0.2  # seconds between redraws of the bar
+TERMINAL_INTERVAL = 0.2  # seconds between redraws on a terminal
 
 
 def figure(value: float) -> str:
@@ -21,147 +26,111 @@ def figure(value: float) -> str:
     return f"{value:.4g}"
 
 
-class ProgressLine:
-    """The one progress renderer: a line on `stream`, redrawn in place on a terminal (at
-    most every 0.2 s), else written whole at most every `interval` seconds."""
+class Display(tqdm):
+    """tqdm on `stream`: redrawn in place on a terminal (`terminal`: None asks the stream),
+    else a plain line at most every `interval` seconds, the first after `interval` seconds.
+    `line_format`: tqdm's bar_format for those plain lines. `leave`: keep the last state
+    when closed (else a terminal's line is cleared, and no last line is written).
+    `clock`: seconds, for tests (tqdm's own clock otherwise)."""
 
-    def __init__(self, stream: TextIO, interval: float, terminal: bool | None = None, clock=time.monotonic):
-        self.stream = stream
-        self.terminal = self.stream.isatty() if terminal is None else terminal
-        self.interval = _TERMINAL_INTERVAL if self.terminal else interval
-        self.clock = clock
-        self.shown = self.clock()
-        self.lines = 0  # lines drawn since the last restart
-        self.open = False  # a line drawn on the terminal, not yet ended by a newline
+    monitor_interval = 0  # no monitor thread: every update checks the time itself (miniters=1)
 
-    def restart(self) -> None:
-        self.shown, self.lines = self.clock(), 0
+    def __init__(self, total, *, stream: TextIO, interval: float, line_format: str, terminal: bool | None = None,
+                 leave: bool = True, clock=None, **tqdm_arguments):  # fmt: skip
+        self.terminal = stream.isatty() if terminal is None else terminal
+        self.keep_last = leave
+        if self.terminal:
+            # The size as Python reads it, with its fallback (80 x 24): a terminal that reports
+            # 0 x 0 (a bare pseudo-terminal) would otherwise make tqdm draw nothing.
+            columns, rows = shutil.get_terminal_size()
+            tqdm_arguments.update(ncols=columns, nrows=rows)
+        else:
+            tqdm_arguments.update(bar_format=line_format, delay=interval)
+        super().__init__(total=total, file=stream, leave=leave and self.terminal, miniters=1, dynamic_ncols=False,
+                         mininterval=TERMINAL_INTERVAL if self.terminal else interval, **tqdm_arguments)  # fmt: skip
+        if clock is not None:
+            self._time = clock  # tqdm reads its clock through this attribute; its own tests set it so too
+            self.start_t = self.last_print_t = clock()
 
-    def due(self) -> bool:
-        return self.clock() - self.shown >= self.interval
+    def display(self, msg=None, pos=None):
+        if self.terminal:
+            return super().display(msg, pos)
+        text = str(self) if msg is None else msg
+        if text:  # tqdm clears a line with an empty message: nothing to clear in a log
+            self.fp.write(text + "\n")
+            self.fp.flush()
+        return False
 
-    def draw(self, text: str) -> None:
-        """Show `text` as the current progress: in place on a terminal, else as a line of its own."""
-        self.shown = self.clock()
-        self.lines += 1
-        self.stream.write(f"\r\033[K{text}" if self.terminal else f"{text}\n")
-        self.open = self.terminal
-        self.stream.flush()
-
-    def end(self, text: str | None = None) -> None:
-        """End the line: with `text` as the last line (replacing one drawn in place), or as drawn."""
-        if text is not None:
-            self.stream.write(("\r\033[K" if self.open else "") + text + "\n")
-        elif self.open:
-            self.stream.write("\n")
-        self.open = False
-        self.stream.flush()
-
-    @staticmethod
-    def bar(fraction: float) -> str:
-        filled = int(_BAR_WIDTH * min(max(fraction, 0.0), 1.0))
-        return "[" + "#" * filled + "." * (_BAR_WIDTH - filled) + "]"
+    def close(self):
+        shown = not self.disable and self.last_print_t >= self.start_t + self.delay
+        if shown and self.keep_last and not self.terminal:
+            self.display()  # the state when done, after the lines written on the way
+        super().close()
 
 
 class EpochProgress(keras.callbacks.Callback):
-    """Prints training progress to `stream` (stdout). Put it after the callbacks that add
-    figures to the epoch's logs (monitoring's perplexity, learning rate, speed)."""
+    """Prints training progress to `stream` (stdout): a bar of the epoch's steps, then one
+    line of figures when it ends. Put it after the callbacks that add figures to the epoch's
+    logs (monitoring's perplexity, learning rate, speed)."""
 
     def __init__(self, stream: TextIO | None = None, *, interval: float = 30.0, terminal: bool | None = None,
-                 clock=time.monotonic):  # fmt: skip
+                 clock=None):  # fmt: skip
         super().__init__()
-        self.line = ProgressLine(stream or sys.stdout, interval, terminal, clock)
+        self.stream = stream or sys.stdout
+        self.interval, self.terminal, self.clock = interval, terminal, clock
         self.epoch = 0
-        self.started = 0.0
+        self.bar: Display | None = None
 
     def _prefix(self) -> str:
         return f"Epoch {self.epoch + 1}/{self.params.get('epochs', '?')}"
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
-        self.line.restart()
-        self.started = self.line.shown
+        self.bar = Display(self.params.get("steps") or None, stream=self.stream, interval=self.interval,
+                           terminal=self.terminal, clock=self.clock, leave=False, desc=self._prefix(), unit="step",
+                           line_format="{desc}: step {n_fmt}/{total_fmt}{postfix} ({elapsed} elapsed, "
+                                       "{remaining} left)")  # fmt: skip
 
     def on_train_batch_end(self, batch, logs=None):
-        if not self.line.due():
+        if self.bar is None:
             return
-        steps = self.params.get("steps") or 0
-        done = batch + 1
-        loss = f" - loss: {figure(float(logs['loss']))}" if logs and "loss" in logs else ""
-        elapsed = self.line.clock() - self.started
-        left = f", {elapsed * (steps - done) / done:.0f} s left" if steps else ""
-        if self.line.terminal:
-            bar = ProgressLine.bar(done / steps if steps else 0.0)
-            self.line.draw(f"{self._prefix()} {bar} {done}/{steps or '?'}{loss}{left}")
-        else:
-            self.line.draw(f"{self._prefix()}: step {done}/{steps or '?'}{loss} ({elapsed:.0f} s{left})")
+        if logs and "loss" in logs:  # Keras hands callbacks Python numbers: formatting one is cheap
+            self.bar.set_postfix_str(f"loss: {figure(float(logs['loss']))}", refresh=False)
+        self.bar.update(1)
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.bar is not None:
+            self.bar.close()  # on a terminal, clears the bar for the line below
+            self.bar = None
         logs = logs or {}
         parts = [f"{name}: {figure(float(logs[name]))}" for name in EPOCH_FIGURES if name in logs]
         if "targets_per_second" in logs:
             parts.append(f"targets_per_second: {float(logs['targets_per_second']):.0f}")
-        self.line.end(" - ".join([self._prefix(), *parts]))
+        self.stream.write(" - ".join([self._prefix(), *parts]) + "\n")
+        self.stream.flush()
 
 
 class ProgressBar:
-    """Bytes read of the total, the rate and the time left, on `stream` (stderr), through
-    a ProgressLine (and a last line when done, if any was written)."""
+    """Bytes read of the total, the rate and the time left, on `stream` (stderr): the
+    corpus reader's `Progress` (start, advance, finish) drawn by a Display."""
 
-    def __init__(self, stream: TextIO | None = None, *, interval: float = 30.0, clock=time.monotonic):
-        self.line = ProgressLine(stream or sys.stderr, interval, clock=clock)
-        self.start("", 0)
+    def __init__(self, stream: TextIO | None = None, *, interval: float = 30.0, terminal: bool | None = None,
+                 clock=None):  # fmt: skip
+        self.stream = stream or sys.stderr
+        self.interval, self.terminal, self.clock = interval, terminal, clock
+        self.bar: Display | None = None
 
     def start(self, label: str, total: int) -> None:
-        self.label, self.total, self.done = label, total, 0
-        self.line.restart()
-        self.started = self.line.shown
+        self.finish()
+        self.bar = Display(total, stream=self.stream, interval=self.interval, terminal=self.terminal, clock=self.clock,
+                           desc=label, unit="B", unit_scale=True, unit_divisor=1000,
+                           line_format="{desc}: {n_fmt}B of {total_fmt}B, {rate_fmt}, {remaining} left")  # fmt: skip
 
     def advance(self, amount: int) -> None:
-        self.done += amount
-        if self.line.due():
-            self.line.draw(self.describe())
+        if self.bar is not None:
+            self.bar.update(amount)
 
     def finish(self) -> None:
-        if self.line.terminal or self.line.lines:
-            self.line.draw(self.describe())
-        self.line.end()
-
-    def describe(self) -> str:
-        elapsed = max(self.line.clock() - self.started, 1e-9)
-        rate = self.done / elapsed
-        left = (self.total - self.done) / rate if rate > 0 else float("inf")
-        bar = ProgressLine.bar(self.done / self.total if self.total else 1.0) + " " if self.line.terminal else ""
-        return (f"{self.label}: {bar}{self.done / 1e6:,.1f} of {self.total / 1e6:,.1f} MB, "
-                f"{rate / 1e6:,.1f} MB/s, {_duration(left)} left")  # fmt: skip
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    minutes, secs = divmod(int(seconds + 0.5), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-class TimedBatches(keras.utils.PyDataset):
-    """Passes batches through, adding up the seconds spent making them (the input pipeline's share)."""
-
-    def __init__(self, batches):
-        super().__init__()
-        self.batches = batches
-        self.seconds = 0.0
-
-    def __len__(self):
-        return len(self.batches)
-
-    def __getitem__(self, index):
-        begin = time.perf_counter()
-        try:
-            return self.batches[index]
-        finally:
-            self.seconds += time.perf_counter() - begin
-
-    def on_epoch_end(self):
-        if hasattr(self.batches, "on_epoch_end"):
-            self.batches.on_epoch_end()
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -34,7 +34,7 @@ from word_predictor.training.checkpoint import check_settings_unchanged, read_st
 from word_predictor.training.distribute import SINGLE, Parallel
 from word_predictor.training.finish import finish
 from word_predictor.training.memory import check_memory, out_of_memory_said
-from word_predictor.training.progress import TimedBatches
+from word_predictor.training.timing import TimedBatches
 from word_predictor.training.reading import CACHE_DIR
 from word_predictor.training.validation import validation_for
 
