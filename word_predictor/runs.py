@@ -31,13 +31,13 @@ COLUMNS = (
     ("input", "input", str),
     ("length", "length", str),  # window size, or bptt for a full-context run
     ("vocab", "vocabulary_size", lambda n: f"{n:,}"),
-    ("optimiser", "optimiser_shown", str),
-    ("regularisation", "regularisation_shown", str),
     ("epochs", "epochs_shown", str),
     ("val ppl", "best_validation_perplexity", lambda x: f"{x:.2f}"),
     ("test ppl", "test_perplexity", lambda x: f"{x:.2f}"),
     ("top-1", "test_top1", lambda x: f"{x:.1%}"),
     ("top-5", "test_top5", lambda x: f"{x:.1%}"),
+    ("optimiser", "optimiser_shown", str),
+    ("regularisation", "regularisation_shown", str),
 )
 _LEFT_ALIGNED = {"run", "state", "level", "context", "cell", "input", "optimiser", "regularisation"}
 # The regularisation settings (Config's block of them), each shown when set, as a short word.
