@@ -17,11 +17,11 @@ from word_predictor.training.regularisation import REGULARISATION_FIGURES, Avera
 
 
 def weights(model) -> list[np.ndarray]:
-    return [np.array(w) for w in model.trainable_weights]
+    return [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
 
 
 def averages(model) -> list[np.ndarray]:
-    return [np.array(a) for a in model.optimizer._model_variables_moving_average]
+    return [keras.ops.convert_to_numpy(a) for a in model.optimizer._model_variables_moving_average]
 
 
 def same(a, b) -> bool:
@@ -96,6 +96,6 @@ def test_the_terms_of_activation_regularisation_are_an_epochs_figures(with_terms
         return
     for epoch in range(2):
         assert all(logged[epoch][name] > 0 for name in REGULARISATION_FIGURES)
-    totals = np.asarray(model.get_layer("activation_regularisation").totals)
+    totals = keras.ops.convert_to_numpy(model.get_layer("activation_regularisation").totals)
     assert totals[2] == len(batches)  # counted afresh each epoch: one epoch's steps
     assert logged[1]["activation_regularisation"] == pytest.approx(totals[0] / totals[2], rel=1e-5)

@@ -16,7 +16,9 @@ model never uses) keep Keras' loop.
 
 `weight_drop` (a training-only regulariser, model.regularisers) drops entries of the
 recurrent kernel once per call, before the loop: every step of a batch shares one mask,
-and the inputs are still projected first.
+and the inputs are still projected first. A training call with it runs this loop, never
+the fused kernel (cuDNN's, or PyTorch's on the torch backend), which would not see the
+dropped kernel.
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ class InputsProjectedFirst(layers.RNN):
 
 @keras.saving.register_keras_serializable(package="word_predictor")
 class LSTM(layers.LSTM, InputsProjectedFirst):
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if training and self.weight_drop:  # not the fused kernel, which would not see the dropped kernel
+            return InputsProjectedFirst.inner_loop(self, sequences, initial_state, mask, training)
+        return super().inner_loop(sequences, initial_state, mask, training)
+
     def _step(self, projected, states, recurrent_kernel):
         cell, (h, c) = self.cell, states
         z = projected + ops.matmul(h, recurrent_kernel)
@@ -78,6 +85,11 @@ class LSTM(layers.LSTM, InputsProjectedFirst):
 class GRU(layers.GRU, InputsProjectedFirst):
     """reset_after=True (Keras' default, cuDNN's form) only: the reset gate then scales
     the recurrent product, never the input's, so the input's part can be made first."""
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if training and self.weight_drop:  # as LSTM's
+            return InputsProjectedFirst.inner_loop(self, sequences, initial_state, mask, training)
+        return super().inner_loop(sequences, initial_state, mask, training)
 
     def _projects_first(self) -> bool:
         return self.cell.reset_after

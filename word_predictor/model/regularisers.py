@@ -153,8 +153,8 @@ def regularised_output(config: Config, view: str, undropped, dropped):
 
 
 def recurrent_options(config: Config, view: str, use_cudnn) -> dict:
-    """What a recurrent layer of this view is made with: weight drop in a training view, and
-    then not the fused (cuDNN) kernel, which would never see the dropped kernel."""
+    """What a recurrent layer of this view is made with: weight drop in a training view (whose
+    training calls then run the cells' own loop, not the fused kernel: model.cells)."""
     if view != TRAINING or not config.weight_drop:
         return {"use_cudnn": use_cudnn}
-    return {"use_cudnn": False, "weight_drop": config.weight_drop}
+    return {"use_cudnn": use_cudnn, "weight_drop": config.weight_drop}
