@@ -141,7 +141,8 @@ def dropped_words(config: Config, view: str, tokens, vectors):
     """(batch, time, features) embedded tokens, with whole words dropped in a training view."""
     if view != TRAINING or not config.embedding_dropout:
         return vectors
-    return EmbeddingDropout(config.embedding_dropout, config.vocabulary_size, name="embedding_dropout")([tokens, vectors])
+    dropout = EmbeddingDropout(config.embedding_dropout, config.vocabulary_size, name="embedding_dropout")
+    return dropout([tokens, vectors])
 
 
 def regularised_output(config: Config, view: str, undropped, dropped):
