@@ -70,13 +70,29 @@ REFUSED = {
     "negative dropout": dict(dropout=-0.1),
     "tied one-hot": dict(tie_weights=True, one_hot=True),
     "tied bidirectional": dict(tie_weights=True, bidirectional=True, targets="last"),
-    "tied sizes differ": dict(tie_weights=True, embedding_dim=4),
+    "unknown optimizer": dict(optimizer="rmsprop"),
+    "weight drop of one": dict(weight_drop=1.0),
+    "negative weight drop": dict(weight_drop=-0.1),
+    "embedding dropout of one": dict(embedding_dropout=1.0),
+    "negative embedding dropout": dict(embedding_dropout=-0.5),
+    "negative AR": dict(activation_regularisation=-1.0),
+    "infinite AR": dict(activation_regularisation=float("inf")),
+    "NaN TAR": dict(temporal_activation_regularisation=float("nan")),
+    "negative TAR": dict(temporal_activation_regularisation=-1.0),
+    "negative lr patience": dict(lr_patience=-1),
+    "locked dropout of nothing": dict(locked_dropout=True, dropout=0.0),
+    "embedding dropout one-hot": dict(embedding_dropout=0.1, one_hot=True),
+    "TAR of the last position only": dict(temporal_activation_regularisation=1.0, bidirectional=True, targets="last"),
 }
 
 
 def test_the_valid_settings_pass():
     validate(VALID)
     validate(dataclasses.replace(VALID, tie_weights=True))
+    validate(dataclasses.replace(VALID, tie_weights=True, embedding_dim=4))  # through a projection
+    validate(dataclasses.replace(VALID, locked_dropout=True, weight_drop=0.5, embedding_dropout=0.1,
+                                 activation_regularisation=2.0, temporal_activation_regularisation=1.0,
+                                 optimizer="sgd", weight_averaging=True, lr_patience=2))  # fmt: skip
     validate(dataclasses.replace(VALID, bidirectional=True, targets="last"))
 
 
@@ -187,12 +203,10 @@ def test_the_level_and_context_defaults_differ_where_they_should():
 
 def test_a_setting_error_names_settings_and_a_command_names_its_flags():
     with pytest.raises(SettingError) as caught:
-        validate(Config(tie_weights=True, embedding_dim=4, units=8))
-    assert str(caught.value) == (
-        "tie_weights needs the embedding size (4) to equal the last layer's units (8); set embedding_dim 8"
-    )
+        validate(Config(locked_dropout=True, dropout=0.0))
+    assert str(caught.value) == "locked_dropout locks the masks of dropout, which is 0; set dropout above 0"
     assert caught.value.phrased(train.FLAGS) == (
-        "--tie-weights needs the embedding size (4) to equal the last layer's units (8); set --embedding-dim 8"
+        "--locked-dropout locks the masks of --dropout, which is 0; set --dropout above 0"
     )
 
 
@@ -205,7 +219,10 @@ def test_a_value_holding_braces_is_shown_as_given():
     "settings",
     [{"cell": "x"}, {"context": "x"}, {"level": "x"}, {"targets": "x"}, {"bidirectional": True, "context": "full"},
      {"bidirectional": True, "targets": "all"}, {"units": 0}, {"bptt": 0}, {"batch_size": 0}, {"dropout": 1.0},
-     {"tie_weights": True, "one_hot": True}, {"tie_weights": True, "bidirectional": True, "targets": "last"}],
+     {"tie_weights": True, "one_hot": True}, {"tie_weights": True, "bidirectional": True, "targets": "last"},
+     {"optimizer": "x"}, {"weight_drop": 1.0}, {"embedding_dropout": -1.0}, {"activation_regularisation": -1.0},
+     {"temporal_activation_regularisation": -1.0}, {"lr_patience": -1}, {"locked_dropout": True, "dropout": 0.0},
+     {"embedding_dropout": 0.1, "one_hot": True}, {"temporal_activation_regularisation": 1.0, "targets": "last"}],
 )  # fmt: skip
 def test_every_setting_a_refusal_names_is_a_flag_of_train(settings):
     options = {option for action in train.build_parser()._actions for option in action.option_strings}
@@ -227,3 +244,32 @@ def test_a_format_1_config_reads_as_the_settings_it_used(tmp_path):
     path.write_text(config_json(Config(level="char")))
     again, provenance = load_config(path)
     assert again == Config(level="char") and provenance["format"] == CONFIG_FORMAT
+
+
+REGULARISATION_FLAGS = ("--locked-dropout", "--weight-drop", "0.5", "--embedding-dropout", "0.1",
+                        "--activation-regularisation", "2", "--temporal-activation-regularisation", "1",
+                        "--optimizer", "sgd", "--weight-averaging", "--lr-patience", "2")  # fmt: skip
+
+
+def test_the_regularisation_flags_set_their_settings_and_config_json_records_them(tmp_path):
+    plain = built_by_train()
+    assert (plain.locked_dropout, plain.weight_drop, plain.embedding_dropout, plain.activation_regularisation,
+            plain.temporal_activation_regularisation, plain.optimizer, plain.weight_averaging,
+            plain.lr_patience) == (False, 0.0, 0.0, 0.0, 0.0, "adam", False, 0)  # off: today's model  # fmt: skip
+    built = built_by_train(*REGULARISATION_FLAGS)
+    assert (built.locked_dropout, built.weight_drop, built.embedding_dropout, built.activation_regularisation,
+            built.temporal_activation_regularisation, built.optimizer, built.weight_averaging,
+            built.lr_patience) == (True, 0.5, 0.1, 2.0, 1.0, "sgd", True, 2)  # fmt: skip
+    path = tmp_path / "config.json"
+    path.write_text(config_json(built))
+    assert load_config(path)[0] == built
+
+
+@pytest.mark.parametrize("flags", [("--weight-drop", "1"), ("--embedding-dropout", "-0.1"),
+                                   ("--activation-regularisation", "-1"), ("--optimizer", "rmsprop"),
+                                   ("--lr-patience", "-1")])  # fmt: skip
+def test_a_regularisation_flag_out_of_range_is_refused_by_the_parser(flags, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        train.build_parser().parse_args(list(flags))
+    assert stopped.value.code != 0
+    assert flags[0] in capsys.readouterr().err

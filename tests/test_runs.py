@@ -49,13 +49,26 @@ def test_table_lists_runs_newest_first_with_settings_and_figures(tmp_path, capsy
     (tmp_path / "not-a-run").mkdir()  # no status.json: not listed
     header, *rows = table(capsys, "--logdir", str(tmp_path))
     assert header == ["run", "state", "level", "context", "cell", "layers", "units", "input", "length", "vocab",
-                      "epochs", "val ppl", "test ppl", "top-1", "top-5"]  # fmt: skip
+                      "epochs", "val ppl", "test ppl", "top-1", "top-5", "optimiser", "regularisation"]  # fmt: skip
     assert [row[0] for row in rows] == ["new-bi-gru", "middle-rnn", "old-lstm"]
     new, middle, old = rows
     assert new[1:8] == ["complete", "word", "window", "gru+bi", "1", "8", "one-hot"]
     assert middle[2:6] == ["char", "full", "simple_rnn", "2"] and middle[8] == "100"  # the bptt
     assert old[1:] == ["complete", "word", "window", "lstm", "1", "8", "embedding 4", "5", "21", "3/5",
-                       f"{math.exp(2.5):.2f}", f"{math.exp(2.0):.2f}", "22.4%", "70.4%"]  # fmt: skip
+                       f"{math.exp(2.5):.2f}", f"{math.exp(2.0):.2f}", "22.4%", "70.4%", "adam", "none"]  # fmt: skip
+
+
+def test_the_optimiser_and_the_regularisers_set_are_shown(tmp_path, capsys):
+    fake_run(tmp_path, "regularised", started=2.0, dropout=0.3, locked_dropout=True, weight_drop=0.5,
+             embedding_dropout=0.1, activation_regularisation=2.0, temporal_activation_regularisation=1.0,
+             optimizer="sgd", weight_averaging=True, lr_patience=2)  # fmt: skip
+    fake_run(tmp_path, "plain", started=1.0)
+    _, regularised, plain = table(capsys, "--logdir", str(tmp_path))
+    assert regularised[-2:] == ["sgd averaged", "locked, weight-drop 0.5, embedding-dropout 0.1, AR 2, TAR 1"]
+    assert plain[-2:] == ["adam", "none"]
+    assert runs.main(["--logdir", str(tmp_path), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert (row["weight_drop"], row["optimizer"], row["weight_averaging"], row["lr_patience"]) == (0.5, "sgd", True, 2)
 
 
 def test_incomplete_run_shows_its_progress_from_the_checkpoint(tmp_path, capsys):
@@ -64,7 +77,7 @@ def test_incomplete_run_shows_its_progress_from_the_checkpoint(tmp_path, capsys)
     rundir.write_json(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_STATE, {"epochs_completed": 3, "best_val_loss": 3.0})
     _, row = table(capsys, "--logdir", str(tmp_path))
     assert row[1] == "incomplete" and row[10] == "3/5"
-    assert row[11:] == [f"{math.exp(3.0):.2f}", "-", "-", "-"]  # no test figures before the end
+    assert row[11:15] == [f"{math.exp(3.0):.2f}", "-", "-", "-"]  # no test figures before the end
 
 
 def test_json_has_one_object_per_run_with_null_for_unknown_figures(tmp_path, capsys):

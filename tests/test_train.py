@@ -224,3 +224,30 @@ def test_bad_held_out_texts_are_one_line_and_no_run(tmp_path, tiny_corpus, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not run_folders(tmp_path / "logs")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("context", ["window", "full"])
+def test_a_regularised_tied_run_trains_keeps_the_plain_model_and_shows_its_terms(tmp_path, tiny_corpus, context):
+    from tests.helpers import values
+    from word_predictor.model.build import build_model
+
+    flags = ["--context", context, "--dropout", "0.3", "--locked-dropout", "--weight-drop", "0.3",
+             "--embedding-dropout", "0.1", "--activation-regularisation", "2", "--temporal-activation-regularisation",
+             "1", "--tie-weights", "--weight-averaging", "--lr-patience", "1", "--layers", "2"]  # fmt: skip
+    if context == "full":
+        flags += ["--bptt", "5", "--batch-size", "4"]
+    assert train_tiny(tiny_corpus, tmp_path / "logs", "--run-name", "reg", *flags) == 0  # units 8, embedding 4
+    run = tmp_path / "logs" / "reg"
+    config, _ = load_config(run / "config.json")
+    assert (config.locked_dropout, config.weight_drop, config.embedding_dropout, config.weight_averaging,
+            config.lr_patience) == (True, 0.3, 0.1, True, 1)  # fmt: skip
+    kept = rundir.load_model(run / "model.keras")  # the plain inference view: no regulariser in it
+    assert [(layer.name, type(layer)) for layer in kept.layers] == [
+        (layer.name, type(layer)) for layer in build_model(config).layers
+    ]
+    assert "tied_projection" in [layer.name for layer in kept.layers]
+    for tag in ("epoch_activation_regularisation", "epoch_temporal_activation_regularisation"):
+        shown = values(run / "train", tag)
+        assert [step for step, _ in shown] == [0, 1] and all(value > 0 for _, value in shown)
+    assert rundir.is_complete(run)

@@ -20,7 +20,8 @@ LEVELS = ("word", "char")  # what one token is
 NORMALISATIONS = ("unicode", "ascii")  # real-world text, or the original study's a-z rule
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 DEFAULT_PROMPT = "some of them looks like"  # the original study's question; also a TensorBoard sample
-HELD_OUT_SPLITS = ("validation", "test")  # a share of the corpus, or texts given as --SPLIT-text
+HELD_OUT_SPLITS = ("validation", "test")
+OPTIMIZERS = ("adam", "sgd")  # model.compile makes each  # a share of the corpus, or texts given as --SPLIT-text
 
 CONFIG_FORMAT = "word_predictor.config/2"
 # Older formats this version still reads, with how their settings map to today's.
@@ -119,6 +120,15 @@ class Config:
     seed: int = 0
     time_limit: float = 0.0  # minutes; 0: none
     precision: str = "float32"
+    # regularisation: training-only (model.regularisers), each off by default
+    locked_dropout: bool = False  # the dropout layers keep one mask per sequence (variational dropout)
+    weight_drop: float = 0.0  # DropConnect on each recurrent kernel, one mask per batch
+    embedding_dropout: float = 0.0  # whole words dropped from the embedding, one mask per batch
+    activation_regularisation: float = 0.0  # AR: this x mean(h^2) of the last layer's dropped outputs
+    temporal_activation_regularisation: float = 0.0  # TAR: this x mean((h_t - h_t-1)^2), undropped
+    optimizer: str = "adam"  # OPTIMIZERS
+    weight_averaging: bool = False  # keep (and validate) the moving average of the weights
+    lr_patience: int = 0  # epochs without a better validation loss let pass before the rate halves at one
     # monitoring
     log_every: int = 20
     histograms: bool = False
@@ -190,6 +200,29 @@ def validate(config: Config) -> None:
         raise SettingError("{dropout} must be in [0, 1)")
     if config.tie_weights:
         _validate_tied(config)
+    _validate_regularisation(config)
+
+
+def _validate_regularisation(config: Config) -> None:
+    if config.optimizer not in OPTIMIZERS:
+        raise SettingError("unknown {optimizer} {value!r}; choose one of {choices}", value=config.optimizer,
+                           choices=", ".join(OPTIMIZERS))  # fmt: skip
+    for name in ("weight_drop", "embedding_dropout"):
+        if not 0.0 <= getattr(config, name) < 1.0:
+            raise SettingError("{%s} must be at least 0 and below 1" % name)
+    for name in ("activation_regularisation", "temporal_activation_regularisation"):
+        if not 0.0 <= getattr(config, name) < float("inf"):
+            raise SettingError("{%s} must be a number of at least 0" % name)
+    if config.lr_patience < 0:
+        raise SettingError("{lr_patience} must be at least 0")
+    if config.locked_dropout and not config.dropout:
+        raise SettingError("{locked_dropout} locks the masks of {dropout}, which is 0; set {dropout} above 0")
+    if config.embedding_dropout and config.one_hot:
+        raise SettingError("{embedding_dropout} drops words from the embedding, and a one-hot model ({one_hot}) "
+                           "has none")  # fmt: skip
+    if config.temporal_activation_regularisation and config.targets == "last":
+        raise SettingError("{temporal_activation_regularisation} compares the last layer's outputs step to step, "
+                           "and with {targets} last it gives only the last; use {targets} all")  # fmt: skip
 
 
 def _validate_tied(config: Config) -> None:
@@ -197,11 +230,6 @@ def _validate_tied(config: Config) -> None:
         raise SettingError("{tie_weights} reuses the embedding, and a one-hot model ({one_hot}) has none")
     if config.bidirectional:
         raise SettingError("{tie_weights} needs one direction: a bidirectional layer gives 2 x {units} outputs")
-    if config.embedding_dim != config.units:
-        raise SettingError(
-            "{tie_weights} needs the embedding size ({size}) to equal the last layer's units ({units_value}); "
-            "set {embedding_dim} {units_value}", size=config.embedding_dim, units_value=config.units,
-        )
 
 
 def config_json(config: Config, **extra) -> str:

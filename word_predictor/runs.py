@@ -36,8 +36,19 @@ COLUMNS = (
     ("test ppl", "test_perplexity", lambda x: f"{x:.2f}"),
     ("top-1", "test_top1", lambda x: f"{x:.1%}"),
     ("top-5", "test_top5", lambda x: f"{x:.1%}"),
+    ("optimiser", "optimiser_shown", str),
+    ("regularisation", "regularisation_shown", str),
 )
-_LEFT_ALIGNED = {"run", "state", "level", "context", "cell", "input"}
+_LEFT_ALIGNED = {"run", "state", "level", "context", "cell", "input", "optimiser", "regularisation"}
+# The regularisation settings (Config's block of them), each shown when set, as a short word.
+REGULARISATION_SHOWN = {
+    "locked_dropout": lambda value: "locked",
+    "weight_drop": lambda value: f"weight-drop {value:g}",
+    "embedding_dropout": lambda value: f"embedding-dropout {value:g}",
+    "activation_regularisation": lambda value: f"AR {value:g}",
+    "temporal_activation_regularisation": lambda value: f"TAR {value:g}",
+}
+REGULARISATION_KEYS = (*REGULARISATION_SHOWN, "optimizer", "weight_averaging", "lr_patience")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,7 +108,8 @@ def describe(run_dir: Path) -> dict:
         "finished": status.get("finished"),
         "stopped": metrics.get("stopped") or status.get("stopped"),
         **{name: settings.get(name) for name in ("level", "context", "cell", "bidirectional", "layers", "units",
-                                                 "one_hot", "embedding_dim", "window_size", "bptt")},  # fmt: skip
+                                                 "one_hot", "embedding_dim", "window_size", "bptt",
+                                                 *REGULARISATION_KEYS)},  # fmt: skip
         "length": settings.get("bptt") if settings.get("context") == "full" else settings.get("window_size"),
         "vocabulary_size": settings.get("vocabulary_size"),
         "epochs_completed": metrics.get("epochs_completed", status.get("epochs_completed", 0)),
@@ -136,6 +148,7 @@ def format_table(rows: list[dict]) -> str:
             derived["cell_shown"] = row["cell"] + ("+bi" if row["bidirectional"] else "")
         if row["one_hot"] is not None:
             derived["input"] = "one-hot" if row["one_hot"] else f"embedding {row['embedding_dim']}"
+        derived.update(_regularisation_shown(row))
         values = {**row, **derived}
         shown.append(["-" if values[key] is None else _escaped(form(values[key])) for _, key, form in COLUMNS])
     widths = [max(len(line[i]) for line in shown) for i in range(len(COLUMNS))]
@@ -147,6 +160,15 @@ def format_table(rows: list[dict]) -> str:
         ]
         lines.append("  ".join(padded).rstrip())
     return "\n".join(lines)
+
+
+def _regularisation_shown(row: dict) -> dict:
+    """The optimiser (and its averaging) and the regularisers set, for their two columns."""
+    if row.get("optimizer") is None:
+        return {"optimiser_shown": None, "regularisation_shown": None}
+    shown = [form(row[name]) for name, form in REGULARISATION_SHOWN.items() if row.get(name)]
+    return {"optimiser_shown": row["optimizer"] + (" averaged" if row.get("weight_averaging") else ""),
+            "regularisation_shown": ", ".join(shown) or "none"}  # fmt: skip
 
 
 def _escaped(text: str) -> str:

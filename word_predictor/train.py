@@ -24,6 +24,7 @@ from word_predictor.config import (
     HELD_OUT_SPLITS,
     LEVELS,
     NORMALISATIONS,
+    OPTIMIZERS,
     PRECISIONS,
     TARGETS,
     Config,
@@ -138,12 +139,12 @@ def _training_arguments(training) -> None:
                           help=f"windows per step, or lanes with --context full (default: {d.batch_size} windows, "
                                f"{c.batch_size} lanes)")
     training.add_argument("--learning-rate", type=cli.positive_float, default=d.learning_rate,
-                          help="Adam's learning rate (default: %(default)s)")
+                          help="the optimiser's learning rate (default: %(default)s)")
     training.add_argument("--clip-norm", type=cli.non_negative_float, default=d.clip_norm,
                           help="clip each gradient to this norm (0: no clipping) (default: %(default)s)")
     training.add_argument("--patience", type=cli.non_negative_int, default=d.patience,
                           help="stop after this many epochs without a better validation loss "
-                               "(the learning rate halves after each such epoch) (default: %(default)s)")
+                               "(the learning rate halves as --lr-patience says) (default: %(default)s)")
     training.add_argument("--seed", type=cli.non_negative_int, default=d.seed,
                           help="random seed (default: %(default)s)")
     training.add_argument("--time-limit", type=cli.non_negative_float, default=d.time_limit, metavar="MINUTES",
@@ -153,6 +154,36 @@ def _training_arguments(training) -> None:
     training.add_argument("--precision", choices=PRECISIONS, default=d.precision,
                           help="float32, or mixed precision (float16/bfloat16 compute, float32 weights; pays on "
                                "a GPU) (default: %(default)s)")
+
+
+def _regularisation_arguments(regularisation) -> None:
+    d = DEFAULTS
+    regularisation.add_argument("--locked-dropout", action="store_true",
+                                help="variational dropout: the --dropout layers keep one mask per sequence (per "
+                                     "chunk with --context full) instead of one per position")
+    regularisation.add_argument("--weight-drop", type=cli.fraction, default=d.weight_drop, metavar="RATE",
+                                help="drop this share of each recurrent kernel's entries, one mask per batch "
+                                     "(DropConnect) (default: %(default)s)")
+    regularisation.add_argument("--embedding-dropout", type=cli.fraction, default=d.embedding_dropout,
+                                metavar="RATE", help="drop this share of the vocabulary's words, every occurrence, "
+                                                     "one draw per batch (default: %(default)s)")
+    regularisation.add_argument("--activation-regularisation", type=cli.non_negative_float,
+                                default=d.activation_regularisation, metavar="ALPHA",
+                                help="add ALPHA x the mean square of the last layer's (dropped) outputs to the "
+                                     "loss (AR) (default: %(default)s)")
+    regularisation.add_argument("--temporal-activation-regularisation", type=cli.non_negative_float,
+                                default=d.temporal_activation_regularisation, metavar="BETA",
+                                help="add BETA x the mean square of the change of the last layer's outputs from "
+                                     "step to step to the loss (TAR; needs --targets all) (default: %(default)s)")
+    regularisation.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer,
+                                help="adam, or plain SGD (give it a larger --learning-rate, such as 20, and a "
+                                     "--clip-norm such as 0.25) (default: %(default)s)")
+    regularisation.add_argument("--weight-averaging", action="store_true",
+                                help="keep a moving average of the weights; it is what is validated and kept")
+    regularisation.add_argument("--lr-patience", type=cli.non_negative_int, default=d.lr_patience, metavar="N",
+                                help="halve the learning rate at an epoch without a better validation loss only "
+                                     "when N such epochs came just before it (0: at each; more lets a regularised "
+                                     "model's noisier validation loss wait) (default: %(default)s)")
 
 
 def _devices_arguments(devices) -> None:
@@ -195,6 +226,7 @@ ARGUMENT_GROUPS = {
     "model": _model_arguments,
     "context": _context_arguments,
     "training": _training_arguments,
+    "regularisation (training only)": _regularisation_arguments,
     "devices and machines (JAX backend)": _devices_arguments,
     "output": _output_arguments,
 }
@@ -236,7 +268,15 @@ def config_from_args(args: argparse.Namespace) -> Config:
         log_every=args.log_every,
         histograms=args.histograms,
         sample_prompts=list(args.sample_prompt),
+        **{name: getattr(args, name) for name in REGULARISATION_SETTINGS},
     )
+
+
+# The regularisation flags, each the Config field of its name.
+REGULARISATION_SETTINGS = (
+    "locked_dropout", "weight_drop", "embedding_dropout", "activation_regularisation",
+    "temporal_activation_regularisation", "optimizer", "weight_averaging", "lr_patience",
+)  # fmt: skip
 
 
 def _device_count(text: str) -> int | str:

@@ -16,7 +16,8 @@ from word_predictor.text import Vocabulary, tokenizer_for
 REAL_TEXT = Path(__file__).resolve().parents[2] / "corpus" / "essays" / "02_making_bread_at_home.txt"
 
 # name -> settings: the three cells, stacked, bidirectional (window), one-hot or embedded,
-# tied weights, word and char level, window and full context.
+# tied weights (at one size, and at two through a projection), word and char level, window and
+# full context.
 KINDS = {
     "lstm-window": {},
     "gru-window-targets-last": {"cell": "gru", "targets": "last"},
@@ -30,7 +31,8 @@ KINDS = {
     "gru-bidirectional": {"cell": "gru", "bidirectional": True, "targets": "last"},
     "lstm-tied-window": {"tie_weights": True, "embedding_dim": 8},
     "lstm-full-stacked": {"context": "full", "layers": 2},
-    "gru-full-tied": {"cell": "gru", "context": "full", "tie_weights": True, "embedding_dim": 8},
+    # tied at different sizes (embedding 4, units 8): through the projection, read in stages
+    "gru-full-tied-projected": {"cell": "gru", "context": "full", "tie_weights": True},
     "simple_rnn-full-one-hot": {"cell": "simple_rnn", "context": "full", "one_hot": True},
     "lstm-char-full": {"level": "char", "context": "full"},
     "gru-char-window": {"cell": "gru", "level": "char", "window_size": 12},

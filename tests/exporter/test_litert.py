@@ -73,7 +73,7 @@ def test_litert_full_context_step_carries_its_states_token_by_token(tmp_path):
 def test_saved_model_gives_the_keras_log_probabilities(tmp_path):
     import tensorflow as tf
 
-    run = make_run(KINDS["gru-full-tied"])
+    run = make_run(KINDS["gru-full-tied-projected"])
     export_run(run, "saved_model", tmp_path / "exported")
     manifest = json.loads((tmp_path / "exported" / "manifest.json").read_text())
     serve = tf.saved_model.load(str(tmp_path / "exported" / manifest["model_file"])).signatures[

@@ -13,7 +13,9 @@ import pytest
 
 from word_predictor.backend import keras
 from word_predictor.model.compile import InTopK
+from word_predictor.model.cells import LSTM
 from word_predictor.model.layers import CarriedRNN, LastStep, OneHot, TiedEmbedding
+from word_predictor.model.regularisers import ActivationRegularisation, EmbeddingDropout, LockedDropout
 from word_predictor.rundir import load_model
 
 # Not marked `backend`: on JAX these tiny eager steps take minutes of CI; the JAX run trains and
@@ -66,6 +68,27 @@ def carried_model(layer):
     return keras.Model({"tokens": tokens, "reset": reset}, layers.Dense(VOCABULARY)(sequences))
 
 
+def locked_model(layer):
+    tokens = token_input()
+    return keras.Model(tokens, layers.Dense(VOCABULARY)(layer(layers.Embedding(VOCABULARY, 3)(tokens))))
+
+
+def embedding_dropout_model(layer):
+    tokens = token_input()
+    return keras.Model(tokens, layers.Dense(VOCABULARY)(layer([tokens, layers.Embedding(VOCABULARY, 3)(tokens)])))
+
+
+def regularised_model(layer):
+    tokens = token_input()
+    undropped = layers.Embedding(VOCABULARY, 3)(tokens)
+    return keras.Model(tokens, layers.Dense(VOCABULARY)(layer([undropped, layers.Dropout(0.5)(undropped)])))
+
+
+def weight_dropped_model(layer):
+    tokens = token_input()
+    return keras.Model(tokens, layers.Dense(VOCABULARY)(layer(layers.Embedding(VOCABULARY, 3)(tokens))))
+
+
 def just_tokens(rng) -> dict:
     return {"tokens": ids(rng)}
 
@@ -100,6 +123,33 @@ def tied_alone(layer, inputs):
     return logits, layer.compute_output_shape(vectors.shape, reverse=True)
 
 
+def locked_alone(layer, inputs):
+    sequences = embedded(np.random.default_rng(1))
+    output = np.asarray(layer(sequences))
+    np.testing.assert_array_equal(output, sequences)  # outside training: the identity
+    return output, layer.compute_output_shape(sequences.shape)
+
+
+def embedding_dropout_alone(layer, inputs):
+    vectors = embedded(np.random.default_rng(1))
+    output = np.asarray(layer([inputs["tokens"], vectors]))
+    np.testing.assert_array_equal(output, vectors)
+    return output, layer.compute_output_shape([inputs["tokens"].shape, vectors.shape])
+
+
+def regularised_alone(layer, inputs):
+    undropped = embedded(np.random.default_rng(1))
+    output = np.asarray(layer([undropped, undropped * 2]))
+    np.testing.assert_array_equal(output, undropped * 2)  # the dropped outputs go on
+    return output, layer.compute_output_shape([undropped.shape, undropped.shape])
+
+
+def weight_dropped_alone(layer, inputs):
+    sequences = embedded(np.random.default_rng(1))
+    output = np.asarray(layer(sequences))
+    return output, layer.compute_output_shape(sequences.shape)
+
+
 def carried_alone(layer, inputs):
     sequences = embedded(np.random.default_rng(1))
     output = np.asarray(layer(sequences, inputs["reset"]))
@@ -115,6 +165,16 @@ CASES = {
                                    carried_model, 3, carried_alone)  # kernel, recurrent kernel, bias
         for cell in ("lstm", "gru")  # two states and one; SimpleRNN carries one as GRU does
     },
+    "CarriedRNN-weight-drop": Case(lambda: CarriedRNN("lstm", units=3, lanes=BATCH, weight_drop=0.5),
+                                   tokens_and_reset, carried_model, 3, carried_alone),
+    # the training-only regularisers (model.regularisers)
+    "LSTM-weight-drop": Case(lambda: LSTM(3, return_sequences=True, weight_drop=0.5), just_tokens,
+                             weight_dropped_model, 3, weight_dropped_alone),
+    "LockedDropout": Case(lambda: LockedDropout(0.5, seed=1), just_tokens, locked_model, 0, locked_alone),
+    "EmbeddingDropout": Case(lambda: EmbeddingDropout(0.3, VOCABULARY, seed=1), just_tokens,
+                             embedding_dropout_model, 0, embedding_dropout_alone),
+    "ActivationRegularisation": Case(lambda: ActivationRegularisation(2.0, 1.0), just_tokens, regularised_model, 0,
+                                     regularised_alone),
 }  # fmt: skip
 
 

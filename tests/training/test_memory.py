@@ -28,7 +28,8 @@ def test_the_count_is_the_built_models_own(settings):
     assert parameter_count(config) == build_model(config).count_params()
 
 
-@pytest.mark.parametrize("settings", [dict(tie_weights=True, embedding_dim=6), dict(context="full", layers=2),
+@pytest.mark.parametrize("settings", [dict(tie_weights=True, embedding_dim=6), dict(tie_weights=True, layers=2),
+                                      dict(context="full", layers=2),
                                       dict(level="char", cell="gru")])  # fmt: skip
 def test_tied_full_context_and_char_models_are_counted_too(settings):
     config = Config(vocabulary_size=13, units=6, **({"embedding_dim": 5} | settings))

@@ -6,6 +6,7 @@
       -> LSTM | GRU | RNN per layer (bidirectional on request), ONNX's own operators
       -> window: the last layer's final hidden state Y_h    (batch, units [x 2])
          full:   every position, back to batch-major        (batch, time, units)
+      -> tied, sizes differing: MatMul(the projection to the embedding's width)
       -> MatMul(dense kernel, or the embedding transposed when tied) + bias
       -> "logits" (batch, vocabulary) or (batch, time, vocabulary)  [+ each new state]
 
@@ -132,6 +133,8 @@ def build_onnx(config: Config, weights: dict) -> onnx.ModelProto:
             x = g.one("Reshape", [g.one("Transpose", [sequence], perm=[0, 2, 1, 3]), _shape(g, [0, 0, -1])])
     if config.context == "full":
         x = g.one("Transpose", [x], perm=[1, 0, 2])  # (batch, time, units)
+    if "tied_projection" in weights:  # (..., units) -> (..., embedding_dim)
+        x = g.one("MatMul", [x, g.constant("tied_projection", weights["tied_projection"][0])])
     if config.tie_weights:
         kernel, bias = (
             g.one("Transpose", ["embedding"], perm=[1, 0]),

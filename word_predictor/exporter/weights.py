@@ -4,6 +4,7 @@ model.build_model gives them, so every format rebuilds its graph from the same d
     "embedding"       [matrix (vocabulary, embedding_dim)] (+ output bias when tied); absent one-hot
     "{cell}_{n}"      [kernel, recurrent kernel, bias]; bidirectional: [forward's, backward's]
     "next_word"       [kernel (units, vocabulary), bias]; absent when tied
+    "tied_projection" [kernel (units, embedding_dim)]: tied, when the two sizes differ
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 
 from word_predictor.config import Config
 from word_predictor.model import OUTPUT_LAYER
+from word_predictor.model.build import TIED_PROJECTION
 
 
 def read_weights(model, config: Config) -> dict:
@@ -31,6 +33,8 @@ def read_weights(model, config: Config) -> dict:
             weights[name] = _arrays(layers[name].get_weights())
     if not config.tie_weights:
         weights[OUTPUT_LAYER] = _arrays(layers[OUTPUT_LAYER].get_weights())
+    elif TIED_PROJECTION in layers:
+        weights[TIED_PROJECTION] = _arrays(layers[TIED_PROJECTION].get_weights())
     return weights
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from word_predictor.backend import keras
 from word_predictor.config import Config, validate
+from word_predictor.model import regularisers
 from word_predictor.model.layers import (
     OUTPUT_LAYER,
     STATES_PER_CELL,
@@ -16,6 +17,7 @@ from word_predictor.model.layers import (
 )
 
 layers = keras.layers
+TIED_PROJECTION = "tied_projection"  # the last layer's outputs -> the tied embedding's width
 
 
 def build_model(config: Config, view: str = "inference", fixed_length: bool = False, use_cudnn="auto") -> keras.Model:
@@ -42,12 +44,12 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
     inputs = {"tokens": tokens}
     if carried:
         inputs["reset"] = keras.Input(shape=(), dtype="float32", name="reset", batch_size=config.batch_size)
-    x, embedding = _embedded(config, tokens)
+    x, embedding = _embedded(config, view, tokens)
     x, states_in, states_out = _recurrent_stack(config, view, x, inputs.get("reset"), fixed_length, use_cudnn)
     if view == "inference" and config.context == "window" and len(x.shape) == 3:
         x = LastStep(name="last_step")(x)  # predict, evaluate, generate read only the next word
     if embedding is not None:
-        logits = embedding(x, reverse=True)
+        logits = embedding(_tied_projection(config)(x), reverse=True)
     else:
         logits = layers.Dense(config.vocabulary_size, kernel_initializer=_uniform_init(), name=OUTPUT_LAYER)(x)
     logits = layers.Activation("linear", dtype="float32", name="logits")(logits)  # float32 under mixed precision
@@ -56,7 +58,7 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
     return keras.Model(inputs if carried else tokens, logits, name=f"word_predictor_{config.cell}")
 
 
-def _embedded(config: Config, tokens):
+def _embedded(config: Config, view: str, tokens):
     """(batch, time) ids -> (batch, time, features) after the input dropout, and the
     embedding layer when the output reuses it (tie_weights), else None."""
     embedding = None
@@ -71,7 +73,18 @@ def _embedded(config: Config, tokens):
         x = layers.Embedding(
             config.vocabulary_size, config.embedding_dim, embeddings_initializer=_uniform_init(), name="embedding"
         )(tokens)
-    return layers.Dropout(config.dropout, name="input_dropout")(x), embedding
+    x = regularisers.dropped_words(config, view, tokens, x)
+    return regularisers.dropout_layer(config, view, "input_dropout")(x), embedding
+
+
+def _tied_projection(config: Config):
+    """The last layer's outputs -> the embedding's width, for a tied output whose embedding
+    is not as wide as the last layer (a Dense without bias, as in Inan et al., 2017); the
+    identity when they are as wide."""
+    if config.embedding_dim == config.units:
+        return lambda x: x
+    return layers.Dense(config.embedding_dim, use_bias=False, kernel_initializer=_uniform_init(),
+                        name=TIED_PROJECTION)  # fmt: skip
 
 
 def _recurrent_stack(config: Config, view: str, x, reset, fixed_length: bool, use_cudnn):
@@ -80,6 +93,7 @@ def _recurrent_stack(config: Config, view: str, x, reset, fixed_length: bool, us
     carried = config.context == "full" and view == "training"
     explicit_states = config.context == "full" and view == "inference"
     states_in, states_out = [], []
+    options = regularisers.recurrent_options(config, view, use_cudnn)  # weight drop in training
     for number in range(1, config.layers + 1):
         name = f"{config.cell}_{number}"
         returns_sequences = number < config.layers or config.targets == "all" or config.context == "full"
@@ -87,7 +101,8 @@ def _recurrent_stack(config: Config, view: str, x, reset, fixed_length: bool, us
         # LSTM and GRU eligible for the cuDNN kernel on a GPU; LSTM's
         # unit_forget_bias (on by default) starts the forget gate's bias at 1.
         if carried:
-            x = CarriedRNN(config.cell, config.units, config.batch_size, use_cudnn, fixed_length, name=name)(x, reset)
+            x = CarriedRNN(config.cell, config.units, config.batch_size, unroll=fixed_length, name=name,
+                           **options)(x, reset)  # fmt: skip
         elif explicit_states:
             initial = [keras.Input(shape=(config.units,), name=f"{name}_state_{i}")
                        for i in range(STATES_PER_CELL[config.cell])]  # fmt: skip
@@ -100,13 +115,14 @@ def _recurrent_stack(config: Config, view: str, x, reset, fixed_length: bool, us
             states_out += final
         else:
             recurrent = _recurrent_layer(
-                config.cell, config.units, use_cudnn, return_sequences=returns_sequences, unroll=fixed_length,
-                name=name,
+                config.cell, config.units, return_sequences=returns_sequences, unroll=fixed_length, name=name,
+                **options,
             )  # fmt: skip
             if config.bidirectional:
                 recurrent = layers.Bidirectional(recurrent, name=f"bidirectional_{number}")
             x = recurrent(x)
-        x = layers.Dropout(config.dropout, name=f"dropout_{number}")(x)
+        dropped = regularisers.dropout_layer(config, view, f"dropout_{number}")(x)
+        x = regularisers.regularised_output(config, view, x, dropped) if number == config.layers else dropped
     return x, states_in, states_out
 
 
@@ -132,6 +148,8 @@ def layer_stages(model: keras.Model, config: Config) -> list[keras.Model]:
         x = model.get_layer(f"dropout_{number}")(x)
         if number == config.layers:
             head = model.get_layer("embedding") if config.tie_weights else None  # never with one-hot
+            if head and config.embedding_dim != config.units:
+                x = model.get_layer(TIED_PROJECTION)(x)
             x = model.get_layer("logits")(head(x, reverse=True) if head else model.get_layer(OUTPUT_LAYER)(x))
         stages.append(keras.Model([inputs, *states], [x, *final], name=f"stage_{number}"))
     return stages
@@ -152,7 +170,9 @@ def parameter_count(config: Config) -> int:
         units = config.units
         count += directions * GATES[config.cell] * (width * units + units * units + biases * units)
         width = directions * units
-    return count + (0 if config.tie_weights else width * vocabulary) + vocabulary
+    if config.tie_weights:
+        return count + (0 if width == config.embedding_dim else width * config.embedding_dim) + vocabulary
+    return count + width * vocabulary + vocabulary
 
 
 def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:

@@ -36,10 +36,22 @@ class InTopK(keras.metrics.MeanMetricWrapper):
         return {"k": self.k, "name": self.name, "dtype": self.dtype}
 
 
+# config.OPTIMIZERS -> the Keras optimiser. SGD is the AWD-LSTM's (with a large rate and
+# clipping); with weight_averaging the optimiser keeps a moving average of every weight
+# (Keras' use_ema), which training.regularisation validates and keeps in place of the weights.
+OPTIMIZER_CLASSES = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
+AVERAGING_MOMENTUM = 0.99  # Keras' default: the average of about the last 100 steps
+
+
+def make_optimizer(config: Config) -> keras.optimizers.Optimizer:
+    return OPTIMIZER_CLASSES[config.optimizer](
+        learning_rate=config.learning_rate, clipnorm=config.clip_norm if config.clip_norm > 0 else None,
+        use_ema=config.weight_averaging, ema_momentum=AVERAGING_MOMENTUM,
+    )  # fmt: skip
+
+
 def compile_model(model: keras.Model, config: Config) -> None:
-    optimizer = keras.optimizers.Adam(
-        learning_rate=config.learning_rate, clipnorm=config.clip_norm if config.clip_norm > 0 else None
-    )
+    optimizer = make_optimizer(config)
     model.compile(
         optimizer=optimizer,
         # Divide by the sum of weights, so a validation batch weighted 0 ... 0 1

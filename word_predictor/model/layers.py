@@ -111,12 +111,15 @@ class CarriedRNN(layers.Layer):
         then overwritten by the final state (no gradient flows across calls)
     """
 
-    def __init__(self, cell: str, units: int, lanes: int, use_cudnn="auto", unroll: bool = False, **kwargs):
+    def __init__(self, cell: str, units: int, lanes: int, use_cudnn="auto", unroll: bool = False,
+                 weight_drop: float = 0.0, **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         self.cell, self.units, self.lanes, self.use_cudnn, self.unroll = cell, units, lanes, use_cudnn, unroll
+        self.weight_drop = weight_drop  # a training-only regulariser (model.regularisers)
         self.rnn = _recurrent_layer(
-            cell, units, use_cudnn, return_sequences=True, return_state=True, unroll=unroll, name=cell
-        )
+            cell, units, use_cudnn, return_sequences=True, return_state=True, unroll=unroll, name=cell,
+            weight_drop=weight_drop,
+        )  # fmt: skip
         self.carried = []
 
     def build(self, inputs_shape, reset_shape=None):
@@ -152,6 +155,6 @@ class CarriedRNN(layers.Layer):
         return {
             **super().get_config(),
             "cell": self.cell, "units": self.units, "lanes": self.lanes, "use_cudnn": self.use_cudnn,
-            "unroll": self.unroll,
+            "unroll": self.unroll, "weight_drop": self.weight_drop,
         }  # fmt: skip
 

@@ -17,7 +17,17 @@ from tensorboard.plugins.hparams import api_pb2
 from tensorboard.plugins.hparams import summary_v2 as hp
 
 from word_predictor.backend import keras
-from word_predictor.config import CELLS, CONTEXTS, LEVELS, NORMALISATIONS, PRECISIONS, TARGETS, Config, unused_settings
+from word_predictor.config import (
+    CELLS,
+    CONTEXTS,
+    LEVELS,
+    NORMALISATIONS,
+    OPTIMIZERS,
+    PRECISIONS,
+    TARGETS,
+    Config,
+    unused_settings,
+)
 from word_predictor.monitoring.callbacks import SAMPLES_FOLDER, SAMPLES_TAG
 from word_predictor.monitoring.writer import EventWriter
 
@@ -29,6 +39,8 @@ HPARAMS = (
     "level", "normalisation", "max_vocabulary", "unknown_threshold",
     "dropout", "batch_size", "learning_rate", "clip_norm", "precision",
     "vocabulary_size", "corpus_tokens",
+    "locked_dropout", "weight_drop", "embedding_dropout", "activation_regularisation",
+    "temporal_activation_regularisation", "optimizer", "weight_averaging", "lr_patience",
 )  # fmt: skip
 # Settings with a fixed set of values: the dashboard offers them as check boxes.
 CHOICES = {
@@ -41,6 +53,9 @@ CHOICES = {
     "context": CONTEXTS,
     "targets": TARGETS,
     "precision": PRECISIONS,
+    "locked_dropout": (False, True),
+    "optimizer": OPTIMIZERS,
+    "weight_averaging": (False, True),
 }
 # (tag, group) pairs: final values become the HParams dashboard's metric columns.
 HPARAM_METRICS = [

@@ -8,6 +8,7 @@ schedule, which Keras resets at the start of every fit() (in state.json).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -68,12 +69,14 @@ class RunCheckpoint(keras.callbacks.Callback):
     Put it after EarlyStopping and ReduceLROnPlateau in the callback list, so it
     saves their state after they have updated it, and restores it after they reset it.
     With `writes=False` (a process other than the first, training on several) it only
-    restores their state, and writes nothing.
+    restores their state, and writes nothing. `trained_weights`: a context inside which
+    the model holds the weights training goes on from, for the resume checkpoint, where
+    the model's weights at an epoch's end are others (averaged: training.regularisation).
     """
 
     def __init__(
         self, run_dir: Path | None, carried: list[keras.callbacks.Callback], state: dict,
-        inference_view: keras.Model, writes: bool = True,
+        inference_view: keras.Model, writes: bool = True, trained_weights=contextlib.nullcontext,
     ):  # fmt: skip
         super().__init__()
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -82,6 +85,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.state = dict(state)
         # What predict loads: open length, no optimiser, small on disk (model.build_model's inference view).
         self.inference_view = inference_view
+        self.trained_weights = trained_weights
 
     def on_train_begin(self, logs=None):
         # Half-written files of a trainer killed mid-save: never read, now cleared.
@@ -121,7 +125,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         }
         folder = self.run_dir / rundir.CHECKPOINT_DIR
         folder.mkdir(exist_ok=True)
-        rundir.save_model_atomic(self.model, folder / rundir.CHECKPOINT_MODEL)
+        with self.trained_weights():
+            rundir.save_model_atomic(self.model, folder / rundir.CHECKPOINT_MODEL)
         # The state is written after the model it describes: a kill in between
         # leaves the previous epoch's state, and that epoch is simply trained again.
         rundir.write_json(folder / rundir.CHECKPOINT_STATE, self.state)
