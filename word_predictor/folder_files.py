@@ -5,6 +5,7 @@ ValueError naming the file and what is wrong, never a KeyError deep inside a com
 
     run folder      config.json (ConfigFile)  vocabulary.json (VocabularyFile)
                     status.json (StatusFile)  checkpoint/state.json (CheckpointState)
+                    metrics.json (MetricsFile)
     exported folder manifest.json (ExportManifest)  vocabulary.json (VocabularyFile)
     token store     tokens-<key>.json (StoreMeta)
 
@@ -149,6 +150,16 @@ class CheckpointState(_Checked):
     stopped_early: bool = False
     callbacks: dict[str, dict[str, Any]] = {}
     settings: dict[str, Any] | None = None  # None: written before the settings were recorded here
+
+
+class MetricsFile(_Checked):
+    """metrics.json: a finished run's figures (the runs command lists them)."""
+
+    best_epoch: int | None = Field(None, ge=1)
+    epochs_completed: int = _count(0)
+    best_validation_loss: float | None = None
+    stopped: str | None = None
+    test: dict[str, float | None] | None = None  # score_run's figures, by name
 
 
 # --- the vocabulary (both folders) -------------------------------------------------------------
