@@ -151,3 +151,10 @@ def test_lists_real_runs_as_the_module_command(monitored_logdir):
     assert gru["best_validation_perplexity"] == pytest.approx(math.exp(metrics["best_validation_loss"]))
     assert gru["test_perplexity"] == pytest.approx(metrics["test"]["perplexity"])
     assert gru["test_top1"] == pytest.approx(metrics["test"]["top1"])
+
+
+def test_a_metrics_file_of_the_wrong_types_shows_no_figures_rather_than_failing(tmp_path, capsys):
+    run_dir = fake_run(tmp_path, "odd", started=1.0)
+    rundir.write_json(run_dir / rundir.METRICS_FILE, {"best_validation_loss": 2.5, "test": {"perplexity": "high"}})
+    _, row = table(capsys, "--logdir", str(tmp_path))
+    assert row[0] == "odd" and row[11:] == ["-", "-", "-", "-"]

@@ -1,10 +1,12 @@
 """The one reader of the JSON files a command finds in a run folder, an exported folder
 or the token store: each file has a schema here (pydantic), and `read` checks a file
 against it, so a file that was cut short, edited by hand or taken from elsewhere is one
-ValueError naming the file and what is wrong, never a KeyError deep inside a command.
+ValueError saying what is wrong (the caller names the file), never a KeyError deep inside
+a command.
 
     run folder      config.json (ConfigFile)  vocabulary.json (VocabularyFile)
                     status.json (StatusFile)  checkpoint/state.json (CheckpointState)
+                    metrics.json (MetricsFile)
     exported folder manifest.json (ExportManifest)  vocabulary.json (VocabularyFile)
     token store     tokens-<key>.json (StoreMeta)
 
@@ -151,6 +153,16 @@ class CheckpointState(_Checked):
     settings: dict[str, Any] | None = None  # None: written before the settings were recorded here
 
 
+class MetricsFile(_Checked):
+    """metrics.json: a finished run's figures (the runs command lists them)."""
+
+    best_epoch: int | None = Field(None, ge=1)
+    epochs_completed: int = _count(0)
+    best_validation_loss: float | None = None
+    stopped: str | None = None
+    test: dict[str, float | None] | None = None  # score_run's figures, by name
+
+
 # --- the vocabulary (both folders) -------------------------------------------------------------
 
 VOCABULARY_FORMATS = ("word_predictor.vocabulary/1", "word_predictor.vocabulary/2")
@@ -228,10 +240,6 @@ class ExportManifest(_Checked):
     settings: dict[str, Any]
     manifest_sha256: str | None = _sha256(None)
 
-    @property
-    def version(self) -> int:
-        return int(self.format.rpartition("/")[2])
-
     @model_validator(mode="after")
     def _parts_agree(self):
         for name in ("level", "context", "window_size", "normalisation"):
@@ -248,6 +256,7 @@ class ExportManifest(_Checked):
             if spec.shape[-1] != self.sizes.units:
                 raise ValueError(f"state {spec.name} has {spec.shape[-1]!r} units, the model {self.sizes.units}")
         return self
+
 
 def manifest_hash(data: dict) -> str:
     return json_sha256({key: value for key, value in data.items() if key != "manifest_sha256"})

@@ -89,7 +89,7 @@ def describe(run_dir: Path) -> dict:
     """One run as plain values (None where a figure is not known yet)."""
     status = rundir.read_status(run_dir)
     config = _config(run_dir / rundir.CONFIG_FILE)
-    metrics = _read(run_dir / rundir.METRICS_FILE)
+    metrics = _checked(run_dir / rundir.METRICS_FILE, folder_files.MetricsFile)
     state = "complete" if status.get("complete") is True else "incomplete"
     if config is None:
         state = "unreadable"  # no config.json, or a damaged one
@@ -174,14 +174,6 @@ def _regularisation_shown(row: dict) -> dict:
 def _escaped(text: str) -> str:
     """A value on one table line: control characters (a newline in a run name) as escapes."""
     return "".join(repr(c)[1:-1] if not c.isprintable() else c for c in text)
-
-
-def _read(path: Path) -> dict:
-    try:
-        data = folder_files.read_json(path)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _perplexity(loss) -> float | None:
