@@ -91,20 +91,12 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
     import numpy as np
 
     from word_predictor.config import Config
-    from word_predictor.corpus.build import build_corpus
-    from word_predictor.corpus.splits import window_block_size
-    from word_predictor.text.tokenizer import ASCII_WORDS
     from word_predictor.model.build import build_model
     from word_predictor.predictor.predictor import Predictor
     from word_predictor.batches.windows import crop_context
 
     config = Config()
-    corpus = build_corpus(
-        [common.data_file("wikitext2-train.txt")], tokenizer=ASCII_WORDS,
-        block_size=window_block_size(config.window_size), min_tokens=config.window_size + 1,
-        unknown_threshold=config.unknown_threshold, validation_fraction=config.validation_fraction,
-        test_fraction=config.test_fraction,
-    )  # fmt: skip
+    corpus = common.corpus_of([common.data_file("wikitext2-train.txt")], normalisation="ascii")
     config.vocabulary_size = len(corpus.vocabulary)
     model = build_model(config)
     predictor = Predictor.for_model(model, config, corpus.vocabulary)

@@ -53,14 +53,8 @@ def slice_file(tokens: int, folder: Path) -> Path:
 
 def whole_slice(path: Path):
     """The slice as our corpus code reads it, all of it for training."""
-    from word_predictor.corpus.build import build_corpus
-    from word_predictor.corpus.splits import window_block_size
-    from word_predictor.text.tokenizer import ASCII_WORDS
-
-    return build_corpus(
-        [path], tokenizer=ASCII_WORDS, block_size=window_block_size(CHUNK), min_tokens=CHUNK + 1,
-        unknown_threshold=THRESHOLD, validation_fraction=0.0, test_fraction=0.0,
-    )  # fmt: skip
+    return common.corpus_of([path], normalisation="ascii", window_size=CHUNK, unknown_threshold=THRESHOLD,
+                            validation_fraction=0.0, test_fraction=0.0)  # fmt: skip
 
 
 def vocabulary_size(path: Path) -> tuple[int, int]:

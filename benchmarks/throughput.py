@@ -71,19 +71,9 @@ class Variant:
 
 
 def load_train_split(window_size: int):
-    from word_predictor.corpus.build import build_corpus
-    from word_predictor.corpus.splits import window_block_size
-    from word_predictor.text.tokenizer import ASCII_WORDS
-
-    corpus = build_corpus(
-        [common.data_file("wikitext2-train.txt")],
-        tokenizer=ASCII_WORDS,
-        block_size=window_block_size(window_size),
-        min_tokens=window_size + 1,
-        unknown_threshold=3,
-        validation_fraction=0.0,
-        test_fraction=0.0,
-    )
+    corpus = common.corpus_of([common.data_file("wikitext2-train.txt")], normalisation="ascii",
+                              window_size=window_size, unknown_threshold=3, validation_fraction=0.0,
+                              test_fraction=0.0)  # fmt: skip
     return corpus.vocabulary, corpus.splits["train"]
 
 

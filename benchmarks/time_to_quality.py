@@ -272,17 +272,8 @@ def main(argv=None) -> int:
     target = args.target or (300.0 if args.quick else 220.0)
     max_minutes = args.max_minutes or (1.5 if args.quick else 6.0)
 
-    from word_predictor.config import Config
-    from word_predictor.corpus.build import build_corpus
-    from word_predictor.corpus.splits import window_block_size
-    from word_predictor.text.tokenizer import ASCII_WORDS
-
-    defaults = Config()
-    corpus = build_corpus(
-        [common.data_file("wikitext2-train.txt")], tokenizer=ASCII_WORDS,
-        block_size=window_block_size(defaults.window_size), min_tokens=defaults.window_size + 1,
-        unknown_threshold=defaults.unknown_threshold, validation_fraction=0.1, test_fraction=0.0,
-    )  # fmt: skip
+    corpus = common.corpus_of([common.data_file("wikitext2-train.txt")], normalisation="ascii",
+                              validation_fraction=0.1, test_fraction=0.0)  # fmt: skip
     rows = [time_to_target(cell, corpus, target, args.probe_every, max_minutes, {}) for cell in cells]
     yardstick = next((r for r in rows if r["cell"] == "lstm" and r["reached"]), None)
     for row in rows:
