@@ -17,7 +17,7 @@ not counted); ours reads the text itself, as a user's run does.
                (Adam and the trainer's own schedule, as a user would run it; the output
                layer reuses the embedding matrix, the example's --tied, so the sizes stay
                the recipe's; --ours "" runs ours untied)
-    yardstick  the recipe of the PyTorch word_language_model example, written here:
+    yardstick  the recipe of the PyTorch word_language_model example (benchmarks/reference.py):
                2 x 200 LSTM, embedding 200, dropout 0.2, batch 20, bptt 35, plain SGD
                at learning rate 20 divided by 4 whenever the validation loss does not
                improve, gradient norm clipped at 0.25, weights uniform in +-0.1, the
@@ -35,6 +35,7 @@ perplexity, and their ratios ours / yardstick.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -100,25 +101,12 @@ def pytorch_child(recipe: dict, streams_file: str, device: str) -> None:
     import torch
     from torch import nn
 
+    from benchmarks.reference import LanguageModel
+
     with np.load(streams_file) as saved:
         size = int(saved["vocabulary_size"])
         streams = {name: saved[name] for name in ("train", "validation", "test")}
     torch.manual_seed(0)
-
-    class LanguageModel(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.dropout = nn.Dropout(recipe["dropout"])
-            self.embedding = nn.Embedding(size, recipe["embedding_dim"])
-            self.lstm = nn.LSTM(recipe["embedding_dim"], recipe["units"], recipe["layers"], dropout=recipe["dropout"])
-            self.output = nn.Linear(recipe["units"], size)
-            for weight in (self.embedding.weight, self.output.weight):
-                nn.init.uniform_(weight, -0.1, 0.1)
-            nn.init.zeros_(self.output.bias)
-
-        def forward(self, tokens, state):  # (time, lanes) -> (time, lanes, vocabulary)
-            hidden, state = self.lstm(self.dropout(self.embedding(tokens)), state)
-            return self.output(self.dropout(hidden)), state
 
     def lanes(ids, count):  # one stream -> (steps, lanes): lane b is one contiguous stretch
         steps = len(ids) // count
@@ -128,7 +116,9 @@ def pytorch_child(recipe: dict, streams_file: str, device: str) -> None:
         shape = (recipe["layers"], count, recipe["units"])
         return (torch.zeros(shape, device=device), torch.zeros(shape, device=device))
 
-    model = LanguageModel().to(device)
+    # (time, lanes) -> (time, lanes, vocabulary), the example's weights uniform in +-0.1
+    model = LanguageModel(size, recipe["embedding_dim"], recipe["units"], recipe["layers"], recipe["dropout"],
+                          initial_range=0.1).to(device)  # fmt: skip
     loss_of = nn.CrossEntropyLoss()
     bptt = recipe["bptt"]
     check_began = time.perf_counter()
@@ -244,7 +234,7 @@ def main(argv=None) -> int:
                         help="run only these sides (settings searches run ours alone)")
     parser.add_argument("--tokens", type=int, default=0, metavar="N",
                         help="cut both files to their first N tokens (0: whole files)")
-    parser.add_argument("--child", help=argparse_hidden())
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     recipe = dict(GPU_RECIPE if args.gpu else RECIPE)
     if args.quick:
@@ -299,12 +289,6 @@ def main(argv=None) -> int:
                        title=f"WikiText-2{f' (first {args.tokens:,} tokens)' if args.tokens else ''}, {recipe}")  # fmt: skip
     common.save_results("full_context", args, {"recipe": recipe, "tokens": args.tokens, "rows": table, "raw": rows})
     return 0
-
-
-def argparse_hidden():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":

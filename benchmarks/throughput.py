@@ -6,9 +6,9 @@ project's own corpus code (unknown threshold 3, 4,703 words).
 
     ours       word_predictor.model.build_model + compile_model, Model.fit on
                windows.WindowBatches (the trainer's own path), optionally with one lever
-    reference  the same network in plain PyTorch (nn.Embedding, nn.LSTM/GRU with
-               inter-layer dropout, nn.Linear, Adam, clip_grad_norm_), fed the same
-               WindowBatches arrays, in a plain Python loop
+    reference  the same network in plain PyTorch (benchmarks/reference.py: nn.Embedding,
+               nn.LSTM/GRU with inter-layer dropout, nn.Linear), with Adam and
+               clip_grad_norm_, fed the same WindowBatches arrays, in a plain Python loop
 
 Both sides count TARGETS per second: a many-to-many step ("all") scores
 batch x chunk targets, a many-to-one step ("last") scores batch targets.
@@ -33,6 +33,7 @@ as it is, round by round.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -218,32 +219,15 @@ class TorchBench:
         import torch
         from torch import nn
 
+        from benchmarks.reference import LanguageModel
         from word_predictor.batches.windows import WindowBatches
 
         torch.manual_seed(0)
-        units, embedding_dim = SIZE["units"], SIZE["embedding_dim"]
-        layers, dropout = SIZE["layers"], SIZE["dropout"]
-        recurrent = {"lstm": nn.LSTM, "gru": nn.GRU, "simple_rnn": nn.RNN}[variant.cell]
         last = variant.targets == "last"
-
-        class Reference(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.embedding = nn.Embedding(vocabulary_size, embedding_dim)
-                self.input_dropout = nn.Dropout(dropout)
-                # nn.LSTM's `dropout` acts between layers, as our Dropout after each layer does.
-                self.rnn = recurrent(embedding_dim, units, layers, batch_first=True, dropout=dropout)
-                self.output_dropout = nn.Dropout(dropout)
-                self.next_word = nn.Linear(units, vocabulary_size)
-
-            def forward(self, tokens):  # (batch, chunk) -> (batch, chunk, vocab) or (batch, vocab)
-                hidden, _ = self.rnn(self.input_dropout(self.embedding(tokens)))
-                if last:
-                    hidden = hidden[:, -1]
-                return self.next_word(self.output_dropout(hidden))
-
         self.np, self.torch = np, torch
-        self.model = Reference()
+        # (batch, chunk) -> (batch, chunk, vocab), or (batch, vocab) for the last step only
+        self.model = LanguageModel(vocabulary_size, SIZE["embedding_dim"], SIZE["units"], SIZE["layers"],
+                                   SIZE["dropout"], variant.cell, batch_first=True, last_only=last)  # fmt: skip
         self.model.train()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=0.005)
         self.loss = nn.CrossEntropyLoss()
@@ -262,7 +246,7 @@ class TorchBench:
         inputs = torch.from_numpy(inputs.astype(np.int64))
         targets = torch.from_numpy(targets.astype(np.int64))
         self.optimizer.zero_grad(set_to_none=True)
-        logits = self.model(inputs)
+        logits, _ = self.model(inputs)
         loss = self.loss(logits.reshape(-1, self.vocabulary_size), targets.reshape(-1))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -394,8 +378,8 @@ def main(argv=None) -> int:
                         help="keep the references, ours as is and variants whose name holds one of these")
     parser.add_argument("--rounds", type=int, help="timed rounds (default: 3 quick, 5 full)")
     parser.add_argument("--steps", type=int, help="timed steps per variant per round (default: 12 quick, 30)")
-    parser.add_argument("--worker", choices=["ours", "pytorch"], help=argparse_hidden())
-    parser.add_argument("--threads", type=int, default=0, help=argparse_hidden())
+    parser.add_argument("--worker", choices=["ours", "pytorch"], help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker, args.threads)
@@ -470,12 +454,6 @@ def main(argv=None) -> int:
         {"size": SIZE, "vocabulary": info["vocabulary"], "rounds": rounds, "steps": steps, "rows": rows},
     )  # fmt: skip
     return 0
-
-
-def argparse_hidden():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":
