@@ -364,7 +364,7 @@ def variants(cells: list[str], targets: list[str], levers: bool, torch_threads: 
     return chosen
 
 
-def main(argv=None) -> int:
+def build_parser():
     parser = common.base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru"], choices=["lstm", "gru", "simple_rnn"])
     parser.add_argument("--targets", nargs="+", default=["all", "last"], choices=["all", "last"],
@@ -380,7 +380,56 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, help="timed steps per variant per round (default: 12 quick, 30)")
     parser.add_argument("--worker", choices=["ours", "pytorch"], help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def time_rounds(chosen: list[Variant], workers: dict, rounds: int, steps: int) -> None:
+    """Set every variant up in its worker, then time `rounds` rounds of `steps` steps each,
+    every variant once a round in a rotated order; the figures go into the variants."""
+    for variant in chosen:
+        spec = {k: v for k, v in asdict(variant).items() if k not in ("throughputs", "wall_throughputs")}
+        answer = workers[variant.worker].ask(op="setup", variant=spec, warmup=max(3, steps // 3))
+        print(f"  ready: {variant.name} ({answer['seconds']:.1f} s)", flush=True)
+    for number in range(rounds):
+        rotation = number % len(chosen)
+        for variant in chosen[rotation:] + chosen[:rotation]:
+            answer = workers[variant.worker].ask(op="run", name=variant.name, steps=steps)
+            variant.throughputs.append(answer["by_median"])
+            variant.wall_throughputs.append(answer["by_mean"])
+        print(f"  round {number + 1}/{rounds} done", flush=True)
+
+
+def row_of(variant: Variant, chosen: list[Variant]) -> dict:
+    """A variant's figures, with its ratios to the faster PyTorch of each round and to ours as is."""
+    references = [v for v in chosen if v.side == "reference" and v.cell == variant.cell
+                  and v.targets == variant.targets and v.batch_size == 128]  # fmt: skip
+    yardstick = [max(values) for values in zip(*(v.throughputs for v in references))]
+    ours_as_is = next((v for v in chosen if v.name == f"ours {variant.cell} {variant.targets}"), None)
+    row = {
+        "variant": variant.name,
+        "side": variant.side,
+        "cell": variant.cell,
+        "task": "many-to-many" if variant.targets == "all" else "many-to-one",
+        "batch": variant.batch_size,
+        "targets/s (median)": common.median(variant.throughputs),
+        "range": common.spread(variant.throughputs),
+        "targets/s from mean step": common.median(variant.wall_throughputs),
+        "throughputs": variant.throughputs,
+        "wall_throughputs": variant.wall_throughputs,
+    }
+    if yardstick:
+        ratios = [a / b for a, b in zip(variant.throughputs, yardstick)]
+        row["/ fastest pytorch"] = common.median(ratios)
+        row["ratios to fastest pytorch"] = ratios
+    if ours_as_is is not None and variant.side == "ours":
+        ratios = [a / b for a, b in zip(variant.throughputs, ours_as_is.throughputs)]
+        row["/ ours as is"] = common.median(ratios)
+        row["ratios to ours as is"] = ratios
+    return row
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     if args.worker:
         worker(args.worker, args.threads)
         return 0
@@ -400,48 +449,12 @@ def main(argv=None) -> int:
           f"{info['tokens']:,} training tokens; {rounds} rounds of {steps} steps (worker log: {log.name})",
           flush=True)  # fmt: skip
     try:
-        for variant in chosen:
-            spec = {k: v for k, v in asdict(variant).items() if k not in ("throughputs", "wall_throughputs")}
-            answer = workers[variant.worker].ask(op="setup", variant=spec, warmup=max(3, steps // 3))
-            print(f"  ready: {variant.name} ({answer['seconds']:.1f} s)", flush=True)
-        for number in range(rounds):
-            rotation = number % len(chosen)
-            for variant in chosen[rotation:] + chosen[:rotation]:
-                answer = workers[variant.worker].ask(op="run", name=variant.name, steps=steps)
-                variant.throughputs.append(answer["by_median"])
-                variant.wall_throughputs.append(answer["by_mean"])
-            print(f"  round {number + 1}/{rounds} done", flush=True)
+        time_rounds(chosen, workers, rounds, steps)
     finally:
         for process in workers.values():
             process.close()
 
-    rows = []
-    for variant in chosen:
-        references = [v for v in chosen if v.side == "reference" and v.cell == variant.cell
-                      and v.targets == variant.targets and v.batch_size == 128]  # fmt: skip
-        yardstick = [max(values) for values in zip(*(v.throughputs for v in references))]
-        ours_as_is = next((v for v in chosen if v.name == f"ours {variant.cell} {variant.targets}"), None)
-        row = {
-            "variant": variant.name,
-            "side": variant.side,
-            "cell": variant.cell,
-            "task": "many-to-many" if variant.targets == "all" else "many-to-one",
-            "batch": variant.batch_size,
-            "targets/s (median)": common.median(variant.throughputs),
-            "range": common.spread(variant.throughputs),
-            "targets/s from mean step": common.median(variant.wall_throughputs),
-            "throughputs": variant.throughputs,
-            "wall_throughputs": variant.wall_throughputs,
-        }
-        if yardstick:
-            ratios = [a / b for a, b in zip(variant.throughputs, yardstick)]
-            row["/ fastest pytorch"] = common.median(ratios)
-            row["ratios to fastest pytorch"] = ratios
-        if ours_as_is is not None and variant.side == "ours":
-            ratios = [a / b for a, b in zip(variant.throughputs, ours_as_is.throughputs)]
-            row["/ ours as is"] = common.median(ratios)
-            row["ratios to ours as is"] = ratios
-        rows.append(row)
+    rows = [row_of(variant, chosen) for variant in chosen]
     common.print_table(
         rows,
         ["variant", "task", "batch", "targets/s (median)", "range", "targets/s from mean step",
