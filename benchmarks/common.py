@@ -48,6 +48,17 @@ def first_tokens(path: Path, count: int, folder: Path) -> Path:
     return cut
 
 
+def corpus_of(files: list[Path], cache_dir: Path | None = None, **settings):
+    """`files` read, split and encoded by the library's own corpus_for, as `python -m
+    word_predictor.train --corpus FILES` reads them with the default settings and `settings`
+    over them (Config's names: normalisation="ascii", window_size=2, validation_fraction=0, ...):
+    the context the settings pick gives the split block size and the fewest tokens."""
+    from word_predictor.config import Config
+    from word_predictor.training.reading import corpus_for
+
+    return corpus_for(Config(corpus=[str(path) for path in files], **settings), cache_dir)
+
+
 def base_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter

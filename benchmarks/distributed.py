@@ -66,11 +66,12 @@ def child(spec: dict) -> None:
         keras.utils.set_random_seed(0)
         model = context.training_model(on_gpu=backend.gpu_available())
         compile_model(model, config)
-        batches = distribute.feed(context.training_batches(corpus.splits["train"], epoch=0), parallel)
+        training = context.training_batches(corpus.splits["train"], epoch=0)
+        batches = distribute.feed(training, parallel)
         timer = epoch_timer()
         model.fit(batches, epochs=spec["epochs"], steps_per_epoch=spec["steps"],
                   callbacks=[timer, *distribute.placement(parallel)], verbose=0)  # as the trainer: training.callbacks
-    targets_per_step = config.batch_size * (config.bptt if config.context == "full" else config.window_size)
+    targets_per_step = training.targets_per_epoch / len(training)  # the context's own count, padding left out
     seconds = common.median(timer.seconds[1:])
     if parallel.writes:
         common.child_result({"tokens_per_second": spec["steps"] * targets_per_step / seconds,

@@ -74,20 +74,13 @@ def cold(run: Path, exported: Path, rounds: int) -> list[dict]:
 def wikitext_models(folder: Path):
     """The default model on WikiText-2's vocabulary: (Keras Predictor, exported folder)."""
     from word_predictor.config import Config
-    from word_predictor.corpus import build_corpus, window_block_size
     from word_predictor.exporter.folder import write_export
     from word_predictor.exporter.weights import read_weights
     from word_predictor.model import build_model
     from word_predictor.predictor import Predictor
-    from word_predictor.text import ASCII_WORDS
 
     config = Config(normalisation="ascii")
-    corpus = build_corpus(
-        [common.data_file("wikitext2-train.txt")], tokenizer=ASCII_WORDS,
-        block_size=window_block_size(config.window_size), min_tokens=config.window_size + 1,
-        unknown_threshold=config.unknown_threshold, validation_fraction=config.validation_fraction,
-        test_fraction=config.test_fraction,
-    )  # fmt: skip
+    corpus = common.corpus_of([common.data_file("wikitext2-train.txt")], normalisation="ascii")
     config.vocabulary_size = len(corpus.vocabulary)
     model = build_model(config)
     write_export(config, corpus.vocabulary, read_weights(model, config), "onnx", folder, source={"run": None})

@@ -17,7 +17,7 @@ not counted); ours reads the text itself, as a user's run does.
                (Adam and the trainer's own schedule, as a user would run it; the output
                layer reuses the embedding matrix, the example's --tied, so the sizes stay
                the recipe's; --ours "" runs ours untied)
-    yardstick  the recipe of the PyTorch word_language_model example, written here:
+    yardstick  the recipe of the PyTorch word_language_model example (benchmarks/reference.py):
                2 x 200 LSTM, embedding 200, dropout 0.2, batch 20, bptt 35, plain SGD
                at learning rate 20 divided by 4 whenever the validation loss does not
                improve, gradient norm clipped at 0.25, weights uniform in +-0.1, the
@@ -35,6 +35,7 @@ perplexity, and their ratios ours / yardstick.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -98,94 +99,105 @@ def run_yardstick(recipe: dict, streams: Path, gpu: bool = False) -> dict:
 def pytorch_child(recipe: dict, streams_file: str, device: str) -> None:
     import numpy as np
     import torch
-    from torch import nn
+
+    from benchmarks.reference import LanguageModel
 
     with np.load(streams_file) as saved:
         size = int(saved["vocabulary_size"])
         streams = {name: saved[name] for name in ("train", "validation", "test")}
     torch.manual_seed(0)
 
-    class LanguageModel(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.dropout = nn.Dropout(recipe["dropout"])
-            self.embedding = nn.Embedding(size, recipe["embedding_dim"])
-            self.lstm = nn.LSTM(recipe["embedding_dim"], recipe["units"], recipe["layers"], dropout=recipe["dropout"])
-            self.output = nn.Linear(recipe["units"], size)
-            for weight in (self.embedding.weight, self.output.weight):
-                nn.init.uniform_(weight, -0.1, 0.1)
-            nn.init.zeros_(self.output.bias)
-
-        def forward(self, tokens, state):  # (time, lanes) -> (time, lanes, vocabulary)
-            hidden, state = self.lstm(self.dropout(self.embedding(tokens)), state)
-            return self.output(self.dropout(hidden)), state
-
-    def lanes(ids, count):  # one stream -> (steps, lanes): lane b is one contiguous stretch
-        steps = len(ids) // count
-        return torch.from_numpy(np.asarray(ids[: steps * count], np.int64).reshape(count, steps).T.copy()).to(device)
-
-    def zero_state(count):
-        shape = (recipe["layers"], count, recipe["units"])
-        return (torch.zeros(shape, device=device), torch.zeros(shape, device=device))
-
-    model = LanguageModel().to(device)
-    loss_of = nn.CrossEntropyLoss()
-    bptt = recipe["bptt"]
+    # (time, lanes) -> (time, lanes, vocabulary), the example's weights uniform in +-0.1
+    model = LanguageModel(size, recipe["embedding_dim"], recipe["units"], recipe["layers"], recipe["dropout"],
+                          initial_range=0.1).to(device)  # fmt: skip
     check_began = time.perf_counter()
     if device == "cpu":
         # PyTorch's own default (every core) suffers most when another process holds
         # a core; give the yardstick the faster of 1 and 2 threads, measured here (and
         # the seconds this check takes are not the example's: run_yardstick takes them out).
-        torch.set_num_threads(_faster_thread_count(model, size, recipe, torch, nn))
+        torch.set_num_threads(_faster_thread_count(model, size, recipe, torch, torch.nn))
     check_seconds = time.perf_counter() - check_began
 
-    def evaluate(ids, count=10):
-        model.eval()
-        data, state, total, seen = lanes(ids, count), zero_state(count), 0.0, 0
-        with torch.no_grad():
-            for i in range(0, data.size(0) - 1, bptt):
-                tokens, targets = data[i : i + bptt], data[i + 1 : i + 1 + bptt]
-                tokens = tokens[: len(targets)]
-                logits, state = model(tokens, state)
-                total += len(targets) * count * loss_of(logits.view(-1, size), targets.reshape(-1)).item()
-                seen += len(targets) * count
-        return total / seen
-
-    train = lanes(streams["train"], recipe["batch_size"])
     learning_rate, best, best_state = 20.0, math.inf, None
     start = time.perf_counter()
     trained_tokens = 0
     for _ in range(recipe["epochs"]):
-        model.train()
-        state = zero_state(recipe["batch_size"])
-        for i in range(0, train.size(0) - 1, bptt):
-            tokens, targets = train[i : i + bptt], train[i + 1 : i + 1 + bptt]
-            tokens = tokens[: len(targets)]
-            state = tuple(s.detach() for s in state)  # truncated backpropagation
-            model.zero_grad()
-            logits, state = model(tokens, state)
-            loss = loss_of(logits.view(-1, size), targets.reshape(-1))
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 0.25)
-            with torch.no_grad():
-                for parameter in model.parameters():
-                    parameter.add_(parameter.grad, alpha=-learning_rate)
-            trained_tokens += targets.numel()
+        trained_tokens += train_epoch(model, streams["train"], recipe, learning_rate, device)
         if device != "cpu":
             torch.cuda.synchronize()
-        validation = evaluate(streams["validation"])
+        validation = average_loss(model, streams["validation"], recipe, device)
         if validation < best:
             best, best_state = validation, {k: v.clone() for k, v in model.state_dict().items()}
         else:
             learning_rate /= 4
     training_seconds = time.perf_counter() - start
     model.load_state_dict(best_state)
-    test_loss = evaluate(streams["test"])
+    test_loss = average_loss(model, streams["test"], recipe, device)
     common.child_result({
         "test_perplexity": math.exp(test_loss), "training_seconds": training_seconds,
         "tokens_per_second": trained_tokens / training_seconds, "threads": torch.get_num_threads(),
         "thread_check_seconds": check_seconds,
     })  # fmt: skip
+
+
+def lanes_of(ids, count: int, device: str):
+    """One stream -> (steps, lanes): lane b is one contiguous stretch."""
+    import numpy as np
+    import torch
+
+    steps = len(ids) // count
+    return torch.from_numpy(np.asarray(ids[: steps * count], np.int64).reshape(count, steps).T.copy()).to(device)
+
+
+def zero_state(recipe: dict, count: int, device: str):
+    import torch
+
+    shape = (recipe["layers"], count, recipe["units"])
+    return (torch.zeros(shape, device=device), torch.zeros(shape, device=device))
+
+
+def train_epoch(model, ids, recipe: dict, learning_rate: float, device: str) -> int:
+    """One epoch of the example's loop: plain SGD, clipped at 0.25; the number of targets trained."""
+    import torch
+    from torch import nn
+
+    model.train()
+    train, bptt, size = lanes_of(ids, recipe["batch_size"], device), recipe["bptt"], model.output.out_features
+    state = zero_state(recipe, recipe["batch_size"], device)
+    trained = 0
+    for i in range(0, train.size(0) - 1, bptt):
+        tokens, targets = train[i : i + bptt], train[i + 1 : i + 1 + bptt]
+        tokens = tokens[: len(targets)]
+        state = tuple(s.detach() for s in state)  # truncated backpropagation
+        model.zero_grad()
+        logits, state = model(tokens, state)
+        loss = nn.functional.cross_entropy(logits.view(-1, size), targets.reshape(-1))
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.add_(parameter.grad, alpha=-learning_rate)
+        trained += targets.numel()
+    return trained
+
+
+def average_loss(model, ids, recipe: dict, device: str, count: int = 10) -> float:
+    """The mean loss over a stream read in `count` lanes, as the example scores."""
+    import torch
+    from torch import nn
+
+    model.eval()
+    bptt, size = recipe["bptt"], model.output.out_features
+    data, state, total, seen = lanes_of(ids, count, device), zero_state(recipe, count, device), 0.0, 0
+    with torch.no_grad():
+        for i in range(0, data.size(0) - 1, bptt):
+            tokens, targets = data[i : i + bptt], data[i + 1 : i + 1 + bptt]
+            tokens = tokens[: len(targets)]
+            logits, state = model(tokens, state)
+            loss = nn.functional.cross_entropy(logits.view(-1, size), targets.reshape(-1)).item()
+            total += len(targets) * count * loss
+            seen += len(targets) * count
+    return total / seen
 
 
 def _faster_thread_count(model, size, recipe, torch, nn) -> int:
@@ -233,6 +245,30 @@ def run_ours(recipe: dict, files: dict[str, Path], logdir: Path, name: str, env:
     }
 
 
+def table_of(rows: dict[str, list[dict]]) -> list[dict]:
+    """A row per side: medians of its runs, and their ratios to the yardstick's."""
+    table = []
+    yardstick = rows["PyTorch recipe"]
+    for side, results in rows.items():
+        if not results:
+            continue
+        wall = common.median([r["wall_seconds"] for r in results])
+        perplexity = common.median([r["test_perplexity"] for r in results])
+        row = {"system": side, "runs": len(results), "wall s (median)": wall, "spread": common.spread(
+            [r["wall_seconds"] for r in results]), "test perplexity (median)": perplexity}  # fmt: skip
+        speeds = [r["tokens_per_second"] for r in results if r.get("tokens_per_second")]
+        row["training tokens/s (median)"] = common.median(speeds) if speeds else None
+        if yardstick:
+            row["tokens/s / yardstick"] = row["training tokens/s (median)"] / common.median(
+                [r["tokens_per_second"] for r in yardstick]
+            ) if speeds else None
+            row["wall / yardstick"] = wall / common.median([r["wall_seconds"] for r in yardstick])
+            row["per round"] = common.round_ratios(results, yardstick)
+            row["perplexity / yardstick"] = perplexity / common.median([r["test_perplexity"] for r in yardstick])
+        table.append(row)
+    return table
+
+
 def main(argv=None) -> int:
     parser = common.base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=1, help="rounds, each running both sides once")
@@ -244,7 +280,7 @@ def main(argv=None) -> int:
                         help="run only these sides (settings searches run ours alone)")
     parser.add_argument("--tokens", type=int, default=0, metavar="N",
                         help="cut both files to their first N tokens (0: whole files)")
-    parser.add_argument("--child", help=argparse_hidden())
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     recipe = dict(GPU_RECIPE if args.gpu else RECIPE)
     if args.quick:
@@ -274,37 +310,13 @@ def main(argv=None) -> int:
                     continue
                 print(f"  {result['wall_seconds']:.0f} s, test perplexity {result['test_perplexity']:.1f}", flush=True)
                 rows[side].append(result)
-    table = []
-    yardstick = rows["PyTorch recipe"]
-    for side, results in rows.items():
-        if not results:
-            continue
-        wall = common.median([r["wall_seconds"] for r in results])
-        perplexity = common.median([r["test_perplexity"] for r in results])
-        row = {"system": side, "runs": len(results), "wall s (median)": wall, "spread": common.spread(
-            [r["wall_seconds"] for r in results]), "test perplexity (median)": perplexity}  # fmt: skip
-        speeds = [r["tokens_per_second"] for r in results if r.get("tokens_per_second")]
-        row["training tokens/s (median)"] = common.median(speeds) if speeds else None
-        if yardstick:
-            row["tokens/s / yardstick"] = row["training tokens/s (median)"] / common.median(
-                [r["tokens_per_second"] for r in yardstick]
-            ) if speeds else None
-            row["wall / yardstick"] = wall / common.median([r["wall_seconds"] for r in yardstick])
-            row["per round"] = common.round_ratios(results, yardstick)
-            row["perplexity / yardstick"] = perplexity / common.median([r["test_perplexity"] for r in yardstick])
-        table.append(row)
+    table = table_of(rows)
     common.print_table(table, ["system", "runs", "wall s (median)", "spread", "test perplexity (median)",
                                "wall / yardstick", "per round", "perplexity / yardstick", "training tokens/s (median)",
                                "tokens/s / yardstick"],
                        title=f"WikiText-2{f' (first {args.tokens:,} tokens)' if args.tokens else ''}, {recipe}")  # fmt: skip
     common.save_results("full_context", args, {"recipe": recipe, "tokens": args.tokens, "rows": table, "raw": rows})
     return 0
-
-
-def argparse_hidden():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":

@@ -88,23 +88,13 @@ def test_contexts(count: int, seed: int = 0) -> list[str]:
 
 
 def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
-    import numpy as np
-
     from word_predictor.config import Config
-    from word_predictor.corpus.build import build_corpus
-    from word_predictor.corpus.splits import window_block_size
-    from word_predictor.text.tokenizer import ASCII_WORDS
     from word_predictor.model.build import build_model
     from word_predictor.predictor.predictor import Predictor
     from word_predictor.batches.windows import crop_context
 
     config = Config()
-    corpus = build_corpus(
-        [common.data_file("wikitext2-train.txt")], tokenizer=ASCII_WORDS,
-        block_size=window_block_size(config.window_size), min_tokens=config.window_size + 1,
-        unknown_threshold=config.unknown_threshold, validation_fraction=config.validation_fraction,
-        test_fraction=config.test_fraction,
-    )  # fmt: skip
+    corpus = common.corpus_of([common.data_file("wikitext2-train.txt")], normalisation="ascii")
     config.vocabulary_size = len(corpus.vocabulary)
     model = build_model(config)
     predictor = Predictor.for_model(model, config, corpus.vocabulary)
@@ -122,6 +112,13 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
         "tf.function step + XLA": (lambda f: lambda i: f(batches[i]))(compiled_step(model, True)),
         "Predictor.suggest + tf.function step": lambda i: compiled_predictor.suggest(texts[i]),
     }
+    return single_call_rows(ways, calls), batch_rows(model, config, batch_rounds), {
+        "vocabulary": config.vocabulary_size, "config": config.to_dict()}  # fmt: skip
+
+
+def single_call_rows(ways: dict, calls: int) -> list[dict]:
+    """Each way of answering one context, called `calls` times in a rotated order; the
+    reader as is (the second way) is the yardstick."""
     names = list(ways)
     for name in names:  # warm up: trace every context length once
         for i in range(min(40, calls)):
@@ -133,7 +130,7 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
             ways[name](i)
             seconds[name].append(time.perf_counter() - start)
     yardstick = seconds[names[1]]
-    single_rows = [
+    return [
         {
             "way": name,
             "p50 ms": 1000 * common.median(values),
@@ -144,6 +141,11 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
         }
         for name, values in seconds.items()
     ]
+
+
+def batch_rows(model, config, batch_rounds: int) -> list[dict]:
+    """Each way of answering a batch of 1,024 contexts, `batch_rounds` times in a rotated order."""
+    import numpy as np
 
     batch = np.random.default_rng(0).integers(1, config.vocabulary_size, (1024, config.window_size)).astype(np.int32)
     batch_ways = {
@@ -163,7 +165,7 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
             batch_ways[name](batch)
             batch_seconds[name].append(time.perf_counter() - start)
     batch_yardstick = common.median(batch_seconds["predict_on_batch (as is)"])
-    batch_rows = [
+    return [
         {
             "way": name,
             "contexts/s (median)": batch.shape[0] / common.median(values),
@@ -172,7 +174,6 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
         }
         for name, values in batch_seconds.items()
     ]
-    return single_rows, batch_rows, {"vocabulary": config.vocabulary_size, "config": config.to_dict()}
 
 
 # ---------------------------------------------------------------- cold

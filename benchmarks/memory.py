@@ -205,7 +205,22 @@ def _train(config, corpus, steps: int) -> int:
     return model.count_params()
 
 
-def main(argv=None) -> int:
+COLUMNS = [
+    ("build_peak_anon_mib", "build peak anon (MiB)"),
+    ("read_mb_per_second", "read MB/s"),
+    ("million_words_per_second", "M words/s"),
+    ("build_seconds", "build s"),
+    ("reuse_seconds", "reuse s"),
+    ("reuse_peak_anon_mib", "reuse peak anon (MiB)"),
+    ("keras_anon_mib", "anon with Keras (MiB)"),
+    ("epoch_peak_anon_mib", "epoch peak anon (MiB)"),
+    ("epoch_seconds", "epoch s"),
+    ("train_peak_anon_mib", "train peak anon (MiB)"),
+    ("train_seconds", "train s"),
+]
+
+
+def build_parser():
     parser = common.base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=float, nargs="+", help="corpus sizes in millions of words")
     parser.add_argument("--runs", type=int, help="runs per size (default 3, 1 with --quick)")
@@ -219,64 +234,50 @@ def main(argv=None) -> int:
     parser.add_argument("--train-steps", type=int, default=50,
                         help="training steps of the default model after the epoch of batches (default: 50)")  # fmt: skip
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        child(args.child, args.workers, args.max_batches, args.train_steps)
-        return 0
+    return parser
 
-    sizes = args.sizes or ([1.0, 10.0] if args.quick else [10.0, 100.0])
-    runs = args.runs or (1 if args.quick else 3)
+
+def measure_size(args, words: int, runs: int) -> list[dict]:
+    """`runs` child processes, each reading a corpus of `words` words and training on it."""
     extra = ["--workers", str(args.workers), "--train-steps", str(args.train_steps)]
     if args.max_batches:
         extra += ["--max-batches", str(args.max_batches)]
-    rows, raw = [], []
-    for millions in sizes:
-        words = int(millions * 1_000_000)
-        with tempfile.TemporaryDirectory() as folder:
-            if args.text == "shared":
-                write_shared_corpus(Path(folder), words)
-            else:
-                write_corpus(Path(folder), words, args.types, args.exponent)
-            results = []
-            for run in range(runs):
-                arguments = ["-m", "benchmarks.memory", "--child", folder, *extra]
-                result = common.run_child(arguments, timeout=3600)
-                if not result["ok"]:
-                    print(f"  {words:,} words, run {run + 1}: failed: {result.get('error')}", flush=True)
-                    continue
-                results.append(result)
-                print(f"  {words:,} words, run {run + 1}: build {result['build_seconds']:.1f} s "
-                      f"({result['read_mb_per_second']:.1f} MB/s), peak anonymous "
-                      f"{result['build_peak_anon_mib']:.0f} MiB building, "
-                      f"{result['epoch_peak_anon_mib']:.0f} MiB in the epoch, {result['train_peak_anon_mib']:.0f} "
-                      f"MiB training ({result['parameters']:,} parameters)", flush=True)  # fmt: skip
-        raw.append({"words": words, "runs": results})
-        if not results:
-            continue
-        row = {"words": words, "text MB": results[0]["text_mb"], "vocabulary": results[0]["vocabulary"],
-               "parameters": results[0]["parameters"]}
-        for name, column in [
-            ("build_peak_anon_mib", "build peak anon (MiB)"),
-            ("read_mb_per_second", "read MB/s"),
-            ("million_words_per_second", "M words/s"),
-            ("build_seconds", "build s"),
-            ("reuse_seconds", "reuse s"),
-            ("reuse_peak_anon_mib", "reuse peak anon (MiB)"),
-            ("keras_anon_mib", "anon with Keras (MiB)"),
-            ("epoch_peak_anon_mib", "epoch peak anon (MiB)"),
-            ("epoch_seconds", "epoch s"),
-            ("train_peak_anon_mib", "train peak anon (MiB)"),
-            ("train_seconds", "train s"),
-        ]:
-            row[column] = common.median([r[name] for r in results])
-        # The goal's figure: the peak of the whole run, reading the corpus and training on it.
-        row["run peak anon (MiB)"] = common.median(
-            [max(r["build_peak_anon_mib"], r["reuse_peak_anon_mib"], r["epoch_peak_anon_mib"], r["train_peak_anon_mib"])
-             for r in results]
-        )
-        row["build spread (MiB)"] = common.spread([r["build_peak_anon_mib"] for r in results])
-        rows.append(row)
+    with tempfile.TemporaryDirectory() as folder:
+        if args.text == "shared":
+            write_shared_corpus(Path(folder), words)
+        else:
+            write_corpus(Path(folder), words, args.types, args.exponent)
+        results = []
+        for run in range(runs):
+            arguments = ["-m", "benchmarks.memory", "--child", folder, *extra]
+            result = common.run_child(arguments, timeout=3600)
+            if not result["ok"]:
+                print(f"  {words:,} words, run {run + 1}: failed: {result.get('error')}", flush=True)
+                continue
+            results.append(result)
+            print(f"  {words:,} words, run {run + 1}: build {result['build_seconds']:.1f} s "
+                  f"({result['read_mb_per_second']:.1f} MB/s), peak anonymous "
+                  f"{result['build_peak_anon_mib']:.0f} MiB building, "
+                  f"{result['epoch_peak_anon_mib']:.0f} MiB in the epoch, {result['train_peak_anon_mib']:.0f} "
+                  f"MiB training ({result['parameters']:,} parameters)", flush=True)  # fmt: skip
+    return results
 
+
+def row_of(words: int, results: list[dict]) -> dict:
+    row = {"words": words, "text MB": results[0]["text_mb"], "vocabulary": results[0]["vocabulary"],
+           "parameters": results[0]["parameters"]}
+    for name, column in COLUMNS:
+        row[column] = common.median([r[name] for r in results])
+    # The goal's figure: the peak of the whole run, reading the corpus and training on it.
+    row["run peak anon (MiB)"] = common.median(
+        [max(r["build_peak_anon_mib"], r["reuse_peak_anon_mib"], r["epoch_peak_anon_mib"], r["train_peak_anon_mib"])
+         for r in results]
+    )
+    row["build spread (MiB)"] = common.spread([r["build_peak_anon_mib"] for r in results])
+    return row
+
+
+def report(rows: list[dict], args, runs: int) -> None:
     common.print_table(
         rows,
         ["words", "text MB", "vocabulary", "parameters", "run peak anon (MiB)", "train peak anon (MiB)", "build peak anon (MiB)", "build spread (MiB)",
@@ -296,6 +297,23 @@ def main(argv=None) -> int:
             print(f"{phase}: {large['words']:,} words use {ratio:.2f}x the anonymous memory of "
                   f"{small['words']:,} ({large[column]:.0f} MiB); "
                   f"goal (<= 1.1x and < 1.5 GB): {verdict}")  # fmt: skip
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.child:
+        child(args.child, args.workers, args.max_batches, args.train_steps)
+        return 0
+    sizes = args.sizes or ([1.0, 10.0] if args.quick else [10.0, 100.0])
+    runs = args.runs or (1 if args.quick else 3)
+    rows, raw = [], []
+    for millions in sizes:
+        words = int(millions * 1_000_000)
+        results = measure_size(args, words, runs)
+        raw.append({"words": words, "runs": results})
+        if results:
+            rows.append(row_of(words, results))
+    report(rows, args, runs)
     payload = {"text": args.text, "types": args.types, "exponent": args.exponent, "rows": rows, "raw": raw}
     common.save_results("memory", args, payload)
     return 0

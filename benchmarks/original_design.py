@@ -53,14 +53,8 @@ def slice_file(tokens: int, folder: Path) -> Path:
 
 def whole_slice(path: Path):
     """The slice as our corpus code reads it, all of it for training."""
-    from word_predictor.corpus.build import build_corpus
-    from word_predictor.corpus.splits import window_block_size
-    from word_predictor.text.tokenizer import ASCII_WORDS
-
-    return build_corpus(
-        [path], tokenizer=ASCII_WORDS, block_size=window_block_size(CHUNK), min_tokens=CHUNK + 1,
-        unknown_threshold=THRESHOLD, validation_fraction=0.0, test_fraction=0.0,
-    )  # fmt: skip
+    return common.corpus_of([path], normalisation="ascii", window_size=CHUNK, unknown_threshold=THRESHOLD,
+                            validation_fraction=0.0, test_fraction=0.0)  # fmt: skip
 
 
 def vocabulary_size(path: Path) -> tuple[int, int]:
@@ -143,6 +137,53 @@ DESIGNS = {
 }  # fmt: skip
 
 
+def measure_slice(path: Path, memory_limit_gib: float, rows: list[dict], overhead: list[float]) -> None:
+    """Both designs on one slice, each in a fresh process: a row each appended to `rows`, and
+    the original's measured peak over its predicted array bytes to `overhead`."""
+    vocabulary, corpus_tokens = vocabulary_size(path)
+    predicted_mib = original_bytes(corpus_tokens, vocabulary) / 2**20
+    # Ours first: its peak is the floor (interpreter, TensorFlow, model) that the
+    # original's arrays come on top of.
+    for design, child_args in reversed(DESIGNS.items()):
+        row = {"words": corpus_tokens, "vocabulary": vocabulary, "design": design}
+        if design.startswith("original"):
+            row["arrays (MiB)"] = predicted_mib
+            floor = ours_peak(rows)
+            predicted_peak = floor + predicted_mib * (max(overhead) if overhead else 2.0)
+            row["predicted peak (MiB)"] = predicted_peak
+            if predicted_peak > memory_limit_gib * 1024:
+                row["peak RSS (MiB)"] = "over the limit, not run"
+                rows.append(row)
+                print(f"  {corpus_tokens:>8,} words  {design}: predicted {predicted_peak:,.0f} MiB, "
+                      "over the limit, not run", flush=True)  # fmt: skip
+                continue
+        result = common.run_child(
+            ["-m", "benchmarks.original_design", "--path", str(path), *child_args], timeout=1800
+        )
+        if not result["ok"]:
+            row["peak RSS (MiB)"] = f"failed: {result.get('error')}"
+        else:
+            row.update({"peak RSS (MiB)": result["peak_rss_mib"], "seconds": result["seconds"]})
+            if design.startswith("original"):
+                floor = ours_peak(rows)
+                overhead.append((result["peak_rss_mib"] - floor) / predicted_mib)
+                row["prepare s"] = result["prepare_seconds"]
+                row["train s"] = result["train_seconds"]
+        rows.append(row)
+        print(f"  {corpus_tokens:>8,} words  {design}: {row.get('peak RSS (MiB)')} MiB, "
+              f"{row.get('seconds', float('nan')):.1f} s", flush=True)  # fmt: skip
+
+
+def add_ratios(rows: list[dict]) -> None:
+    """Ratios against our defaults at the same slice (the yardstick of each row)."""
+    for row in rows:
+        ours = next(r for r in rows if r["words"] == row["words"] and r["design"] == "ours, defaults")
+        if isinstance(row.get("peak RSS (MiB)"), float) and isinstance(ours.get("peak RSS (MiB)"), float):
+            row["memory / ours"] = row["peak RSS (MiB)"] / ours["peak RSS (MiB)"]
+        if "seconds" in row and "seconds" in ours:
+            row["time / ours"] = row["seconds"] / ours["seconds"]
+
+
 def main(argv=None) -> int:
     parser = common.base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--slices", type=int, nargs="+", help="slice sizes in words (default: by --quick)")
@@ -164,47 +205,8 @@ def main(argv=None) -> int:
     overhead = []  # measured peak / predicted array bytes of the original
     with tempfile.TemporaryDirectory() as folder:
         for tokens in slices:
-            path = slice_file(tokens, Path(folder))
-            vocabulary, corpus_tokens = vocabulary_size(path)
-            predicted_mib = original_bytes(corpus_tokens, vocabulary) / 2**20
-            # Ours first: its peak is the floor (interpreter, TensorFlow, model) that the
-            # original's arrays come on top of.
-            for design, child_args in reversed(DESIGNS.items()):
-                row = {"words": corpus_tokens, "vocabulary": vocabulary, "design": design}
-                if design.startswith("original"):
-                    row["arrays (MiB)"] = predicted_mib
-                    floor = ours_peak(rows)
-                    predicted_peak = floor + predicted_mib * (max(overhead) if overhead else 2.0)
-                    row["predicted peak (MiB)"] = predicted_peak
-                    if predicted_peak > args.memory_limit_gib * 1024:
-                        row["peak RSS (MiB)"] = "over the limit, not run"
-                        rows.append(row)
-                        print(f"  {corpus_tokens:>8,} words  {design}: predicted {predicted_peak:,.0f} MiB, "
-                              "over the limit, not run", flush=True)  # fmt: skip
-                        continue
-                result = common.run_child(
-                    ["-m", "benchmarks.original_design", "--path", str(path), *child_args], timeout=1800
-                )
-                if not result["ok"]:
-                    row["peak RSS (MiB)"] = f"failed: {result.get('error')}"
-                else:
-                    row.update({"peak RSS (MiB)": result["peak_rss_mib"], "seconds": result["seconds"]})
-                    if design.startswith("original"):
-                        floor = ours_peak(rows)
-                        overhead.append((result["peak_rss_mib"] - floor) / predicted_mib)
-                        row["prepare s"] = result["prepare_seconds"]
-                        row["train s"] = result["train_seconds"]
-                rows.append(row)
-                print(f"  {corpus_tokens:>8,} words  {design}: {row.get('peak RSS (MiB)')} MiB, "
-                      f"{row.get('seconds', float('nan')):.1f} s", flush=True)  # fmt: skip
-
-    # Ratios against our defaults at the same slice (the yardstick of each row).
-    for row in rows:
-        ours = next(r for r in rows if r["words"] == row["words"] and r["design"] == "ours, defaults")
-        if isinstance(row.get("peak RSS (MiB)"), float) and isinstance(ours.get("peak RSS (MiB)"), float):
-            row["memory / ours"] = row["peak RSS (MiB)"] / ours["peak RSS (MiB)"]
-        if "seconds" in row and "seconds" in ours:
-            row["time / ours"] = row["seconds"] / ours["seconds"]
+            measure_slice(slice_file(tokens, Path(folder)), args.memory_limit_gib, rows, overhead)
+    add_ratios(rows)
     common.print_table(
         rows,
         ["words", "vocabulary", "design", "arrays (MiB)", "predicted peak (MiB)", "peak RSS (MiB)",

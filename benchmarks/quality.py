@@ -27,9 +27,7 @@ import numpy as np
 
 from benchmarks import common
 from word_predictor import scoring
-from word_predictor.corpus.build import build_corpus
 from word_predictor.corpus.files import read_tokens
-from word_predictor.corpus.splits import window_block_size
 from word_predictor.text.tokenizer import ASCII_WORDS
 
 # Figures a model row is compared on, where its evaluate output has them (lower
@@ -104,8 +102,8 @@ def score_kneser_ney(train_file: Path, test_file: Path, batch_size: int = 1024) 
     words before it, with the same scores code as evaluate. Keystroke savings twice:
     over known words as evaluate reports it, and with unknown words typed in full."""
     start = time.perf_counter()
-    corpus = build_corpus([train_file], tokenizer=ASCII_WORDS, block_size=window_block_size(2), min_tokens=3,
-                          unknown_threshold=UNKNOWN_THRESHOLD, validation_fraction=0, test_fraction=0)  # fmt: skip
+    corpus = common.corpus_of([train_file], normalisation="ascii", window_size=2, unknown_threshold=UNKNOWN_THRESHOLD,
+                              validation_fraction=0, test_fraction=0)  # fmt: skip
     vocabulary, train = corpus.vocabulary, corpus.splits["train"]
     model = KneserNeyTrigram(list(train.segments()), len(vocabulary))
     fitted = time.perf_counter() - start

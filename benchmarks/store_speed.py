@@ -32,19 +32,16 @@ def main(argv=None) -> int:
     from word_predictor.config import Config
     from word_predictor.batches import context_for
     from word_predictor.corpus.splits import Split
-    from word_predictor.corpus.build import build_corpus
     from word_predictor.model.compile import compile_model
-    from word_predictor.text.tokenizer import tokenizer_for
 
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for mode in ("window", "full"):
             config = Config(context=mode, batch_size=128 if mode == "window" else 32)
             context = context_for(config)
-            corpus = build_corpus([common.data_file("wikitext2-train.txt")], tokenizer=tokenizer_for("word", "ascii"),
-                                  unknown_threshold=3, validation_fraction=0.1, test_fraction=0.0,
-                                  block_size=context.block_size, min_tokens=context.min_tokens,
-                                  cache_dir=Path(folder))  # fmt: skip
+            corpus = common.corpus_of([common.data_file("wikitext2-train.txt")], Path(folder), context=mode,
+                                      normalisation="ascii", unknown_threshold=3, validation_fraction=0.1,
+                                      test_fraction=0.0)  # fmt: skip
             config.vocabulary_size = len(corpus.vocabulary)
             stored = corpus.splits["train"]
             assert isinstance(stored.ids, np.memmap), type(stored.ids)

@@ -6,9 +6,9 @@ project's own corpus code (unknown threshold 3, 4,703 words).
 
     ours       word_predictor.model.build_model + compile_model, Model.fit on
                windows.WindowBatches (the trainer's own path), optionally with one lever
-    reference  the same network in plain PyTorch (nn.Embedding, nn.LSTM/GRU with
-               inter-layer dropout, nn.Linear, Adam, clip_grad_norm_), fed the same
-               WindowBatches arrays, in a plain Python loop
+    reference  the same network in plain PyTorch (benchmarks/reference.py: nn.Embedding,
+               nn.LSTM/GRU with inter-layer dropout, nn.Linear), with Adam and
+               clip_grad_norm_, fed the same WindowBatches arrays, in a plain Python loop
 
 Both sides count TARGETS per second: a many-to-many step ("all") scores
 batch x chunk targets, a many-to-one step ("last") scores batch targets.
@@ -33,6 +33,7 @@ as it is, round by round.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -71,19 +72,9 @@ class Variant:
 
 
 def load_train_split(window_size: int):
-    from word_predictor.corpus.build import build_corpus
-    from word_predictor.corpus.splits import window_block_size
-    from word_predictor.text.tokenizer import ASCII_WORDS
-
-    corpus = build_corpus(
-        [common.data_file("wikitext2-train.txt")],
-        tokenizer=ASCII_WORDS,
-        block_size=window_block_size(window_size),
-        min_tokens=window_size + 1,
-        unknown_threshold=3,
-        validation_fraction=0.0,
-        test_fraction=0.0,
-    )
+    corpus = common.corpus_of([common.data_file("wikitext2-train.txt")], normalisation="ascii",
+                              window_size=window_size, unknown_threshold=3, validation_fraction=0.0,
+                              test_fraction=0.0)  # fmt: skip
     return corpus.vocabulary, corpus.splits["train"]
 
 
@@ -228,32 +219,15 @@ class TorchBench:
         import torch
         from torch import nn
 
+        from benchmarks.reference import LanguageModel
         from word_predictor.batches.windows import WindowBatches
 
         torch.manual_seed(0)
-        units, embedding_dim = SIZE["units"], SIZE["embedding_dim"]
-        layers, dropout = SIZE["layers"], SIZE["dropout"]
-        recurrent = {"lstm": nn.LSTM, "gru": nn.GRU, "simple_rnn": nn.RNN}[variant.cell]
         last = variant.targets == "last"
-
-        class Reference(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.embedding = nn.Embedding(vocabulary_size, embedding_dim)
-                self.input_dropout = nn.Dropout(dropout)
-                # nn.LSTM's `dropout` acts between layers, as our Dropout after each layer does.
-                self.rnn = recurrent(embedding_dim, units, layers, batch_first=True, dropout=dropout)
-                self.output_dropout = nn.Dropout(dropout)
-                self.next_word = nn.Linear(units, vocabulary_size)
-
-            def forward(self, tokens):  # (batch, chunk) -> (batch, chunk, vocab) or (batch, vocab)
-                hidden, _ = self.rnn(self.input_dropout(self.embedding(tokens)))
-                if last:
-                    hidden = hidden[:, -1]
-                return self.next_word(self.output_dropout(hidden))
-
         self.np, self.torch = np, torch
-        self.model = Reference()
+        # (batch, chunk) -> (batch, chunk, vocab), or (batch, vocab) for the last step only
+        self.model = LanguageModel(vocabulary_size, SIZE["embedding_dim"], SIZE["units"], SIZE["layers"],
+                                   SIZE["dropout"], variant.cell, batch_first=True, last_only=last)  # fmt: skip
         self.model.train()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=0.005)
         self.loss = nn.CrossEntropyLoss()
@@ -272,7 +246,7 @@ class TorchBench:
         inputs = torch.from_numpy(inputs.astype(np.int64))
         targets = torch.from_numpy(targets.astype(np.int64))
         self.optimizer.zero_grad(set_to_none=True)
-        logits = self.model(inputs)
+        logits, _ = self.model(inputs)
         loss = self.loss(logits.reshape(-1, self.vocabulary_size), targets.reshape(-1))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -390,7 +364,7 @@ def variants(cells: list[str], targets: list[str], levers: bool, torch_threads: 
     return chosen
 
 
-def main(argv=None) -> int:
+def build_parser():
     parser = common.base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru"], choices=["lstm", "gru", "simple_rnn"])
     parser.add_argument("--targets", nargs="+", default=["all", "last"], choices=["all", "last"],
@@ -404,9 +378,58 @@ def main(argv=None) -> int:
                         help="keep the references, ours as is and variants whose name holds one of these")
     parser.add_argument("--rounds", type=int, help="timed rounds (default: 3 quick, 5 full)")
     parser.add_argument("--steps", type=int, help="timed steps per variant per round (default: 12 quick, 30)")
-    parser.add_argument("--worker", choices=["ours", "pytorch"], help=argparse_hidden())
-    parser.add_argument("--threads", type=int, default=0, help=argparse_hidden())
-    args = parser.parse_args(argv)
+    parser.add_argument("--worker", choices=["ours", "pytorch"], help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
+    return parser
+
+
+def time_rounds(chosen: list[Variant], workers: dict, rounds: int, steps: int) -> None:
+    """Set every variant up in its worker, then time `rounds` rounds of `steps` steps each,
+    every variant once a round in a rotated order; the figures go into the variants."""
+    for variant in chosen:
+        spec = {k: v for k, v in asdict(variant).items() if k not in ("throughputs", "wall_throughputs")}
+        answer = workers[variant.worker].ask(op="setup", variant=spec, warmup=max(3, steps // 3))
+        print(f"  ready: {variant.name} ({answer['seconds']:.1f} s)", flush=True)
+    for number in range(rounds):
+        rotation = number % len(chosen)
+        for variant in chosen[rotation:] + chosen[:rotation]:
+            answer = workers[variant.worker].ask(op="run", name=variant.name, steps=steps)
+            variant.throughputs.append(answer["by_median"])
+            variant.wall_throughputs.append(answer["by_mean"])
+        print(f"  round {number + 1}/{rounds} done", flush=True)
+
+
+def row_of(variant: Variant, chosen: list[Variant]) -> dict:
+    """A variant's figures, with its ratios to the faster PyTorch of each round and to ours as is."""
+    references = [v for v in chosen if v.side == "reference" and v.cell == variant.cell
+                  and v.targets == variant.targets and v.batch_size == 128]  # fmt: skip
+    yardstick = [max(values) for values in zip(*(v.throughputs for v in references))]
+    ours_as_is = next((v for v in chosen if v.name == f"ours {variant.cell} {variant.targets}"), None)
+    row = {
+        "variant": variant.name,
+        "side": variant.side,
+        "cell": variant.cell,
+        "task": "many-to-many" if variant.targets == "all" else "many-to-one",
+        "batch": variant.batch_size,
+        "targets/s (median)": common.median(variant.throughputs),
+        "range": common.spread(variant.throughputs),
+        "targets/s from mean step": common.median(variant.wall_throughputs),
+        "throughputs": variant.throughputs,
+        "wall_throughputs": variant.wall_throughputs,
+    }
+    if yardstick:
+        ratios = [a / b for a, b in zip(variant.throughputs, yardstick)]
+        row["/ fastest pytorch"] = common.median(ratios)
+        row["ratios to fastest pytorch"] = ratios
+    if ours_as_is is not None and variant.side == "ours":
+        ratios = [a / b for a, b in zip(variant.throughputs, ours_as_is.throughputs)]
+        row["/ ours as is"] = common.median(ratios)
+        row["ratios to ours as is"] = ratios
+    return row
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     if args.worker:
         worker(args.worker, args.threads)
         return 0
@@ -426,48 +449,12 @@ def main(argv=None) -> int:
           f"{info['tokens']:,} training tokens; {rounds} rounds of {steps} steps (worker log: {log.name})",
           flush=True)  # fmt: skip
     try:
-        for variant in chosen:
-            spec = {k: v for k, v in asdict(variant).items() if k not in ("throughputs", "wall_throughputs")}
-            answer = workers[variant.worker].ask(op="setup", variant=spec, warmup=max(3, steps // 3))
-            print(f"  ready: {variant.name} ({answer['seconds']:.1f} s)", flush=True)
-        for number in range(rounds):
-            rotation = number % len(chosen)
-            for variant in chosen[rotation:] + chosen[:rotation]:
-                answer = workers[variant.worker].ask(op="run", name=variant.name, steps=steps)
-                variant.throughputs.append(answer["by_median"])
-                variant.wall_throughputs.append(answer["by_mean"])
-            print(f"  round {number + 1}/{rounds} done", flush=True)
+        time_rounds(chosen, workers, rounds, steps)
     finally:
         for process in workers.values():
             process.close()
 
-    rows = []
-    for variant in chosen:
-        references = [v for v in chosen if v.side == "reference" and v.cell == variant.cell
-                      and v.targets == variant.targets and v.batch_size == 128]  # fmt: skip
-        yardstick = [max(values) for values in zip(*(v.throughputs for v in references))]
-        ours_as_is = next((v for v in chosen if v.name == f"ours {variant.cell} {variant.targets}"), None)
-        row = {
-            "variant": variant.name,
-            "side": variant.side,
-            "cell": variant.cell,
-            "task": "many-to-many" if variant.targets == "all" else "many-to-one",
-            "batch": variant.batch_size,
-            "targets/s (median)": common.median(variant.throughputs),
-            "range": common.spread(variant.throughputs),
-            "targets/s from mean step": common.median(variant.wall_throughputs),
-            "throughputs": variant.throughputs,
-            "wall_throughputs": variant.wall_throughputs,
-        }
-        if yardstick:
-            ratios = [a / b for a, b in zip(variant.throughputs, yardstick)]
-            row["/ fastest pytorch"] = common.median(ratios)
-            row["ratios to fastest pytorch"] = ratios
-        if ours_as_is is not None and variant.side == "ours":
-            ratios = [a / b for a, b in zip(variant.throughputs, ours_as_is.throughputs)]
-            row["/ ours as is"] = common.median(ratios)
-            row["ratios to ours as is"] = ratios
-        rows.append(row)
+    rows = [row_of(variant, chosen) for variant in chosen]
     common.print_table(
         rows,
         ["variant", "task", "batch", "targets/s (median)", "range", "targets/s from mean step",
@@ -480,12 +467,6 @@ def main(argv=None) -> int:
         {"size": SIZE, "vocabulary": info["vocabulary"], "rounds": rounds, "steps": steps, "rows": rows},
     )  # fmt: skip
     return 0
-
-
-def argparse_hidden():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":

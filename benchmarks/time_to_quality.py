@@ -49,9 +49,8 @@ def time_to_target(
     from word_predictor.batches import context_for
     from word_predictor.batches.windows import WindowBatches
     from word_predictor.config import Config
-    from word_predictor.model.build import build_model, copy_weights
+    from word_predictor.model.build import build_model
     from word_predictor.model.compile import compile_model
-    from word_predictor.scoring.evaluate import score
 
     config = Config(cell=cell, validation_fraction=0.1, test_fraction=0.0, **extra)
     config.vocabulary_size = len(corpus.vocabulary)
@@ -65,6 +64,43 @@ def time_to_target(
         validation, shuffle=False, last_only=True, **batches
     )
     reader = context_for(config).reader(build_model(config))
+    probe = validation_probe(cell, reader, validation, target, probe_every, max_minutes)
+    watched = "val_loss"
+    model.fit(
+        train_batches,
+        validation_data=validation_batches,
+        epochs=config.epochs,
+        callbacks=[
+            probe,
+            keras.callbacks.EarlyStopping(monitor=watched, patience=config.patience, min_delta=1e-4),
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=watched, factor=0.5, patience=0, min_lr=config.learning_rate / 64
+            ),
+        ],
+        verbose=0,
+    )
+    best = min(probe.curve, key=lambda point: point[2]) if probe.curve else (math.nan, 0, math.nan)
+    return {
+        "cell": cell,
+        "settings": extra,
+        "target perplexity": target,
+        "reached": probe.reached is not None,
+        "seconds to target": probe.reached[0] if probe.reached else None,
+        "steps to target": probe.reached[1] if probe.reached else None,
+        "best perplexity seen": best[2],
+        "seconds per step": probe.clock / max(probe.steps, 1),
+        "curve": probe.curve,
+    }
+
+
+def validation_probe(cell: str, reader, validation, target: float, probe_every: int, max_minutes: float):
+    """A callback that stops the clock every `probe_every` steps (and at each epoch end) to
+    score `validation` through `reader` as evaluate does; the first score at or under
+    `target` (or `max_minutes` of training) stops the run."""
+    import keras
+
+    from word_predictor.model.build import copy_weights
+    from word_predictor.scoring.evaluate import score
 
     class Probe(keras.callbacks.Callback):
         def __init__(self):
@@ -104,33 +140,7 @@ def time_to_target(
             if self.steps % probe_every:
                 self._probe()
 
-    probe = Probe()
-    watched = "val_loss"
-    model.fit(
-        train_batches,
-        validation_data=validation_batches,
-        epochs=config.epochs,
-        callbacks=[
-            probe,
-            keras.callbacks.EarlyStopping(monitor=watched, patience=config.patience, min_delta=1e-4),
-            keras.callbacks.ReduceLROnPlateau(
-                monitor=watched, factor=0.5, patience=0, min_lr=config.learning_rate / 64
-            ),
-        ],
-        verbose=0,
-    )
-    best = min(probe.curve, key=lambda point: point[2]) if probe.curve else (math.nan, 0, math.nan)
-    return {
-        "cell": cell,
-        "settings": extra,
-        "target perplexity": target,
-        "reached": probe.reached is not None,
-        "seconds to target": probe.reached[0] if probe.reached else None,
-        "steps to target": probe.reached[1] if probe.reached else None,
-        "best perplexity seen": best[2],
-        "seconds per step": probe.clock / max(probe.steps, 1),
-        "curve": probe.curve,
-    }
+    return Probe()
 
 
 # ---------------------------------------------------------------- against the PyTorch example
@@ -272,17 +282,8 @@ def main(argv=None) -> int:
     target = args.target or (300.0 if args.quick else 220.0)
     max_minutes = args.max_minutes or (1.5 if args.quick else 6.0)
 
-    from word_predictor.config import Config
-    from word_predictor.corpus.build import build_corpus
-    from word_predictor.corpus.splits import window_block_size
-    from word_predictor.text.tokenizer import ASCII_WORDS
-
-    defaults = Config()
-    corpus = build_corpus(
-        [common.data_file("wikitext2-train.txt")], tokenizer=ASCII_WORDS,
-        block_size=window_block_size(defaults.window_size), min_tokens=defaults.window_size + 1,
-        unknown_threshold=defaults.unknown_threshold, validation_fraction=0.1, test_fraction=0.0,
-    )  # fmt: skip
+    corpus = common.corpus_of([common.data_file("wikitext2-train.txt")], normalisation="ascii",
+                              validation_fraction=0.1, test_fraction=0.0)  # fmt: skip
     rows = [time_to_target(cell, corpus, target, args.probe_every, max_minutes, {}) for cell in cells]
     yardstick = next((r for r in rows if r["cell"] == "lstm" and r["reached"]), None)
     for row in rows:

@@ -21,7 +21,7 @@ from word_predictor.config import Config
 from word_predictor.batches import context_for
 from word_predictor.model.build import build_model
 from word_predictor.model.compile import compile_model
-from word_predictor.training.trainer import corpus_for
+from word_predictor.training.reading import corpus_for
 
 VARIANTS = {  # name: (fixed_length, jit_compile)
     "open length": (False, False),

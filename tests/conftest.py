@@ -30,13 +30,8 @@ def tiny_corpus(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> Path:
     """One tiny LSTM run, trained once and shared read-only by the tests that need one."""
-    from tests.helpers import TINY_TEXT, train_tiny  # here: helpers load Keras (not for the runtime)
-    root = tmp_path_factory.mktemp("trained")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    (corpus / "a.txt").write_text(TINY_TEXT * 20, encoding="utf-8")
-    assert train_tiny(corpus, root / "logs", "--run-name", "tiny") == 0
-    return root / "logs" / "tiny"
+    from tests.helpers import tiny_run  # here: helpers load Keras (not for the runtime)
+    return tiny_run(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
@@ -46,31 +41,20 @@ def monitored_logdir(tmp_path_factory) -> Path:
     "gru": every monitoring flag (--histograms, --log-every 1, a --sample-prompt, a
     non-default --learning-rate); "bi": a bidirectional one-hot SimpleRNN, trained after it.
     """
-    from tests.helpers import TINY_TEXT, train_tiny  # here: helpers load Keras (not for the runtime)
-    root = tmp_path_factory.mktemp("monitored")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    (corpus / "a.txt").write_text(TINY_TEXT * 20, encoding="utf-8")
-    logdir = root / "logs"
+    from tests.helpers import tiny_run  # here: helpers load Keras (not for the runtime)
     gru = ["--cell", "gru", "--histograms", "--log-every", "1", "--learning-rate", "0.01",
            "--sample-prompt", "the cat sat"]  # fmt: skip
-    assert train_tiny(corpus, logdir, "--run-name", "gru", *gru) == 0
+    tiny_run(tmp_path_factory, *gru, name="gru", logdir="monitored")
     bi = ["--cell", "simple_rnn", "--bidirectional", "--one-hot", "--log-every", "3"]
-    assert train_tiny(corpus, logdir, "--run-name", "bi", *bi) == 0
-    return logdir
+    return tiny_run(tmp_path_factory, *bi, name="bi", logdir="monitored").parent
 
 
 @pytest.fixture(scope="session")
 def trained_full_run(tmp_path_factory) -> Path:
     """One tiny full-context LSTM run (the state carried token by token), shared read-only."""
-    from tests.helpers import TINY_TEXT, train_tiny  # here: helpers load Keras (not for the runtime)
-    root = tmp_path_factory.mktemp("trained-full")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    (corpus / "a.txt").write_text(TINY_TEXT * 20, encoding="utf-8")
-    full = ["--context", "full", "--bptt", "5", "--batch-size", "4"]
-    assert train_tiny(corpus, root / "logs", "--run-name", "tiny-full", *full) == 0
-    return root / "logs" / "tiny-full"
+    from tests.helpers import tiny_run  # here: helpers load Keras (not for the runtime)
+    return tiny_run(tmp_path_factory, "--context", "full", "--bptt", "5", "--batch-size", "4",
+                    name="tiny-full", logdir="trained-full")  # fmt: skip
 
 
 @pytest.fixture(params=["window", "full"])

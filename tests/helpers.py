@@ -1,4 +1,4 @@
-"""What several test files share: a tiny corpus and trained runs, refusals read back, event files
+"""What several test files share: a tiny corpus and trained runs (tiny_run), refusals read back, event files
 read back, and a Predictor on a scripted reader. Fixtures live in conftest.py and use these."""
 
 from __future__ import annotations
@@ -47,6 +47,32 @@ TINY_FLAGS = ["--units", "8", "--embedding-dim", "4", "--epochs", "2", "--batch-
 
 def train_tiny(corpus: Path, logdir: Path, *extra: str) -> int:
     return train.main(["--corpus", str(corpus), "--logdir", str(logdir), *TINY_FLAGS, *extra])
+
+
+# (session's base folder, logdir, run name, flags) -> the run folder; (base, logdir) -> the text it reads
+_TRAINED_RUNS: dict[tuple, Path] = {}
+_LOGDIR_TEXTS: dict[tuple, str] = {}
+
+
+def tiny_run(tmp_path_factory, *flags: str, name: str = "tiny", logdir: str = "trained", text: str = TINY_TEXT * 20) -> Path:
+    """A tiny run trained with TINY_FLAGS and `flags` on a corpus of one file holding `text`,
+    once per session for each (logdir, name, flags), and shared read-only by the tests that ask.
+
+    Runs asked for under one `logdir` are trained side by side in one logs folder (so they
+    share its token cache and show together in `runs` and TensorBoard), in the order asked.
+    """
+    base = tmp_path_factory.getbasetemp()
+    key = (base, logdir, name, flags)
+    if key in _TRAINED_RUNS:
+        return _TRAINED_RUNS[key]
+    root = base / f"runs-{logdir}"
+    if (base, logdir) not in _LOGDIR_TEXTS:
+        write(root / "corpus" / "a.txt", text)
+        _LOGDIR_TEXTS[(base, logdir)] = text
+    assert _LOGDIR_TEXTS[(base, logdir)] == text, f"the runs in {logdir!r} read one corpus"
+    assert train_tiny(root / "corpus", root / "logs", "--run-name", name, *flags) == 0
+    _TRAINED_RUNS[key] = root / "logs" / name
+    return _TRAINED_RUNS[key]
 
 
 # ---------------------------------------------------------------- event files read back

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import train_tiny
+from tests.helpers import tiny_run
 from word_predictor import evaluate, generate, predict, rundir, runs, train
 from word_predictor.model.layers import OUTPUT_LAYER
 from word_predictor.predictor.predictor import Predictor
@@ -21,14 +21,9 @@ TEXT = "To be, or not to be: that is the Question.\nWhether 'tis nobler in the m
 @pytest.fixture(scope="module")
 def logdir(tmp_path_factory) -> Path:
     """A character run and a word run side by side in one logdir."""
-    root = tmp_path_factory.mktemp("char")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    (corpus / "a.txt").write_text(TEXT * 30, encoding="utf-8")
-    char = ["--run-name", "char", "--level", "char", "--bptt", "20", "--batch-size", "4"]
-    assert train_tiny(corpus, root / "logs", *char) == 0
-    assert train_tiny(corpus, root / "logs", "--run-name", "word") == 0
-    return root / "logs"
+    char = ["--level", "char", "--bptt", "20", "--batch-size", "4"]
+    tiny_run(tmp_path_factory, *char, name="char", logdir="char", text=TEXT * 30)
+    return tiny_run(tmp_path_factory, name="word", logdir="char", text=TEXT * 30).parent
 
 
 @pytest.mark.slow

@@ -28,10 +28,39 @@ def test_an_unknown_context_is_refused_with_the_valid_names():
         context_for(dataclasses.replace(CONFIG, context="sideways"))
 
 
-def test_the_mapping_names_each_context():
-    assert set(CONTEXTS) == {"window", "full"}
-    for name, kind in CONTEXTS.items():
-        assert isinstance(context_for(dataclasses.replace(CONFIG, context=name)), kind)
+def test_the_window_context_cuts_the_text_into_windows_of_window_size():
+    context = context_for(dataclasses.replace(CONFIG, context="window"))
+    batches = context.training_batches(a_split(40), epoch=0)
+    windows = np.concatenate([batches[index][0] for index in range(len(batches))])
+    assert windows.shape == (40 - CONFIG.window_size, CONFIG.window_size)  # one window per start with a token after it
+    # each window is window_size consecutive tokens of the text (which cycles through 1..8)
+    np.testing.assert_array_equal(windows[:, 1:], windows[:, :-1] % (VOCABULARY - 1) + 1)
+    assert len({tuple(window) for window in windows}) == VOCABULARY - 1  # every start, not one window repeated
+
+
+def test_the_full_context_carries_each_lane_from_one_batch_into_the_next():
+    context = context_for(dataclasses.replace(CONFIG, context="full"))
+    batches = context.training_batches(a_split(40), epoch=0)
+    for index in range(1, len(batches)):
+        (before, before_targets, before_weights), (after, _, after_weights) = batches[index - 1], batches[index]
+        assert before["tokens"].shape == (CONFIG.batch_size, CONFIG.bptt)
+        carried = (after["reset"] == 0) & (after_weights[:, 0] > 0)
+        assert carried.any()
+        # a lane's next chunk starts with the token its last chunk ended by predicting
+        last = before_weights.sum(axis=1).astype(int) - 1
+        np.testing.assert_array_equal(after["tokens"][carried, 0], before_targets[np.arange(len(last)), last][carried])
+    assert (batches[0][0]["reset"] == 1).all()  # every lane starts from a zero state
+
+
+def test_a_window_forgets_the_text_before_it_and_the_full_context_does_not():
+    window, full = (context_for(dataclasses.replace(CONFIG, context=name)) for name in ("window", "full"))
+    windowed = build_model(window.config)
+    running = copy_weights(windowed, build_model(full.config))
+    same_last_window = [np.array([1, 2, 3]), np.array([5, 7, 4, 1, 2, 3])]
+    by_window, _ = window.reader(windowed).start(same_last_window)
+    np.testing.assert_allclose(by_window[0], by_window[1], rtol=1e-6)
+    by_lanes, _ = full.reader(running).start(same_last_window)
+    assert not np.allclose(by_lanes[0], by_lanes[1], rtol=1e-4, atol=1e-6)
 
 
 @pytest.fixture(params=sorted(CONTEXTS))

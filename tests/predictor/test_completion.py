@@ -1,5 +1,6 @@
-"""The character beam against an exhaustive search, over a fake reader with known
-probabilities (as flax's sampler test injects its tokens_to_logits): no model needed."""
+"""predictor.completion: the word being typed, and the character beam against an exhaustive
+search, over a fake reader with known probabilities (as flax's sampler test injects its
+tokens_to_logits): no model needed."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ class LastTokenReader:
         return state[rows]
 
 
-def _exact(context: str, prefix: str, longest: int) -> dict[str, float]:
+def exact_words(context: str, prefix: str, longest: int) -> dict[str, float]:
     """Every word up to `longest` more characters, with its probability of being the word typed."""
     letters = [t for t in VOCABULARY.tokens[1:] if t.isalnum()]
     boundary = [i for i, t in enumerate(VOCABULARY.tokens) if i and not t.isalnum()]
@@ -51,7 +52,7 @@ def test_a_wide_beam_finds_the_exact_likeliest_words_and_their_probabilities():
     context = "ab ba"
     beam = CharacterBeam(LastTokenReader(), VOCABULARY, np.zeros(len(VOCABULARY)))
     found = beam.complete(list(context), typed_word(list(context)), 4, width=64, longest=4)
-    exact = sorted(_exact(context, "ba", 4).items(), key=lambda item: -item[1])[:4]
+    exact = sorted(exact_words(context, "ba", 4).items(), key=lambda item: -item[1])[:4]
     assert [word for word, _ in found] == [word for word, _ in exact]
     for (_, p_beam), (_, p_exact) in zip(found, exact):
         assert math.isclose(p_beam, p_exact, rel_tol=1e-9)
@@ -61,7 +62,7 @@ def test_after_a_space_the_next_word_is_completed_from_nothing():
     context = "ab "
     beam = CharacterBeam(LastTokenReader(), VOCABULARY, np.zeros(len(VOCABULARY)))
     found = beam.complete(list(context), "", 3, width=64, longest=3)
-    exact = sorted(_exact(context, "", 3).items(), key=lambda item: -item[1])[:3]
+    exact = sorted(exact_words(context, "", 3).items(), key=lambda item: -item[1])[:3]
     assert [word for word, _ in found] == [word for word, _ in exact] and all(found_word for found_word, _ in found)
 
 

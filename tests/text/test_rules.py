@@ -1,6 +1,7 @@
-"""Unicode format characters (category Cf) in normalisation, version 2 of both unicode
-rules (invisible characters dropped, joiners kept where a script needs them), and the
-versions kept for the runs that recorded version 1."""
+"""text.rules, read through the tokenizers that name them: Unicode format characters
+(category Cf) in normalisation, version 2 of both unicode rules (invisible characters
+dropped, joiners kept where a script needs them), and the versions kept for the runs that
+recorded version 1."""
 
 from __future__ import annotations
 
