@@ -62,67 +62,70 @@ def _answer(status: int, reason: str, message: str) -> bytes:
 
 def guarded(protocol: type[asyncio.Protocol], limits: Limits) -> type[asyncio.Protocol]:
     """A subclass of uvicorn's HTTP `protocol` class that enforces `limits`' connection bounds."""
+    return type(f"Guarded{protocol.__name__}", (_Guard, protocol), {"limits": limits})
 
-    class Guarded(protocol):
-        refused = False
-        head_timer: asyncio.TimerHandle | None = None
-        head_bytes = 0
 
-        def connection_made(self, transport) -> None:
-            if len(self.server_state.connections) >= limits.connections:
-                self.refused = True  # never counted among the connections, never read
-                transport.write(_answer(503, "Service Unavailable", f"the server has {limits.connections} "
-                                        "connections open, as many as it takes; try again shortly"))  # fmt: skip
-                transport.close()
-                return
-            super().connection_made(transport)
+class _Guard:
+    """The connection bounds, mixed in before one of uvicorn's HTTP protocol classes (whose
+    `server_state`, `transport`, `cycle` and `loop` it reads); `limits` is set by `guarded`."""
+
+    limits: Limits
+    refused = False
+    head_timer: asyncio.TimerHandle | None = None
+    head_bytes = 0
+
+    def connection_made(self, transport) -> None:
+        if len(self.server_state.connections) >= self.limits.connections:
+            self.refused = True  # never counted among the connections, never read
+            transport.write(_answer(503, "Service Unavailable", f"the server has {self.limits.connections} "
+                                    "connections open, as many as it takes; try again shortly"))  # fmt: skip
+            transport.close()
+            return
+        super().connection_made(transport)
+        self._wait_for_head()
+
+    def connection_lost(self, exc) -> None:
+        if self.refused:
+            return
+        self._stop_waiting()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return
+        super().data_received(data)
+        if self.transport.is_closing() or not self._waiting_for_head():
+            self.head_bytes = 0
+            return
+        self.head_bytes += len(data)  # all of it is still an unfinished head
+        if self.head_bytes > self.limits.head_bytes:
+            self._close(431, "Request Header Fields Too Large",
+                        f"the request head is larger than {self.limits.head_bytes:,} bytes")  # fmt: skip
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
             self._wait_for_head()
 
-        def connection_lost(self, exc) -> None:
-            if self.refused:
-                return
-            self._stop_waiting()
-            super().connection_lost(exc)
+    def _waiting_for_head(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
 
-        def data_received(self, data: bytes) -> None:
-            if self.refused:
-                return
-            super().data_received(data)
-            if self.transport.is_closing() or not self._waiting_for_head():
-                self.head_bytes = 0
-                return
-            self.head_bytes += len(data)  # all of it is still an unfinished head
-            if self.head_bytes > limits.head_bytes:
-                self._close(431, "Request Header Fields Too Large",
-                            f"the request head is larger than {limits.head_bytes:,} bytes")  # fmt: skip
+    def _wait_for_head(self) -> None:
+        self._stop_waiting()
+        self.head_bytes = 0
+        self.head_timer = self.loop.call_later(self.limits.head_seconds, self._head_overdue)
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._wait_for_head()
-
-        def _waiting_for_head(self) -> bool:
-            return self.cycle is None or self.cycle.response_complete
-
-        def _wait_for_head(self) -> None:
-            self._stop_waiting()
-            self.head_bytes = 0
-            self.head_timer = self.loop.call_later(limits.head_seconds, self._head_overdue)
-
-        def _stop_waiting(self) -> None:
-            if self.head_timer is not None:
-                self.head_timer.cancel()
-                self.head_timer = None
-
-        def _head_overdue(self) -> None:
+    def _stop_waiting(self) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
             self.head_timer = None
-            if self._waiting_for_head() and not self.transport.is_closing():
-                self._close(408, "Request Timeout", f"the request head did not arrive within {limits.head_seconds:g} s")
 
-        def _close(self, status: int, reason: str, message: str) -> None:
-            self._stop_waiting()
-            self.transport.write(_answer(status, reason, message))
-            self.transport.close()
+    def _head_overdue(self) -> None:
+        self.head_timer = None
+        if self._waiting_for_head() and not self.transport.is_closing():
+            self._close(408, "Request Timeout", f"the request head did not arrive within {self.limits.head_seconds:g} s")
 
-    Guarded.__name__ = Guarded.__qualname__ = f"Guarded{protocol.__name__}"
-    return Guarded
+    def _close(self, status: int, reason: str, message: str) -> None:
+        self._stop_waiting()
+        self.transport.write(_answer(status, reason, message))
+        self.transport.close()
