@@ -8,9 +8,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from word_predictor.batches.kinds import CONTEXTS, KINDS, WindowKind, kind_of
+
 CELLS = ("simple_rnn", "lstm", "gru")
 TARGETS = ("all", "last")
-CONTEXTS = ("window", "full")  # a sliding window of words, or the running text with carried state
 LEVELS = ("word", "char")  # what one token is
 NORMALISATIONS = ("unicode", "ascii")  # real-world text, or the original study's a-z rule
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -31,8 +32,6 @@ LEVEL_DEFAULTS = {
     "word": {"context": "window", "bptt": 35, "embedding_dim": 128, "layers": 1, "dropout": 0.5},
     "char": {"context": "full", "bptt": 100, "embedding_dim": 64, "layers": 2, "dropout": 0.2},
 }
-# Lanes read the text once per epoch, so fewer, longer batches than windows.
-CONTEXT_BATCH_SIZE = {"window": 128, "full": 32}
 HELD_OUT_FRACTION = {"validation": 0.1, "test": 0.2}  # a share of the corpus when no text is given
 
 
@@ -107,7 +106,7 @@ class Config:
     bptt: int | None = None  # LEVEL_DEFAULTS
     # training
     epochs: int = 20
-    batch_size: int | None = None  # windows per step, or lanes: CONTEXT_BATCH_SIZE
+    batch_size: int | None = None  # windows per step, or lanes: the context's default_batch_size
     learning_rate: float = 0.005
     clip_norm: float = 1.0
     patience: int = 3
@@ -132,7 +131,7 @@ class Config:
             if getattr(self, name) is None:
                 setattr(self, name, value)
         if self.batch_size is None:
-            self.batch_size = CONTEXT_BATCH_SIZE.get(self.context, CONTEXT_BATCH_SIZE["window"])
+            self.batch_size = KINDS.get(self.context, WindowKind).default_batch_size
         if self.targets is None:
             self.targets = "last" if self.bidirectional else "all"
         for split, share in HELD_OUT_FRACTION.items():
@@ -158,8 +157,7 @@ class Config:
 
 def unused_settings(config: Config) -> set[str]:
     """The settings this run does not use: they keep a default that describes nothing."""
-    unused = {"bptt"} if config.context == "window" else {"window_size"}
-    return unused | ({"embedding_dim"} if config.one_hot else set())
+    return set(kind_of(config).unused_settings) | ({"embedding_dim"} if config.one_hot else set())
 
 
 def validate(config: Config) -> None:
@@ -168,7 +166,7 @@ def validate(config: Config) -> None:
         if getattr(config, name) not in choices:
             raise SettingError("unknown {%s} {value!r}; choose one of {choices}" % name,
                                value=getattr(config, name), choices=", ".join(choices))
-    if config.bidirectional and config.context == "full":
+    if config.bidirectional and not kind_of(config).allows_bidirectional:
         raise SettingError(
             "a bidirectional layer reads the text after each word, which full-context training "
             "would hand it as the answer; drop {bidirectional} or use {context} window"

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from word_predictor import backend, cli, rundir
+from word_predictor.batches.kinds import kind_of
 from word_predictor.config import Config, unused_settings
 from word_predictor.errors import UserError, run_cli
 from word_predictor.scoring.figures import perplexity
@@ -98,7 +99,7 @@ def describe(run_dir: Path) -> dict:
         "stopped": metrics.get("stopped") or status.get("stopped"),
         **{name: settings.get(name) for name in ("level", "context", "cell", "bidirectional", "layers", "units",
                                                  "one_hot", "embedding_dim", "window_size", "bptt")},  # fmt: skip
-        "length": settings.get("bptt") if settings.get("context") == "full" else settings.get("window_size"),
+        "length": None if config is None else settings.get(kind_of(config).length_setting),
         "vocabulary_size": settings.get("vocabulary_size"),
         "epochs_completed": metrics.get("epochs_completed", status.get("epochs_completed", 0)),
         "epochs": settings.get("epochs"),

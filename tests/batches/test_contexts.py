@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from word_predictor.batches import CONTEXTS, context_for
+from word_predictor.batches import CONTEXTS, KINDS, context_for
 from word_predictor.config import Config
 from word_predictor.corpus.splits import Split
 from word_predictor.model.build import build_model, copy_weights
@@ -28,10 +28,12 @@ def test_an_unknown_context_is_refused_with_the_valid_names():
         context_for(dataclasses.replace(CONFIG, context="sideways"))
 
 
-def test_the_mapping_names_each_context():
-    assert set(CONTEXTS) == {"window", "full"}
-    for name, kind in CONTEXTS.items():
-        assert isinstance(context_for(dataclasses.replace(CONFIG, context=name)), kind)
+def test_each_name_gets_the_keras_context_of_its_own_kind():
+    assert CONTEXTS == ("window", "full")
+    for name in CONTEXTS:
+        context = context_for(dataclasses.replace(CONFIG, context=name))
+        assert context.name == name and isinstance(context, KINDS[name])
+        assert hasattr(context, "training_batches")  # the Keras part, beside the kind's answers
 
 
 @pytest.fixture(params=sorted(CONTEXTS))

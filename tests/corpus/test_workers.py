@@ -15,19 +15,19 @@ from tests.helpers import REPO
 # which keeps the heap's top in use so that only a trim of its middle can give pages back.
 CHILD = textwrap.dedent("""
     import json
-    from word_predictor.corpus.workers import _fix_large_block_threshold, _return_freed_memory
+    from word_predictor.corpus.workers import fix_large_block_threshold, return_freed_memory
 
     def anonymous_mib():
         for line in open("/proc/self/status"):
             if line.startswith("RssAnon:"):
                 return int(line.split()[1]) / 1024
 
-    _fix_large_block_threshold()
+    fix_large_block_threshold()
     blocks = [bytes(700) + i.to_bytes(4, "little") for i in range(200_000)]
     last = blocks[-1]
     del blocks
     freed = anonymous_mib()
-    _return_freed_memory()
+    return_freed_memory()
     print(json.dumps({"freed": freed, "returned": anonymous_mib()}))
 """)
 

@@ -4,6 +4,7 @@ same way at prediction time). One of the two contexts of word_predictor.batches.
 
 from __future__ import annotations
 
+from word_predictor.batches.kinds import FullKind
 from word_predictor.batches.lanes import LaneBatches
 from word_predictor.batches.stream_reader import StreamReader
 from word_predictor.config import SettingError
@@ -12,11 +13,11 @@ from word_predictor.model.build import build_model
 from word_predictor.scoring.reading import pair_counts
 
 
-class FullContext:
-    """Lanes read in chunks of `bptt` with carried state; see word_predictor.contexts."""
+class FullContext(FullKind):
+    """Lanes read in chunks of `bptt` with carried state; see word_predictor.batches."""
 
     def __init__(self, config):
-        self.config = config
+        super().__init__(config)
         self.min_tokens = 2
 
     def block_size(self, tokens: int) -> int:

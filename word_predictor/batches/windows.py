@@ -14,8 +14,8 @@ Only the window starts are stored (one int64 per window); each batch gathers its
 (batch, window_size + 1) slice of ids on demand, so memory is O(tokens) and the
 one-hot or embedding lookup happens inside the model, per batch.
 
-`WindowContext` is this layout behind the interface that word_predictor.contexts
-describes (stream.py is the other one); `WindowReader` answers predict, evaluate
+`WindowContext` is this layout behind the interface that word_predictor.batches
+describes (full_context.py is the other one); `WindowReader` answers predict, evaluate
 and generate by re-reading the last window.
 """
 
@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from word_predictor.backend import keras
+from word_predictor.batches.kinds import WindowKind
 from word_predictor.config import SettingError
 from word_predictor.corpus.splits import Split, window_block_size
 from word_predictor.model.build import build_model
@@ -196,11 +197,11 @@ class WindowBatches(keras.utils.PyDataset):
         self._order = self._make_order()
 
 
-class WindowContext:
-    """Windows of `window_size` tokens, shuffled; see word_predictor.contexts."""
+class WindowContext(WindowKind):
+    """Windows of `window_size` tokens, shuffled; see word_predictor.batches."""
 
     def __init__(self, config):
-        self.config = config
+        super().__init__(config)
         self.min_tokens = config.window_size + 1
 
     def block_size(self, tokens: int) -> int:

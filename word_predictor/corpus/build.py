@@ -23,13 +23,13 @@ from word_predictor.corpus.files import (
 from word_predictor.corpus.splits import Corpus, Split, block_splits, split_bounds
 from word_predictor.corpus.store import StoreWriter, TokenLists, open_store
 from word_predictor.corpus.workers import (
-    _encode_piece,
-    _encode_piece_in_worker,
-    _fix_large_block_threshold,
-    _return_freed_memory,
-    _in_order,
-    _read_piece,
-    _workers_for,
+    encode_piece,
+    encode_piece_in_worker,
+    fix_large_block_threshold,
+    return_freed_memory,
+    in_order,
+    read_piece,
+    workers_for,
 )
 from word_predictor.errors import warn
 from word_predictor.text.tokenizer import Tokenizer
@@ -77,16 +77,16 @@ def build_corpus(
     names = [str(f) for f in files]
     if cache_dir is not None and (cached := _cached_corpus(cache_dir, key, names, block_size, min_tokens, tokenizer)):
         return cached
-    _fix_large_block_threshold()  # before the workers fork: they inherit it
+    fix_large_block_threshold()  # before the workers fork: they inherit it
     pieces = plan_pieces(files, [s.st_size for s in stats], piece_size)
     total_bytes = sum(s.st_size for s in stats)
     writer = _open_writer(cache_dir, key)
     with writer, _store_errors(writer):
         table, lists = CountTable(count_limit), TokenLists(writer.folder)
-        read = functools.partial(_read_piece, tokenizer=tokenizer, encoding_errors=encoding_errors,
+        read = functools.partial(read_piece, tokenizer=tokenizer, encoding_errors=encoding_errors,
                                  read_size=read_size, spill=writer.spill)  # fmt: skip
         progress.start(f"reading {len(files)} file(s)", total_bytes)
-        piece_tokens = _read_pass(pieces, read, _workers_for(total_bytes, workers), writer, lists, table, progress)
+        piece_tokens = _read_pass(pieces, read, workers_for(total_bytes, workers), writer, lists, table, progress)
         progress.finish()
         if [(s.st_size, s.st_mtime_ns) for s in map(os.stat, files)] != [tuple(f[1:]) for f in key["files"]]:
             raise CorpusError("a corpus file changed while it was read; run again")
@@ -104,7 +104,7 @@ def build_corpus(
         # Pass 3: candidate ids -> vocabulary ids, checksum, rename into place.
         meta = {"file_tokens": file_tokens.astype(np.int64).tolist(), "block": block, "vocabulary": vocabulary.to_dict()}
         ids = writer.finish(vocabulary.encode(candidates.tokens), meta)
-    _return_freed_memory()
+    return_freed_memory()
     return _corpus(ids, vocabulary, n_tokens, block, validation_fraction, test_fraction, names)
 
 
@@ -165,7 +165,7 @@ def _read_pass(pieces, read, workers, writer, lists, table, progress) -> list[in
     """Pass 1, over the text: each piece's local ids to the store, its distinct tokens
     to `lists`, their counts into `table`. Returns the number of tokens of each piece."""
     piece_tokens = []
-    for piece, (path, count, tokens, counts) in zip(pieces, _in_order(read, pieces, workers)):
+    for piece, (path, count, tokens, counts) in zip(pieces, in_order(read, pieces, workers)):
         writer.append_file(path, count)
         lists.append(tokens)
         table.merge(tokens, counts)
@@ -274,15 +274,15 @@ def encode_files(
     files = find_text_files(paths, setting)
     sizes = [os.stat(f).st_size for f in files]
     pieces = plan_pieces(files, sizes, piece_size)
-    workers = _workers_for(sum(sizes), workers)
+    workers = workers_for(sum(sizes), workers)
     lengths = np.zeros(len(files), np.int64)
     writer = _open_writer(None, None)
     with writer, _store_errors(writer):
         function = functools.partial(
-            _encode_piece_in_worker if workers > 1 else _encode_piece, encoding_errors=encoding_errors,
+            encode_piece_in_worker if workers > 1 else encode_piece, encoding_errors=encoding_errors,
             read_size=read_size, **({} if workers > 1 else {"vocabulary": vocabulary}),
         )  # fmt: skip
-        for piece, ids in zip(pieces, _in_order(function, pieces, workers, vocabulary=vocabulary)):
+        for piece, ids in zip(pieces, in_order(function, pieces, workers, vocabulary=vocabulary)):
             writer.append(ids)
             lengths[piece.file] += len(ids)
         for path, length in zip(files, lengths):

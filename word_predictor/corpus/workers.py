@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from word_predictor.corpus.counting import _FirstSeen
+from word_predictor.corpus.counting import FirstSeen
 from word_predictor.corpus.files import Piece, read_tokens
 from word_predictor.corpus.store import DTYPE
 from word_predictor.text.tokenizer import Tokenizer
@@ -25,13 +25,13 @@ PARALLEL_BYTES = 64 << 20  # corpora at least this large are read by worker proc
 # ---------------------------------------------------------------- the passes
 
 
-def _read_piece(piece: Piece, tokenizer: Tokenizer, encoding_errors: str, read_size: int, spill: Path):
+def read_piece(piece: Piece, tokenizer: Tokenizer, encoding_errors: str, read_size: int, spill: Path):
     """Pass 1 for one piece: its tokens as local ids (int32, numbered in order of first
     sight), written block by block to a file of their own in `spill`; returns that
     file, the number of tokens, the distinct tokens the ids name and their counts.
     The tokens and counts hold one entry per distinct token of the piece, so
     piece_size bounds them; the ids never gather in memory."""
-    local, counts = _FirstSeen(), np.zeros(0, np.int64)
+    local, counts = FirstSeen(), np.zeros(0, np.int64)
     path = Path(spill) / f"{piece.file}-{piece.start}.int32"
     with open(path, "wb") as stream:
         for tokens in read_tokens(piece.path, tokenizer, encoding_errors, read_size=read_size,
@@ -44,7 +44,7 @@ def _read_piece(piece: Piece, tokenizer: Tokenizer, encoding_errors: str, read_s
     return path, int(counts.sum()), list(local), counts
 
 
-def _compact_keys(local: _FirstSeen, known: int) -> None:
+def _compact_keys(local: FirstSeen, known: int) -> None:
     """Swap the keys added since `known` for copies made side by side. The originals
     are scattered among the block's other tokens, and each one kept alive would pin
     its block's memory: a worker would grow with every block it read."""
@@ -56,7 +56,7 @@ def _compact_keys(local: _FirstSeen, known: int) -> None:
     local.update(zip("\0".join(fresh).split("\0"), range(known, known + len(fresh))))
 
 
-def _encode_piece(piece: Piece, vocabulary: Vocabulary, encoding_errors: str, read_size: int) -> np.ndarray:
+def encode_piece(piece: Piece, vocabulary: Vocabulary, encoding_errors: str, read_size: int) -> np.ndarray:
     """One piece's tokens as ids of `vocabulary` (int32)."""
     parts = [
         vocabulary.encode(tokens)
@@ -74,11 +74,11 @@ def _set_worker_vocabulary(vocabulary: Vocabulary) -> None:
     _worker_vocabulary = vocabulary
 
 
-def _encode_piece_in_worker(piece: Piece, encoding_errors: str, read_size: int) -> np.ndarray:
-    return _encode_piece(piece, _worker_vocabulary, encoding_errors, read_size)
+def encode_piece_in_worker(piece: Piece, encoding_errors: str, read_size: int) -> np.ndarray:
+    return encode_piece(piece, _worker_vocabulary, encoding_errors, read_size)
 
 
-def _in_order(
+def in_order(
     function: Callable, items: Sequence, workers: int, vocabulary: Vocabulary | None = None
 ) -> Iterator:
     """function(item) for each item, in order; with workers > 1 computed in that many
@@ -104,7 +104,7 @@ def _in_order(
             yield pending.popleft().get()
 
 
-def _fix_large_block_threshold() -> None:
+def fix_large_block_threshold() -> None:
     """glibc's malloc serves blocks above a threshold from their own mappings, handed
     back to the system when freed, and raises that threshold to the size of each such
     block freed. The arrays of each piece then come from the heap, which grows with
@@ -113,7 +113,7 @@ def _fix_large_block_threshold() -> None:
     _call_glibc("mallopt", _M_MMAP_THRESHOLD, 1 << 20)
 
 
-def _return_freed_memory() -> None:
+def return_freed_memory() -> None:
     """Hand the heap's free pages back to the system once the corpus is read: the many small
     blocks the read freed (counts, token lists) otherwise stay in the process, under the model
     and optimizer that training allocates next (docs/benchmarks.md, section 21)."""
@@ -130,7 +130,7 @@ def _call_glibc(name: str, *arguments: int) -> None:
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
 
 
-def _workers_for(total_bytes: int, workers: int) -> int:
+def workers_for(total_bytes: int, workers: int) -> int:
     if workers > 0:
         return workers
     return min(os.cpu_count() or 1, 4) if total_bytes >= PARALLEL_BYTES else 1

@@ -16,6 +16,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from word_predictor.batches.kinds import kind_of
 from word_predictor.config import Config
 from word_predictor.errors import UserError
 from word_predictor.text import UNKNOWN_TOKEN, Vocabulary, sha256_of
@@ -50,9 +51,9 @@ def manifest_for(
         "output": {
             "name": output,
             "holds": OUTPUT_KIND,
-            "shape": ["batch", "vocabulary"]
-            if config.context == "window"
-            else ["batch", "time", "vocabulary"],
+            "shape": ["batch", "time", "vocabulary"]
+            if kind_of(config).answers_every_position
+            else ["batch", "vocabulary"],
         },
         "inputs": {"tokens": {"dtype": "int32", "shape": ["batch", _time_axis(config, model_format)]}},
         "states": states,
@@ -84,7 +85,7 @@ def _time_axis(config: Config, model_format: str):
     """ONNX and SavedModel read any length; LiteRT a window, or one token per call (litert.py)."""
     if model_format != "litert":
         return "time"
-    return config.window_size if config.context == "window" else 1
+    return kind_of(config).step_length
 
 
 def read_manifest(folder: Path) -> dict:

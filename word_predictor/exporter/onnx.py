@@ -29,6 +29,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from word_predictor.batches.kinds import kind_of
 from word_predictor.config import Config
 
 OPSET = 17  # ONNX Runtime 1.14 and later (mobile builds included) run it
@@ -41,7 +42,7 @@ _LSTM_ORDER = (0, 3, 1, 2)  # Keras i, f, c, o -> ONNX i, o, f, c
 def state_names(config: Config) -> list[tuple[str, str]]:
     """(input name, output name) of each state a full-context run carries, in Keras' order
     (per layer; an LSTM's h then c); none for a window run."""
-    if config.context != "full":
+    if not kind_of(config).explicit_states:
         return []
     per_cell = 2 if config.cell == "lstm" else 1
     return [
@@ -99,6 +100,7 @@ def build_onnx(config: Config, weights: dict) -> onnx.ModelProto:
     """The step graph (see the module docstring) from `weights` (export.weights.read_weights)."""
     g = _Graph()
     states = state_names(config)
+    every_position = kind_of(config).answers_every_position  # logits (batch, time, vocabulary), else the last
     per_cell = 2 if config.cell == "lstm" else 1
     axis0 = g.constant("axis_0", np.array([0], np.int64)) if states else ""
     if config.one_hot:
@@ -126,11 +128,11 @@ def build_onnx(config: Config, weights: dict) -> onnx.ModelProto:
         for final, (_, state_out) in zip(finals, layer_states):
             g.add("Squeeze", [final, axis0], [state_out])
         last = layer == config.layers
-        if last and config.context == "window":  # the final hidden state: (directions, batch, units)
+        if last and not every_position:  # the final hidden state: (directions, batch, units)
             x = g.one("Reshape", [g.one("Transpose", [finals[0]], perm=[1, 0, 2]), _shape(g, [0, -1])])
         else:  # (time, directions, batch, units) -> (time, batch, directions * units)
             x = g.one("Reshape", [g.one("Transpose", [sequence], perm=[0, 2, 1, 3]), _shape(g, [0, 0, -1])])
-    if config.context == "full":
+    if every_position:
         x = g.one("Transpose", [x], perm=[1, 0, 2])  # (batch, time, units)
     if config.tie_weights:
         kernel, bias = (
@@ -156,9 +158,9 @@ def _model(config: Config, g: _Graph, states: list[tuple[str, str]]) -> onnx.Mod
     inputs = [helper.make_tensor_value_info("tokens", TensorProto.INT32, ["batch", "time"])]
     inputs += [float_state(state_in) for state_in, _ in states]
     logits_shape = (
-        ["batch", config.vocabulary_size]
-        if config.context == "window"
-        else ["batch", "time", config.vocabulary_size]
+        ["batch", "time", config.vocabulary_size]
+        if kind_of(config).answers_every_position
+        else ["batch", config.vocabulary_size]
     )
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, logits_shape)]
     outputs += [float_state(state_out) for _, state_out in states]

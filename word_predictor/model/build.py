@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from word_predictor.backend import keras
+from word_predictor.batches.kinds import kind_of
 from word_predictor.config import Config, validate
 from word_predictor.model.layers import (
     OUTPUT_LAYER,
@@ -11,8 +12,8 @@ from word_predictor.model.layers import (
     LastStep,
     OneHot,
     TiedEmbedding,
-    _recurrent_layer,
-    _uniform_init,
+    recurrent_layer,
+    uniform_init,
 )
 
 layers = keras.layers
@@ -31,11 +32,12 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
     validate(config)
     if config.vocabulary_size < 2:
         raise ValueError("config.vocabulary_size is filled in from the corpus before building")
-    carried = config.context == "full" and view == "training"
+    context = kind_of(config)
+    carried = context.trains_with_carried_state and view == "training"
     if carried:
-        length = config.bptt
+        length = context.example_length
     elif fixed_length:  # a window's length; a full-context inference view reads one token per call (LiteRT)
-        length = config.window_size if config.context == "window" else 1
+        length = context.step_length
     else:
         length = None
     tokens = keras.Input(shape=(length,), dtype="int32", name="tokens", batch_size=config.batch_size if carried else None)
@@ -44,14 +46,14 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
         inputs["reset"] = keras.Input(shape=(), dtype="float32", name="reset", batch_size=config.batch_size)
     x, embedding = _embedded(config, tokens)
     x, states_in, states_out = _recurrent_stack(config, view, x, inputs.get("reset"), fixed_length, use_cudnn)
-    if view == "inference" and config.context == "window" and len(x.shape) == 3:
+    if view == "inference" and not context.answers_every_position and len(x.shape) == 3:
         x = LastStep(name="last_step")(x)  # predict, evaluate, generate read only the next word
     if embedding is not None:
         logits = embedding(x, reverse=True)
     else:
-        logits = layers.Dense(config.vocabulary_size, kernel_initializer=_uniform_init(), name=OUTPUT_LAYER)(x)
+        logits = layers.Dense(config.vocabulary_size, kernel_initializer=uniform_init(), name=OUTPUT_LAYER)(x)
     logits = layers.Activation("linear", dtype="float32", name="logits")(logits)  # float32 under mixed precision
-    if config.context == "full" and view == "inference":  # the states go in and come out explicitly
+    if context.explicit_states and view == "inference":  # the states go in and come out explicitly
         return keras.Model([tokens, *states_in], [logits, *states_out], name=f"word_predictor_{config.cell}")
     return keras.Model(inputs if carried else tokens, logits, name=f"word_predictor_{config.cell}")
 
@@ -64,12 +66,12 @@ def _embedded(config: Config, tokens):
         x = OneHot(config.vocabulary_size, name="one_hot")(tokens)
     elif config.tie_weights:
         embedding = TiedEmbedding(
-            config.vocabulary_size, config.embedding_dim, embeddings_initializer=_uniform_init(), name="embedding"
+            config.vocabulary_size, config.embedding_dim, embeddings_initializer=uniform_init(), name="embedding"
         )
         x = embedding(tokens)
     else:
         x = layers.Embedding(
-            config.vocabulary_size, config.embedding_dim, embeddings_initializer=_uniform_init(), name="embedding"
+            config.vocabulary_size, config.embedding_dim, embeddings_initializer=uniform_init(), name="embedding"
         )(tokens)
     return layers.Dropout(config.dropout, name="input_dropout")(x), embedding
 
@@ -77,12 +79,13 @@ def _embedded(config: Config, tokens):
 def _recurrent_stack(config: Config, view: str, x, reset, fixed_length: bool, use_cudnn):
     """The recurrent layers, each followed by dropout; returns the output and, for a
     full-context inference view, the state inputs and outputs (else empty lists)."""
-    carried = config.context == "full" and view == "training"
-    explicit_states = config.context == "full" and view == "inference"
+    context = kind_of(config)
+    carried = context.trains_with_carried_state and view == "training"
+    explicit_states = context.explicit_states and view == "inference"
     states_in, states_out = [], []
     for number in range(1, config.layers + 1):
         name = f"{config.cell}_{number}"
-        returns_sequences = number < config.layers or config.targets == "all" or config.context == "full"
+        returns_sequences = number < config.layers or config.targets == "all" or context.answers_every_position
         # Default activations, no recurrent dropout and GRU reset_after=True keep
         # LSTM and GRU eligible for the cuDNN kernel on a GPU; LSTM's
         # unit_forget_bias (on by default) starts the forget gate's bias at 1.
@@ -91,7 +94,7 @@ def _recurrent_stack(config: Config, view: str, x, reset, fixed_length: bool, us
         elif explicit_states:
             initial = [keras.Input(shape=(config.units,), name=f"{name}_state_{i}")
                        for i in range(STATES_PER_CELL[config.cell])]  # fmt: skip
-            recurrent = _recurrent_layer(
+            recurrent = recurrent_layer(
                 config.cell, config.units, use_cudnn, return_sequences=True, return_state=True,
                 unroll=fixed_length, name=name,
             )  # fmt: skip
@@ -99,7 +102,7 @@ def _recurrent_stack(config: Config, view: str, x, reset, fixed_length: bool, us
             states_in += initial
             states_out += final
         else:
-            recurrent = _recurrent_layer(
+            recurrent = recurrent_layer(
                 config.cell, config.units, use_cudnn, return_sequences=returns_sequences, unroll=fixed_length,
                 name=name,
             )  # fmt: skip

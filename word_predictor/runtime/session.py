@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from word_predictor.batches.kinds import kind_of
 from word_predictor.exporter.manifest import ExportError, check_and_load
 from word_predictor.predictor import Predictor
 from word_predictor.scoring.reading import WindowReader, pair_counts
@@ -121,8 +122,8 @@ def load(folder: Path, threads: int = 0) -> Predictor:
             "(python -m word_predictor.export --format onnx)"
         )
     engine = OnnxStep(Path(folder) / manifest["model_file"], manifest["states"], threads)
-    if manifest["context"] == "window":
-        reader = WindowReader(engine, config)
-    else:
+    if kind_of(config).explicit_states:
         reader = OnnxStreamReader(engine)
+    else:
+        reader = WindowReader(engine, config)
     return Predictor(reader, config, vocabulary)

@@ -69,15 +69,17 @@ def train_new(
     if parallel.writes:
         rundir.make_logdir(logdir)  # before reading the corpus: a bad --logdir fails at once
         backend.use_compilation_cache(Path(logdir) / CACHE_DIR / "jax")
-    corpus = distribute.shared_corpus(config, Path(logdir) / CACHE_DIR if use_cache else None, parallel)
-    context_for(config).check_training_split(corpus.splits["train"])  # SettingError: the command names the flag
+    context = context_for(config)  # the run's one context, passed down
+    corpus = distribute.shared_corpus(config, Path(logdir) / CACHE_DIR if use_cache else None, parallel,
+                                      context=context)  # fmt: skip
+    context.check_training_split(corpus.splits["train"])  # SettingError: the command names the flag
     config.vocabulary_size = len(corpus.vocabulary)
     config.corpus_tokens = corpus.token_count
     for name, split in corpus.splits.items():
         setattr(config, f"{name}_tokens", split.token_count)
     check_memory(config)  # before anything is written
     if not parallel.writes:
-        _fit(None, config, corpus, command_line, {}, None, steps_per_epoch, callbacks, parallel)
+        _fit(None, context, corpus, command_line, {}, None, steps_per_epoch, callbacks, parallel)
         return None
     run_dir = rundir.create_run_dir(logdir, run_name or time.strftime(f"%Y%m%d-%H%M%S-{config.cell}"))
     with rundir.locked(run_dir), _resumable(run_dir):
@@ -88,7 +90,7 @@ def train_new(
                               files=corpus.files, versions=_versions())  # fmt: skip
             rundir.write_atomic(run_dir / rundir.CONFIG_FILE, config_json(config, **provenance))
         _write_test_split(run_dir, corpus)
-        _fit(run_dir, config, corpus, command_line, {}, None, steps_per_epoch, callbacks, parallel)
+        _fit(run_dir, context, corpus, command_line, {}, None, steps_per_epoch, callbacks, parallel)
     return run_dir
 
 
@@ -112,8 +114,9 @@ def resume(
         if parallel.writes:
             backend.use_compilation_cache(run_dir.parent / CACHE_DIR / "jax")
         begun_with = rundir.read_checked(run_dir / rundir.VOCABULARY_FILE, Vocabulary.load, "the vocabulary")
+        context = context_for(config)  # the run's one context, passed down
         corpus = distribute.shared_corpus(config, run_dir.parent / CACHE_DIR if use_cache else None, parallel,
-                                          begun_with.normalisation_version)  # the rule the run began with
+                                          begun_with.normalisation_version, context)  # the rule the run began with
         if corpus.vocabulary != begun_with:
             raise rundir.RunError(f"the corpus changed since run {run_dir} started, so it cannot be resumed")
         if parallel.writes:
@@ -128,7 +131,7 @@ def resume(
             print(f"resuming {run_dir}: no epoch was completed before it stopped, so training restarts at epoch 1")
         if parallel.writes:
             monitoring.truncate_events(run_dir, state.get("epochs_completed", 0), state.get("global_step", 0))
-        _fit(run_dir, config, corpus, provenance.get("command_line", ""), state, model, None, callbacks, parallel)
+        _fit(run_dir, context, corpus, provenance.get("command_line", ""), state, model, None, callbacks, parallel)
     return run_dir
 
 
@@ -167,20 +170,20 @@ class NonFiniteLoss(UserError, SettingError):
     """The loss became NaN or infinite; what is kept, and the settings that would help."""
 
 
-def _fit(run_dir, config, corpus, command_line, state, model, steps_per_epoch=None, callbacks=(), parallel=SINGLE):
+def _fit(run_dir, context, corpus, command_line, state, model, steps_per_epoch=None, callbacks=(), parallel=SINGLE):
     previous = keras.mixed_precision.dtype_policy().name
     try:
         with distribute.scope(parallel):
-            _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch, callbacks, parallel)
+            _fit_with_policy(run_dir, context, corpus, command_line, state, model, steps_per_epoch, callbacks, parallel)
     finally:
         keras.mixed_precision.set_dtype_policy(previous)  # Keras' policy is global: leave it as found
 
 
-def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch, callbacks, parallel):
+def _fit_with_policy(run_dir, context, corpus, command_line, state, model, steps_per_epoch, callbacks, parallel):
+    config = context.config
     initial_epoch = state.get("epochs_completed", 0)
     keras.utils.set_random_seed(config.seed + initial_epoch)
     on_gpu = gpu_available()
-    context = context_for(config)
     backend.apply_precision(config.precision)  # before any layer is made
     use_cudnn = backend.use_cudnn(config.precision)
     if model is None:
