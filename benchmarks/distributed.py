@@ -60,17 +60,17 @@ def child(spec: dict) -> None:
                                     spec.get("process_id"))  # fmt: skip
     config = Config(corpus=[str(common.data_file("wikitext2-train.txt"))], **spec["model"])
     corpus = corpus_for(config, cache_dir=spec["cache"])
-    config.vocabulary_size = len(corpus.vocabulary)
+    facts = corpus.facts
     context = context_for(config)
     with distribute.scope(parallel):
         keras.utils.set_random_seed(0)
-        model = context.training_model(on_gpu=backend.gpu_available())
+        model = context.training_model(facts, on_gpu=backend.gpu_available())
         compile_model(model, config)
         batches = distribute.feed(context.training_batches(corpus.splits["train"], epoch=0), parallel)
         timer = epoch_timer()
         model.fit(batches, epochs=spec["epochs"], steps_per_epoch=spec["steps"],
                   callbacks=[timer, *distribute.placement(parallel)], verbose=0)  # as the trainer: training.callbacks
-    targets_per_step = config.batch_size * (config.bptt if config.context == "full" else config.window_size)
+    targets_per_step = config.batch_size * context.example_length  # a window, or a chunk of bptt
     seconds = common.median(timer.seconds[1:])
     if parallel.writes:
         common.child_result({"tokens_per_second": spec["steps"] * targets_per_step / seconds,

@@ -88,8 +88,8 @@ def wikitext_models(folder: Path):
         unknown_threshold=config.unknown_threshold, validation_fraction=config.validation_fraction,
         test_fraction=config.test_fraction,
     )  # fmt: skip
-    config.vocabulary_size = len(corpus.vocabulary)
-    model = build_model(config)
+    facts = corpus.facts
+    model = build_model(config, facts)
     write_export(config, corpus.vocabulary, read_weights(model, config), "onnx", folder, source={"run": None})
     return Predictor.for_model(model, config, corpus.vocabulary), folder
 

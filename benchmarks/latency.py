@@ -105,8 +105,8 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
         unknown_threshold=config.unknown_threshold, validation_fraction=config.validation_fraction,
         test_fraction=config.test_fraction,
     )  # fmt: skip
-    config.vocabulary_size = len(corpus.vocabulary)
-    model = build_model(config)
+    facts = corpus.facts
+    model = build_model(config, facts)
     predictor = Predictor.for_model(model, config, corpus.vocabulary)
     compiled_predictor = Predictor.for_model(CompiledModel(compiled_step(model)), config, corpus.vocabulary)
 
@@ -145,7 +145,7 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
         for name, values in seconds.items()
     ]
 
-    batch = np.random.default_rng(0).integers(1, config.vocabulary_size, (1024, config.window_size)).astype(np.int32)
+    batch = np.random.default_rng(0).integers(1, facts.vocabulary_size, (1024, config.window_size)).astype(np.int32)
     batch_ways = {
         "predict_on_batch (as is)": model.predict_on_batch,
         "eager call, training=False": eager_step(model),
@@ -172,7 +172,7 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
         }
         for name, values in batch_seconds.items()
     ]
-    return single_rows, batch_rows, {"vocabulary": config.vocabulary_size, "config": config.to_dict()}
+    return single_rows, batch_rows, {"vocabulary": facts.vocabulary_size, "config": config.to_dict()}
 
 
 # ---------------------------------------------------------------- cold

@@ -45,11 +45,11 @@ def main(argv=None) -> int:
                                   unknown_threshold=3, validation_fraction=0.1, test_fraction=0.0,
                                   block_size=context.block_size, min_tokens=context.min_tokens,
                                   cache_dir=Path(folder))  # fmt: skip
-            config.vocabulary_size = len(corpus.vocabulary)
+            facts = corpus.facts
             stored = corpus.splits["train"]
             assert isinstance(stored.ids, np.memmap), type(stored.ids)
             in_memory = Split(np.array(stored.ids), stored.bounds)
-            model = context.training_model(on_gpu=False)
+            model = context.training_model(facts, on_gpu=False)
             compile_model(model, config)
             ratios = []
             for round_ in range(args.rounds):

@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import help_beside_each_flag
 from word_predictor import rundir, runs, train
-from word_predictor.config import Config, config_json
+from word_predictor.config import Config, CorpusFacts, config_json
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -22,8 +22,8 @@ def fake_run(logdir: Path, name: str, *, started: float, complete: bool = True, 
     """A run folder as train writes it, without training: config, status and figures."""
     run_dir = logdir / name
     run_dir.mkdir(parents=True)
-    config = Config(units=8, embedding_dim=4, epochs=5, vocabulary_size=21, **settings)
-    (run_dir / rundir.CONFIG_FILE).write_text(config_json(config, command_line=train.PROG))
+    config = Config(units=8, embedding_dim=4, epochs=5, **settings)
+    (run_dir / rundir.CONFIG_FILE).write_text(config_json(config, CorpusFacts(vocabulary_size=21), command_line=train.PROG))
     status = {"complete": complete, "started": started, "epochs_completed": 3}
     rundir.write_json(run_dir / rundir.STATUS_FILE, status)
     if complete:

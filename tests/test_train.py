@@ -10,7 +10,7 @@ import pytest
 from tests.helpers import TINY_FLAGS, TINY_TEXT, help_beside_each_flag, train_tiny
 from word_predictor import evaluate, predict, rundir, train
 from word_predictor.training import reading
-from word_predictor.config import load_config
+from word_predictor.config import facts_from, load_config
 from word_predictor.text.vocabulary import Vocabulary, sha256_of
 from word_predictor.text.tokenizer import tokenizer_for
 
@@ -44,12 +44,13 @@ def test_trained_run_folder_describes_itself(trained_run):
     config, provenance = load_config(trained_run / "config.json")
     assert provenance["command_line"].startswith("python -m word_predictor.train --corpus")
     assert provenance["vocabulary_sha256"] == sha256_of(trained_run / "vocabulary.json")
-    assert config.vocabulary_size == len(Vocabulary.load(trained_run / "vocabulary.json"))
+    facts = facts_from(provenance)
+    assert facts.vocabulary_size == len(Vocabulary.load(trained_run / "vocabulary.json"))
     assert config.units == 8 and config.cell == "lstm" and config.targets == "all"
-    assert config.train_tokens + config.validation_tokens + config.test_tokens == config.corpus_tokens
+    assert facts.train_tokens + facts.validation_tokens + facts.test_tokens == facts.corpus_tokens
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert metrics["epochs_completed"] == 2
-    assert 1 < metrics["test"]["perplexity"] < config.vocabulary_size
+    assert 1 < metrics["test"]["perplexity"] < facts.vocabulary_size
     assert rundir.is_complete(trained_run)
     assert list(trained_run.glob("train/events.out.tfevents.*")) and list(trained_run.glob("validation/events.*"))
 
@@ -183,10 +184,11 @@ def test_given_texts_are_the_validation_and_test_splits(tmp_path, tiny_corpus, c
     assert train_tiny(tiny_corpus, tmp_path / "logs", "--run-name", "r", "--context", context,
                       "--validation-text", str(held / "valid.txt"), "--test-text", str(held / "test.txt")) == 0  # fmt: skip
     run = tmp_path / "logs" / "r"
-    config, _ = load_config(run / "config.json")
+    config, data = load_config(run / "config.json")
+    facts = facts_from(data)
     words = len(tokenizer_for("word", "unicode").tokens(TINY_TEXT))
     assert config.validation_fraction == config.test_fraction == 0
-    assert (config.train_tokens, config.validation_tokens, config.test_tokens) == (20 * words, 2 * words, 3 * words)
+    assert (facts.train_tokens, facts.validation_tokens, facts.test_tokens) == (20 * words, 2 * words, 3 * words)
     assert config.test_text == [str(held / "test.txt")]
     tested = json.loads((run / "metrics.json").read_text())["test"]
     capsys.readouterr()

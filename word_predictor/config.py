@@ -1,5 +1,6 @@
-"""The one configuration object: the CLI fills the settings, the corpus fills what
-comes from the data, the model factory and the trainer only read it."""
+"""What the user chose (Config: frozen, filled once by the command) and, beside it, what the
+corpus found (CorpusFacts: filled once by the trainer); the model factory and the trainer
+take both as arguments and write neither. config.json records both, versioned."""
 
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 DEFAULT_PROMPT = "some of them looks like"  # the original study's question; also a TensorBoard sample
 HELD_OUT_SPLITS = ("validation", "test")  # a share of the corpus, or texts given as --SPLIT-text
 
-CONFIG_FORMAT = "word_predictor.config/2"
-# Older formats this version still reads, with how their settings map to today's.
-_READABLE_FORMATS = ("word_predictor.config/1", CONFIG_FORMAT)
+CONFIG_FORMAT = "word_predictor.config/3"  # settings and facts apart
+# Older formats this version still reads, with how their settings map to today's: formats 1
+# and 2 kept the facts among the settings, and format 1 left some settings out.
+_FORMAT_1 = "word_predictor.config/1"
+_RECORDS_EVERY_SETTING = ("word_predictor.config/2", CONFIG_FORMAT)
+_READABLE_FORMATS = (_FORMAT_1, *_RECORDS_EVERY_SETTING)
 _RENAMED = {"chunk_size": "window_size"}
 # Settings a format-1 run never recorded, with the value it used.
 _FORMAT_1_VALUES = {"normalisation": "ascii", "level": "word", "context": "window", "max_vocabulary": 0}
@@ -72,7 +76,7 @@ class _Names(dict):
         return self.names.get(field, field)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
     # data
     corpus: list[str] = field(default_factory=lambda: ["corpus"])
@@ -117,26 +121,20 @@ class Config:
     log_every: int = 20
     histograms: bool = False
     sample_prompts: list[str] = field(default_factory=list)
-    # filled in from the data
-    vocabulary_size: int = 0
-    corpus_tokens: int = 0
-    train_tokens: int = 0
-    validation_tokens: int = 0
-    test_tokens: int = 0
 
     def __post_init__(self):
         """Fill each setting left out (None) with what it means for this level, context
-        and the held-out texts, so Config(level="char") is what `train --level char` builds."""
-        for name, value in LEVEL_DEFAULTS.get(self.level, LEVEL_DEFAULTS["word"]).items():
-            if getattr(self, name) is None:
-                setattr(self, name, value)
-        if self.batch_size is None:
-            self.batch_size = KINDS.get(self.context, WindowKind).default_batch_size
-        if self.targets is None:
-            self.targets = "last" if self.bidirectional else "all"
+        and the held-out texts, so Config(level="char") is what `train --level char` builds.
+        (The one place a Config is written: frozen, it is set through object.__setattr__.)"""
+        filled = dict(LEVEL_DEFAULTS.get(self.level, LEVEL_DEFAULTS["word"]))
+        context = filled["context"] if self.context is None else self.context
+        filled["batch_size"] = KINDS.get(context, WindowKind).default_batch_size
+        filled["targets"] = "last" if self.bidirectional else "all"
         for split, share in HELD_OUT_FRACTION.items():
-            if getattr(self, f"{split}_fraction") is None:
-                setattr(self, f"{split}_fraction", 0.0 if getattr(self, f"{split}_text") else share)
+            filled[f"{split}_fraction"] = 0.0 if getattr(self, f"{split}_text") else share
+        for name, value in filled.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -150,9 +148,30 @@ class Config:
     @classmethod
     def from_run_settings(cls, data: dict, config_format: str = CONFIG_FORMAT) -> Config:
         """The settings of a run's config.json, in the given format, as today's Config."""
-        if config_format != CONFIG_FORMAT:
+        if config_format not in _RECORDS_EVERY_SETTING:
             data = {**_FORMAT_1_VALUES, **data}
         return cls.from_dict(data)
+
+
+@dataclass(frozen=True)
+class CorpusFacts:
+    """What the corpus found: filled once by the trainer (corpus.splits.Corpus.facts), passed
+    beside the settings to the model factory, and recorded in config.json."""
+
+    vocabulary_size: int = 0
+    corpus_tokens: int = 0
+    train_tokens: int = 0
+    validation_tokens: int = 0
+    test_tokens: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CorpusFacts:
+        """The facts among `data`'s keys (other keys ignored; a missing fact is 0, unknown)."""
+        values = {f.name: data.get(f.name, 0) for f in dataclasses.fields(cls)}
+        return cls(**{name: value if isinstance(value, int) else 0 for name, value in values.items()})
 
 
 def unused_settings(config: Config) -> set[str]:
@@ -197,9 +216,19 @@ def _validate_tied(config: Config) -> None:
         )
 
 
-def config_json(config: Config, **extra) -> str:
-    """JSON text of the config plus provenance (command line, versions, hashes)."""
-    return json.dumps({"format": CONFIG_FORMAT, "settings": config.to_dict(), **extra}, indent=2)
+def config_json(config: Config, facts: CorpusFacts, **extra) -> str:
+    """JSON text of the settings, the corpus' facts and provenance (command line, versions, hashes)."""
+    return json.dumps({"format": CONFIG_FORMAT, "settings": config.to_dict(), "facts": facts.to_dict(), **extra},
+                      indent=2)  # fmt: skip
+
+
+def facts_from(data: dict) -> CorpusFacts:
+    """The corpus' facts of a config.json's `data` in any format this version reads (formats 1
+    and 2 kept them among the settings); all 0 where it holds none."""
+    if not isinstance(data, dict):
+        return CorpusFacts()
+    facts = data.get("facts") if data.get("format") not in (_FORMAT_1, "word_predictor.config/2") else data.get("settings")
+    return CorpusFacts.from_dict(facts) if isinstance(facts, dict) else CorpusFacts()
 
 
 def load_config(path: Path) -> tuple[Config, dict]:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from word_predictor.config import Config, SettingError, load_config
+from word_predictor.config import Config, CorpusFacts, SettingError, facts_from, load_config
 from word_predictor.corpus import store
 from word_predictor.corpus.splits import Split
 from word_predictor.errors import UserError
@@ -243,6 +243,7 @@ class Run:
     vocabulary: Vocabulary
     model: keras.Model
     provenance: dict
+    facts: CorpusFacts  # what the corpus found (config.json's facts)
 
 
 def load_run(run_dir: Path) -> Run:
@@ -262,10 +263,8 @@ def load_run(run_dir: Path) -> Run:
                 "run {run_dir} stopped ({why}) before its first epoch ended and holds no model; train a new run "
                 "with a lower {learning_rate}", run_dir=run_dir, why=status["stopped"],
             )
-        raise RunSettingError(
-            "run {run_dir} is incomplete (still training or interrupted); finish it with {resume} {run_dir}",
-            run_dir=run_dir,
-        )
+        raise RunSettingError("run {run_dir} is incomplete (still training or interrupted); finish it with "
+                              "{resume} {run_dir}", run_dir=run_dir)  # fmt: skip
     config, provenance = read_checked(run_dir / CONFIG_FILE, load_config, "the settings")
     check_vocabulary_file(run_dir, provenance)  # first: a vocabulary not the run's own is never parsed
     vocabulary = read_checked(run_dir / VOCABULARY_FILE, Vocabulary.load, "the vocabulary")
@@ -274,11 +273,11 @@ def load_run(run_dir: Path) -> Run:
         raise RunError(f"{run_dir / MODEL_FILE} is not the model this run finished with (its hash differs from "
                        f"{STATUS_FILE}); restore the original file or train again")
     model = load_model(run_dir / MODEL_FILE)
-    outputs = model.outputs[0].shape[-1]  # logits first (a full-context model also returns its states)
-    if outputs != len(vocabulary) or config.vocabulary_size != len(vocabulary):
+    outputs, facts = model.outputs[0].shape[-1], facts_from(provenance)  # logits first (then any states)
+    if outputs != len(vocabulary) or facts.vocabulary_size != len(vocabulary):
         raise RunError(f"the model in {run_dir} predicts {outputs} tokens but the vocabulary has "
                        f"{len(vocabulary)}; they come from different runs")
-    return Run(run_dir, config, vocabulary, model, provenance)
+    return Run(run_dir, config, vocabulary, model, provenance, facts)
 
 
 def load_model(path: Path, compile: bool = False) -> keras.Model:

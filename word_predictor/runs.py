@@ -15,7 +15,7 @@ from pathlib import Path
 
 from word_predictor import backend, cli, rundir
 from word_predictor.batches.kinds import kind_of
-from word_predictor.config import Config, unused_settings
+from word_predictor.config import Config, facts_from, unused_settings
 from word_predictor.errors import UserError, run_cli
 from word_predictor.scoring.figures import perplexity
 
@@ -100,7 +100,7 @@ def describe(run_dir: Path) -> dict:
         **{name: settings.get(name) for name in ("level", "context", "cell", "bidirectional", "layers", "units",
                                                  "one_hot", "embedding_dim", "window_size", "bptt")},  # fmt: skip
         "length": None if config is None else settings.get(kind_of(config).length_setting),
-        "vocabulary_size": settings.get("vocabulary_size"),
+        "vocabulary_size": None if config is None else facts_from(data).vocabulary_size or None,
         "epochs_completed": metrics.get("epochs_completed", status.get("epochs_completed", 0)),
         "epochs": settings.get("epochs"),
         "best_validation_perplexity": _perplexity(best_loss),

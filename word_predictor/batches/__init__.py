@@ -16,7 +16,7 @@ the Keras contexts add:
     min_tokens                        the fewest tokens a corpus needs
     block_size(tokens)                length of the blocks dealt to train/validation/test
     check_training_split(split)       ValueError if the settings cannot train on it
-    training_model(on_gpu, use_cudnn) the view fit() trains (model.build_model)
+    training_model(facts, on_gpu, use_cudnn)  the view fit() trains (model.build_model)
     training_batches(split, epoch)    a PyDataset with examples_per_epoch, targets_per_epoch
     has_validation_targets(split)     whether the split holds a target to score
     validated_by                      "fit" (Keras evaluates validation_batches(split))

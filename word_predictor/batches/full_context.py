@@ -40,9 +40,9 @@ class FullContext(FullKind):
                 given=self.config.batch_size, tokens=tokens, most=max(1, tokens // (4 * self.config.bptt) or 1),
             )
 
-    def training_model(self, on_gpu: bool, use_cudnn="auto"):
+    def training_model(self, facts, on_gpu: bool, use_cudnn="auto"):
         # As for windows: on a CPU the bptt steps unrolled train faster; a GPU keeps cuDNN.
-        return build_model(self.config, "training", fixed_length=not on_gpu, use_cudnn=use_cudnn)
+        return build_model(self.config, facts, "training", fixed_length=not on_gpu, use_cudnn=use_cudnn)
 
     def training_batches(self, split: Split, epoch: int) -> LaneBatches:
         return LaneBatches(split, bptt=self.config.bptt, lanes=self.config.batch_size)

@@ -214,10 +214,10 @@ class WindowContext(WindowKind):
                 "{window_size}", size=self.config.window_size,
             )
 
-    def training_model(self, on_gpu: bool, use_cudnn="auto"):
+    def training_model(self, facts, on_gpu: bool, use_cudnn="auto"):
         # On a CPU, windows of fixed length with the time loop unrolled train faster
         # (benchmarks/training_graph.py); on a GPU the open-length model keeps cuDNN.
-        return build_model(self.config, "training", fixed_length=not on_gpu, use_cudnn=use_cudnn)
+        return build_model(self.config, facts, "training", fixed_length=not on_gpu, use_cudnn=use_cudnn)
 
     def training_batches(self, split: Split, epoch: int) -> WindowBatches:
         c = self.config

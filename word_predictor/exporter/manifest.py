@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from word_predictor.batches.kinds import kind_of
-from word_predictor.config import Config
+from word_predictor.config import Config, CorpusFacts
 from word_predictor.errors import UserError
 from word_predictor.text import UNKNOWN_TOKEN, Vocabulary, sha256_of
 
@@ -39,7 +39,7 @@ def is_exported(folder: Path) -> bool:
 
 
 def manifest_for(
-    config: Config, model_format: str, model_file: str, *, output: str, states: list[dict], model_sha256: str,
+    config: Config, facts: CorpusFacts, model_format: str, model_file: str, *, output: str, states: list[dict], model_sha256: str,
     vocabulary_sha256: str, parameters: int, source: dict,
 ) -> dict:  # fmt: skip
     """The manifest of one export; `states` lists each state's input and output name and shape."""
@@ -66,7 +66,7 @@ def manifest_for(
         "vocabulary_file": VOCABULARY_FILE,
         "vocabulary_sha256": vocabulary_sha256,
         "sizes": {
-            "vocabulary": config.vocabulary_size,
+            "vocabulary": facts.vocabulary_size,
             "cell": config.cell,
             "layers": config.layers,
             "units": config.units,

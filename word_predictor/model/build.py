@@ -1,10 +1,10 @@
-"""Config -> Keras model."""
+"""Settings and the corpus' facts -> Keras model."""
 
 from __future__ import annotations
 
 from word_predictor.backend import keras
 from word_predictor.batches.kinds import kind_of
-from word_predictor.config import Config, validate
+from word_predictor.config import Config, CorpusFacts, validate
 from word_predictor.model.layers import (
     OUTPUT_LAYER,
     STATES_PER_CELL,
@@ -19,8 +19,10 @@ from word_predictor.model.layers import (
 layers = keras.layers
 
 
-def build_model(config: Config, view: str = "inference", fixed_length: bool = False, use_cudnn="auto") -> keras.Model:
-    """An uncompiled model for `config`; `config.vocabulary_size` must be set.
+def build_model(
+    config: Config, facts: CorpusFacts, view: str = "inference", fixed_length: bool = False, use_cudnn="auto"
+) -> keras.Model:
+    """An uncompiled model for `config` over the vocabulary `facts` found.
 
     view="training" builds what fit() trains (see the module docstring), with
     `fixed_length=True` unrolling the time loop (a window model's, or a full-context
@@ -30,8 +32,8 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
     evaluate and generate use.
     """
     validate(config)
-    if config.vocabulary_size < 2:
-        raise ValueError("config.vocabulary_size is filled in from the corpus before building")
+    if facts.vocabulary_size < 2:
+        raise ValueError("facts.vocabulary_size (from the corpus) must be at least 2 to build a model")
     context = kind_of(config)
     carried = context.trains_with_carried_state and view == "training"
     if carried:
@@ -44,34 +46,34 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
     inputs = {"tokens": tokens}
     if carried:
         inputs["reset"] = keras.Input(shape=(), dtype="float32", name="reset", batch_size=config.batch_size)
-    x, embedding = _embedded(config, tokens)
+    x, embedding = _embedded(config, facts.vocabulary_size, tokens)
     x, states_in, states_out = _recurrent_stack(config, view, x, inputs.get("reset"), fixed_length, use_cudnn)
     if view == "inference" and not context.answers_every_position and len(x.shape) == 3:
         x = LastStep(name="last_step")(x)  # predict, evaluate, generate read only the next word
     if embedding is not None:
         logits = embedding(x, reverse=True)
     else:
-        logits = layers.Dense(config.vocabulary_size, kernel_initializer=uniform_init(), name=OUTPUT_LAYER)(x)
+        logits = layers.Dense(facts.vocabulary_size, kernel_initializer=uniform_init(), name=OUTPUT_LAYER)(x)
     logits = layers.Activation("linear", dtype="float32", name="logits")(logits)  # float32 under mixed precision
     if context.explicit_states and view == "inference":  # the states go in and come out explicitly
         return keras.Model([tokens, *states_in], [logits, *states_out], name=f"word_predictor_{config.cell}")
     return keras.Model(inputs if carried else tokens, logits, name=f"word_predictor_{config.cell}")
 
 
-def _embedded(config: Config, tokens):
+def _embedded(config: Config, vocabulary_size: int, tokens):
     """(batch, time) ids -> (batch, time, features) after the input dropout, and the
     embedding layer when the output reuses it (tie_weights), else None."""
     embedding = None
     if config.one_hot:
-        x = OneHot(config.vocabulary_size, name="one_hot")(tokens)
+        x = OneHot(vocabulary_size, name="one_hot")(tokens)
     elif config.tie_weights:
         embedding = TiedEmbedding(
-            config.vocabulary_size, config.embedding_dim, embeddings_initializer=uniform_init(), name="embedding"
+            vocabulary_size, config.embedding_dim, embeddings_initializer=uniform_init(), name="embedding"
         )
         x = embedding(tokens)
     else:
         x = layers.Embedding(
-            config.vocabulary_size, config.embedding_dim, embeddings_initializer=uniform_init(), name="embedding"
+            vocabulary_size, config.embedding_dim, embeddings_initializer=uniform_init(), name="embedding"
         )(tokens)
     return layers.Dropout(config.dropout, name="input_dropout")(x), embedding
 
@@ -143,10 +145,10 @@ def layer_stages(model: keras.Model, config: Config) -> list[keras.Model]:
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
 
-def parameter_count(config: Config) -> int:
-    """The weights build_model(config) makes, counted without building it (a model too big
-    to build is refused by this number, not by an allocation failure)."""
-    vocabulary = config.vocabulary_size
+def parameter_count(config: Config, facts: CorpusFacts) -> int:
+    """The weights build_model(config, facts) makes, counted without building it (a model too
+    big to build is refused by this number, not by an allocation failure)."""
+    vocabulary = facts.vocabulary_size
     width = vocabulary if config.one_hot else config.embedding_dim
     count = 0 if config.one_hot else vocabulary * config.embedding_dim
     directions = 2 if config.bidirectional else 1
