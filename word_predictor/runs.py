@@ -16,7 +16,7 @@ from pathlib import Path
 from word_predictor import backend, cli, rundir
 from word_predictor.batches.kinds import kind_of
 from word_predictor.config import Config, facts_from, unused_settings
-from word_predictor.errors import UserError, run_cli
+from word_predictor.errors import UserError
 from word_predictor.scoring.figures import perplexity
 
 PROG = "python -m word_predictor.runs"
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_cli("word_predictor.runs", lambda: _list(args))
+    return cli.run_cli("word_predictor.runs", lambda: _list(args))
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from word_predictor import backend, cli
-from word_predictor.errors import UsageError, UserError, run_cli
+from word_predictor.errors import UsageError, UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_cli("word_predictor.serve", lambda: _serve(args))
+    return cli.run_cli("word_predictor.serve", lambda: _serve(args))
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ from word_predictor.config import (
     validate,
 )
 from word_predictor.corpus.files import ENCODING_ERRORS
-from word_predictor.errors import Interrupted, UsageError, UserError, run_cli
+from word_predictor.errors import Interrupted, UsageError, UserError
 
 PROG = "python -m word_predictor.train"
 DEFAULTS = Config()  # at word level; Config(level="char") has the character defaults
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None, *, callbacks=()) -> int:
     args = parser.parse_args(argv)
     command_line = f"{PROG} {shlex.join(sys.argv[1:] if argv is None else argv)}".strip()
     with _stops_as_ctrl_c():
-        return run_cli("word_predictor.train", lambda: _speaking_flags(lambda: _train(args, parser, command_line,
+        return cli.run_cli("word_predictor.train", lambda: _speaking_flags(lambda: _train(args, parser, command_line,
                                                                                          callbacks)))
 
 
