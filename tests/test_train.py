@@ -30,6 +30,39 @@ def test_help_documents_every_flag(capsys):
         assert help_text and help_text in printed, f"{flag}: its help is not printed beside it"
 
 
+def test_every_setting_has_one_flag_made_from_the_table():
+    # A Config field added without a row in train.SETTINGS fails here, not when a user looks for its flag.
+    import dataclasses
+
+    from word_predictor.config import Config
+
+    names = [setting.name for setting in train.SETTINGS]
+    assert sorted(names) == sorted(field.name for field in dataclasses.fields(Config)) and len(set(names)) == len(names)
+    options = {option for action in train.build_parser()._actions for option in action.option_strings}
+    assert {setting.option for setting in train.SETTINGS} <= options
+    assert {train.FLAGS[name] for name in names} == {setting.option for setting in train.SETTINGS}
+    assert train.FLAGS["sample_prompts"] == "--sample-prompt" and train.FLAGS["window_size"] == "--window-size"
+
+
+def test_each_flag_sets_its_own_setting(tmp_path):
+    parse = lambda *flags: train.config_from_args(train.build_parser().parse_args(list(flags)))  # noqa: E731
+    config = parse("--corpus", "a", "--corpus", "b", "--chunk-size", "9", "--sample-prompt", "x y",
+                   "--sample-prompt", "z", "--one-hot", "--test-text", "held", "--max-vocabulary", "7",
+                   "--normalisation", "ascii", "--time-limit", "1.5", "--cell", "gru")  # fmt: skip
+    assert config.corpus == [str(Path("a").absolute()), str(Path("b").absolute())]
+    assert config.window_size == 9 and config.sample_prompts == ["x y", "z"] and config.one_hot is True
+    assert config.test_text == [str(Path("held").absolute())] and config.test_fraction == 0.0
+    assert (config.max_vocabulary, config.normalisation, config.time_limit, config.cell) == (7, "ascii", 1.5, "gru")
+    left_out = parse()
+    assert left_out.corpus == [str(Path("corpus").absolute())] and left_out.sample_prompts == []
+    assert left_out.normalisation == "unicode" and left_out.validation_text == []
+
+
+def test_resume_names_a_setting_given_beside_it_by_its_flag(tmp_path, capsys):
+    assert train.main(["--resume", str(tmp_path), "--sample-prompt", "x", "--units", "3"]) == 2
+    assert "drop --units --sample-prompt" in capsys.readouterr().err  # --help's order
+
+
 def test_unknown_cell_fails_before_reading_data(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_:
         train.main(["--cell", "transformer", "--corpus", str(tmp_path / "missing")])
