@@ -56,6 +56,13 @@ def test_table_lists_runs_newest_first_with_settings_and_figures(tmp_path, capsy
                        f"{math.exp(2.5):.2f}", f"{math.exp(2.0):.2f}", "22.4%", "70.4%"]  # fmt: skip
 
 
+def test_a_run_of_a_context_this_version_does_not_know_is_unreadable_not_fatal(tmp_path, capsys):
+    fake_run(tmp_path, "sideways", started=1.0, context="sideways")
+    fake_run(tmp_path, "fine", started=2.0)
+    _, fine, sideways = table(capsys, "--logdir", str(tmp_path))
+    assert fine[:3] == ["fine", "complete", "word"] and sideways[:2] == ["sideways", "unreadable"]
+
+
 def test_incomplete_run_shows_its_progress_from_the_checkpoint(tmp_path, capsys):
     run_dir = fake_run(tmp_path, "training", started=1.0, complete=False)
     (run_dir / rundir.CHECKPOINT_DIR).mkdir()

@@ -116,9 +116,11 @@ def _config(data: dict) -> Config | None:
     if not isinstance(settings, dict) or not settings:
         return None
     try:
-        return Config.from_run_settings(settings, data.get("format"))
+        config = Config.from_run_settings(settings, data.get("format"))
+        kind_of(config)  # ValueError for a context this version does not know
     except (TypeError, ValueError):
         return None
+    return config
 
 
 def format_table(rows: list[dict]) -> str:

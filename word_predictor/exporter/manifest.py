@@ -127,6 +127,7 @@ def check_and_load(folder: Path) -> tuple[dict, Config, Vocabulary]:
                 )
         vocabulary = Vocabulary.load(folder / manifest["vocabulary_file"])
         config = Config.from_dict(manifest["settings"])
+        kind_of(config)  # ValueError for a context this version does not know
     except (KeyError, TypeError, ValueError) as error:
         raise ExportError(f"cannot read the exported folder {folder}: {error}") from None
     return manifest, config, vocabulary
