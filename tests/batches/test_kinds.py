@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from word_predictor.batches.kinds import CONTEXTS, KINDS, FullKind, WindowKind, kind_of
+from word_predictor.batches.kinds import CONTEXTS, KINDS, ContextKind, FullKind, WindowKind, kind_of
 from word_predictor.config import Config, unused_settings
 
 WINDOW = Config(context="window", window_size=4, bptt=9)
@@ -41,14 +41,15 @@ def test_the_settings_ask_the_kind():
 
 
 def test_every_kind_answers_every_question():
-    questions = [name for name in vars(kind_of(WINDOW).__class__.__mro__[1]).get("__annotations__", {})]
+    questions = list(ContextKind.__annotations__)  # the answers each kind declares
     assert "explicit_states" in questions and "unused_settings" in questions
     for name in CONTEXTS:
         kind = KINDS[name](Config(context=name))
         assert kind.name == name
         for question in questions:
-            getattr(kind, question)  # a kind that forgot one raises AttributeError here
-        kind.step_length, kind.longest_context  # neither left to the base's NotImplementedError
+            assert hasattr(kind, question), f"{name} does not answer {question}"
+        assert kind.step_length >= 1  # not left to the base's NotImplementedError
+        assert kind.longest_context is None or kind.longest_context >= 1
 
 
 def test_an_unknown_context_is_a_value_error_with_the_choices():

@@ -3,7 +3,7 @@
 
     "window"  windows.WindowContext   windows of --window-size tokens, shuffled;
                                       the model sees only those tokens
-    "full"    lanes.FullContext       the running text in lanes, read in chunks of
+    "full"    full_context.FullContext  the running text in lanes, read in chunks of
                                       --bptt tokens, the state carried between chunks
 
 Each context answers the same questions, so the trainer, evaluate, predict,
