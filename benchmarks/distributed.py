@@ -60,11 +60,11 @@ def child(spec: dict) -> None:
                                     spec.get("process_id"))  # fmt: skip
     config = Config(corpus=[str(common.data_file("wikitext2-train.txt"))], **spec["model"])
     corpus = corpus_for(config, cache_dir=spec["cache"])
-    config.vocabulary_size = len(corpus.vocabulary)
+    facts = corpus.facts
     context = context_for(config)
     with distribute.scope(parallel):
         keras.utils.set_random_seed(0)
-        model = context.training_model(on_gpu=backend.gpu_available())
+        model = context.training_model(facts, on_gpu=backend.gpu_available())
         compile_model(model, config)
         training = context.training_batches(corpus.splits["train"], epoch=0)
         batches = distribute.feed(training, parallel)

@@ -81,8 +81,8 @@ def wikitext_models(folder: Path):
 
     config = Config(normalisation="ascii")
     corpus = common.corpus_of([common.data_file("wikitext2-train.txt")], normalisation="ascii")
-    config.vocabulary_size = len(corpus.vocabulary)
-    model = build_model(config)
+    facts = corpus.facts
+    model = build_model(config, facts)
     write_export(config, corpus.vocabulary, read_weights(model, config), "onnx", folder, source={"run": None})
     return Predictor.for_model(model, config, corpus.vocabulary), folder
 

@@ -95,8 +95,8 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
 
     config = Config()
     corpus = common.corpus_of([common.data_file("wikitext2-train.txt")], normalisation="ascii")
-    config.vocabulary_size = len(corpus.vocabulary)
-    model = build_model(config)
+    facts = corpus.facts
+    model = build_model(config, facts)
     predictor = Predictor.for_model(model, config, corpus.vocabulary)
     compiled_predictor = Predictor.for_model(CompiledModel(compiled_step(model)), config, corpus.vocabulary)
 
@@ -112,8 +112,8 @@ def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
         "tf.function step + XLA": (lambda f: lambda i: f(batches[i]))(compiled_step(model, True)),
         "Predictor.suggest + tf.function step": lambda i: compiled_predictor.suggest(texts[i]),
     }
-    return single_call_rows(ways, calls), batch_rows(model, config, batch_rounds), {
-        "vocabulary": config.vocabulary_size, "config": config.to_dict()}  # fmt: skip
+    return single_call_rows(ways, calls), batch_rows(model, config, facts, batch_rounds), {
+        "vocabulary": facts.vocabulary_size, "config": config.to_dict()}  # fmt: skip
 
 
 def single_call_rows(ways: dict, calls: int) -> list[dict]:
@@ -143,11 +143,11 @@ def single_call_rows(ways: dict, calls: int) -> list[dict]:
     ]
 
 
-def batch_rows(model, config, batch_rounds: int) -> list[dict]:
+def batch_rows(model, config, facts, batch_rounds: int) -> list[dict]:
     """Each way of answering a batch of 1,024 contexts, `batch_rounds` times in a rotated order."""
     import numpy as np
 
-    batch = np.random.default_rng(0).integers(1, config.vocabulary_size, (1024, config.window_size)).astype(np.int32)
+    batch = np.random.default_rng(0).integers(1, facts.vocabulary_size, (1024, config.window_size)).astype(np.int32)
     batch_ways = {
         "predict_on_batch (as is)": model.predict_on_batch,
         "eager call, training=False": eager_step(model),

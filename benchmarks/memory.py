@@ -196,9 +196,9 @@ def _train(config, corpus, steps: int) -> int:
     from word_predictor.batches import context_for
     from word_predictor.model.compile import compile_model
 
-    config.vocabulary_size = len(corpus.vocabulary)
+    facts = corpus.facts
     context = context_for(config)
-    model = context.training_model(on_gpu=False)
+    model = context.training_model(facts, on_gpu=False)
     compile_model(model, config)
     batches = context.training_batches(corpus.splits["train"], epoch=0)
     model.fit(batches, epochs=1, steps_per_epoch=min(steps, len(batches)), verbose=0)

@@ -42,11 +42,11 @@ def main(argv=None) -> int:
             corpus = common.corpus_of([common.data_file("wikitext2-train.txt")], Path(folder), context=mode,
                                       normalisation="ascii", unknown_threshold=3, validation_fraction=0.1,
                                       test_fraction=0.0)  # fmt: skip
-            config.vocabulary_size = len(corpus.vocabulary)
+            facts = corpus.facts
             stored = corpus.splits["train"]
             assert isinstance(stored.ids, np.memmap), type(stored.ids)
             in_memory = Split(np.array(stored.ids), stored.bounds)
-            model = context.training_model(on_gpu=False)
+            model = context.training_model(facts, on_gpu=False)
             compile_model(model, config)
             ratios = []
             for round_ in range(args.rounds):

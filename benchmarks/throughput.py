@@ -152,7 +152,7 @@ class OursBench:
     def __init__(self, variant: Variant, split, vocabulary_size: int):
         import keras
 
-        from word_predictor.config import Config
+        from word_predictor.config import Config, CorpusFacts
         from word_predictor.model.build import build_model
         from word_predictor.batches.windows import WindowBatches
 
@@ -166,12 +166,11 @@ class OursBench:
                 self.marks.append((batch, time.perf_counter()))
 
         self.variant = variant
-        config = Config(cell=variant.cell, targets=variant.targets, vocabulary_size=vocabulary_size,
-                        **{**SIZE, "batch_size": variant.batch_size})  # fmt: skip
+        config = Config(cell=variant.cell, targets=variant.targets, **{**SIZE, "batch_size": variant.batch_size})
         keras.utils.set_random_seed(0)
         keras.mixed_precision.set_dtype_policy(variant.precision)
         try:
-            model = build_model(config, "training")
+            model = build_model(config, CorpusFacts(vocabulary_size=vocabulary_size), "training")
             if variant.unroll or variant.precision != "float32":
                 model = rebuilt(model, config.window_size if variant.unroll else None)
         finally:

@@ -53,9 +53,9 @@ def time_to_target(
     from word_predictor.model.compile import compile_model
 
     config = Config(cell=cell, validation_fraction=0.1, test_fraction=0.0, **extra)
-    config.vocabulary_size = len(corpus.vocabulary)
+    facts = corpus.facts
     keras.utils.set_random_seed(config.seed)
-    model = build_model(config, "training")
+    model = build_model(config, facts, "training")
     compile_model(model, config)
     batches = dict(window_size=config.window_size, batch_size=config.batch_size, targets=config.targets)
     train, validation = corpus.splits["train"], corpus.splits["validation"]
@@ -63,7 +63,7 @@ def time_to_target(
     validation_batches = WindowBatches(
         validation, shuffle=False, last_only=True, **batches
     )
-    reader = context_for(config).reader(build_model(config))
+    reader = context_for(config).reader(build_model(config, facts))
     probe = validation_probe(cell, reader, validation, target, probe_every, max_minutes)
     watched = "val_loss"
     model.fit(
@@ -154,7 +154,7 @@ def test_probe(run_dir: Path, target: float):
 
     from word_predictor import rundir
     from word_predictor.batches import context_for
-    from word_predictor.config import load_config
+    from word_predictor.config import facts_from, load_config
     from word_predictor.model.build import build_model, copy_weights
     from word_predictor.scoring.evaluate import score
 
@@ -167,9 +167,10 @@ def test_probe(run_dir: Path, target: float):
         def on_epoch_end(self, epoch, logs=None):
             begin = time.perf_counter()
             if self.reader is None:
-                config, _ = load_config(run_dir / rundir.CONFIG_FILE)
+                config, data = load_config(run_dir / rundir.CONFIG_FILE)
+                facts = facts_from(data)
                 self.split = rundir.read_test_split(run_dir)
-                self.reader = context_for(config).reader(build_model(config))
+                self.reader = context_for(config).reader(build_model(config, facts))
             copy_weights(self.model, self.reader.model)
             perplexity = score(self.reader, self.split)["perplexity"]
             self.curve.append((epoch + 1, perplexity))

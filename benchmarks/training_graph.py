@@ -46,13 +46,13 @@ def main(argv: list[str] | None = None) -> None:
     config = Config(corpus=[args.corpus], layers=args.layers, units=args.units, embedding_dim=args.embedding_dim,
                     context=args.context, **({"batch_size": args.batch_size} if args.batch_size else {}))  # fmt: skip
     corpus = corpus_for(config)
-    config.vocabulary_size = len(corpus.vocabulary)
+    facts = corpus.facts
     train = corpus.splits["train"]
     steps = args.steps or (20 if args.quick else None)
 
     models = {}
     for name, (fixed_length, jit_compile) in VARIANTS.items():
-        model = build_model(config, "training", fixed_length=fixed_length)
+        model = build_model(config, facts, "training", fixed_length=fixed_length)
         compile_model(model, config)
         model.jit_compile = jit_compile
         batches = context_for(config).training_batches(train, epoch=0)
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     size = (f"{config.context} context, {config.layers} x {config.cell} {config.units}, "
             f"embedding {config.embedding_dim}, batch {config.batch_size}")  # fmt: skip
     print_table(rows, ["variant", "seconds (median)", "range", "speed / open length"],
-                f"Training graph, {size}, vocabulary {config.vocabulary_size:,}, "
+                f"Training graph, {size}, vocabulary {facts.vocabulary_size:,}, "
                 f"{steps or len(next(iter(models.values()))[1])} steps a round")  # fmt: skip
     save_results("training_graph", args, {"size": size, "rows": rows, "timings": timings})
 

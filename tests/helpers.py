@@ -16,7 +16,7 @@ from tensorboard.util import tensor_util
 from word_predictor import rundir, train
 from word_predictor.backend import keras
 from word_predictor.batches.windows import WindowBatches
-from word_predictor.config import Config, load_config
+from word_predictor.config import Config, CorpusFacts, load_config
 from word_predictor.corpus.splits import Split
 from word_predictor.model.build import build_model
 from word_predictor.model.compile import compile_model
@@ -111,8 +111,8 @@ def saved_config(run_dir) -> Config:
 
 
 def tiny_model(**settings) -> keras.Model:
-    config = Config(units=6, embedding_dim=3, window_size=4, vocabulary_size=15, dropout=0.0, **settings)
-    model = build_model(config, "training")
+    config = Config(units=6, embedding_dim=3, window_size=4, dropout=0.0, **settings)
+    model = build_model(config, CorpusFacts(vocabulary_size=15), "training")
     compile_model(model, config)
     return model
 
@@ -133,10 +133,11 @@ def table_rows(markdown: str) -> tuple[str, list[tuple[str, list[tuple[str, floa
 # ---------------------------------------------------------------- tiny models, batches and files
 
 VOCABULARY = 10
+FACTS = CorpusFacts(vocabulary_size=VOCABULARY)  # what a tiny model takes from a corpus
 
 
 def tiny_config(**overrides) -> Config:
-    settings = dict(vocabulary_size=VOCABULARY, units=2, embedding_dim=3, window_size=4, dropout=0.1)
+    settings = dict(units=2, embedding_dim=3, window_size=4, dropout=0.1)
     return Config(**(settings | overrides))
 
 
@@ -232,7 +233,7 @@ def scripted(table=None) -> Predictor:
     if table is None:  # every next token about as likely; a little more for the next id
         table = np.zeros((len(TOKENS), len(TOKENS)))
         table[np.arange(len(TOKENS)), (np.arange(len(TOKENS)) % (len(TOKENS) - 1)) + 1] = 0.5
-    return Predictor(BigramReader(table), Config(vocabulary_size=len(TOKENS)), vocabulary)
+    return Predictor(BigramReader(table), Config(), vocabulary)
 
 
 def chain_table() -> np.ndarray:

@@ -16,8 +16,10 @@ from word_predictor.config import (
     CONFIG_FORMAT,
     LEVELS,
     Config,
+    CorpusFacts,
     SettingError,
     config_json,
+    facts_from,
     load_config,
     validate,
 )
@@ -110,15 +112,18 @@ def test_an_unknown_cell_lists_the_valid_ones():
     assert all(cell in str(refused.value) for cell in CELLS)
 
 
-def test_config_json_reads_back_the_same_config_and_its_provenance(tmp_path):
+def test_config_json_reads_back_the_same_config_facts_and_provenance(tmp_path):
     config = Config(corpus=["/texts/a", "/texts/b"], level="char", context="full", bptt=9, cell="gru", layers=2,
-                    units=12, embedding_dim=6, dropout=0.25, sample_prompts=["a b"], vocabulary_size=41,
-                    train_tokens=1000, validation_text=["/held/valid.txt"])  # fmt: skip
+                    units=12, embedding_dim=6, dropout=0.25, sample_prompts=["a b"],
+                    validation_text=["/held/valid.txt"])  # fmt: skip
+    facts = CorpusFacts(vocabulary_size=41, corpus_tokens=1300, train_tokens=1000, validation_tokens=100,
+                        test_tokens=200)  # fmt: skip
     path = tmp_path / "config.json"
-    path.write_text(config_json(config, command_line="train --level char", vocabulary_sha256="ab" * 32))
+    path.write_text(config_json(config, facts, command_line="train --level char", vocabulary_sha256="ab" * 32))
     loaded, provenance = load_config(path)
-    assert loaded == config
-    assert provenance["format"] == CONFIG_FORMAT
+    assert loaded == config and facts_from(provenance) == facts
+    assert provenance["format"] == CONFIG_FORMAT == "word_predictor.config/3"
+    assert "vocabulary_size" not in provenance["settings"]  # the facts are recorded apart from the settings
     assert provenance["command_line"] == "train --level char" and provenance["vocabulary_sha256"] == "ab" * 32
 
 
@@ -128,9 +133,34 @@ def test_a_format_1_config_reads_with_the_settings_it_never_recorded(tmp_path):
     settings = {"cell": "gru", "chunk_size": 7, "units": 16, "vocabulary_size": 30}
     path.write_text(json.dumps({"format": "word_predictor.config/1", "settings": settings, "command_line": "x"}))
     loaded, provenance = load_config(path)
-    assert loaded == Config(cell="gru", window_size=7, units=16, vocabulary_size=30, normalisation="ascii",
+    assert loaded == Config(cell="gru", window_size=7, units=16, normalisation="ascii",
                             level="word", context="window", max_vocabulary=0)  # fmt: skip
+    assert facts_from(provenance) == CorpusFacts(vocabulary_size=30)  # kept among the settings then
     assert provenance["command_line"] == "x"
+
+
+def test_a_format_2_config_reads_its_facts_from_among_its_settings(tmp_path):
+    # Format 2 wrote the corpus' facts as settings, and every setting (none taken from format 1's values).
+    path = tmp_path / "config.json"
+    settings = {**Config(context="full", normalisation="unicode").to_dict(), "vocabulary_size": 52,
+                "corpus_tokens": 900, "train_tokens": 700, "validation_tokens": 80, "test_tokens": 120}
+    path.write_text(json.dumps({"format": "word_predictor.config/2", "settings": settings}))
+    loaded, provenance = load_config(path)
+    assert loaded == Config(context="full", normalisation="unicode")
+    assert facts_from(provenance) == CorpusFacts(52, 900, 700, 80, 120)
+
+
+def test_the_settings_are_frozen_and_changed_by_replacing():
+    config = Config()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.units = 3
+    assert dataclasses.replace(config, units=3).units == 3 and config.units == 256
+
+
+def test_facts_of_no_known_shape_read_as_unknown():
+    assert facts_from({"format": CONFIG_FORMAT, "settings": {}}) == CorpusFacts()
+    assert facts_from({"format": CONFIG_FORMAT, "facts": {"vocabulary_size": "many"}}) == CorpusFacts()
+    assert facts_from([]) == CorpusFacts()
 
 
 def test_settings_this_version_does_not_know_are_left_out(tmp_path):
@@ -241,7 +271,7 @@ def test_a_format_1_config_reads_as_the_settings_it_used(tmp_path):
     assert (config.window_size, config.cell, config.normalisation, config.level, config.context) == (
         4, "gru", "ascii", "word", "window")  # fmt: skip
     assert config.max_vocabulary == 0  # format 1 had no cap; today's default would change its vocabulary
-    path.write_text(config_json(Config(level="char")))
+    path.write_text(config_json(Config(level="char"), CorpusFacts()))
     again, provenance = load_config(path)
     assert again == Config(level="char") and provenance["format"] == CONFIG_FORMAT
 

@@ -1,4 +1,4 @@
-"""errors.run_cli: what the user can fix is one line and an exit code; a bug keeps its traceback."""
+"""cli.run_cli: what the user can fix is one line and an exit code; a bug keeps its traceback."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from word_predictor.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, UsageError, UserError, run_cli
+from word_predictor.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, UsageError, UserError
+from word_predictor.cli import run_cli
 
 
 def raising(error: BaseException):
@@ -50,7 +51,7 @@ def test_a_bug_is_not_dressed_as_a_user_error():
 
 
 def test_a_bug_in_a_command_ends_in_a_traceback_and_a_failing_exit():
-    program = "from word_predictor.errors import run_cli\nrun_cli('prog', lambda: [][1])\n"
+    program = "from word_predictor.cli import run_cli\nrun_cli('prog', lambda: [][1])\n"
     finished = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert finished.returncode == 1
     assert "Traceback" in finished.stderr and "IndexError" in finished.stderr

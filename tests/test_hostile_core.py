@@ -152,14 +152,16 @@ def test_run_names_with_a_newline_do_not_break_the_table(tmp_path):
 
 @pytest.mark.slow
 def test_the_hparams_and_runs_agree_on_settings_a_run_does_not_use(trained):
-    from word_predictor.config import load_config
+    from word_predictor.config import facts_from, load_config
     from word_predictor.monitoring.summaries import hparam_values
 
-    config, _ = load_config(trained / rundir.CONFIG_FILE)
+    config, data = load_config(trained / rundir.CONFIG_FILE)
+    values = hparam_values(config, facts_from(data))
     described = runs.describe(trained)
     assert config.context == "window"
-    assert described["bptt"] is None and hparam_values(config)["bptt"] == 0  # neither shows the unused 35
-    assert described["window_size"] == hparam_values(config)["window_size"] == config.window_size
+    assert described["bptt"] is None and values["bptt"] == 0  # neither shows the unused 35
+    assert described["window_size"] == values["window_size"] == config.window_size
+    assert described["vocabulary_size"] == values["vocabulary_size"] > 2
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers import TINY_TEXT, train_tiny
 from word_predictor import cli, evaluate, generate, predict, runs
-from word_predictor.errors import EXIT_BROKEN_PIPE, run_cli
+from word_predictor.errors import EXIT_BROKEN_PIPE
 
 RLO, ZWJ, ZWSP, BOM = "\u202e", "\u200d", "\u200b", "\ufeff"
 
@@ -194,7 +194,7 @@ def test_a_full_disk_behind_stdout_is_one_line_and_exit_1(command, trained_run, 
 
 def test_a_closed_stdout_is_one_line_and_exit_1(capsys, monkeypatch):
     monkeypatch.setattr("sys.stdout", None)  # what Python sets when started with >&-
-    assert run_cli("word_predictor.predict", lambda: print("lost")) == 1
+    assert cli.run_cli("word_predictor.predict", lambda: print("lost")) == 1
     assert "standard output is closed" in _one_error_line(capsys.readouterr().err, "predict")
 
 
@@ -204,7 +204,7 @@ def test_a_reader_that_leaves_early_ends_quietly(capsys, monkeypatch):
             raise BrokenPipeError(32, "Broken pipe")
 
     monkeypatch.setattr("sys.stdout", LeftEarly())
-    assert run_cli("word_predictor.predict", lambda: print("the")) == EXIT_BROKEN_PIPE
+    assert cli.run_cli("word_predictor.predict", lambda: print("the")) == EXIT_BROKEN_PIPE
     monkeypatch.undo()
     assert capsys.readouterr().err == ""
 

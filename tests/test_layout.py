@@ -9,6 +9,7 @@ started. Imports inside functions count too: they are imports all the same.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "word_predictor"
 
 # Lowest first. The commands parse flags, call the library, map its errors to exit codes.
 LAYERS = [
-    {"errors", "config", "backend", "folder_files"},  # folder_files: the schemas of the folders' JSON files
+    # folder_files: the schemas of the folders' JSON files; batches.kinds: what each context answers without
+    # Keras, asked by the settings, the model and the runtime
+    {"errors", "config", "backend", "folder_files", "batches.kinds"},
     {"text"},  # text -> tokens and a vocabulary
     {"corpus"},  # files -> token store -> splits
     {"scoring"},  # logits -> figures, NumPy only
@@ -63,7 +66,12 @@ def graph() -> dict[str, set[str]]:
 
 
 def part(module: str) -> str:
-    return module.split(".")[1] if "." in module else ""
+    """The name a module is placed by: its first name under word_predictor/, or the module
+    itself where a layer names it alone (batches.kinds)."""
+    names = module.split(".")[1:]
+    if ".".join(names[:2]) in set().union(*LAYERS):
+        return ".".join(names[:2])
+    return names[0] if names else ""
 
 
 def layer(module: str) -> int:
@@ -161,3 +169,51 @@ def test_no_library_function_is_longer_than_60_lines():
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60
     }
     assert long == {}
+
+
+# A comparison of a run's context with a name, or a membership test on it: a rule the
+# context should answer itself (batches.kinds.ContextKind), written where it is asked.
+CONTEXT_COMPARED = re.compile(
+    r"\bcontext\b[\"']?\]?\s*(==|!=)"  # config.context == ..., manifest["context"] != ...
+    r"|\bcontext\b[\"']?\]?\s+(not\s+)?in\s+[(\[{\"'A-Z]"  # ... in ("window", ...), ... not in CHOICES
+    r"|(==|!=)\s*[\"'](window|full)[\"']"  # kind == "full"
+)
+
+
+def context_comparisons(text: str) -> list[int]:
+    """The numbers of the lines of `text` that compare a context (comments left out)."""
+    return [number for number, line in enumerate(text.splitlines(), 1) if CONTEXT_COMPARED.search(line.split("#")[0])]
+
+
+def test_only_batches_compares_a_runs_context():
+    compared = [f"{path.relative_to(PACKAGE)}:{number}" for path in PACKAGE.rglob("*.py")
+                if part(module_name(path)) not in ("batches", "batches.kinds")
+                for number in context_comparisons(path.read_text(encoding="utf-8"))]  # fmt: skip
+    assert compared == [], "ask the context (batches.kinds.kind_of(config), or the run's context) instead"
+
+
+@pytest.mark.parametrize("line", ['if config.context == "full":', "x = self.config.context != 'window'",
+                                  'if config.context in ("window",):', 'if manifest["context"] == "window":',
+                                  "if context not in CHOICES:", 'elif kind == "full":'])  # fmt: skip
+def test_the_context_check_finds_each_way_of_comparing(line):
+    assert context_comparisons(f"x = 1\n{line}\n") == [2]
+    assert context_comparisons(f"context_length = 3  # not: {line}\n") == []
+    assert context_comparisons("rows = [i for i, context in enumerate(contexts) if context]\n") == []
+
+
+def private_imports(text: str) -> list[str]:
+    """`from word_predictor.x import _name`: a name its module keeps to itself, used elsewhere."""
+    return [f"{node.module}.{alias.name}" for node in ast.walk(ast.parse(text))
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("word_predictor"))
+            for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]  # fmt: skip
+
+
+def test_no_module_imports_another_modules_private_name():
+    found = [f"{path.relative_to(PACKAGE)}: {name}" for path in PACKAGE.rglob("*.py")
+             for name in private_imports(path.read_text(encoding="utf-8"))]  # fmt: skip
+    assert found == [], "make the name public (no leading underscore) where another module uses it"
+
+
+def test_the_private_import_check_finds_one():
+    text = "import os\nfrom word_predictor.text.rules import _hidden, public\nfrom os import _exit\n"
+    assert private_imports(text) == ["word_predictor.text.rules._hidden"]

@@ -24,7 +24,7 @@ import pytest
 from tests.helpers import REPO, TINY_TEXT, copy_run, one_line, set_status, train_flags, write_corpus
 from word_predictor import evaluate, folder_files, predict, rundir, train
 from word_predictor.training.checkpoint import read_state
-from word_predictor.config import Config, config_json, load_config
+from word_predictor.config import Config, CorpusFacts, config_json, facts_from, load_config
 from word_predictor.model.build import build_model
 from word_predictor.text.vocabulary import sha256_of
 from word_predictor.corpus.splits import Split
@@ -104,9 +104,9 @@ def test_a_vocabulary_from_another_run_is_refused_even_with_its_hash(trained_run
 @pytest.mark.slow
 def test_a_model_from_another_run_is_refused(trained_run, tmp_path, capsys):
     run = copy_run(trained_run, tmp_path)
-    config, _ = load_config(run / "config.json")
-    config.vocabulary_size += 3
-    rundir.save_model_atomic(build_model(config), run / "model.keras")
+    config, data = load_config(run / "config.json")
+    size = facts_from(data).vocabulary_size
+    rundir.save_model_atomic(build_model(config, CorpusFacts(vocabulary_size=size + 3)), run / "model.keras")
     assert predict.main(["--run", str(run), "the cat"]) == 1
     assert "is not the model this run finished with" in one_line(capsys.readouterr().err, "predict")
     # ...and with the status hash forged to match, by its output size.
@@ -114,7 +114,7 @@ def test_a_model_from_another_run_is_refused(trained_run, tmp_path, capsys):
     assert predict.main(["--run", str(run), "the cat"]) == 1
     line = one_line(capsys.readouterr().err, "predict")
     assert (
-        f"predicts {config.vocabulary_size} tokens but the vocabulary has {config.vocabulary_size - 3}" in line
+        f"predicts {size + 3} tokens but the vocabulary has {size}" in line
     )
 
 
@@ -145,8 +145,8 @@ def _lambda_model(vocabulary_size: int, marker: Path) -> keras.Model:
 def test_a_model_carrying_a_lambda_layer_is_refused(trained_run, tmp_path, capsys):
     run = copy_run(trained_run, tmp_path)
     marker = tmp_path / "code-ran"
-    config, _ = load_config(run / "config.json")
-    _lambda_model(config.vocabulary_size, marker).save(run / "model.keras")
+    _, data = load_config(run / "config.json")
+    _lambda_model(facts_from(data).vocabulary_size, marker).save(run / "model.keras")
     marker.unlink(missing_ok=True)  # building the model ran it once, here
     set_status(run, model_sha256=sha256_of(run / "model.keras"))  # a forger who rewrote the status too
     for command, argv in ((predict, ["the cat"]), (evaluate, [])):
@@ -198,14 +198,14 @@ def fill_the_disk_on_save(monkeypatch, on_call: int = 1) -> list[str]:
 def test_a_failed_save_keeps_the_old_model(tmp_path, monkeypatch):
     from word_predictor.config import Config
 
-    config = Config(vocabulary_size=7, units=8, embedding_dim=4)
-    old = build_model(config)
+    config = Config(units=8, embedding_dim=4)
+    old = build_model(config, CorpusFacts(vocabulary_size=7))
     path = tmp_path / "model.keras"
     rundir.save_model_atomic(old, path)
     before = path.read_bytes()
     fill_the_disk_on_save(monkeypatch)
     with pytest.raises(rundir.RunError, match="No space left on device; its previous version is kept"):
-        rundir.save_model_atomic(build_model(config), path)
+        rundir.save_model_atomic(build_model(config, CorpusFacts(vocabulary_size=7)), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]  # the half file is gone
     loaded = rundir.load_model(path)
@@ -397,7 +397,7 @@ def test_load_run_checks_the_vocabulary_hash_before_reading_it(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / rundir.VOCABULARY_FILE).write_text("not even JSON")
-    (run / rundir.CONFIG_FILE).write_text(config_json(Config(), vocabulary_sha256="0" * 64))
+    (run / rundir.CONFIG_FILE).write_text(config_json(Config(), CorpusFacts(), vocabulary_sha256="0" * 64))
     for name in (rundir.MODEL_FILE, rundir.METRICS_FILE, rundir.TEST_SPLIT_FILE):
         (run / name).write_text("")
     rundir.write_json(run / rundir.STATUS_FILE, {"complete": True, "finished": 1.0, "model_sha256": "0" * 64})

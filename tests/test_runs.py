@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import help_beside_each_flag
 from word_predictor import folder_files, rundir, runs, train
-from word_predictor.config import Config, config_json
+from word_predictor.config import Config, CorpusFacts, config_json
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -22,8 +22,8 @@ def fake_run(logdir: Path, name: str, *, started: float, complete: bool = True, 
     """A run folder as train writes it, without training: config, status and figures."""
     run_dir = logdir / name
     run_dir.mkdir(parents=True)
-    config = Config(units=8, embedding_dim=4, epochs=5, vocabulary_size=21, **settings)
-    (run_dir / rundir.CONFIG_FILE).write_text(config_json(config, command_line=train.PROG))
+    config = Config(units=8, embedding_dim=4, epochs=5, **settings)
+    (run_dir / rundir.CONFIG_FILE).write_text(config_json(config, CorpusFacts(vocabulary_size=21), command_line=train.PROG))
     status = {"complete": complete, "started": started, "epochs_completed": 3}
     if complete:  # as a finished training writes it
         status.update(finished=started + 1, model_sha256="0" * 64)
@@ -69,6 +69,13 @@ def test_the_optimiser_and_the_regularisers_set_are_shown(tmp_path, capsys):
     assert runs.main(["--logdir", str(tmp_path), "--json"]) == 0
     row = json.loads(capsys.readouterr().out)[0]
     assert (row["weight_drop"], row["optimizer"], row["weight_averaging"], row["lr_patience"]) == (0.5, "sgd", True, 2)
+
+
+def test_a_run_of_a_context_this_version_does_not_know_is_unreadable_not_fatal(tmp_path, capsys):
+    fake_run(tmp_path, "sideways", started=1.0, context="sideways")
+    fake_run(tmp_path, "fine", started=2.0)
+    _, fine, sideways = table(capsys, "--logdir", str(tmp_path))
+    assert fine[:3] == ["fine", "complete", "word"] and sideways[:2] == ["sideways", "unreadable"]
 
 
 def test_incomplete_run_shows_its_progress_from_the_checkpoint(tmp_path, capsys):

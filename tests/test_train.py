@@ -10,7 +10,7 @@ import pytest
 from tests.helpers import TINY_FLAGS, TINY_TEXT, help_beside_each_flag, train_tiny
 from word_predictor import evaluate, predict, rundir, train
 from word_predictor.training import reading
-from word_predictor.config import load_config
+from word_predictor.config import facts_from, load_config
 from word_predictor.text.vocabulary import Vocabulary, sha256_of
 from word_predictor.text.tokenizer import tokenizer_for
 
@@ -36,6 +36,38 @@ def test_the_old_chunk_size_flag_sets_the_window_size_out_of_help(capsys):
     assert parser.parse_args(["--chunk-size", "7"]).window_size == 7
     assert "--chunk-size is an old name of --window-size" in capsys.readouterr().err
     assert "--chunk-size" not in parser.format_help()
+def test_every_setting_has_one_flag_made_from_the_table():
+    # A Config field added without a row in train.SETTINGS fails here, not when a user looks for its flag.
+    import dataclasses
+
+    from word_predictor.config import Config
+
+    names = [setting.name for setting in train.SETTINGS]
+    assert sorted(names) == sorted(field.name for field in dataclasses.fields(Config)) and len(set(names)) == len(names)
+    options = {option for action in train.build_parser()._actions for option in action.option_strings}
+    assert {setting.option for setting in train.SETTINGS} <= options
+    assert {train.FLAGS[name] for name in names} == {setting.option for setting in train.SETTINGS}
+    assert train.FLAGS["sample_prompts"] == "--sample-prompt" and train.FLAGS["window_size"] == "--window-size"
+
+
+def test_each_flag_sets_its_own_setting(tmp_path):
+    parse = lambda *flags: train.config_from_args(train.build_parser().parse_args(list(flags)))  # noqa: E731
+    config = parse("--corpus", "a", "--corpus", "b", "--chunk-size", "9", "--sample-prompt", "x y",
+                   "--sample-prompt", "z", "--one-hot", "--test-text", "held", "--max-vocabulary", "7",
+                   "--normalisation", "ascii", "--time-limit", "1.5", "--cell", "gru")  # fmt: skip
+    assert config.corpus == [str(Path("a").absolute()), str(Path("b").absolute())]
+    assert config.window_size == 9 and config.sample_prompts == ["x y", "z"] and config.one_hot is True
+    assert config.test_text == [str(Path("held").absolute())] and config.test_fraction == 0.0
+    assert (config.max_vocabulary, config.normalisation, config.time_limit, config.cell) == (7, "ascii", 1.5, "gru")
+    left_out = parse()
+    assert left_out.corpus == [str(Path("corpus").absolute())] and left_out.sample_prompts == []
+    assert left_out.normalisation == "unicode" and left_out.validation_text == []
+
+
+def test_resume_names_a_setting_given_beside_it_by_its_flag(tmp_path, capsys):
+    assert train.main(["--resume", str(tmp_path), "--sample-prompt", "x", "--units", "3"]) == 2
+    assert "drop --units --sample-prompt" in capsys.readouterr().err  # --help's order
+
 
 def test_unknown_cell_fails_before_reading_data(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_:
@@ -51,12 +83,13 @@ def test_trained_run_folder_describes_itself(trained_run):
     config, provenance = load_config(trained_run / "config.json")
     assert provenance["command_line"].startswith("python -m word_predictor.train --corpus")
     assert provenance["vocabulary_sha256"] == sha256_of(trained_run / "vocabulary.json")
-    assert config.vocabulary_size == len(Vocabulary.load(trained_run / "vocabulary.json"))
+    facts = facts_from(provenance)
+    assert facts.vocabulary_size == len(Vocabulary.load(trained_run / "vocabulary.json"))
     assert config.units == 8 and config.cell == "lstm" and config.targets == "all"
-    assert config.train_tokens + config.validation_tokens + config.test_tokens == config.corpus_tokens
+    assert facts.train_tokens + facts.validation_tokens + facts.test_tokens == facts.corpus_tokens
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert metrics["epochs_completed"] == 2
-    assert 1 < metrics["test"]["perplexity"] < config.vocabulary_size
+    assert 1 < metrics["test"]["perplexity"] < facts.vocabulary_size
     assert rundir.is_complete(trained_run)
     assert list(trained_run.glob("train/events.out.tfevents.*")) and list(trained_run.glob("validation/events.*"))
 
@@ -190,10 +223,11 @@ def test_given_texts_are_the_validation_and_test_splits(tmp_path, tiny_corpus, c
     assert train_tiny(tiny_corpus, tmp_path / "logs", "--run-name", "r", "--context", context,
                       "--validation-text", str(held / "valid.txt"), "--test-text", str(held / "test.txt")) == 0  # fmt: skip
     run = tmp_path / "logs" / "r"
-    config, _ = load_config(run / "config.json")
+    config, data = load_config(run / "config.json")
+    facts = facts_from(data)
     words = len(tokenizer_for("word", "unicode").tokens(TINY_TEXT))
     assert config.validation_fraction == config.test_fraction == 0
-    assert (config.train_tokens, config.validation_tokens, config.test_tokens) == (20 * words, 2 * words, 3 * words)
+    assert (facts.train_tokens, facts.validation_tokens, facts.test_tokens) == (20 * words, 2 * words, 3 * words)
     assert config.test_text == [str(held / "test.txt")]
     tested = json.loads((run / "metrics.json").read_text())["test"]
     capsys.readouterr()

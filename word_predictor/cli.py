@@ -1,4 +1,5 @@
-"""What every command's parser shares: checked number types and one-line usage errors.
+"""What every command shares: the runner that turns errors into one line and an exit code
+(run_cli), a flag's name from its setting's, checked number types and one-line usage errors.
 
 Each type is an argparse `type=` function, so a bad value fails while the flags
 are parsed, before a run is loaded, and argparse names the flag:
@@ -14,12 +15,120 @@ from __future__ import annotations
 import argparse
 import io
 import math
+import os
 import sys
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from word_predictor.errors import warn
+from word_predictor.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Interrupted,
+    OutputError,
+    UserError,
+    warn,
+)
+
+
+def flag_of(setting: str) -> str:
+    """The flag that sets `setting` (a Config field, or a command's keyword): the one rule for a flag's name."""
+    return "--" + setting.replace("_", "-")
+
+
+# How the commands that read a run (predict, generate, evaluate, export, serve, runs) name
+# the settings a library error speaks of (config.SettingError's templates).
+RUN_FLAGS = {name: flag_of(name) for name in ("run", "text", "encoding_errors", "test_fraction", "learning_rate")}
+RUN_FLAGS["resume"] = f"python -m word_predictor.train {flag_of('resume')}"
+
+
+def run_cli(prog: str, body: Callable[[], int | None], flags: Mapping[str, str] = RUN_FLAGS) -> int:
+    """Run a command's body and turn a UserError, Ctrl-C or unwritable output into one
+    line on stderr; an error that names settings (config.SettingError) names them as
+    `flags` says. Output is flushed inside, so a write that fails at the end fails
+    here, not in Python's exit handler."""
+    if sys.stdout is None:  # started with stdout closed (`>&-`): nothing could be shown
+        print(f"{prog}: error: standard output is closed; nothing would be shown", file=sys.stderr)
+        return EXIT_FAILURE
+    real_stdout = sys.stdout
+    sys.stdout = _WatchedOutput(real_stdout)
+    try:
+        code = body() or EXIT_OK
+        sys.stdout.flush()
+        return code
+    except Interrupted as error:
+        _end_terminal_line()
+        print(f"{prog}: interrupted; {error}", file=sys.stderr)
+        return error.exit_code
+    except OutputError as error:
+        _discard_output(real_stdout)
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except UserError as error:
+        phrased = error.phrased(flags) if hasattr(error, "phrased") else str(error)
+        print(f"{prog}: error: {phrased}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        _end_terminal_line()
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Whoever read our output left (`... | head`): stop quietly, as Unix tools do.
+        _discard_output(real_stdout)
+        return EXIT_BROKEN_PIPE
+    finally:
+        sys.stdout = real_stdout
+
+
+class _WatchedOutput:
+    """stdout, with a failed write (other than a reader leaving) raised as OutputError;
+    everything else (encoding, isatty, fileno, buffer) is stdout's own."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._guarded(self._stream.write, text)
+
+    def flush(self) -> None:
+        self._guarded(self._stream.flush)
+
+    def _guarded(self, call, *arguments):
+        try:
+            return call(*arguments)
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as error:  # ValueError: the stream was closed
+            reason = getattr(error, "strerror", None) or str(error)
+            raise OutputError(f"cannot write the output: {reason}") from None
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _discard_output(stream) -> None:
+    """Point stdout at /dev/null, so that flushing what is still buffered at exit does
+    not fail a second time (and print Python's own complaint)."""
+    try:
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):  # a test's capture has no descriptor
+        pass
+
+
+def _end_terminal_line() -> None:
+    """On a terminal a progress bar (and the ^C echoed) may have left the line open:
+    end it, so the message starts a line of its own."""
+    if sys.stderr.isatty():
+        sys.stdout.flush()
+        print(file=sys.stderr)
+
+
 
 
 class Parser(argparse.ArgumentParser):

@@ -1,5 +1,6 @@
-"""The one configuration object: the CLI fills the settings, the corpus fills what
-comes from the data, the model factory and the trainer only read it."""
+"""What the user chose (Config: frozen, filled once by the command) and, beside it, what the
+corpus found (CorpusFacts: filled once by the trainer); the model factory and the trainer
+take both as arguments and write neither. config.json records both, versioned."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from pathlib import Path
 import pydantic
 
 from word_predictor import folder_files
+from word_predictor.batches.kinds import CONTEXTS, KINDS, WindowKind, kind_of
 
 CELLS = ("simple_rnn", "lstm", "gru")
 TARGETS = ("all", "last")
-CONTEXTS = ("window", "full")  # a sliding window of words, or the running text with carried state
 LEVELS = ("word", "char")  # what one token is
 NORMALISATIONS = ("unicode", "ascii")  # real-world text, or the original study's a-z rule
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -23,9 +24,12 @@ DEFAULT_PROMPT = "some of them looks like"  # the original study's question; als
 HELD_OUT_SPLITS = ("validation", "test")
 OPTIMIZERS = ("adam", "sgd")  # model.compile makes each  # a share of the corpus, or texts given as --SPLIT-text
 
-CONFIG_FORMAT = "word_predictor.config/2"
-# Older formats this version still reads, with how their settings map to today's.
-_READABLE_FORMATS = ("word_predictor.config/1", CONFIG_FORMAT)
+CONFIG_FORMAT = "word_predictor.config/3"  # settings and facts apart
+# Older formats this version still reads, with how their settings map to today's: formats 1
+# and 2 kept the facts among the settings, and format 1 left some settings out.
+_FORMAT_1 = "word_predictor.config/1"
+_RECORDS_EVERY_SETTING = ("word_predictor.config/2", CONFIG_FORMAT)
+_READABLE_FORMATS = (_FORMAT_1, *_RECORDS_EVERY_SETTING)
 _RENAMED = {"chunk_size": "window_size"}
 # Settings a format-1 run never recorded, with the value it used.
 _FORMAT_1_VALUES = {"normalisation": "ascii", "level": "word", "context": "window", "max_vocabulary": 0}
@@ -37,8 +41,6 @@ LEVEL_DEFAULTS = {
     "word": {"context": "window", "bptt": 35, "embedding_dim": 128, "layers": 1, "dropout": 0.5},
     "char": {"context": "full", "bptt": 100, "embedding_dim": 64, "layers": 2, "dropout": 0.2},
 }
-# Lanes read the text once per epoch, so fewer, longer batches than windows.
-CONTEXT_BATCH_SIZE = {"window": 128, "full": 32}
 HELD_OUT_FRACTION = {"validation": 0.1, "test": 0.2}  # a share of the corpus when no text is given
 
 
@@ -79,7 +81,7 @@ class _Names(dict):
         return self.names.get(field, field)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
     # data
     corpus: list[str] = field(default_factory=lambda: ["corpus"])
@@ -113,7 +115,7 @@ class Config:
     bptt: int | None = None  # LEVEL_DEFAULTS
     # training
     epochs: int = 20
-    batch_size: int | None = None  # windows per step, or lanes: CONTEXT_BATCH_SIZE
+    batch_size: int | None = None  # windows per step, or lanes: the context's default_batch_size
     learning_rate: float = 0.005
     clip_norm: float = 1.0
     patience: int = 3
@@ -133,26 +135,20 @@ class Config:
     log_every: int = 20
     histograms: bool = False
     sample_prompts: list[str] = field(default_factory=list)
-    # filled in from the data
-    vocabulary_size: int = 0
-    corpus_tokens: int = 0
-    train_tokens: int = 0
-    validation_tokens: int = 0
-    test_tokens: int = 0
 
     def __post_init__(self):
         """Fill each setting left out (None) with what it means for this level, context
-        and the held-out texts, so Config(level="char") is what `train --level char` builds."""
-        for name, value in LEVEL_DEFAULTS.get(self.level, LEVEL_DEFAULTS["word"]).items():
-            if getattr(self, name) is None:
-                setattr(self, name, value)
-        if self.batch_size is None:
-            self.batch_size = CONTEXT_BATCH_SIZE.get(self.context, CONTEXT_BATCH_SIZE["window"])
-        if self.targets is None:
-            self.targets = "last" if self.bidirectional else "all"
+        and the held-out texts, so Config(level="char") is what `train --level char` builds.
+        (The one place a Config is written: frozen, it is set through object.__setattr__.)"""
+        filled = dict(LEVEL_DEFAULTS.get(self.level, LEVEL_DEFAULTS["word"]))
+        context = filled["context"] if self.context is None else self.context
+        filled["batch_size"] = KINDS.get(context, WindowKind).default_batch_size
+        filled["targets"] = "last" if self.bidirectional else "all"
         for split, share in HELD_OUT_FRACTION.items():
-            if getattr(self, f"{split}_fraction") is None:
-                setattr(self, f"{split}_fraction", 0.0 if getattr(self, f"{split}_text") else share)
+            filled[f"{split}_fraction"] = 0.0 if getattr(self, f"{split}_text") else share
+        for name, value in filled.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -166,15 +162,35 @@ class Config:
     @classmethod
     def from_run_settings(cls, data: dict, config_format: str = CONFIG_FORMAT) -> Config:
         """The settings of a run's config.json, in the given format, as today's Config."""
-        if config_format != CONFIG_FORMAT:
+        if config_format not in _RECORDS_EVERY_SETTING:
             data = {**_FORMAT_1_VALUES, **data}
         return cls.from_dict(data)
 
 
+@dataclass(frozen=True)
+class CorpusFacts:
+    """What the corpus found: filled once by the trainer (corpus.splits.Corpus.facts), passed
+    beside the settings to the model factory, and recorded in config.json."""
+
+    vocabulary_size: int = 0
+    corpus_tokens: int = 0
+    train_tokens: int = 0
+    validation_tokens: int = 0
+    test_tokens: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CorpusFacts:
+        """The facts among `data`'s keys (other keys ignored; a missing fact is 0, unknown)."""
+        values = {f.name: data.get(f.name, 0) for f in dataclasses.fields(cls)}
+        return cls(**{name: value if isinstance(value, int) else 0 for name, value in values.items()})
+
+
 def unused_settings(config: Config) -> set[str]:
     """The settings this run does not use: they keep a default that describes nothing."""
-    unused = {"bptt"} if config.context == "window" else {"window_size"}
-    return unused | ({"embedding_dim"} if config.one_hot else set())
+    return set(kind_of(config).unused_settings) | ({"embedding_dim"} if config.one_hot else set())
 
 
 def validate(config: Config) -> None:
@@ -183,7 +199,7 @@ def validate(config: Config) -> None:
         if getattr(config, name) not in choices:
             raise SettingError("unknown {%s} {value!r}; choose one of {choices}" % name,
                                value=getattr(config, name), choices=", ".join(choices))
-    if config.bidirectional and config.context == "full":
+    if config.bidirectional and not kind_of(config).allows_bidirectional:
         raise SettingError(
             "a bidirectional layer reads the text after each word, which full-context training "
             "would hand it as the answer; drop {bidirectional} or use {context} window"
@@ -232,12 +248,21 @@ def _validate_tied(config: Config) -> None:
         raise SettingError("{tie_weights} needs one direction: a bidirectional layer gives 2 x {units} outputs")
 
 
-def config_json(config: Config, **extra) -> str:
-    """JSON text of the config plus provenance (command line, versions, hashes), with a hash
-    over the settings: they decide how the model is read, so an edit is refused."""
+def config_json(config: Config, facts: CorpusFacts, **extra) -> str:
+    """JSON text of the settings, the corpus' facts and provenance (command line, versions, hashes),
+    with a hash over the settings: they decide how the model is read, so an edit is refused."""
     settings = config.to_dict()
-    return json.dumps({"format": CONFIG_FORMAT, "settings": settings,
-                       "settings_sha256": folder_files.json_sha256(settings), **extra}, indent=2)  # fmt: skip
+    return json.dumps({"format": CONFIG_FORMAT, "settings": settings, "settings_sha256": folder_files.json_sha256(settings),
+                       "facts": facts.to_dict(), **extra}, indent=2)  # fmt: skip
+
+
+def facts_from(data: dict) -> CorpusFacts:
+    """The corpus' facts of a config.json's `data` in any format this version reads (formats 1
+    and 2 kept them among the settings); all 0 where it holds none."""
+    if not isinstance(data, dict):
+        return CorpusFacts()
+    facts = data.get("facts") if data.get("format") not in (_FORMAT_1, "word_predictor.config/2") else data.get("settings")
+    return CorpusFacts.from_dict(facts) if isinstance(facts, dict) else CorpusFacts()
 
 
 def load_config(path: Path) -> tuple[Config, dict]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from word_predictor import backend, cli
 from word_predictor.corpus.files import ENCODING_ERRORS
-from word_predictor.errors import UsageError, UserError, run_cli
+from word_predictor.errors import UsageError, UserError
 from word_predictor.scoring.evaluate import NothingToScore, format_scores, score_run
 
 
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_cli("word_predictor.evaluate", lambda: _evaluate(args))
+    return cli.run_cli("word_predictor.evaluate", lambda: _evaluate(args))
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from word_predictor import backend, cli
-from word_predictor.errors import run_cli
 from word_predictor.exporter.folder import FORMATS
 
 
@@ -37,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_cli("word_predictor.export", lambda: _export(args))
+    return cli.run_cli("word_predictor.export", lambda: _export(args))
 
 
 def _export(args: argparse.Namespace) -> int:

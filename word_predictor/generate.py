@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from word_predictor import backend, cli
-from word_predictor.errors import UsageError, run_cli, warn
+from word_predictor.errors import UsageError, warn
 
 MAX_SAMPLES = 256  # a larger --samples is cut to this, with a note: one batch, as predict --input reads
 _SHOWN_TEXT = 300  # characters of a long TEXT echoed before its continuation
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_cli("word_predictor.generate", lambda: _generate(args))
+    return cli.run_cli("word_predictor.generate", lambda: _generate(args))
 
 
 # How much each level writes when not told: (its flag, the default count).

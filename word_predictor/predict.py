@@ -20,7 +20,7 @@ from pathlib import Path
 
 from word_predictor import backend, cli
 from word_predictor.config import DEFAULT_PROMPT
-from word_predictor.errors import EmptyTextError, UsageError, UserError, run_cli, warn
+from word_predictor.errors import EmptyTextError, UsageError, UserError, warn
 
 _SHOWN_TEXT = 300  # characters of a long TEXT echoed in the "Prediction:" line
 _LINES_AT_ONCE = 256  # --input lines read through the model together ...
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_cli("word_predictor.predict", lambda: _predict(args))
+    return cli.run_cli("word_predictor.predict", lambda: _predict(args))
 
 
 def _predict(args: argparse.Namespace) -> int:

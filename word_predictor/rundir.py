@@ -30,7 +30,7 @@ import filelock
 import numpy as np
 
 from word_predictor import folder_files
-from word_predictor.config import Config, SettingError, load_config
+from word_predictor.config import Config, CorpusFacts, SettingError, facts_from, load_config
 from word_predictor.corpus import store
 from word_predictor.corpus.splits import Split
 from word_predictor.errors import UserError
@@ -246,6 +246,7 @@ class Run:
     vocabulary: Vocabulary
     model: keras.Model
     provenance: dict
+    facts: CorpusFacts  # what the corpus found (config.json's facts)
 
 
 def load_run(run_dir: Path) -> Run:
@@ -275,11 +276,12 @@ def load_run(run_dir: Path) -> Run:
         raise RunError(f"{run_dir / MODEL_FILE} is not the model this run finished with (its hash differs from "
                        f"{STATUS_FILE}); restore the original file or train again")
     model = load_model(run_dir / MODEL_FILE)
-    outputs = model.outputs[0].shape[-1]  # logits first (a full-context model also returns its states)
+    outputs, facts = model.outputs[0].shape[-1], facts_from(provenance)  # logits first (then any states)
     if problem := (outputs != len(vocabulary) and f"the model predicts {outputs} tokens but the vocabulary has "
-                   f"{len(vocabulary)}") or vocabulary.mismatch(config):
+                   f"{len(vocabulary)}") or (facts.vocabulary_size != len(vocabulary) and f"{CONFIG_FILE} records "
+                   f"{facts.vocabulary_size} tokens but the vocabulary has {len(vocabulary)}") or vocabulary.mismatch(config):
         raise RunError(f"{run_dir}: {problem}; they come from different runs, or one was edited")
-    return Run(run_dir, config, vocabulary, model, provenance)
+    return Run(run_dir, config, vocabulary, model, provenance, facts)
 
 
 def load_model(path: Path, compile: bool = False) -> keras.Model:

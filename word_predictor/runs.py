@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 
 from word_predictor import backend, cli, folder_files, rundir
-from word_predictor.config import Config, load_config, unused_settings
-from word_predictor.errors import UserError, run_cli
+from word_predictor.batches.kinds import kind_of
+from word_predictor.config import Config, facts_from, load_config, unused_settings
+from word_predictor.errors import UserError
 from word_predictor.scoring.figures import perplexity
 
 PROG = "python -m word_predictor.runs"
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_cli("word_predictor.runs", lambda: _list(args))
+    return cli.run_cli("word_predictor.runs", lambda: _list(args))
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -88,7 +89,7 @@ def _list(args: argparse.Namespace) -> int:
 def describe(run_dir: Path) -> dict:
     """One run as plain values (None where a figure is not known yet)."""
     status = rundir.read_status(run_dir)
-    config = _config(run_dir / rundir.CONFIG_FILE)
+    config, data = _config(run_dir / rundir.CONFIG_FILE)
     metrics = _checked(run_dir / rundir.METRICS_FILE, folder_files.MetricsFile)
     state = "complete" if status.get("complete") is True else "incomplete"
     if config is None:
@@ -110,8 +111,8 @@ def describe(run_dir: Path) -> dict:
         **{name: settings.get(name) for name in ("level", "context", "cell", "bidirectional", "layers", "units",
                                                  "one_hot", "embedding_dim", "window_size", "bptt",
                                                  *REGULARISATION_KEYS)},  # fmt: skip
-        "length": settings.get("bptt") if settings.get("context") == "full" else settings.get("window_size"),
-        "vocabulary_size": settings.get("vocabulary_size"),
+        "length": None if config is None else settings.get(kind_of(config).length_setting),
+        "vocabulary_size": None if config is None else facts_from(data).vocabulary_size or None,
         "epochs_completed": metrics.get("epochs_completed", status.get("epochs_completed", 0)),
         "epochs": settings.get("epochs"),
         "best_validation_perplexity": _perplexity(best_loss),
@@ -121,13 +122,13 @@ def describe(run_dir: Path) -> dict:
     }
 
 
-def _config(path: Path) -> Config | None:
-    """The run's settings as every command reads them (load_config: schema, hash, values), None
-    if they cannot be read."""
+def _config(path: Path) -> tuple[Config | None, dict]:
+    """The run's settings as every command reads them (load_config: schema, hash, values), with
+    the file's data; (None, {}) if they cannot be read."""
     try:
-        return load_config(path)[0]
+        return load_config(path)
     except (OSError, ValueError):
-        return None
+        return None, {}
 
 
 def _checked(path: Path, schema) -> dict:

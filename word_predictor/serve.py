@@ -22,7 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 from word_predictor import backend, cli
-from word_predictor.errors import UsageError, UserError, run_cli
+from word_predictor.errors import UsageError, UserError
 from word_predictor.server.limits import DEFAULT_LIMITS
 
 
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_cli("word_predictor.serve", lambda: _serve(args))
+    return cli.run_cli("word_predictor.serve", lambda: _serve(args))
 
 
 def _serve(args: argparse.Namespace) -> int:

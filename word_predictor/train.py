@@ -14,6 +14,7 @@ import shlex
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from word_predictor import backend, cli
@@ -32,21 +33,167 @@ from word_predictor.config import (
     validate,
 )
 from word_predictor.corpus.files import ENCODING_ERRORS
-from word_predictor.errors import Interrupted, UsageError, UserError, run_cli
+from word_predictor.errors import Interrupted, UsageError, UserError
 
 PROG = "python -m word_predictor.train"
 DEFAULTS = Config()  # at word level; Config(level="char") has the character defaults
 CHAR_DEFAULTS = Config(level="char")
 DEFAULT_CORPUS = "corpus"  # a folder of the working directory, as in the repository
+
+
+@dataclasses.dataclass(frozen=True)
+class SettingFlag:
+    """One Config field as a flag of train: the one place its flag is described. The flag's
+    name is the field's (cli.flag_of) unless `flag` says otherwise; `default` False leaves the
+    flag's default out (None), for Config to fill with what leaving it out means at the level
+    (and context) chosen; `read` turns what argparse gives into the setting."""
+
+    name: str
+    section: str  # the --help group it is listed in
+    help: str
+    type: Callable | None = None
+    choices: tuple | None = None
+    default: bool = True  # argparse's default is Config()'s (DEFAULTS); "%(default)s" shows it
+    flag: str | None = None
+    aliases: tuple[str, ...] = ()
+    action: str | None = None
+    nargs: str | None = None
+    metavar: str | None = None
+    read: Callable | None = None
+
+    @property
+    def option(self) -> str:
+        return self.flag or cli.flag_of(self.name)
+
+    def add_to(self, group) -> None:
+        options = {key: value for key, value in (("type", self.type), ("choices", self.choices), ("action", self.action),
+                   ("nargs", self.nargs), ("metavar", self.metavar)) if value is not None}  # fmt: skip
+        if self.default and self.action is None:
+            options["default"] = getattr(DEFAULTS, self.name)
+        group.add_argument(self.option, *self.aliases, dest=self.name, help=self.help, **options)
+
+
+def _absolute(paths) -> list[str]:
+    return [str(Path(path).absolute()) for path in paths or []]
+
+
+# Every setting a user chooses, in --help's order (what the corpus finds is config.CorpusFacts).
+SETTINGS = (
+    SettingFlag("corpus", "data", metavar="PATH", action="append",
+                read=lambda paths: _absolute(paths or [DEFAULT_CORPUS]),
+                help="folder (read recursively for *.txt) or file; repeat for more (default: the corpus folder of "
+                     "the working directory)"),
+    SettingFlag("level", "data", choices=LEVELS,
+                help="what one token is: a word, or a character (char runs read the full context by default) "
+                     "(default: %(default)s)"),
+    SettingFlag("normalisation", "data", choices=NORMALISATIONS, default=False,
+                help="word level: 'unicode' keeps letters of every script and typographic apostrophes; 'ascii' is "
+                     f"the original study's a-z rule (default: {DEFAULTS.normalisation})"),
+    SettingFlag("max_vocabulary", "data", type=cli.non_negative_int, metavar="N",
+                help="keep only the N most frequent tokens (0: no limit), with --unknown-threshold "
+                     "(default: %(default)s)"),
+    SettingFlag("unknown_threshold", "data", type=cli.non_negative_int,
+                help="words seen this many times or fewer in training become the unknown symbol (default: %(default)s)"),
+    SettingFlag("validation_fraction", "data", type=cli.fraction, default=False,
+                help=f"share of the corpus held out to monitor training (default: {DEFAULTS.validation_fraction}, or 0 with "
+                     "--validation-text)"),
+    SettingFlag("test_fraction", "data", type=cli.fraction, default=False,
+                help=f"share of the corpus held out for the final test figures (default: {DEFAULTS.test_fraction}, or 0 "
+                     "with --test-text)"),
+    SettingFlag("validation_text", "data", nargs="+", metavar="PATH", default=False, read=_absolute,
+                help="files or folders to monitor training on instead of a share of the corpus (for a corpus that "
+                     "comes with its own, such as WikiText-2's valid file)"),
+    SettingFlag("test_text", "data", nargs="+", metavar="PATH", default=False, read=_absolute,
+                help="files or folders for the final test figures instead of a share of the corpus (evaluate "
+                     "scores them again by default)"),
+    SettingFlag("encoding_errors", "data", choices=ENCODING_ERRORS,
+                help="invalid UTF-8: stop and name the file, turn it into a word break, or drop it "
+                     "(default: %(default)s)"),
+    SettingFlag("cell", "model", choices=CELLS, help="recurrent cell (default: %(default)s)"),
+    SettingFlag("bidirectional", "model", action="store_true", help="read each window in both directions"),
+    SettingFlag("layers", "model", type=cli.positive_int, default=False,
+                help=f"stacked recurrent layers (default: {DEFAULTS.layers} for words, {CHAR_DEFAULTS.layers} for characters)"),
+    SettingFlag("units", "model", type=cli.positive_int,
+                help="units per recurrent layer (and direction) (default: %(default)s)"),
+    SettingFlag("embedding_dim", "model", type=cli.positive_int, default=False,
+                help=f"size of the token embedding (default: {DEFAULTS.embedding_dim} for words, {CHAR_DEFAULTS.embedding_dim} for "
+                     "characters)"),
+    SettingFlag("one_hot", "model", action="store_true",
+                help="feed one-hot word vectors (made per batch) instead of an embedding"),
+    SettingFlag("dropout", "model", type=cli.fraction, default=False,
+                help=f"dropout after the input and each layer, at least 0 and below 1 (default: {DEFAULTS.dropout} for "
+                     f"words, {CHAR_DEFAULTS.dropout} for characters)"),
+    SettingFlag("tie_weights", "model", action="store_true",
+                help="the output layer reuses the embedding matrix (through a projection when --embedding-dim "
+                     "differs from --units)"),
+    SettingFlag("targets", "model", choices=TARGETS, default=False,
+                help="'all': every window position predicts its next word; 'last': only the final one (default: "
+                     "all, or last with --bidirectional)"),
+    SettingFlag("context", "context", choices=CONTEXTS, default=False,
+                help="'window': the model reads the last --window-size words; 'full': it reads the running text in "
+                     "lanes, its state carried from chunk to chunk (unbounded context) "
+                     f"(default: {DEFAULTS.context} for words, {CHAR_DEFAULTS.context} for characters)"),
+    SettingFlag("window_size", "context", type=cli.positive_int,
+                help="words per window (--context window) (default: %(default)s)"),
+    SettingFlag("bptt", "context", type=cli.positive_int, default=False,
+                help="tokens per chunk, the steps gradients flow back through (--context full) "
+                     f"(default: {DEFAULTS.bptt} words, {CHAR_DEFAULTS.bptt} characters)"),
+    SettingFlag("epochs", "training", type=cli.positive_int, help="most epochs to train (default: %(default)s)"),
+    SettingFlag("batch_size", "training", type=cli.positive_int, default=False,
+                help=f"windows per step, or lanes with --context full (default: {DEFAULTS.batch_size} windows, "
+                     f"{CHAR_DEFAULTS.batch_size} lanes)"),
+    SettingFlag("learning_rate", "training", type=cli.positive_float,
+                help="the optimiser's learning rate (default: %(default)s)"),
+    SettingFlag("clip_norm", "training", type=cli.non_negative_float,
+                help="clip each gradient to this norm (0: no clipping) (default: %(default)s)"),
+    SettingFlag("patience", "training", type=cli.non_negative_int,
+                help="stop after this many epochs without a better validation loss (the learning rate halves "
+                     "as --lr-patience says) (default: %(default)s)"),
+    SettingFlag("seed", "training", type=cli.non_negative_int, help="random seed (default: %(default)s)"),
+    SettingFlag("time_limit", "training", type=cli.non_negative_float, metavar="MINUTES",
+                help="stop after the epoch that passes this many minutes of training (0: no limit) "
+                     "(default: %(default)s)"),
+    SettingFlag("precision", "training", choices=PRECISIONS,
+                help="float32, or mixed precision (float16/bfloat16 compute, float32 weights; pays on a GPU) "
+                     "(default: %(default)s)"),
+    SettingFlag("locked_dropout", "regularisation (training only)", action="store_true",
+                help="variational dropout: the --dropout layers keep one mask per sequence (per chunk with "
+                     "--context full) instead of one per position"),
+    SettingFlag("weight_drop", "regularisation (training only)", type=cli.fraction, metavar="RATE",
+                help="drop this share of each recurrent kernel's entries, one mask per batch (DropConnect) "
+                     "(default: %(default)s)"),
+    SettingFlag("embedding_dropout", "regularisation (training only)", type=cli.fraction, metavar="RATE",
+                help="drop this share of the vocabulary's words, every occurrence, one draw per batch "
+                     "(default: %(default)s)"),
+    SettingFlag("activation_regularisation", "regularisation (training only)", type=cli.non_negative_float,
+                metavar="ALPHA", help="add ALPHA x the mean square of the last layer's (dropped) outputs to the "
+                                      "loss (AR) (default: %(default)s)"),
+    SettingFlag("temporal_activation_regularisation", "regularisation (training only)",
+                type=cli.non_negative_float, metavar="BETA",
+                help="add BETA x the mean square of the change of the last layer's outputs from step to step to "
+                     "the loss (TAR; needs --targets all) (default: %(default)s)"),
+    SettingFlag("optimizer", "regularisation (training only)", choices=OPTIMIZERS,
+                help="adam, or plain SGD (give it a larger --learning-rate, such as 20, and a --clip-norm such "
+                     "as 0.25) (default: %(default)s)"),
+    SettingFlag("weight_averaging", "regularisation (training only)", action="store_true",
+                help="keep a moving average of the weights; it is what is validated and kept"),
+    SettingFlag("lr_patience", "regularisation (training only)", type=cli.non_negative_int, metavar="N",
+                help="halve the learning rate at an epoch without a better validation loss only when N such "
+                     "epochs came just before it (0: at each; more lets a regularised model's noisier validation "
+                     "loss wait) (default: %(default)s)"),
+    SettingFlag("log_every", "output", type=cli.non_negative_int, metavar="N",
+                help="log the batch loss to TensorBoard every N steps (0: off) (default: %(default)s)"),
+    SettingFlag("histograms", "output", action="store_true",
+                help="log weight histograms and gradient norms every epoch"),
+    SettingFlag("sample_prompts", "output", flag="--sample-prompt", action="append", metavar="TEXT",
+                read=lambda prompts: list(prompts or []),
+                help="also show this prompt's predictions in TensorBoard at each epoch end; repeat for more"),
+)  # fmt: skip
 # The one mapping from a setting the library names (a Config field, or a keyword of
 # trainer.train_new) to the flag that sets it, for the library's SettingError messages.
-FLAGS = {field.name: "--" + field.name.replace("_", "-") for field in dataclasses.fields(Config)} | {
-    "sample_prompts": "--sample-prompt",
-    "use_cache": "--no-cache",
-    "run_name": "--run-name",
-    "logdir": "--logdir",
-    "resume": "--resume",
-}
+FLAGS = {setting.name: setting.option for setting in SETTINGS} | {
+    name: cli.flag_of(name) for name in ("run_name", "logdir", "resume")
+} | {"use_cache": "--no-cache"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,135 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a next-word predictor on a folder of .txt files and write a run folder under --logdir.",
     )
     for title, add_arguments in ARGUMENT_GROUPS.items():
-        add_arguments(parser.add_argument_group(title))
+        group = parser.add_argument_group(title)
+        for setting in SETTINGS:
+            if setting.section == title:
+                setting.add_to(group)
+        add_arguments(group)
     return parser
 
 
-def _data_arguments(data) -> None:
-    d = DEFAULTS
-    data.add_argument("--corpus", action="append", metavar="PATH",
-                      help="folder (read recursively for *.txt) or file; repeat for more (default: the corpus "
-                           "folder of the working directory)")
-    data.add_argument("--level", choices=LEVELS, default=d.level,
-                      help="what one token is: a word, or a character (char runs read the full context by "
-                           "default) (default: %(default)s)")
-    data.add_argument("--normalisation", choices=NORMALISATIONS,
-                      help="word level: 'unicode' keeps letters of every script and typographic apostrophes; "
-                           "'ascii' is the original study's a-z rule (default: unicode)")
-    data.add_argument("--max-vocabulary", type=cli.non_negative_int, default=d.max_vocabulary, metavar="N",
-                      help="keep only the N most frequent tokens (0: no limit), with --unknown-threshold "
-                           "(default: %(default)s)")
-    data.add_argument("--unknown-threshold", type=cli.non_negative_int, default=d.unknown_threshold,
-                      help="words seen this many times or fewer in training become the unknown symbol "
-                           "(default: %(default)s)")
-    data.add_argument("--validation-fraction", type=cli.fraction,
-                      help=f"share of the corpus held out to monitor training (default: {d.validation_fraction}, "
-                           "or 0 with --validation-text)")
-    data.add_argument("--test-fraction", type=cli.fraction,
-                      help=f"share of the corpus held out for the final test figures (default: {d.test_fraction}, "
-                           "or 0 with --test-text)")
-    data.add_argument("--validation-text", nargs="+", metavar="PATH",
-                      help="files or folders to monitor training on instead of a share of the corpus (for a "
-                           "corpus that comes with its own, such as WikiText-2's valid file)")
-    data.add_argument("--test-text", nargs="+", metavar="PATH",
-                      help="files or folders for the final test figures instead of a share of the corpus "
-                           "(evaluate scores them again by default)")
-    data.add_argument("--encoding-errors", choices=ENCODING_ERRORS, default=d.encoding_errors,
-                      help="invalid UTF-8: stop and name the file, turn it into a word break, or drop it "
-                           "(default: %(default)s)")
-
-
-def _model_arguments(model) -> None:
-    d, c = DEFAULTS, CHAR_DEFAULTS
-    model.add_argument("--cell", choices=CELLS, default=d.cell, help="recurrent cell (default: %(default)s)")
-    model.add_argument("--bidirectional", action="store_true", help="read each window in both directions")
-    model.add_argument("--layers", type=cli.positive_int,
-                       help=f"stacked recurrent layers (default: {d.layers} for words, {c.layers} for characters)")
-    model.add_argument("--units", type=cli.positive_int, default=d.units,
-                       help="units per recurrent layer (and direction) (default: %(default)s)")
-    model.add_argument("--embedding-dim", type=cli.positive_int,
-                       help=f"size of the token embedding (default: {d.embedding_dim} for words, {c.embedding_dim} for characters)")
-    model.add_argument("--one-hot", action="store_true",
-                       help="feed one-hot word vectors (made per batch) instead of an embedding")
-    model.add_argument("--dropout", type=cli.fraction,
-                       help="dropout after the input and each layer, at least 0 and below 1 "
-                            f"(default: {d.dropout} for words, {c.dropout} for characters)")
-    model.add_argument("--tie-weights", action="store_true",
-                       help="the output layer reuses the embedding matrix (needs --embedding-dim = --units)")
-    model.add_argument("--targets", choices=TARGETS,
-                       help="'all': every window position predicts its next word; 'last': only the "
-                            "final one (default: all, or last with --bidirectional)")
-
-
-def _context_arguments(context) -> None:
-    d, c = DEFAULTS, CHAR_DEFAULTS
-    context.add_argument("--context", choices=CONTEXTS,
-                         help="'window': the model reads the last --window-size words; 'full': it reads the "
-                              "running text in lanes, its state carried from chunk to chunk (unbounded context) "
-                              f"(default: {d.context} for words, {c.context} for characters)")
-    context.add_argument("--window-size", type=cli.positive_int, default=d.window_size,
-                         help="words per window (--context window) (default: %(default)s)")
-    # Its old name, read still: a "chunk" is --bptt's (tokens per chunk), not a window.
-    context.add_argument("--chunk-size", dest="window_size", type=cli.positive_int, action=cli.OldName,
-                         new_name="--window-size")
-    context.add_argument("--bptt", type=cli.positive_int,
-                         help="tokens per chunk, the steps gradients flow back through (--context full) "
-                              f"(default: {d.bptt} words, {c.bptt} characters)")
-
-
 def _training_arguments(training) -> None:
-    d, c = DEFAULTS, CHAR_DEFAULTS
-    training.add_argument("--epochs", type=cli.positive_int, default=d.epochs,
-                          help="most epochs to train (default: %(default)s)")
-    training.add_argument("--batch-size", type=cli.positive_int,
-                          help=f"windows per step, or lanes with --context full (default: {d.batch_size} windows, "
-                               f"{c.batch_size} lanes)")
-    training.add_argument("--learning-rate", type=cli.positive_float, default=d.learning_rate,
-                          help="the optimiser's learning rate (default: %(default)s)")
-    training.add_argument("--clip-norm", type=cli.non_negative_float, default=d.clip_norm,
-                          help="clip each gradient to this norm (0: no clipping) (default: %(default)s)")
-    training.add_argument("--patience", type=cli.non_negative_int, default=d.patience,
-                          help="stop after this many epochs without a better validation loss "
-                               "(the learning rate halves as --lr-patience says) (default: %(default)s)")
-    training.add_argument("--seed", type=cli.non_negative_int, default=d.seed,
-                          help="random seed (default: %(default)s)")
-    training.add_argument("--time-limit", type=cli.non_negative_float, default=d.time_limit, metavar="MINUTES",
-                          help="stop after the epoch that passes this many minutes of training (0: no limit) "
-                               "(default: %(default)s)")
     backend.add_backend_argument(training)
-    training.add_argument("--precision", choices=PRECISIONS, default=d.precision,
-                          help="float32, or mixed precision (float16/bfloat16 compute, float32 weights; pays on "
-                               "a GPU) (default: %(default)s)")
-
-
-def _regularisation_arguments(regularisation) -> None:
-    d = DEFAULTS
-    regularisation.add_argument("--locked-dropout", action="store_true",
-                                help="variational dropout: the --dropout layers keep one mask per sequence (per "
-                                     "chunk with --context full) instead of one per position")
-    regularisation.add_argument("--weight-drop", type=cli.fraction, default=d.weight_drop, metavar="RATE",
-                                help="drop this share of each recurrent kernel's entries, one mask per batch "
-                                     "(DropConnect) (default: %(default)s)")
-    regularisation.add_argument("--embedding-dropout", type=cli.fraction, default=d.embedding_dropout,
-                                metavar="RATE", help="drop this share of the vocabulary's words, every occurrence, "
-                                                     "one draw per batch (default: %(default)s)")
-    regularisation.add_argument("--activation-regularisation", type=cli.non_negative_float,
-                                default=d.activation_regularisation, metavar="ALPHA",
-                                help="add ALPHA x the mean square of the last layer's (dropped) outputs to the "
-                                     "loss (AR) (default: %(default)s)")
-    regularisation.add_argument("--temporal-activation-regularisation", type=cli.non_negative_float,
-                                default=d.temporal_activation_regularisation, metavar="BETA",
-                                help="add BETA x the mean square of the change of the last layer's outputs from "
-                                     "step to step to the loss (TAR; needs --targets all) (default: %(default)s)")
-    regularisation.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer,
-                                help="adam, or plain SGD (give it a larger --learning-rate, such as 20, and a "
-                                     "--clip-norm such as 0.25) (default: %(default)s)")
-    regularisation.add_argument("--weight-averaging", action="store_true",
-                                help="keep a moving average of the weights; it is what is validated and kept")
-    regularisation.add_argument("--lr-patience", type=cli.non_negative_int, default=d.lr_patience, metavar="N",
-                                help="halve the learning rate at an epoch without a better validation loss only "
-                                     "when N such epochs came just before it (0: at each; more lets a regularised "
-                                     "model's noisier validation loss wait) (default: %(default)s)")
 
 
 def _devices_arguments(devices) -> None:
@@ -203,30 +231,32 @@ def _devices_arguments(devices) -> None:
 
 
 def _output_arguments(output) -> None:
-    d = DEFAULTS
     output.add_argument("--logdir", type=Path, default=Path("logs"),
                         help="folder that holds the runs (default: %(default)s)")
     output.add_argument("--run-name", help="name of the run folder (default: date, time and cell)")
-    output.add_argument("--log-every", type=cli.non_negative_int, default=d.log_every, metavar="N",
-                        help="log the batch loss to TensorBoard every N steps (0: off) (default: %(default)s)")
-    output.add_argument("--histograms", action="store_true",
-                        help="log weight histograms and gradient norms every epoch")
-    output.add_argument("--sample-prompt", action="append", default=[], metavar="TEXT",
-                        help="also show this prompt's predictions in TensorBoard at each epoch end; repeat "
-                             "for more")
     output.add_argument("--no-cache", action="store_true",
                         help="read the corpus afresh and keep no copy of its word ids under LOGDIR/.cache")
     output.add_argument("--resume", type=Path, metavar="RUN",
                         help="continue this interrupted run from its last completed epoch, with its settings")
 
 
-# the --help sections, in order, and what each adds
+def _context_arguments(context) -> None:
+    # --window-size's old name, read still: a "chunk" is --bptt's (tokens per chunk), not a window.
+    context.add_argument("--chunk-size", dest="window_size", type=cli.positive_int, action=cli.OldName,
+                         new_name="--window-size")
+
+
+def _no_more_arguments(group) -> None:
+    """A section of settings alone (SETTINGS)."""
+
+
+# the --help sections, in order, and what each adds beside its settings
 ARGUMENT_GROUPS = {
-    "data": _data_arguments,
-    "model": _model_arguments,
+    "data": _no_more_arguments,
+    "model": _no_more_arguments,
     "context": _context_arguments,
     "training": _training_arguments,
-    "regularisation (training only)": _regularisation_arguments,
+    "regularisation (training only)": _no_more_arguments,
     "devices and machines (JAX backend)": _devices_arguments,
     "output": _output_arguments,
 }
@@ -234,49 +264,11 @@ ARGUMENT_GROUPS = {
 def config_from_args(args: argparse.Namespace) -> Config:
     """The flags as a Config; a flag left out is None there, which Config fills with
     what it means at the level (and context) chosen."""
-    return Config(
-        corpus=[str(Path(p).absolute()) for p in (args.corpus or [DEFAULT_CORPUS])],
-        window_size=args.window_size,
-        context=args.context,
-        bptt=args.bptt,
-        tie_weights=args.tie_weights,
-        level=args.level,
-        normalisation=args.normalisation or "unicode",
-        max_vocabulary=args.max_vocabulary,
-        unknown_threshold=args.unknown_threshold,
-        validation_fraction=args.validation_fraction,
-        test_fraction=args.test_fraction,
-        validation_text=[str(Path(p).absolute()) for p in args.validation_text or []],
-        test_text=[str(Path(p).absolute()) for p in args.test_text or []],
-        encoding_errors=args.encoding_errors,
-        cell=args.cell,
-        bidirectional=args.bidirectional,
-        layers=args.layers,
-        units=args.units,
-        embedding_dim=args.embedding_dim,
-        one_hot=args.one_hot,
-        dropout=args.dropout,
-        targets=args.targets,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        clip_norm=args.clip_norm,
-        patience=args.patience,
-        seed=args.seed,
-        time_limit=args.time_limit,
-        precision=args.precision,
-        log_every=args.log_every,
-        histograms=args.histograms,
-        sample_prompts=list(args.sample_prompt),
-        **{name: getattr(args, name) for name in REGULARISATION_SETTINGS},
-    )
-
-
-# The regularisation flags, each the Config field of its name.
-REGULARISATION_SETTINGS = (
-    "locked_dropout", "weight_drop", "embedding_dropout", "activation_regularisation",
-    "temporal_activation_regularisation", "optimizer", "weight_averaging", "lr_patience",
-)  # fmt: skip
+    values = {setting.name: getattr(args, setting.name) for setting in SETTINGS}
+    for setting in SETTINGS:
+        if setting.read is not None:
+            values[setting.name] = setting.read(values[setting.name])
+    return Config(**{name: value for name, value in values.items() if value is not None})
 
 
 def _device_count(text: str) -> int | str:
@@ -313,7 +305,7 @@ def main(argv: list[str] | None = None, *, callbacks=()) -> int:
     args = parser.parse_args(argv)
     command_line = f"{PROG} {shlex.join(sys.argv[1:] if argv is None else argv)}".strip()
     with _stops_as_ctrl_c():
-        return run_cli("word_predictor.train", lambda: _speaking_flags(lambda: _train(args, parser, command_line,
+        return cli.run_cli("word_predictor.train", lambda: _speaking_flags(lambda: _train(args, parser, command_line,
                                                                                          callbacks)))
 
 
@@ -365,7 +357,7 @@ def _command(name: str, *arguments) -> str:
 
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_line: str, callbacks=()) -> int:
     if args.resume:
-        given = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
+        given = [FLAGS.get(k, cli.flag_of(k)) for k, v in vars(args).items()
                  if k not in ("resume", "logdir", "no_cache", "backend", *WHERE_FLAGS)
                  and v != parser.get_default(k)]  # fmt: skip
         if given:

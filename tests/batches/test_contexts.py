@@ -8,13 +8,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from word_predictor.batches import CONTEXTS, context_for
-from word_predictor.config import Config
+from word_predictor.batches import CONTEXTS, KINDS, context_for
+from word_predictor.config import Config, CorpusFacts
 from word_predictor.corpus.splits import Split
 from word_predictor.model.build import build_model, copy_weights
 
 VOCABULARY = 9
-CONFIG = Config(vocabulary_size=VOCABULARY, units=4, embedding_dim=3, window_size=3, bptt=4, batch_size=4,
+FACTS = CorpusFacts(vocabulary_size=VOCABULARY)
+CONFIG = Config(units=4, embedding_dim=3, window_size=3, bptt=4, batch_size=4,
                 dropout=0.0)  # fmt: skip
 
 
@@ -54,13 +55,19 @@ def test_the_full_context_carries_each_lane_from_one_batch_into_the_next():
 
 def test_a_window_forgets_the_text_before_it_and_the_full_context_does_not():
     window, full = (context_for(dataclasses.replace(CONFIG, context=name)) for name in ("window", "full"))
-    windowed = build_model(window.config)
-    running = copy_weights(windowed, build_model(full.config))
+    windowed = build_model(window.config, FACTS)
+    running = copy_weights(windowed, build_model(full.config, FACTS))
     same_last_window = [np.array([1, 2, 3]), np.array([5, 7, 4, 1, 2, 3])]
     by_window, _ = window.reader(windowed).start(same_last_window)
     np.testing.assert_allclose(by_window[0], by_window[1], rtol=1e-6)
     by_lanes, _ = full.reader(running).start(same_last_window)
     assert not np.allclose(by_lanes[0], by_lanes[1], rtol=1e-4, atol=1e-6)
+def test_each_name_gets_the_keras_context_of_its_own_kind():
+    assert CONTEXTS == ("window", "full")
+    for name in CONTEXTS:
+        context = context_for(dataclasses.replace(CONFIG, context=name))
+        assert context.name == name and isinstance(context, KINDS[name])
+        assert hasattr(context, "training_batches")  # the Keras part, beside the kind's answers
 
 
 @pytest.fixture(params=sorted(CONTEXTS))
@@ -100,7 +107,7 @@ def test_each_contexts_batches_pair_inputs_with_the_tokens_that_follow(each_cont
 
 def test_each_contexts_reader_answers_start_advance_and_scored(each_context):
     context = each_context
-    inference = build_model(context.config)  # the view predict and evaluate use
+    inference = build_model(context.config, FACTS)  # the view predict and evaluate use
     reader = context.reader(inference)
     logits, state = reader.start([np.array([1, 2, 3]), np.array([4, 5])])
     assert logits.shape == (2, VOCABULARY) and np.isfinite(logits).all()
@@ -117,8 +124,8 @@ def test_both_readers_read_one_model_alike_where_a_context_fits_a_window():
     # One set of weights; a context no longer than the window gives the same next-token
     # logits whether read as a window or as running text.
     window, full = (context_for(dataclasses.replace(CONFIG, context=name)) for name in ("window", "full"))
-    windowed = build_model(window.config)
-    running = copy_weights(windowed, build_model(full.config))
+    windowed = build_model(window.config, FACTS)
+    running = copy_weights(windowed, build_model(full.config, FACTS))
     contexts = [np.array([1, 2, 3]), np.array([5, 6, 7])]
     by_window, _ = window.reader(windowed).start(contexts)
     by_lanes, _ = full.reader(running).start(contexts)

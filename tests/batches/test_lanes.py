@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from word_predictor.config import Config
+from word_predictor.config import Config, CorpusFacts
 from word_predictor.corpus.splits import Split
 from word_predictor.scoring.evaluate import score
 from word_predictor.model.build import build_model, copy_weights
@@ -19,10 +19,11 @@ from word_predictor.batches.lanes import LaneBatches, gather_step, lay_out
 from word_predictor.batches.stream_reader import StreamReader
 
 VOCABULARY = 11
+FACTS = CorpusFacts(vocabulary_size=VOCABULARY)
 
 
 def tiny_config(**overrides) -> Config:
-    settings_ = dict(vocabulary_size=VOCABULARY, units=4, embedding_dim=3, context="full", bptt=3,
+    settings_ = dict(units=4, embedding_dim=3, context="full", bptt=3,
                      batch_size=2, dropout=0.0, layers=2)  # fmt: skip
     return Config(**(settings_ | overrides))
 
@@ -83,9 +84,9 @@ def run_chunks(model, text, resets):
 @pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
 def test_state_carries_through_predict_evaluate_and_fit(cell):
     config = tiny_config(cell=cell)
-    training = build_model(config, "training")
+    training = build_model(config, FACTS, "training")
     compile_model(training, config)
-    inference = copy_weights(training, build_model(config))
+    inference = copy_weights(training, build_model(config, FACTS))
     text = np.random.default_rng(0).integers(0, VOCABULARY, (2, 6)).astype(np.int32)
     zero = [np.zeros((2, config.units), np.float32) for _ in inference.inputs[1:]]
     whole, *final = inference.predict_on_batch([text, *zero])
@@ -107,7 +108,7 @@ def test_state_carries_through_predict_evaluate_and_fit(cell):
     assert carried == pytest.approx(expected_loss[0], rel=1e-4) and reset == pytest.approx(expected_loss[1], rel=1e-4)
     # fit: the state left after a training step is the forward pass's final state
     # (computed with the weights as they were before the step)
-    before = copy_weights(training, build_model(config))
+    before = copy_weights(training, build_model(config, FACTS))
     _, *expected_state = before.predict_on_batch([text[:, :3], *zero])
     training.fit({"tokens": text[:, :3], "reset": one}, targets[:, :3], epochs=1, batch_size=2, verbose=0,
                  shuffle=False)  # fmt: skip
@@ -127,12 +128,12 @@ def _softmax(logits):
 def test_lane_batches_reset_at_segment_edges_in_fit():
     # Two segments in one lane: the second segment's chunk must start from zero state.
     config = tiny_config(batch_size=1, bptt=3)
-    training = build_model(config, "training")
+    training = build_model(config, FACTS, "training")
     compile_model(training, config)
     ids = np.random.default_rng(1).integers(0, VOCABULARY, 8).astype(np.int32)
     batches = LaneBatches(Split.from_lengths(ids, [4, 4]), bptt=3, lanes=1)
     assert len(batches) == 2 and batches[1][0]["reset"].tolist() == [1.0]
-    inference = copy_weights(training, build_model(config))
+    inference = copy_weights(training, build_model(config, FACTS))
     zero = [np.zeros((1, config.units), np.float32) for _ in inference.inputs[1:]]
     second = inference.predict_on_batch([ids[None, 4:7], *zero])[0]
     training.predict(batches[0][0], verbose=0)  # reads segment 1
@@ -142,7 +143,7 @@ def test_lane_batches_reset_at_segment_edges_in_fit():
 @pytest.mark.backend
 def test_lane_parallel_scoring_equals_a_single_lane():
     config = tiny_config(units=5)
-    inference = build_model(config)
+    inference = build_model(config, FACTS)
     rng = np.random.default_rng(2)
     ids = rng.integers(0, VOCABULARY, 300).astype(np.int32)
     split = Split.from_lengths(ids, [120, 7, 90, 83])
@@ -165,14 +166,14 @@ def test_lane_parallel_scoring_equals_a_single_lane():
 @pytest.mark.backend
 def test_saved_run_model_gives_the_trained_models_probabilities_at_batch_one(tmp_path):
     config = tiny_config(batch_size=3)
-    training = build_model(config, "training")
+    training = build_model(config, FACTS, "training")
     compile_model(training, config)
     text = np.random.default_rng(3).integers(0, VOCABULARY, (3, 6)).astype(np.int32)
     training.fit({"tokens": text[:, :3], "reset": np.ones(3, np.float32)}, text[:, 1:4], epochs=1, batch_size=3,
                  verbose=0)  # fmt: skip
     save_model_atomic(training, tmp_path / "training.keras")  # the resume checkpoint: carried state and all
     restored = load_model(tmp_path / "training.keras")
-    save_model_atomic(copy_weights(restored, build_model(config)), tmp_path / "model.keras")
+    save_model_atomic(copy_weights(restored, build_model(config, FACTS)), tmp_path / "model.keras")
     reader = StreamReader(load_model(tmp_path / "model.keras"), config)
     expected = run_chunks(training, text, [np.ones(3, np.float32), np.zeros(3, np.float32)])[:, -1]
     for lane in range(3):

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from word_predictor.batches.stream_reader import StreamReader
-from word_predictor.config import Config
+from word_predictor.config import Config, CorpusFacts
 from word_predictor.corpus.splits import Split
 from word_predictor.model.build import build_model, layer_stages
 
 VOCABULARY, CHUNK = 13, 8
+FACTS = CorpusFacts(vocabulary_size=VOCABULARY)
 
 
 @pytest.mark.backend
@@ -25,9 +26,9 @@ VOCABULARY, CHUNK = 13, 8
 )  # fmt: skip
 @pytest.mark.parametrize("length", [2 * CHUNK, 5 * CHUNK + 3])
 def test_the_layer_pipeline_reads_a_text_as_the_whole_model_does(settings, length):
-    config = Config(**{"vocabulary_size": VOCABULARY, "units": 5, "embedding_dim": 4, "context": "full",
+    config = Config(**{"units": 5, "embedding_dim": 4, "context": "full",
                        "dropout": 0.3, **settings})  # fmt: skip
-    model = build_model(config)
+    model = build_model(config, FACTS)
     rng = np.random.default_rng(5)
     model.set_weights([rng.normal(scale=0.6, size=w.shape).astype("float32") for w in model.get_weights()])
     tokens = rng.integers(0, VOCABULARY, (2, length)).astype("int32")
@@ -49,8 +50,8 @@ def test_the_layer_pipeline_reads_a_text_as_the_whole_model_does(settings, lengt
 @pytest.mark.backend
 def test_scoring_through_the_pipeline_gives_what_the_whole_model_gives():
     """Segments side by side in lanes, each lane's state zeroed where a new segment starts."""
-    config = Config(vocabulary_size=VOCABULARY, units=5, embedding_dim=4, context="full", layers=2)
-    model = build_model(config)
+    config = Config(units=5, embedding_dim=4, context="full", layers=2)
+    model = build_model(config, FACTS)
     rng = np.random.default_rng(9)
     model.set_weights([rng.normal(scale=0.6, size=w.shape).astype("float32") for w in model.get_weights()])
     split = Split.from_lengths(rng.integers(0, VOCABULARY, 700).astype("int32"), [300, 5, 150, 245])
@@ -68,8 +69,8 @@ def test_scoring_through_the_pipeline_gives_what_the_whole_model_gives():
 
 
 def test_the_stages_share_the_models_weights():
-    config = Config(vocabulary_size=VOCABULARY, units=3, embedding_dim=3, context="full", layers=2)
-    model = build_model(config)
+    config = Config(units=3, embedding_dim=3, context="full", layers=2)
+    model = build_model(config, FACTS)
     stages = layer_stages(model, config)
     assert [len(stage.inputs) for stage in stages] == [3, 3]  # (tokens or outputs below, h, c)
     assert {id(w) for stage in stages for w in stage.weights} == {id(w) for w in model.weights}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from word_predictor.config import Config
+from word_predictor.config import Config, CorpusFacts
 from word_predictor.corpus.splits import Split
 from word_predictor.text import Vocabulary, tokenizer_for
 
@@ -57,11 +57,12 @@ def make_run(settings: dict, seed: int = 0):
     from word_predictor.rundir import Run
 
     vocabulary = vocabulary_of(settings.get("level", "word"))
-    config = Config(**{"units": 8, "embedding_dim": 4, **settings, "vocabulary_size": len(vocabulary)})
-    model = build_model(config)
+    config = Config(**{"units": 8, "embedding_dim": 4, **settings})
+    facts = CorpusFacts(vocabulary_size=len(vocabulary))
+    model = build_model(config, facts)
     rng = np.random.default_rng(seed)
     model.set_weights([rng.normal(0, 0.4, w.shape).astype(np.float32) for w in model.get_weights()])
-    return Run(None, config, vocabulary, model, {})
+    return Run(None, config, vocabulary, model, {}, facts)
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:

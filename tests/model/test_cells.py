@@ -10,7 +10,7 @@ import pytest
 from word_predictor.backend import keras
 from word_predictor.model import build_model, cells
 from word_predictor.model.layers import CELL_LAYERS
-from tests.helpers import VOCABULARY, tiny_config
+from tests.helpers import FACTS, VOCABULARY, tiny_config
 from word_predictor.rundir import load_model
 
 ops = keras.ops
@@ -92,7 +92,7 @@ def test_an_unrolled_step_multiplies_only_the_recurrent_matrix(cell):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
 def test_the_model_uses_them_and_saves_and_loads_them(cell, tmp_path):
-    model = build_model(tiny_config(cell=cell))
+    model = build_model(tiny_config(cell=cell), FACTS)
     recurrent = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
     assert recurrent and all(isinstance(layer, cells.InputsProjectedFirst) for layer in recurrent)
     model.save(tmp_path / "m.keras")

@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from tests.helpers import VOCABULARY, tiny_batches, tiny_config
+from tests.helpers import FACTS, VOCABULARY, tiny_batches, tiny_config
 from word_predictor.backend import keras
 from word_predictor.model.build import build_model
 from word_predictor.model.compile import InTopK, compile_model
@@ -15,7 +15,7 @@ from word_predictor.scoring.figures import target_ranks
 def test_compiled_model_creates_no_variables_in_its_first_training_step(context):
     # A TensorFlow step that makes variables (the optimizer's slots) is traced twice.
     config = tiny_config(context=context, bptt=4, batch_size=8)
-    model = build_model(config, "training")
+    model = build_model(config, FACTS, "training")
     compile_model(model, config)
     made = len(model.optimizer.variables)
     assert made > len(model.trainable_variables)  # a moment and a velocity for each weight

@@ -12,7 +12,7 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from tests.helpers import EPOCH_TAGS, events, plugin_tags, saved_config, table_rows, values
 from word_predictor import monitoring, rundir
-from word_predictor.config import CONTEXTS, Config, LEVELS, NORMALISATIONS, PRECISIONS
+from word_predictor.config import CONTEXTS, Config, CorpusFacts, LEVELS, NORMALISATIONS, PRECISIONS, facts_from
 from word_predictor.monitoring.writer import EventWriter
 
 
@@ -65,9 +65,10 @@ def test_hparams_of_each_run(monitored_logdir):
     gru, bi = session_hparams(monitored_logdir / "gru"), session_hparams(monitored_logdir / "bi")
     assert set(gru) == set(bi) == set(monitoring.HPARAMS)
     config = saved_config(monitored_logdir / "gru")
+    facts = facts_from(json.loads((monitored_logdir / "gru" / "config.json").read_text()))
     assert gru["cell"] == "gru" and gru["bidirectional"] is False and gru["one_hot"] is False
     assert gru["units"] == 8 and gru["embedding_dim"] == 4 and gru["learning_rate"] == pytest.approx(0.01)
-    assert gru["vocabulary_size"] == config.vocabulary_size and gru["corpus_tokens"] == config.corpus_tokens
+    assert gru["vocabulary_size"] == facts.vocabulary_size > 2 and gru["corpus_tokens"] == facts.corpus_tokens > 0
     assert gru["batch_size"] == 16 and gru["window_size"] == 5 and gru["unknown_threshold"] == 1
     assert gru["context"] == "window" and gru["bptt"] == 0  # windows carry no state: bptt unused
     assert gru["level"] == "word" and gru["normalisation"] == "unicode" and gru["precision"] == "float32"
@@ -77,8 +78,8 @@ def test_hparams_of_each_run(monitored_logdir):
 
 
 def test_hparams_of_a_full_context_run_show_bptt_not_window_size():
-    values_ = monitoring.hparam_values(Config(context="full", bptt=70, window_size=5))
-    assert values_["bptt"] == 70 and values_["window_size"] == 0
+    values_ = monitoring.hparam_values(Config(context="full", bptt=70, window_size=5), CorpusFacts(vocabulary_size=9))
+    assert values_["bptt"] == 70 and values_["window_size"] == 0 and values_["vocabulary_size"] == 9
 
 
 def test_hparams_show_the_regularisation_settings():

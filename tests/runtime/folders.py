@@ -15,10 +15,11 @@ from word_predictor.exporter.folder import write_export
 GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
 
 
-def random_weights(config: Config, seed: int = 0) -> dict:
+def random_weights(config: Config, vocabulary: int, seed: int = 0) -> dict:
+    """Weights of `config`'s model over a vocabulary of `vocabulary` tokens."""
     rng = np.random.default_rng(seed)
     draw = lambda *shape: rng.normal(0, 0.4, shape).astype(np.float32)  # noqa: E731
-    units, gates, vocabulary = config.units, GATES[config.cell], config.vocabulary_size
+    units, gates = config.units, GATES[config.cell]
     weights = {}
     if not config.one_hot:
         weights["embedding"] = [draw(vocabulary, config.embedding_dim)] + (
@@ -42,6 +43,7 @@ def random_weights(config: Config, seed: int = 0) -> dict:
 def make_folder(folder: Path, seed: int = 0, **settings) -> Path:
     """An exported ONNX folder of a tiny model of random weights; `settings` are Config's."""
     vocabulary = vocabulary_of(settings.get("level", "word"))
-    config = Config(**{"units": 8, "embedding_dim": 4, **settings, "vocabulary_size": len(vocabulary)})
-    write_export(config, vocabulary, random_weights(config, seed), "onnx", folder, source={"run": None})
+    config = Config(**{"units": 8, "embedding_dim": 4, **settings})
+    write_export(config, vocabulary, random_weights(config, len(vocabulary), seed), "onnx", folder,
+                 source={"run": None})  # fmt: skip
     return folder

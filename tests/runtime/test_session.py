@@ -146,6 +146,15 @@ def test_a_manifest_from_a_newer_format_version_is_refused_in_one_line(tmp_path,
     assert "not a word_predictor export manifest" in _one_error_line(capsys)
 
 
+def test_a_manifest_of_a_context_this_version_does_not_know_is_refused_in_one_line(tmp_path, capsys):
+    folder = make_folder(tmp_path / "exported")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["settings"]["context"] = "sideways"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert predict.main(["--run", str(folder), "the bread"]) == 1
+    assert "unknown context 'sideways'; choose one of window, full" in _one_error_line(capsys)
+
+
 def test_evaluate_on_an_exported_folder_needs_a_text(tmp_path, capsys):
     folder = make_folder(tmp_path / "exported")
     assert evaluate.main(["--run", str(folder)]) == 2

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import TINY_TEXT, one_line, tiny_config, tiny_model, train_flags, write_corpus
+from tests.helpers import FACTS, TINY_TEXT, one_line, tiny_config, tiny_model, train_flags, write_corpus
 from word_predictor import predict, rundir, train
 from word_predictor.backend import keras
 from word_predictor.model.build import build_model
@@ -111,11 +111,11 @@ def test_no_time_limit_never_stops(monkeypatch):
 
 def make_checkpoint(run, state):
     config = tiny_config(dropout=0.0)
-    training = build_model(config, "training")
+    training = build_model(config, FACTS, "training")
     compile_model(training, config)
     carried = [attached(keras.callbacks.EarlyStopping(patience=3), training),
                attached(keras.callbacks.ReduceLROnPlateau(patience=0), training)]  # fmt: skip
-    return attached(RunCheckpoint(run, carried, state, inference_view=build_model(config)), training), carried
+    return attached(RunCheckpoint(run, carried, state, inference_view=build_model(config, FACTS)), training), carried
 
 
 def begin(saving: RunCheckpoint) -> None:

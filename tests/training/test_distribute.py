@@ -50,7 +50,7 @@ def environment(**extra: str) -> dict:
 SAME_STEPS = """
 import json, numpy as np
 from word_predictor.backend import keras
-from word_predictor.config import Config
+from word_predictor.config import Config, CorpusFacts
 from word_predictor.batches import context_for
 from word_predictor.corpus.splits import Split
 from word_predictor.model.compile import compile_model
@@ -60,12 +60,12 @@ ids = np.random.default_rng(0).integers(0, 30, 3000).astype(np.int32)
 split = Split.from_lengths(ids, [1800, 1200])
 report = {}
 for context in ("window", "full"):
-    config = Config(context=context, vocabulary_size=30, units=8, embedding_dim=4, batch_size=8, bptt=6, seed=3)
+    config = Config(context=context, units=8, embedding_dim=4, batch_size=8, bptt=6, seed=3)
     ways = {"one": distribute.SINGLE, "two": distribute.start(2)}
     for name, parallel in ways.items():
         with distribute.scope(parallel):
             keras.utils.set_random_seed(config.seed)
-            model = context_for(config).training_model(on_gpu=False)
+            model = context_for(config).training_model(CorpusFacts(vocabulary_size=30), on_gpu=False)
             compile_model(model, config)
             batches = distribute.feed(context_for(config).training_batches(split, epoch=0), parallel)
             steps = [0, 1, 2, len(batches) - 1]  # a window epoch's last batch is short: 2990 windows, 8 a batch
@@ -105,7 +105,7 @@ def test_two_devices_take_the_steps_one_device_takes_and_split_batch_and_state()
 COMPILES_ONCE = """
 import json, jax, numpy as np
 from word_predictor.backend import keras
-from word_predictor.config import Config
+from word_predictor.config import Config, CorpusFacts
 from word_predictor.batches import context_for
 from word_predictor.corpus.splits import Split
 from word_predictor.model.compile import compile_model
@@ -120,9 +120,9 @@ split = Split.from_lengths(ids, [1800, 1200])
 parallel = distribute.start(1)
 report = {}
 for context in ("window", "full"):
-    config = Config(context=context, vocabulary_size=30, units=8, embedding_dim=4, batch_size=8, bptt=6, seed=3)
+    config = Config(context=context, units=8, embedding_dim=4, batch_size=8, bptt=6, seed=3)
     with distribute.scope(parallel):
-        model = context_for(config).training_model(on_gpu=False)
+        model = context_for(config).training_model(CorpusFacts(vocabulary_size=30), on_gpu=False)
         compile_model(model, config)
         batches = distribute.feed(context_for(config).training_batches(split, epoch=0), parallel)
         validation = distribute.feed(context_for(config).training_batches(split, epoch=1), parallel)

@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers import TINY_TEXT, one_line
 from word_predictor import rundir, train
-from word_predictor.config import Config, SettingError, load_config
+from word_predictor.config import Config, SettingError, facts_from, load_config
 from word_predictor.text.tokenizer import UNICODE_WORDS
 from word_predictor.text.vocabulary import UNKNOWN_ID, Vocabulary, sha256_of
 from word_predictor.training import reading, trainer
@@ -82,7 +82,9 @@ def test_train_new_leaves_a_complete_run_folder_with_every_file(texts):
     saved, provenance = load_config(run / rundir.CONFIG_FILE)
     assert saved == config and provenance["command_line"] == "test"
     assert provenance["vocabulary_sha256"] == sha256_of(run / rundir.VOCABULARY_FILE)
-    assert saved.vocabulary_size == len(Vocabulary.load(run / rundir.VOCABULARY_FILE)) > 10
+    facts = facts_from(provenance)
+    assert facts.vocabulary_size == len(Vocabulary.load(run / rundir.VOCABULARY_FILE)) > 10
+    assert facts.train_tokens + facts.validation_tokens + facts.test_tokens == facts.corpus_tokens > 0
     state = read_state(run)
     assert state["epochs_completed"] == 2 == rundir.read_status(run)["epochs_completed"]
     # The schedule and early stopping ran in fit() and the checkpoint kept their counters.

@@ -4,6 +4,7 @@ same way at prediction time). One of the two contexts of word_predictor.batches.
 
 from __future__ import annotations
 
+from word_predictor.batches.kinds import FullKind
 from word_predictor.batches.lanes import LaneBatches
 from word_predictor.batches.stream_reader import StreamReader
 from word_predictor.config import SettingError
@@ -12,11 +13,11 @@ from word_predictor.model.build import build_model
 from word_predictor.scoring.reading import pair_counts
 
 
-class FullContext:
+class FullContext(FullKind):
     """Lanes read in chunks of `bptt` with carried state; see word_predictor.batches."""
 
     def __init__(self, config):
-        self.config = config
+        super().__init__(config)
         self.min_tokens = 2
 
     def block_size(self, tokens: int) -> int:
@@ -39,9 +40,9 @@ class FullContext:
                 given=self.config.batch_size, tokens=tokens, most=max(1, tokens // (4 * self.config.bptt) or 1),
             )
 
-    def training_model(self, on_gpu: bool, use_cudnn="auto"):
+    def training_model(self, facts, on_gpu: bool, use_cudnn="auto"):
         # As for windows: on a CPU the bptt steps unrolled train faster; a GPU keeps cuDNN.
-        return build_model(self.config, "training", fixed_length=not on_gpu, use_cudnn=use_cudnn)
+        return build_model(self.config, facts, "training", fixed_length=not on_gpu, use_cudnn=use_cudnn)
 
     def training_batches(self, split: Split, epoch: int) -> LaneBatches:
         return LaneBatches(split, bptt=self.config.bptt, lanes=self.config.batch_size)

@@ -41,7 +41,7 @@ class StreamReader:
         # Tokens per call when reading a long context: as many as keep one call's logits,
         # (batch, chunk, vocabulary), near LOGITS_PER_CALL floats (4096 characters, 128 words
         # of a 30k vocabulary); a power of two.
-        fitting = LOGITS_PER_CALL // max(1, config.vocabulary_size or 1)
+        fitting = LOGITS_PER_CALL // max(1, model.outputs[0].shape[-1] or 1)  # the vocabulary's size
         self.chunk = chunk or int(min(MAX_READ_CHUNK, max(MIN_SCORING_CHUNK, 1 << (fitting.bit_length() - 1))))
         self._scoring_model = None
         self._stages: list | None = None

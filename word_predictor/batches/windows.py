@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from word_predictor.backend import keras
+from word_predictor.batches.kinds import WindowKind
 from word_predictor.config import SettingError
 from word_predictor.corpus.splits import Split, window_block_size
 from word_predictor.model.build import build_model
@@ -196,11 +197,11 @@ class WindowBatches(keras.utils.PyDataset):
         self._order = self._make_order()
 
 
-class WindowContext:
+class WindowContext(WindowKind):
     """Windows of `window_size` tokens, shuffled; see word_predictor.batches."""
 
     def __init__(self, config):
-        self.config = config
+        super().__init__(config)
         self.min_tokens = config.window_size + 1
 
     def block_size(self, tokens: int) -> int:
@@ -213,10 +214,10 @@ class WindowContext:
                 "{window_size}", size=self.config.window_size,
             )
 
-    def training_model(self, on_gpu: bool, use_cudnn="auto"):
+    def training_model(self, facts, on_gpu: bool, use_cudnn="auto"):
         # On a CPU, windows of fixed length with the time loop unrolled train faster
         # (benchmarks/training_graph.py); on a GPU the open-length model keeps cuDNN.
-        return build_model(self.config, "training", fixed_length=not on_gpu, use_cudnn=use_cudnn)
+        return build_model(self.config, facts, "training", fixed_length=not on_gpu, use_cudnn=use_cudnn)
 
     def training_batches(self, split: Split, epoch: int) -> WindowBatches:
         c = self.config

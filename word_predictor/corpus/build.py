@@ -24,11 +24,11 @@ from word_predictor.corpus.files import (
 from word_predictor.corpus.splits import Corpus, Split, block_splits, split_bounds
 from word_predictor.corpus.store import StoreWriter, TokenLists, open_store
 from word_predictor.corpus.workers import (
-    _encode_piece,
-    _encode_piece_in_worker,
-    _in_order,
-    _read_piece,
-    _workers_for,
+    encode_piece,
+    encode_piece_in_worker,
+    in_order,
+    read_piece,
+    workers_for,
 )
 from word_predictor.errors import warn
 from word_predictor.text.tokenizer import Tokenizer
@@ -82,10 +82,10 @@ def build_corpus(
     writer = _open_writer(cache_dir, key)
     with writer, _store_errors(writer):
         table, lists = CountTable(count_limit), TokenLists(writer.folder)
-        read = functools.partial(_read_piece, tokenizer=tokenizer, encoding_errors=encoding_errors,
+        read = functools.partial(read_piece, tokenizer=tokenizer, encoding_errors=encoding_errors,
                                  read_size=read_size, spill=writer.spill)  # fmt: skip
         progress.start(f"reading {len(files)} file(s)", total_bytes)
-        piece_tokens = _read_pass(pieces, read, _workers_for(total_bytes, workers), writer, lists, table, progress)
+        piece_tokens = _read_pass(pieces, read, workers_for(total_bytes, workers), writer, lists, table, progress)
         progress.finish()
         if [(s.st_size, s.st_mtime_ns) for s in map(os.stat, files)] != [tuple(f[1:]) for f in key["files"]]:
             raise CorpusError("a corpus file changed while it was read; run again")
@@ -164,7 +164,7 @@ def _read_pass(pieces, read, workers, writer, lists, table, progress) -> list[in
     """Pass 1, over the text: each piece's local ids to the store, its distinct tokens
     to `lists`, their counts into `table`. Returns the number of tokens of each piece."""
     piece_tokens = []
-    for piece, (path, count, tokens, counts) in zip(pieces, _in_order(read, pieces, workers)):
+    for piece, (path, count, tokens, counts) in zip(pieces, in_order(read, pieces, workers)):
         writer.append_file(path, count)
         lists.append(tokens)
         table.merge(tokens, counts)
@@ -273,15 +273,15 @@ def encode_files(
     files = find_text_files(paths, setting)
     sizes = [os.stat(f).st_size for f in files]
     pieces = plan_pieces(files, sizes, piece_size)
-    workers = _workers_for(sum(sizes), workers)
+    workers = workers_for(sum(sizes), workers)
     lengths = np.zeros(len(files), np.int64)
     writer = _open_writer(None, None)
     with writer, _store_errors(writer):
         function = functools.partial(
-            _encode_piece_in_worker if workers > 1 else _encode_piece, encoding_errors=encoding_errors,
+            encode_piece_in_worker if workers > 1 else encode_piece, encoding_errors=encoding_errors,
             read_size=read_size, **({} if workers > 1 else {"vocabulary": vocabulary}),
         )  # fmt: skip
-        for piece, ids in zip(pieces, _in_order(function, pieces, workers, vocabulary=vocabulary)):
+        for piece, ids in zip(pieces, in_order(function, pieces, workers, vocabulary=vocabulary)):
             writer.append(ids)
             lengths[piece.file] += len(ids)
         for path, length in zip(files, lengths):

@@ -10,7 +10,7 @@ import numpy as np
 # Distinct tokens counted at once: bounds the counting memory (a dict entry and a string each).
 COUNT_LIMIT = 2_000_000
 
-class _FirstSeen(dict):
+class FirstSeen(dict):
     """token -> its number in the order of first sight: local ids, table slots."""
 
     def __missing__(self, token: str) -> int:
@@ -48,7 +48,7 @@ class CountTable:
         self.peak = 0  # the most entries ever held
         # token -> slot, and each slot's token and entry: the entries live in NumPy,
         # so merging a piece's counts is one C-level pass, not a Python loop.
-        self._slots: _FirstSeen = _FirstSeen()
+        self._slots: FirstSeen = FirstSeen()
         self._tokens: list[str] = []
         self._entries = np.zeros(1024, np.int64)
 
@@ -92,7 +92,7 @@ class CountTable:
         k = int(np.partition(values, values.size - keep - 1)[values.size - keep - 1])
         kept = np.flatnonzero(values > k)
         self._tokens = [self._tokens[i] for i in kept.tolist()]
-        self._slots = _FirstSeen(zip(self._tokens, range(len(kept))))
+        self._slots = FirstSeen(zip(self._tokens, range(len(kept))))
         self._entries = np.concatenate([values[kept] - k, np.zeros(self._entries.size - kept.size, np.int64)])
         self.floor += k
 

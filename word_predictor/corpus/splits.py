@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from word_predictor.config import CorpusFacts
 from word_predictor.text.vocabulary import Vocabulary
 
 SPLITS = ("train", "validation", "test")
@@ -61,6 +62,12 @@ class Corpus:
     @property
     def token_count(self) -> int:
         return sum(split.token_count for split in self.splits.values())
+
+    @property
+    def facts(self) -> CorpusFacts:
+        """What this corpus found, the record that travels beside a run's settings."""
+        counts = {f"{name}_tokens": split.token_count for name, split in self.splits.items()}
+        return CorpusFacts(vocabulary_size=len(self.vocabulary), corpus_tokens=self.token_count, **counts)
 
 # ---------------------------------------------------------------- splits
 

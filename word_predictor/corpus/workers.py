@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from word_predictor.corpus.counting import _FirstSeen
+from word_predictor.corpus.counting import FirstSeen
 from word_predictor.corpus.files import Piece, read_tokens
 from word_predictor.corpus.store import DTYPE
 from word_predictor.text.tokenizer import Tokenizer
@@ -22,13 +22,13 @@ PARALLEL_BYTES = 64 << 20  # corpora at least this large are read by worker proc
 # ---------------------------------------------------------------- the passes
 
 
-def _read_piece(piece: Piece, tokenizer: Tokenizer, encoding_errors: str, read_size: int, spill: Path):
+def read_piece(piece: Piece, tokenizer: Tokenizer, encoding_errors: str, read_size: int, spill: Path):
     """Pass 1 for one piece: its tokens as local ids (int32, numbered in order of first
     sight), written block by block to a file of their own in `spill`; returns that
     file, the number of tokens, the distinct tokens the ids name and their counts.
     The tokens and counts hold one entry per distinct token of the piece, so
     piece_size bounds them; the ids never gather in memory."""
-    local, counts = _FirstSeen(), np.zeros(0, np.int64)
+    local, counts = FirstSeen(), np.zeros(0, np.int64)
     path = Path(spill) / f"{piece.file}-{piece.start}.int32"
     with open(path, "wb") as stream:
         for tokens in read_tokens(piece.path, tokenizer, encoding_errors, read_size=read_size,
@@ -41,7 +41,7 @@ def _read_piece(piece: Piece, tokenizer: Tokenizer, encoding_errors: str, read_s
     return path, int(counts.sum()), list(local), counts
 
 
-def _compact_keys(local: _FirstSeen, known: int) -> None:
+def _compact_keys(local: FirstSeen, known: int) -> None:
     """Swap the keys added since `known` for copies made side by side. The originals
     are scattered among the block's other tokens, and each one kept alive would pin
     its block's memory: a worker would grow with every block it read."""
@@ -53,7 +53,7 @@ def _compact_keys(local: _FirstSeen, known: int) -> None:
     local.update(zip("\0".join(fresh).split("\0"), range(known, known + len(fresh))))
 
 
-def _encode_piece(piece: Piece, vocabulary: Vocabulary, encoding_errors: str, read_size: int) -> np.ndarray:
+def encode_piece(piece: Piece, vocabulary: Vocabulary, encoding_errors: str, read_size: int) -> np.ndarray:
     """One piece's tokens as ids of `vocabulary` (int32)."""
     parts = [
         vocabulary.encode(tokens)
@@ -71,11 +71,11 @@ def _set_worker_vocabulary(vocabulary: Vocabulary) -> None:
     _worker_vocabulary = vocabulary
 
 
-def _encode_piece_in_worker(piece: Piece, encoding_errors: str, read_size: int) -> np.ndarray:
-    return _encode_piece(piece, _worker_vocabulary, encoding_errors, read_size)
+def encode_piece_in_worker(piece: Piece, encoding_errors: str, read_size: int) -> np.ndarray:
+    return encode_piece(piece, _worker_vocabulary, encoding_errors, read_size)
 
 
-def _in_order(
+def in_order(
     function: Callable, items: Sequence, workers: int, vocabulary: Vocabulary | None = None
 ) -> Iterator:
     """function(item) for each item, in order; with workers > 1 computed in that many
@@ -101,7 +101,7 @@ def _in_order(
             yield pending.popleft().get()
 
 
-def _workers_for(total_bytes: int, workers: int) -> int:
+def workers_for(total_bytes: int, workers: int) -> int:
     if workers > 0:
         return workers
     return min(os.cpu_count() or 1, 4) if total_bytes >= PARALLEL_BYTES else 1

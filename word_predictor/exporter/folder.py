@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import word_predictor
+from word_predictor.config import CorpusFacts
 from word_predictor.exporter.manifest import (
     MANIFEST_FILE,
     VOCABULARY_FILE,
@@ -72,10 +73,11 @@ def write_export(config, vocabulary, weights: dict, model_format: str, out: Path
     temporary = None
     try:  # the temporary folder too: a folder one cannot write in (/proc, a read-only disk) is one line
         temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-        model_file, output, states = writer.write(config, weights, temporary, model)
+        facts = CorpusFacts(vocabulary_size=len(vocabulary))  # all a model's shape takes from the corpus
+        model_file, output, states = writer.write(config, facts, weights, temporary, model)
         (temporary / VOCABULARY_FILE).write_text(vocabulary.to_json(), encoding="utf-8")
         manifest = manifest_for(
-            config, model_format, model_file, output=output, states=states,
+            config, facts, model_format, model_file, output=output, states=states,
             model_sha256=content_hash(temporary / model_file),
             vocabulary_sha256=sha256_of(temporary / VOCABULARY_FILE),
             parameters=parameter_count(weights), source=source,

@@ -16,7 +16,7 @@ TensorFlow's TFLite converter). The batch axis stays dynamic (resize the input t
 from __future__ import annotations
 
 from word_predictor.backend import keras
-from word_predictor.config import Config
+from word_predictor.config import Config, CorpusFacts
 from word_predictor.exporter.onnx import state_names
 from word_predictor.model import build_model, copy_weights
 
@@ -24,15 +24,15 @@ MODEL_FILE = "model.tflite"
 SIGNATURE = "serving_default"
 
 
-def step_model(config: Config, model) -> keras.Model:
+def step_model(config: Config, facts: CorpusFacts, model) -> keras.Model:
     """The fixed-length, unrolled step of `model`'s weights."""
-    return copy_weights(model, build_model(config, fixed_length=True, use_cudnn=False))
+    return copy_weights(model, build_model(config, facts, fixed_length=True, use_cudnn=False))
 
 
-def write(config: Config, weights: dict, folder, model) -> tuple[str, str, list[dict]]:
+def write(config: Config, facts: CorpusFacts, weights: dict, folder, model) -> tuple[str, str, list[dict]]:
     if keras.backend.backend() != "tensorflow":
         raise ValueError("a LiteRT export is converted by TensorFlow; run it with --backend tensorflow")
-    step_model(config, model).export(str(folder / MODEL_FILE), format="litert", verbose=False)
+    step_model(config, facts, model).export(str(folder / MODEL_FILE), format="litert", verbose=False)
     states = [{"name": state_in, "output": f"output_{i}", "shape": ["batch", config.units]}
               for i, (state_in, _) in enumerate(state_names(config), 1)]  # fmt: skip
     return MODEL_FILE, "output_0", states

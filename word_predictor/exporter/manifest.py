@@ -18,6 +18,8 @@ from pathlib import Path
 
 from word_predictor import folder_files
 from word_predictor.config import Config, checked_settings
+from word_predictor.batches.kinds import kind_of
+from word_predictor.config import Config, CorpusFacts
 from word_predictor.errors import UserError
 from word_predictor.text import UNKNOWN_TOKEN, Vocabulary, sha256_of
 
@@ -39,7 +41,7 @@ def is_exported(folder: Path) -> bool:
 
 
 def manifest_for(
-    config: Config, model_format: str, model_file: str, *, output: str, states: list[dict], model_sha256: str,
+    config: Config, facts: CorpusFacts, model_format: str, model_file: str, *, output: str, states: list[dict], model_sha256: str,
     vocabulary_sha256: str, parameters: int, source: dict,
 ) -> dict:  # fmt: skip
     """The manifest of one export; `states` lists each state's input and output name and shape."""
@@ -51,9 +53,9 @@ def manifest_for(
         "output": {
             "name": output,
             "holds": OUTPUT_KIND,
-            "shape": ["batch", "vocabulary"]
-            if config.context == "window"
-            else ["batch", "time", "vocabulary"],
+            "shape": ["batch", "time", "vocabulary"]
+            if kind_of(config).answers_every_position
+            else ["batch", "vocabulary"],
         },
         "inputs": {"tokens": {"dtype": "int32", "shape": ["batch", _time_axis(config, model_format)]}},
         "states": states,
@@ -66,7 +68,7 @@ def manifest_for(
         "vocabulary_file": VOCABULARY_FILE,
         "vocabulary_sha256": vocabulary_sha256,
         "sizes": {
-            "vocabulary": config.vocabulary_size,
+            "vocabulary": facts.vocabulary_size,
             "cell": config.cell,
             "layers": config.layers,
             "units": config.units,
@@ -87,7 +89,7 @@ def _time_axis(config: Config, model_format: str):
     """ONNX and SavedModel read any length; LiteRT a window, or one token per call (litert.py)."""
     if model_format != "litert":
         return "time"
-    return config.window_size if config.context == "window" else 1
+    return kind_of(config).step_length
 
 
 def read_manifest(folder: Path) -> dict:

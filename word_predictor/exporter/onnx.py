@@ -30,7 +30,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from word_predictor.config import Config
+from word_predictor.batches.kinds import kind_of
+from word_predictor.config import Config, CorpusFacts
 
 OPSET = 17  # ONNX Runtime 1.14 and later (mobile builds included) run it
 IR_VERSION = 8  # the IR of opset 17; onnx 1.23 would write its newest, which runtimes before it refuse
@@ -42,7 +43,7 @@ _LSTM_ORDER = (0, 3, 1, 2)  # Keras i, f, c, o -> ONNX i, o, f, c
 def state_names(config: Config) -> list[tuple[str, str]]:
     """(input name, output name) of each state a full-context run carries, in Keras' order
     (per layer; an LSTM's h then c); none for a window run."""
-    if config.context != "full":
+    if not kind_of(config).explicit_states:
         return []
     per_cell = 2 if config.cell == "lstm" else 1
     return [
@@ -96,15 +97,16 @@ class _Graph:
         return self.add(op, inputs, 1, **attributes)[0]
 
 
-def build_onnx(config: Config, weights: dict) -> onnx.ModelProto:
+def build_onnx(config: Config, facts: CorpusFacts, weights: dict) -> onnx.ModelProto:
     """The step graph (see the module docstring) from `weights` (export.weights.read_weights)."""
     g = _Graph()
     states = state_names(config)
+    every_position = kind_of(config).answers_every_position  # logits (batch, time, vocabulary), else the last
     per_cell = 2 if config.cell == "lstm" else 1
     axis0 = g.constant("axis_0", np.array([0], np.int64)) if states else ""
     if config.one_hot:
         # int32 depth beside int32 ids: the pairing ONNX Runtime's OneHot kernel has
-        depth = g.constant("one_hot_depth", np.array([config.vocabulary_size], np.int32))
+        depth = g.constant("one_hot_depth", np.array([facts.vocabulary_size], np.int32))
         values = g.constant("one_hot_values", np.array([0.0, 1.0], np.float32))
         x = g.one("OneHot", ["tokens", depth, values], axis=-1)
     else:
@@ -127,11 +129,11 @@ def build_onnx(config: Config, weights: dict) -> onnx.ModelProto:
         for final, (_, state_out) in zip(finals, layer_states):
             g.add("Squeeze", [final, axis0], [state_out])
         last = layer == config.layers
-        if last and config.context == "window":  # the final hidden state: (directions, batch, units)
+        if last and not every_position:  # the final hidden state: (directions, batch, units)
             x = g.one("Reshape", [g.one("Transpose", [finals[0]], perm=[1, 0, 2]), _shape(g, [0, -1])])
         else:  # (time, directions, batch, units) -> (time, batch, directions * units)
             x = g.one("Reshape", [g.one("Transpose", [sequence], perm=[0, 2, 1, 3]), _shape(g, [0, 0, -1])])
-    if config.context == "full":
+    if every_position:
         x = g.one("Transpose", [x], perm=[1, 0, 2])  # (batch, time, units)
     if "tied_projection" in weights:  # (..., units) -> (..., embedding_dim)
         x = g.one("MatMul", [x, g.constant("tied_projection", weights["tied_projection"][0])])
@@ -145,23 +147,23 @@ def build_onnx(config: Config, weights: dict) -> onnx.ModelProto:
             g.constant(f"next_word_{part}", v) for part, v in zip(("kernel", "bias"), weights["next_word"])
         )
     g.add("Add", [g.one("MatMul", [x, kernel]), bias], ["logits"])
-    return _model(config, g, states)
+    return _model(config, facts, g, states)
 
 
 def _shape(g: _Graph, dims: list[int]) -> str:
     return g.constant(f"shape_{'_'.join(str(d).replace('-', 'm') for d in dims)}", np.array(dims, np.int64))
 
 
-def _model(config: Config, g: _Graph, states: list[tuple[str, str]]) -> onnx.ModelProto:
+def _model(config: Config, facts: CorpusFacts, g: _Graph, states: list[tuple[str, str]]) -> onnx.ModelProto:
     def float_state(name: str):
         return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", config.units])
 
     inputs = [helper.make_tensor_value_info("tokens", TensorProto.INT32, ["batch", "time"])]
     inputs += [float_state(state_in) for state_in, _ in states]
     logits_shape = (
-        ["batch", config.vocabulary_size]
-        if config.context == "window"
-        else ["batch", "time", config.vocabulary_size]
+        ["batch", "time", facts.vocabulary_size]
+        if kind_of(config).answers_every_position
+        else ["batch", facts.vocabulary_size]
     )
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, logits_shape)]
     outputs += [float_state(state_out) for _, state_out in states]
@@ -181,10 +183,10 @@ def _model(config: Config, g: _Graph, states: list[tuple[str, str]]) -> onnx.Mod
 MODEL_FILE = "model.onnx"
 
 
-def write(config: Config, weights: dict, folder, model=None) -> tuple[str, str, list[dict]]:
+def write(config: Config, facts: CorpusFacts, weights: dict, folder, model=None) -> tuple[str, str, list[dict]]:
     """model.onnx in `folder` from `weights` (`model`, the Keras view, is not needed); returns
     its name, the logits' output name and the states (input, output, shape)."""
-    onnx.save_model(build_onnx(config, weights), str(folder / MODEL_FILE))
+    onnx.save_model(build_onnx(config, facts, weights), str(folder / MODEL_FILE))
     states = [{"name": state_in, "output": state_out, "shape": ["batch", config.units]}
               for state_in, state_out in state_names(config)]  # fmt: skip
     return MODEL_FILE, "logits", states

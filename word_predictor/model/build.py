@@ -1,10 +1,12 @@
-"""Config -> Keras model."""
+"""Settings and the corpus' facts -> Keras model."""
 
 from __future__ import annotations
 
 from word_predictor.backend import keras
 from word_predictor.config import Config, validate
 from word_predictor.model import regularisers
+from word_predictor.batches.kinds import kind_of
+from word_predictor.config import Config, CorpusFacts, validate
 from word_predictor.model.layers import (
     OUTPUT_LAYER,
     STATES_PER_CELL,
@@ -12,16 +14,18 @@ from word_predictor.model.layers import (
     LastStep,
     OneHot,
     TiedEmbedding,
-    _recurrent_layer,
-    _uniform_init,
+    recurrent_layer,
+    uniform_init,
 )
 
 layers = keras.layers
 TIED_PROJECTION = "tied_projection"  # the last layer's outputs -> the tied embedding's width
 
 
-def build_model(config: Config, view: str = "inference", fixed_length: bool = False, use_cudnn="auto") -> keras.Model:
-    """An uncompiled model for `config`; `config.vocabulary_size` must be set.
+def build_model(
+    config: Config, facts: CorpusFacts, view: str = "inference", fixed_length: bool = False, use_cudnn="auto"
+) -> keras.Model:
+    """An uncompiled model for `config` over the vocabulary `facts` found.
 
     view="training" builds what fit() trains (see the module docstring), with
     `fixed_length=True` unrolling the time loop (a window model's, or a full-context
@@ -31,49 +35,50 @@ def build_model(config: Config, view: str = "inference", fixed_length: bool = Fa
     evaluate and generate use.
     """
     validate(config)
-    if config.vocabulary_size < 2:
-        raise ValueError("config.vocabulary_size is filled in from the corpus before building")
-    carried = config.context == "full" and view == "training"
+    if facts.vocabulary_size < 2:
+        raise ValueError("facts.vocabulary_size (from the corpus) must be at least 2 to build a model")
+    context = kind_of(config)
+    carried = context.trains_with_carried_state and view == "training"
     if carried:
-        length = config.bptt
+        length = context.example_length
     elif fixed_length:  # a window's length; a full-context inference view reads one token per call (LiteRT)
-        length = config.window_size if config.context == "window" else 1
+        length = context.step_length
     else:
         length = None
     tokens = keras.Input(shape=(length,), dtype="int32", name="tokens", batch_size=config.batch_size if carried else None)
     inputs = {"tokens": tokens}
     if carried:
         inputs["reset"] = keras.Input(shape=(), dtype="float32", name="reset", batch_size=config.batch_size)
-    x, embedding = _embedded(config, view, tokens)
+    x, embedding = _embedded(config, facts.vocabulary_size, view, tokens)
     x, states_in, states_out = _recurrent_stack(config, view, x, inputs.get("reset"), fixed_length, use_cudnn)
-    if view == "inference" and config.context == "window" and len(x.shape) == 3:
+    if view == "inference" and not context.answers_every_position and len(x.shape) == 3:
         x = LastStep(name="last_step")(x)  # predict, evaluate, generate read only the next word
     if embedding is not None:
         logits = embedding(_tied_projection(config)(x), reverse=True)
     else:
-        logits = layers.Dense(config.vocabulary_size, kernel_initializer=_uniform_init(), name=OUTPUT_LAYER)(x)
+        logits = layers.Dense(facts.vocabulary_size, kernel_initializer=uniform_init(), name=OUTPUT_LAYER)(x)
     logits = layers.Activation("linear", dtype="float32", name="logits")(logits)  # float32 under mixed precision
-    if config.context == "full" and view == "inference":  # the states go in and come out explicitly
+    if context.explicit_states and view == "inference":  # the states go in and come out explicitly
         return keras.Model([tokens, *states_in], [logits, *states_out], name=f"word_predictor_{config.cell}")
     return keras.Model(inputs if carried else tokens, logits, name=f"word_predictor_{config.cell}")
 
 
-def _embedded(config: Config, view: str, tokens):
+def _embedded(config: Config, vocabulary_size: int, view: str, tokens):
     """(batch, time) ids -> (batch, time, features) after the input dropout, and the
     embedding layer when the output reuses it (tie_weights), else None."""
     embedding = None
     if config.one_hot:
-        x = OneHot(config.vocabulary_size, name="one_hot")(tokens)
+        x = OneHot(vocabulary_size, name="one_hot")(tokens)
     elif config.tie_weights:
         embedding = TiedEmbedding(
-            config.vocabulary_size, config.embedding_dim, embeddings_initializer=_uniform_init(), name="embedding"
+            vocabulary_size, config.embedding_dim, embeddings_initializer=uniform_init(), name="embedding"
         )
         x = embedding(tokens)
     else:
         x = layers.Embedding(
-            config.vocabulary_size, config.embedding_dim, embeddings_initializer=_uniform_init(), name="embedding"
+            vocabulary_size, config.embedding_dim, embeddings_initializer=uniform_init(), name="embedding"
         )(tokens)
-    x = regularisers.dropped_words(config, view, tokens, x)
+    x = regularisers.dropped_words(config, vocabulary_size, view, tokens, x)
     return regularisers.dropout_layer(config, view, "input_dropout")(x), embedding
 
 
@@ -83,20 +88,21 @@ def _tied_projection(config: Config):
     identity when they are as wide."""
     if config.embedding_dim == config.units:
         return lambda x: x
-    return layers.Dense(config.embedding_dim, use_bias=False, kernel_initializer=_uniform_init(),
+    return layers.Dense(config.embedding_dim, use_bias=False, kernel_initializer=uniform_init(),
                         name=TIED_PROJECTION)  # fmt: skip
 
 
 def _recurrent_stack(config: Config, view: str, x, reset, fixed_length: bool, use_cudnn):
     """The recurrent layers, each followed by dropout; returns the output and, for a
     full-context inference view, the state inputs and outputs (else empty lists)."""
-    carried = config.context == "full" and view == "training"
-    explicit_states = config.context == "full" and view == "inference"
+    context = kind_of(config)
+    carried = context.trains_with_carried_state and view == "training"
+    explicit_states = context.explicit_states and view == "inference"
     states_in, states_out = [], []
     options = regularisers.recurrent_options(config, view, use_cudnn)  # weight drop in training
     for number in range(1, config.layers + 1):
         name = f"{config.cell}_{number}"
-        returns_sequences = number < config.layers or config.targets == "all" or config.context == "full"
+        returns_sequences = number < config.layers or config.targets == "all" or context.answers_every_position
         # Default activations, no recurrent dropout and GRU reset_after=True keep
         # LSTM and GRU eligible for the cuDNN kernel on a GPU; LSTM's
         # unit_forget_bias (on by default) starts the forget gate's bias at 1.
@@ -106,7 +112,7 @@ def _recurrent_stack(config: Config, view: str, x, reset, fixed_length: bool, us
         elif explicit_states:
             initial = [keras.Input(shape=(config.units,), name=f"{name}_state_{i}")
                        for i in range(STATES_PER_CELL[config.cell])]  # fmt: skip
-            recurrent = _recurrent_layer(
+            recurrent = recurrent_layer(
                 config.cell, config.units, use_cudnn, return_sequences=True, return_state=True,
                 unroll=fixed_length, name=name,
             )  # fmt: skip
@@ -114,7 +120,7 @@ def _recurrent_stack(config: Config, view: str, x, reset, fixed_length: bool, us
             states_in += initial
             states_out += final
         else:
-            recurrent = _recurrent_layer(
+            recurrent = recurrent_layer(
                 config.cell, config.units, return_sequences=returns_sequences, unroll=fixed_length, name=name,
                 **options,
             )  # fmt: skip
@@ -158,10 +164,10 @@ def layer_stages(model: keras.Model, config: Config) -> list[keras.Model]:
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
 
-def parameter_count(config: Config) -> int:
-    """The weights build_model(config) makes, counted without building it (a model too big
-    to build is refused by this number, not by an allocation failure)."""
-    vocabulary = config.vocabulary_size
+def parameter_count(config: Config, facts: CorpusFacts) -> int:
+    """The weights build_model(config, facts) makes, counted without building it (a model too
+    big to build is refused by this number, not by an allocation failure)."""
+    vocabulary = facts.vocabulary_size
     width = vocabulary if config.one_hot else config.embedding_dim
     count = 0 if config.one_hot else vocabulary * config.embedding_dim
     directions = 2 if config.bidirectional else 1

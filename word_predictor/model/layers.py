@@ -47,7 +47,7 @@ class LastStep(layers.Layer):
         return (input_shape[0], input_shape[-1])
 
 
-def _uniform_init():
+def uniform_init():
     """Uniform in +-0.1, as the reference LSTM language models start their embedding and
     output matrices (Keras' defaults are +-0.05 and Glorot, +-0.035 at 200 x 4,703): with
     those a stack of two LSTMs sat at the unigram distribution for its first ~600
@@ -56,7 +56,7 @@ def _uniform_init():
     return keras.initializers.RandomUniform(-0.1, 0.1)
 
 
-def _recurrent_layer(cell: str, units: int, use_cudnn, **kwargs):
+def recurrent_layer(cell: str, units: int, use_cudnn, **kwargs):
     # SimpleRNN has no cuDNN kernel and no use_cudnn argument.
     if cell != "simple_rnn":
         kwargs["use_cudnn"] = use_cudnn
@@ -116,7 +116,7 @@ class CarriedRNN(layers.Layer):
         super().__init__(**kwargs)
         self.cell, self.units, self.lanes, self.use_cudnn, self.unroll = cell, units, lanes, use_cudnn, unroll
         self.weight_drop = weight_drop  # a training-only regulariser (model.regularisers)
-        self.rnn = _recurrent_layer(
+        self.rnn = recurrent_layer(
             cell, units, use_cudnn, return_sequences=True, return_state=True, unroll=unroll, name=cell,
             weight_drop=weight_drop,
         )  # fmt: skip

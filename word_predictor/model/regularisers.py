@@ -137,11 +137,11 @@ def dropout_layer(config: Config, view: str, name: str) -> layers.Layer:
     return layers.Dropout(config.dropout, name=name)
 
 
-def dropped_words(config: Config, view: str, tokens, vectors):
+def dropped_words(config: Config, vocabulary_size: int, view: str, tokens, vectors):
     """(batch, time, features) embedded tokens, with whole words dropped in a training view."""
     if view != TRAINING or not config.embedding_dropout:
         return vectors
-    dropout = EmbeddingDropout(config.embedding_dropout, config.vocabulary_size, name="embedding_dropout")
+    dropout = EmbeddingDropout(config.embedding_dropout, vocabulary_size, name="embedding_dropout")
     return dropout([tokens, vectors])
 
 

@@ -26,6 +26,7 @@ from word_predictor.config import (
     PRECISIONS,
     TARGETS,
     Config,
+    CorpusFacts,
     unused_settings,
 )
 from word_predictor.monitoring.callbacks import SAMPLES_FOLDER, SAMPLES_TAG
@@ -87,23 +88,24 @@ def _hparam(name: str) -> hp.HParam:
     return hp.HParam(name, hp.Discrete(list(CHOICES[name])) if name in CHOICES else _Number())
 
 
-def hparam_values(config: Config) -> dict:
-    """The run's HPARAMS; a setting the run does not use shows 0, not its unused default."""
-    settings = config.to_dict()
+def hparam_values(config: Config, facts: CorpusFacts) -> dict:
+    """The run's HPARAMS (settings and facts); a setting the run does not use shows 0, not its unused default."""
+    settings = {**config.to_dict(), **facts.to_dict()}
     values = {name: settings[name] for name in HPARAMS}
     for name in unused_settings(config) & set(values):  # an unused bptt, window size or embedding
         values[name] = 0
     return values
 
 
-def write_run_description(run_dir: Path, config: Config, model: keras.Model, command_line: str) -> None:
+def write_run_description(run_dir: Path, config: Config, facts: CorpusFacts, model: keras.Model,
+                          command_line: str) -> None:  # fmt: skip
     """Once per run: hparams for the HParams dashboard, the model summary and settings as text."""
     summary_lines: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: summary_lines.append(line), line_length=100)
     # Four-space indentation keeps the box drawing as preformatted text in markdown;
     # Keras hands print_fn whole blocks of lines, so split them first.
     lines = "\n".join(summary_lines).splitlines()
-    settings = "\n".join(f"| {k} | {v} |" for k, v in config.to_dict().items())
+    settings = "\n".join(f"| {k} | {v} |" for k, v in {**config.to_dict(), **facts.to_dict()}.items())
     with EventWriter(run_dir) as writer:
         writer.summary(
             hp.hparams_config_pb(
@@ -112,7 +114,7 @@ def write_run_description(run_dir: Path, config: Config, model: keras.Model, com
             ),
             step=0,
         )
-        writer.summary(hp.hparams_pb(hparam_values(config), trial_id=Path(run_dir).name), step=0)
+        writer.summary(hp.hparams_pb(hparam_values(config, facts), trial_id=Path(run_dir).name), step=0)
         writer.text("model_summary", "\n".join("    " + line for line in lines), step=0)
         writer.text(
             "configuration", f"`{command_line}`\n\n| setting | value |\n|---|---|\n{settings}", step=0

@@ -24,6 +24,7 @@ from functools import cached_property
 
 import numpy as np
 
+from word_predictor.batches.kinds import kind_of
 from word_predictor.config import Config
 from word_predictor.errors import EmptyTextError
 from word_predictor.predictor.completion import CharacterBeam, typed_word
@@ -61,6 +62,7 @@ class Predictor:
     def __init__(self, reader, config: Config, vocabulary: Vocabulary):
         self.reader = reader
         self.config = config
+        self.context = kind_of(config)  # what the model reads of a text
         self.vocabulary = vocabulary
         self._engine = _ReadOnce(reader)  # what suggest, complete and generate read through
 
@@ -93,7 +95,7 @@ class Predictor:
 
     def context_tokens(self, tokens: list[str]) -> list[str]:
         """The tokens the model reads: the last window, or all of them."""
-        return tokens[-self.config.window_size :] if self.config.context == "window" else tokens
+        return self.context.cut(tokens)
 
     def unknown(self, tokens: Iterable[str]) -> list[str]:
         """The tokens outside the vocabulary, each once, in order."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from word_predictor.batches.kinds import kind_of
 from word_predictor.exporter.manifest import MANIFEST_FILE, ExportError, check_and_load
 from word_predictor.predictor import Predictor
 from word_predictor.scoring.reading import WindowReader, pair_counts
@@ -125,10 +126,10 @@ def load(folder: Path, threads: int = 0) -> Predictor:
         )
     model = OnnxStep(Path(folder) / manifest["model_file"], manifest["states"], threads)
     check_model(model, manifest, len(vocabulary), Path(folder) / manifest["model_file"])
-    if manifest["context"] == "window":
-        reader = WindowReader(model, config)
-    else:
+    if kind_of(config).explicit_states:
         reader = OnnxStreamReader(model)
+    else:
+        reader = WindowReader(model, config)
     return Predictor(reader, config, vocabulary)
 
 

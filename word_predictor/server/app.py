@@ -159,7 +159,7 @@ def model_answer(engine: Engine, limits: Limits, batching: bool) -> ModelAnswer:
     config = engine.predictor.config
     return ModelAnswer(
         engine=engine.kind, source=str(engine.source), level=config.level, context=config.context,
-        window_size=config.window_size if config.context == "window" else None,
+        window_size=engine.predictor.context.longest_context,
         vocabulary_size=len(engine.predictor.vocabulary), cell=config.cell, layers=config.layers,
         units=config.units, batching=batching, limits=vars(limits),
     )  # fmt: skip

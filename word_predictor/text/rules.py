@@ -19,7 +19,7 @@ import numpy as np
 # space never composes with anything.
 
 
-def _ascii_words(text: str) -> list[str]:
+def ascii_words(text: str) -> list[str]:
     """The original study's rule, kept so its figures stay reproducible:
     lower case, every whitespace character becomes a space, only a-z, space, apostrophe
     and hyphen survive (café -> caf, don’t -> dont), words that start with '-' go.
@@ -105,13 +105,13 @@ _ASCII_BYTES = bytes(
 _SPACE, _APOSTROPHE, _HYPHEN = b" '-"
 
 
-def _unicode_words(text: str) -> list[str]:
+def unicode_words(text: str) -> list[str]:
     """Version 2 of the word rule (the current one): version 1, with a zero-width
     joiner or non-joiner kept only where a script needs it (see _needed_joiners)."""
     return _words_of(text, _joiners_checked)
 
 
-def _unicode_words_version_1(text: str) -> list[str]:
+def unicode_words_version_1(text: str) -> list[str]:
     """Version 1, kept for the runs that recorded it: every joiner kept inside a word,
     so "walk\u200ded" is one unknown word."""
     return _words_of(text, _UNICODE_TABLE)
@@ -233,7 +233,7 @@ def _drop_loose_marks(codes: np.ndarray) -> None:
     codes[marks & ~joining] = _SPACE
 
 
-def _character_text(text: str) -> str:
+def character_text(text: str) -> str:
     """Version 2 of the char rule (the current one): one token per character, as
     written: case, digits, punctuation, spaces and line breaks are kept. CR LF and CR
     become a line break, a tab a space; control characters (Cc) and format characters
@@ -245,7 +245,7 @@ def _character_text(text: str) -> str:
     return _nfc(_needed_joiners(_CHARACTER_TABLE(_line_breaks(text))))
 
 
-def _character_text_version_1(text: str) -> str:
+def character_text_version_1(text: str) -> str:
     """Version 1, kept for the runs that recorded it: only control characters and
     U+FEFF dropped, every other format character a token of its own."""
     return _nfc(_CHARACTER_TABLE_VERSION_1(_line_breaks(text)))
@@ -259,12 +259,12 @@ def _nfc(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
-def _characters(text: str) -> list[str]:
-    return list(_character_text(text))
+def split_characters(text: str) -> list[str]:
+    return list(character_text(text))
 
 
-def _characters_version_1(text: str) -> list[str]:
-    return list(_character_text_version_1(text))
+def split_characters_version_1(text: str) -> list[str]:
+    return list(character_text_version_1(text))
 
 
 def _character_kind(character: str) -> str | None:

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from word_predictor.text.rules import (
-    _ascii_words,
-    _character_text,
-    _character_text_version_1,
-    _characters,
-    _characters_version_1,
-    _unicode_words,
-    _unicode_words_version_1,
+    ascii_words,
+    character_text,
+    character_text_version_1,
+    split_characters,
+    split_characters_version_1,
+    unicode_words,
+    unicode_words_version_1,
 )
 
 # ---------------------------------------------------------------- tokenizers
@@ -73,16 +73,16 @@ class Tokenizer:
         return max(text.rfind(" "), 0)
 
 
-# Real-world text in any script (the default): see _unicode_words. Version 2 drops
+# Real-world text in any script (the default): see unicode_words. Version 2 drops
 # zero-width joiners no script needs (version 1 kept them inside words).
 UNICODE_WORDS = Tokenizer(
-    level="word", normalisation="unicode", version=2, unit="word", separator=" ", _tokens=_unicode_words
+    level="word", normalisation="unicode", version=2, unit="word", separator=" ", _tokens=unicode_words
 )
-# The original study's rule, for its published figures: see _ascii_words.
+# The original study's rule, for its published figures: see ascii_words.
 ASCII_WORDS = Tokenizer(
-    level="word", normalisation="ascii", version=1, unit="word", separator=" ", _tokens=_ascii_words
+    level="word", normalisation="ascii", version=1, unit="word", separator=" ", _tokens=ascii_words
 )
-# One token per character, case kept: see _character_text. The char level has
+# One token per character, case kept: see character_text. The char level has
 # this one normalisation, recorded as "unicode" like the word rule for real text.
 # Version 2 drops format characters (version 1 kept all but U+FEFF as tokens).
 CHARACTERS = Tokenizer(
@@ -91,16 +91,16 @@ CHARACTERS = Tokenizer(
     version=2,
     unit="character",
     separator="",
-    _tokens=_characters,
-    _normalise=_character_text,
+    _tokens=split_characters,
+    _normalise=character_text,
 )
 
 # Earlier versions, for the runs that recorded them.
 _SUPERSEDED = (
     Tokenizer(level="word", normalisation="unicode", version=1, unit="word", separator=" ",
-              _tokens=_unicode_words_version_1),
+              _tokens=unicode_words_version_1),
     Tokenizer(level="char", normalisation="unicode", version=1, unit="character", separator="",
-              _tokens=_characters_version_1, _normalise=_character_text_version_1),
+              _tokens=split_characters_version_1, _normalise=character_text_version_1),
 )  # fmt: skip
 
 # (level, normalisation) -> the current version, which new runs get.

@@ -260,12 +260,12 @@ def check_same_corpus(corpus, parallel: Parallel) -> None:
         )
 
 
-def shared_corpus(config, cache_dir, parallel: Parallel, normalisation_version: int | None = None):
+def shared_corpus(config, cache_dir, parallel: Parallel, normalisation_version: int | None = None, context=None):
     """The corpus, read by process 0 first (it fills the cache), then by the others, who
     read that cache where they share the logdir; all then check they hold the same."""
-    corpus = corpus_for(config, cache_dir, normalisation_version) if parallel.writes else None
+    corpus = corpus_for(config, cache_dir, normalisation_version, context) if parallel.writes else None
     wait_for_others(parallel, "corpus read by process 0")
-    corpus = corpus or corpus_for(config, cache_dir, normalisation_version)
+    corpus = corpus or corpus_for(config, cache_dir, normalisation_version, context)
     try:
         check_same_corpus(corpus, parallel)
     except ValueError as error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from word_predictor.config import Config, SettingError
+from word_predictor.config import Config, CorpusFacts, SettingError
 from word_predictor.errors import UserError
 from word_predictor.model.build import parameter_count
 
@@ -13,10 +13,10 @@ from word_predictor.model.build import parameter_count
 TRAINING_BYTES_PER_PARAMETER = 16
 
 
-def check_memory(config: Config, available: int | None = None) -> None:
+def check_memory(config: Config, facts: CorpusFacts, available: int | None = None) -> None:
     """Refuse a model whose training would not fit in `available` bytes (default: this
     machine's free memory), before anything is written."""
-    parameters = parameter_count(config)
+    parameters = parameter_count(config, facts)
     needed = parameters * TRAINING_BYTES_PER_PARAMETER
     available = _available_memory() if available is None else available
     if available and needed > available:

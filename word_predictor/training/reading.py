@@ -17,11 +17,13 @@ from word_predictor.training.progress import ProgressBar
 CACHE_DIR = ".cache"  # under the logdir: the token ids of corpora already read
 
 
-def corpus_for(config: Config, cache_dir: Path | None = None, normalisation_version: int | None = None) -> Corpus:
+def corpus_for(config: Config, cache_dir: Path | None = None, normalisation_version: int | None = None,
+               context=None) -> Corpus:
     """The corpus read and split as `config` says; --validation-text and --test-text, when
     given, are those splits (one segment per file, in the corpus' vocabulary).
-    `normalisation_version`: the rule's version a resumed run began with (None: the current)."""
-    context = context_for(config)
+    `normalisation_version`: the rule's version a resumed run began with (None: the current);
+    `context`: the run's context (batches.context_for), built here when not given."""
+    context = context or context_for(config)
     held_out = _held_out_files(config)  # checked before the (maybe long) read of the corpus
     corpus = build_corpus(
         config.corpus,

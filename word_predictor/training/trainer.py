@@ -20,7 +20,7 @@ from pathlib import Path
 from word_predictor import backend, monitoring, rundir
 from word_predictor.backend import gpu_available, keras
 from word_predictor.batches import context_for
-from word_predictor.config import Config, SettingError, config_json, load_config
+from word_predictor.config import Config, CorpusFacts, SettingError, config_json, load_config
 from word_predictor.corpus.splits import Corpus
 from word_predictor.errors import Interrupted, UserError
 from word_predictor.model.build import build_model, copy_weights
@@ -69,15 +69,13 @@ def train_new(
     if parallel.writes:
         rundir.make_logdir(logdir)  # before reading the corpus: a bad --logdir fails at once
         backend.use_compilation_cache(Path(logdir) / CACHE_DIR / "jax")
-    corpus = distribute.shared_corpus(config, Path(logdir) / CACHE_DIR if use_cache else None, parallel)
-    context_for(config).check_training_split(corpus.splits["train"])  # SettingError: the command names the flag
-    config.vocabulary_size = len(corpus.vocabulary)
-    config.corpus_tokens = corpus.token_count
-    for name, split in corpus.splits.items():
-        setattr(config, f"{name}_tokens", split.token_count)
-    check_memory(config)  # before anything is written
+    context = context_for(config)  # the run's one context, passed down
+    corpus = distribute.shared_corpus(config, Path(logdir) / CACHE_DIR if use_cache else None, parallel,
+                                      context=context)  # fmt: skip
+    context.check_training_split(corpus.splits["train"])  # SettingError: the command names the flag
+    check_memory(config, corpus.facts)  # before anything is written
     if not parallel.writes:
-        _fit(None, config, corpus, command_line, {}, None, steps_per_epoch, callbacks, parallel)
+        _fit(None, context, corpus, command_line, {}, None, steps_per_epoch, callbacks, parallel)
         return None
     run_dir = rundir.create_run_dir(logdir, run_name or time.strftime(f"%Y%m%d-%H%M%S-{config.cell}"))
     with rundir.locked(run_dir), _resumable(run_dir):
@@ -86,10 +84,10 @@ def train_new(
             rundir.write_atomic(run_dir / rundir.VOCABULARY_FILE, corpus.vocabulary.to_json())
             provenance = dict(command_line=command_line, vocabulary_sha256=sha256_of(run_dir / rundir.VOCABULARY_FILE),
                               files=corpus.files, versions=_versions())  # fmt: skip
-            rundir.write_atomic(run_dir / rundir.CONFIG_FILE, config_json(config, **provenance))
+            rundir.write_atomic(run_dir / rundir.CONFIG_FILE, config_json(config, corpus.facts, **provenance))
         _write_test_split(run_dir, corpus)
         # The settings ride in the resume checkpoint too, so a resume names any changed since.
-        _fit(run_dir, config, corpus, command_line, {"settings": config.to_dict()}, None, steps_per_epoch,
+        _fit(run_dir, context, corpus, command_line, {"settings": config.to_dict()}, None, steps_per_epoch,
              callbacks, parallel)  # fmt: skip
     return run_dir
 
@@ -118,8 +116,9 @@ def resume(
         if parallel.writes:
             backend.use_compilation_cache(run_dir.parent / CACHE_DIR / "jax")
         begun_with = rundir.read_checked(run_dir / rundir.VOCABULARY_FILE, Vocabulary.load, "the vocabulary")
+        context = context_for(config)  # the run's one context, passed down
         corpus = distribute.shared_corpus(config, run_dir.parent / CACHE_DIR if use_cache else None, parallel,
-                                          begun_with.normalisation_version)  # the rule the run began with
+                                          begun_with.normalisation_version, context)  # the rule the run began with
         if corpus.vocabulary != begun_with:
             raise rundir.RunError(f"the corpus changed since run {run_dir} started, so it cannot be resumed")
         if parallel.writes:
@@ -133,7 +132,7 @@ def resume(
             print(f"resuming {run_dir}: no epoch was completed before it stopped, so training restarts at epoch 1")
         if parallel.writes:
             monitoring.truncate_events(run_dir, state.get("epochs_completed", 0), state.get("global_step", 0))
-        _fit(run_dir, config, corpus, provenance.get("command_line", ""), state, model, None, callbacks, parallel)
+        _fit(run_dir, context, corpus, provenance.get("command_line", ""), state, model, None, callbacks, parallel)
     return run_dir
 
 
@@ -172,29 +171,30 @@ class NonFiniteLoss(UserError, SettingError):
     """The loss became NaN or infinite; what is kept, and the settings that would help."""
 
 
-def _fit(run_dir, config, corpus, command_line, state, model, steps_per_epoch=None, callbacks=(), parallel=SINGLE):
+def _fit(run_dir, context, corpus, command_line, state, model, steps_per_epoch=None, callbacks=(), parallel=SINGLE):
     previous = keras.mixed_precision.dtype_policy().name
     try:
         with distribute.scope(parallel):
-            _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch, callbacks, parallel)
+            _fit_with_policy(run_dir, context, corpus, command_line, state, model, steps_per_epoch, callbacks, parallel)
     finally:
         keras.mixed_precision.set_dtype_policy(previous)  # Keras' policy is global: leave it as found
 
 
-def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_per_epoch, callbacks, parallel):
+def _fit_with_policy(run_dir, context, corpus, command_line, state, model, steps_per_epoch, callbacks, parallel):
+    config = context.config
     initial_epoch = state.get("epochs_completed", 0)
     keras.utils.set_random_seed(config.seed + initial_epoch)
     on_gpu = gpu_available()
-    context = context_for(config)
     backend.apply_precision(config.precision)  # before any layer is made
     use_cudnn = backend.use_cudnn(config.precision)
+    facts = corpus.facts  # what the model's shape takes from the corpus
     if model is None:
-        model = context.training_model(on_gpu, use_cudnn)
+        model = context.training_model(facts, on_gpu, use_cudnn)
         compile_model(model, config)
     batches = context.training_batches(corpus.splits["train"], epoch=initial_epoch)
     train_batches = TimedBatches(distribute.feed(batches, parallel))  # this process's rows of each batch
     with distribute.local():  # the view predict uses; the checkpoint refreshes it each epoch
-        inference = build_model(config, use_cudnn=use_cudnn)
+        inference = build_model(config, facts, use_cudnn=use_cudnn)
     # One reader of it for the whole run: validation, the samples and the test split share
     # what it traces and compiles (a small corpus's run is mostly such fixed costs).
     reader = context.reader(inference)
@@ -211,7 +211,7 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
     validation_batches = distribute.feed(validation_batches, parallel)
     if initial_epoch < config.epochs and not state.get("stopped_early"):
         if parallel.writes:
-            _announce(run_dir, config, batches, distribute.devices_text(on_gpu, parallel))
+            _announce(run_dir, config, facts, batches, distribute.devices_text(on_gpu, parallel))
         with out_of_memory_said():
             model.fit(
                 train_batches,
@@ -231,7 +231,7 @@ def _fit_with_policy(run_dir, config, corpus, command_line, state, model, steps_
 def _monitoring(run_dir, config, corpus, model, reader, batches, train_batches, state, command_line):
     """(The TensorBoard callbacks, the sample prompts) of the process that writes the run."""
     if state.get("epochs_completed", 0) == 0:
-        monitoring.write_run_description(run_dir, config, model, command_line)
+        monitoring.write_run_description(run_dir, config, corpus.facts, model, command_line)
     prompts = sample_prompts(config, corpus.splits["validation"], corpus.vocabulary)
 
     def samples(trained):
@@ -251,11 +251,11 @@ def _monitoring(run_dir, config, corpus, model, reader, batches, train_batches, 
     return shown, prompts
 
 
-def _announce(run_dir: Path, config: Config, batches, devices: str) -> None:
+def _announce(run_dir: Path, config: Config, facts: CorpusFacts, batches, devices: str) -> None:
     print(
         f"training {config.cell}{' (bidirectional)' if config.bidirectional else ''} on {devices} "
         f"({config.context} context): {batches.targets_per_epoch:,} targets per epoch, "
-        f"vocabulary {config.vocabulary_size:,}, run {run_dir}"
+        f"vocabulary {facts.vocabulary_size:,}, run {run_dir}"
     )
 
 
