@@ -291,7 +291,7 @@ def test_the_regularisation_flags_set_their_settings_and_config_json_records_the
             built.temporal_activation_regularisation, built.optimizer, built.weight_averaging,
             built.lr_patience) == (True, 0.5, 0.1, 2.0, 1.0, "sgd", True, 2)  # fmt: skip
     path = tmp_path / "config.json"
-    path.write_text(config_json(built))
+    path.write_text(config_json(built, CorpusFacts()))
     assert load_config(path)[0] == built
 
 

@@ -273,12 +273,12 @@ def test_a_regularised_tied_run_trains_keeps_the_plain_model_and_shows_its_terms
         flags += ["--bptt", "5", "--batch-size", "4"]
     assert train_tiny(tiny_corpus, tmp_path / "logs", "--run-name", "reg", *flags) == 0  # units 8, embedding 4
     run = tmp_path / "logs" / "reg"
-    config, _ = load_config(run / "config.json")
+    config, provenance = load_config(run / "config.json")
     assert (config.locked_dropout, config.weight_drop, config.embedding_dropout, config.weight_averaging,
             config.lr_patience) == (True, 0.3, 0.1, True, 1)  # fmt: skip
     kept = rundir.load_model(run / "model.keras")  # the plain inference view: no regulariser in it
     assert [(layer.name, type(layer)) for layer in kept.layers] == [
-        (layer.name, type(layer)) for layer in build_model(config).layers
+        (layer.name, type(layer)) for layer in build_model(config, facts_from(provenance)).layers
     ]
     assert "tied_projection" in [layer.name for layer in kept.layers]
     for tag in ("epoch_activation_regularisation", "epoch_temporal_activation_regularisation"):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pydantic
 
 from word_predictor import folder_files
+from word_predictor.errors import SettingError  # noqa: F401  (the settings' error, raised here and by callers)
 from word_predictor.batches.kinds import CONTEXTS, KINDS, WindowKind, kind_of
 
 CELLS = ("simple_rnn", "lstm", "gru")
@@ -42,43 +43,6 @@ LEVEL_DEFAULTS = {
     "char": {"context": "full", "bptt": 100, "embedding_dim": 64, "layers": 2, "dropout": 0.2},
 }
 HELD_OUT_FRACTION = {"validation": 0.1, "test": 0.2}  # a share of the corpus when no text is given
-
-
-class SettingError(ValueError):
-    """A setting that cannot work, or two that cannot work together.
-
-    The message names each setting as {field} (a Config field, or a keyword of the
-    function refused) and each value as {key}, given as keyword arguments (so a value
-    holding braces stays as it is). str() shows the settings' own names, and a command
-    shows its names for them (its flags) with `phrased`, so the library never speaks a
-    command's language:
-
-        error = SettingError("{bptt} must be at most {most}", most=99)
-        str(error)                         -> "bptt must be at most 99"
-        error.phrased({"bptt": "--bptt"})  -> "--bptt must be at most 99"
-    """
-
-    def __init__(self, template: str, **values):
-        super().__init__(template)
-        self.template = template
-        self.values = values
-
-    def phrased(self, names: dict[str, str]) -> str:
-        return self.template.format_map(_Names(names, self.values))
-
-    def __str__(self) -> str:
-        return self.phrased({})
-
-
-class _Names(dict):
-    """A value by its key; a setting by the name the command gives it, else its own."""
-
-    def __init__(self, names: dict[str, str], values: dict):
-        super().__init__(values)
-        self.names = names
-
-    def __missing__(self, field: str) -> str:
-        return self.names.get(field, field)
 
 
 @dataclass(frozen=True)
@@ -279,15 +243,14 @@ def load_config(path: Path) -> tuple[Config, dict]:
 
 # Ranges beyond validate()'s: what the trainer would otherwise meet as a crash or a silent oddity.
 _AT_LEAST = {"epochs": 1, "unknown_threshold": 0, "max_vocabulary": 0, "patience": 0, "log_every": 0,
-             "vocabulary_size": 0, "corpus_tokens": 0, "train_tokens": 0, "validation_tokens": 0,
-             "test_tokens": 0, "time_limit": 0.0, "clip_norm": 0.0}  # fmt: skip
+             "time_limit": 0.0, "clip_norm": 0.0}  # fmt: skip
 
 
 def checked_settings(settings: dict, config_format: str = CONFIG_FORMAT) -> Config:
     """Recorded settings (a run's config.json, an export's manifest) as a Config, each value
     of its field's type (a string is never taken for a number) and in its range; ValueError
     (a SettingError) naming the setting otherwise."""
-    if config_format != CONFIG_FORMAT:
+    if config_format not in _RECORDS_EVERY_SETTING:
         settings = {**_FORMAT_1_VALUES, **settings}
     names = {f.name for f in dataclasses.fields(Config)}
     settings = {_RENAMED.get(k, k): v for k, v in settings.items()}

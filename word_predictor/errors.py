@@ -16,6 +16,43 @@ class EmptyTextError(ValueError):
     """A text holds no token after normalisation (a domain error: the command says what to type)."""
 
 
+class SettingError(ValueError):
+    """A setting that cannot work, or two that cannot work together.
+
+    The message names each setting as {field} (a Config field, or a keyword of the
+    function refused) and each value as {key}, given as keyword arguments (so a value
+    holding braces stays as it is). str() shows the settings' own names, and a command
+    shows its names for them (its flags) with `phrased`, so the library never speaks a
+    command's language:
+
+        error = SettingError("{bptt} must be at most {most}", most=99)
+        str(error)                         -> "bptt must be at most 99"
+        error.phrased({"bptt": "--bptt"})  -> "--bptt must be at most 99"
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template)
+        self.template = template
+        self.values = values
+
+    def phrased(self, names: dict[str, str]) -> str:
+        return self.template.format_map(_Names(names, self.values))
+
+    def __str__(self) -> str:
+        return self.phrased({})
+
+
+class _Names(dict):
+    """A value by its key; a setting by the name the command gives it, else its own."""
+
+    def __init__(self, names: dict[str, str], values: dict):
+        super().__init__(values)
+        self.names = names
+
+    def __missing__(self, field: str) -> str:
+        return self.names.get(field, field)
+
+
 class UserError(Exception):
     """Something the user can fix; the message says what and how."""
 

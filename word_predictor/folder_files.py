@@ -94,7 +94,17 @@ def read_json(path: Path) -> Any:
 
 # --- the run folder -------------------------------------------------------------------------
 
-CONFIG_FORMATS = ("word_predictor.config/1", "word_predictor.config/2")
+CONFIG_FORMATS = ("word_predictor.config/1", "word_predictor.config/2", "word_predictor.config/3")
+
+
+class Facts(_Checked):
+    """What the corpus found (config.CorpusFacts), recorded apart from the settings since format 3."""
+
+    vocabulary_size: int = Field(default=0, ge=0)
+    corpus_tokens: int = Field(default=0, ge=0)
+    train_tokens: int = Field(default=0, ge=0)
+    validation_tokens: int = Field(default=0, ge=0)
+    test_tokens: int = Field(default=0, ge=0)
 
 
 class ConfigFile(_Checked):
@@ -103,6 +113,7 @@ class ConfigFile(_Checked):
 
     format: Literal[CONFIG_FORMATS]  # type: ignore[valid-type]
     settings: dict[str, Any]
+    facts: Facts | None = None  # format 3; formats 1 and 2 kept the facts among the settings
     settings_sha256: str | None = _sha256(None)  # None: a run written before the hash was recorded
     vocabulary_sha256: str | None = None
     command_line: str = ""
@@ -238,6 +249,7 @@ class ExportManifest(_Checked):
     pad_short_contexts: bool
     sizes: Sizes
     settings: dict[str, Any]
+    facts: Facts | None = None  # what the corpus found; older exports kept it among the settings
     manifest_sha256: str | None = _sha256(None)
 
     @model_validator(mode="after")
@@ -246,10 +258,12 @@ class ExportManifest(_Checked):
             if self.settings.get(name) != getattr(self, name):
                 raise ValueError(f"{name} is {getattr(self, name)!r} but the run's settings say "
                                  f"{self.settings.get(name)!r}")
+        recorded = {"vocabulary_size": self.facts.vocabulary_size if self.facts else self.settings.get("vocabulary_size"),
+                    "units": self.settings.get("units"), "layers": self.settings.get("layers")}  # fmt: skip
         for name, setting in (("vocabulary", "vocabulary_size"), ("units", "units"), ("layers", "layers")):
-            if self.settings.get(setting) != getattr(self.sizes, name):
+            if recorded[setting] != getattr(self.sizes, name):
                 raise ValueError(f"sizes.{name} is {getattr(self.sizes, name)!r} but the run's settings say "
-                                 f"{setting} {self.settings.get(setting)!r}")
+                                 f"{setting} {recorded[setting]!r}")
         if self.pad_short_contexts != (self.settings.get("targets") == "last"):
             raise ValueError("pad_short_contexts does not match the run's targets setting")
         for spec in self.states:

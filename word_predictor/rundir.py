@@ -6,8 +6,7 @@
       model.keras        best weights so far (by validation loss), no optimiser
       metrics.json       final figures on the held-out test split
       test_split.npz     that split's word ids, so evaluate needs no corpus
-      status.json        {"complete": true} is written last, once all of the above are, with
-                         the model's hash
+      status.json        {"complete": true} and the model's hash, written once all above are
       checkpoint/        last epoch's model with optimiser state, and the state to resume
       train/ validation/ test/ samples/ projector/   TensorBoard event files
 
@@ -278,8 +277,7 @@ def load_run(run_dir: Path) -> Run:
     model = load_model(run_dir / MODEL_FILE)
     outputs, facts = model.outputs[0].shape[-1], facts_from(provenance)  # logits first (then any states)
     if problem := (outputs != len(vocabulary) and f"the model predicts {outputs} tokens but the vocabulary has "
-                   f"{len(vocabulary)}") or (facts.vocabulary_size != len(vocabulary) and f"{CONFIG_FILE} records "
-                   f"{facts.vocabulary_size} tokens but the vocabulary has {len(vocabulary)}") or vocabulary.mismatch(config):
+                   f"{len(vocabulary)}") or vocabulary.mismatch(config, facts.vocabulary_size):
         raise RunError(f"{run_dir}: {problem}; they come from different runs, or one was edited")
     return Run(run_dir, config, vocabulary, model, provenance, facts)
 

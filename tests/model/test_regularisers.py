@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from tests.helpers import VOCABULARY, tiny_batches, tiny_config
+from tests.helpers import FACTS, VOCABULARY, tiny_batches, tiny_config
 from word_predictor.backend import keras
 from word_predictor.config import Config
 from word_predictor.model.build import TIED_PROJECTION, build_model, copy_weights
@@ -47,14 +47,14 @@ def training_inputs(config: Config, rng):
 @pytest.mark.parametrize("settings", REGULARISERS.values(), ids=REGULARISERS.keys())
 def test_a_regulariser_is_off_outside_training_and_absent_from_the_inference_view(settings, context):
     config = regularised(context, **settings)
-    training = build_model(config, "training")
+    training = build_model(config, FACTS, "training")
     inputs = training_inputs(config, np.random.default_rng(0))
     once, twice = (as_numpy(training(inputs, training=False)) for _ in range(2))
     np.testing.assert_array_equal(once, twice)
     assert not np.allclose(once, as_numpy(training(inputs, training=True)))  # on in training
     # The inference view is the plain model's: the same layers, by name and kind, and the same weights.
-    plain = build_model(dataclasses.replace(config, **{k: type(v)() for k, v in settings.items()}))
-    inference = copy_weights(training, build_model(config))
+    plain = build_model(dataclasses.replace(config, **{k: type(v)() for k, v in settings.items()}), FACTS)
+    inference = copy_weights(training, build_model(config, FACTS))
     assert [(layer.name, type(layer)) for layer in inference.layers] == [
         (layer.name, type(layer)) for layer in plain.layers
     ]
@@ -151,7 +151,7 @@ def test_ar_and_tar_are_part_of_the_training_loss():
     losses = []
     for settings in (config, heavy):
         keras.utils.set_random_seed(0)
-        model = build_model(settings, "training")
+        model = build_model(settings, FACTS, "training")
         compile_model(model, settings)
         losses.append(model.test_on_batch(*tiny_batches(settings)[0])[0])  # no loss terms outside training
         losses.append(model.train_on_batch(*tiny_batches(settings)[0])[0])
@@ -162,7 +162,7 @@ def test_ar_and_tar_are_part_of_the_training_loss():
 
 def test_a_tied_output_of_another_width_trains_through_a_projection():
     config = tiny_config(tie_weights=True, units=6, embedding_dim=3, dropout=0.0)
-    model = build_model(config, "training")
+    model = build_model(config, FACTS, "training")
     compile_model(model, config)
     projection = model.get_layer(TIED_PROJECTION)
     assert projection.kernel.shape == (6, 3) and not projection.use_bias
@@ -172,7 +172,7 @@ def test_a_tied_output_of_another_width_trains_through_a_projection():
         assert np.isfinite(model.train_on_batch(inputs, targets)).all()
     assert not np.allclose(before[0], as_numpy(projection.kernel))
     assert not np.allclose(before[1], as_numpy(model.get_layer("embedding").embeddings))
-    inference = copy_weights(model, build_model(config))
+    inference = copy_weights(model, build_model(config, FACTS))
     windows = batches[0][0]
     np.testing.assert_allclose(as_numpy(inference(windows)), as_numpy(model(windows))[:, -1], rtol=1e-5, atol=1e-6)
-    assert TIED_PROJECTION not in [layer.name for layer in build_model(dataclasses.replace(config, units=3)).layers]
+    assert TIED_PROJECTION not in [layer.name for layer in build_model(dataclasses.replace(config, units=3), FACTS).layers]

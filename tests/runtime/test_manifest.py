@@ -97,8 +97,8 @@ def test_another_exports_model_with_its_hash_updated_is_refused_without_onnx_run
     folder = make_folder(tmp_path / "exported")
     other = tmp_path / "other"  # a model of another vocabulary's size
     vocabulary = vocabulary_of("word", size=20)
-    config = Config(units=8, embedding_dim=4, vocabulary_size=len(vocabulary))
-    write_export(config, vocabulary, random_weights(config), "onnx", other, source={"run": None})
+    config = Config(units=8, embedding_dim=4)
+    write_export(config, vocabulary, random_weights(config, len(vocabulary)), "onnx", other, source={"run": None})
     shutil.copy(other / "model.onnx", folder / "model.onnx")
     edited(folder, _set(model_sha256=content_hash(folder / "model.onnx")), rehash=True)
     with pytest.raises(ExportError, match="scores where the vocabulary and manifest.json say"):

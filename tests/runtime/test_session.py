@@ -15,7 +15,7 @@ pytest.importorskip("onnxruntime", reason="the runtime extra (pip install -e .[r
 
 from tests.exporter.kinds import real_split  # noqa: E402
 from tests.runtime.folders import make_folder  # noqa: E402
-from word_predictor import evaluate, predict  # noqa: E402
+from word_predictor import folder_files, evaluate, predict  # noqa: E402
 from word_predictor.exporter.manifest import ExportError  # noqa: E402
 from word_predictor.runtime import load  # noqa: E402
 
@@ -149,7 +149,8 @@ def test_a_manifest_from_a_newer_format_version_is_refused_in_one_line(tmp_path,
 def test_a_manifest_of_a_context_this_version_does_not_know_is_refused_in_one_line(tmp_path, capsys):
     folder = make_folder(tmp_path / "exported")
     manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["settings"]["context"] = "sideways"
+    manifest["settings"]["context"] = manifest["context"] = "sideways"  # both, and hashed again: only the name is new
+    manifest["manifest_sha256"] = folder_files.manifest_hash(manifest)
     (folder / "manifest.json").write_text(json.dumps(manifest))
     assert predict.main(["--run", str(folder), "the bread"]) == 1
     assert "unknown context 'sideways'; choose one of window, full" in _one_error_line(capsys)

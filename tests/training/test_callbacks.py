@@ -8,7 +8,7 @@ import pytest
 
 from tests.helpers import tiny_model
 from word_predictor import rundir
-from word_predictor.config import Config
+from word_predictor.config import Config, CorpusFacts
 from word_predictor.model.build import build_model
 from word_predictor.training import checkpoint
 from word_predictor.training.callbacks import TrainingCallbacks
@@ -17,10 +17,10 @@ from word_predictor.training.regularisation import AveragedWeights
 
 
 def own_callbacks(tmp_path, **settings):
-    config = Config(units=6, embedding_dim=3, window_size=4, vocabulary_size=15, dropout=0.0, learning_rate=0.01,
+    config = Config(units=6, embedding_dim=3, window_size=4, dropout=0.0, learning_rate=0.01,
                     **settings)  # fmt: skip
     model = tiny_model(**settings)
-    own = TrainingCallbacks(tmp_path, config, {}, build_model(config), watched="val_loss", parallel=SINGLE)
+    own = TrainingCallbacks(tmp_path, config, {}, build_model(config, CorpusFacts(vocabulary_size=15)), watched="val_loss", parallel=SINGLE)
     ordered = own.ordered([], [])
     for callback in ordered:
         callback.set_model(model)

@@ -10,7 +10,7 @@ import pytest
 from tests.helpers import tiny_batches, tiny_model
 from word_predictor import rundir
 from word_predictor.backend import keras
-from word_predictor.config import Config
+from word_predictor.config import Config, CorpusFacts
 from word_predictor.model.build import build_model
 from word_predictor.training.checkpoint import RunCheckpoint
 from word_predictor.training.regularisation import REGULARISATION_FIGURES, AveragedWeights, RegularisationFigures
@@ -47,7 +47,7 @@ def test_the_averages_stand_in_at_an_epochs_end_and_training_goes_on_from_the_tr
     keras.utils.set_random_seed(0)
     model = tiny_model(weight_averaging=True)
     before, after = Seen(), Seen()  # around AveragedWeights
-    batches = tiny_batches(Config(window_size=4, vocabulary_size=15, units=6, embedding_dim=3))
+    batches = tiny_batches(Config(window_size=4, units=6, embedding_dim=3))
     model.fit(batches, epochs=2, verbose=0, callbacks=[before, AveragedWeights(), after])
     for epoch in range(2):
         assert same(after.end[epoch], after.averages[epoch])  # validated, sampled and kept: the averages
@@ -58,7 +58,7 @@ def test_the_averages_stand_in_at_an_epochs_end_and_training_goes_on_from_the_tr
 
 def test_the_resume_checkpoint_holds_the_trained_weights_and_the_kept_model_the_averages(tmp_path):
     keras.utils.set_random_seed(0)
-    config = Config(units=6, embedding_dim=3, window_size=4, vocabulary_size=15, dropout=0.0, weight_averaging=True)
+    config = Config(units=6, embedding_dim=3, window_size=4, dropout=0.0, weight_averaging=True)
     model = tiny_model(weight_averaging=True)
     batches = tiny_batches(config)
     for i in range(4):
@@ -68,7 +68,7 @@ def test_the_resume_checkpoint_holds_the_trained_weights_and_the_kept_model_the_
     averaging = AveragedWeights()
     averaging.set_model(model)
     averaging.use_average()
-    saving = RunCheckpoint(tmp_path, [], {}, inference_view=build_model(config), trained_weights=averaging.trained)
+    saving = RunCheckpoint(tmp_path, [], {}, inference_view=build_model(config, CorpusFacts(vocabulary_size=15)), trained_weights=averaging.trained)
     saving.set_model(model)
     saving.on_epoch_end(0, {"loss": 2.0, "val_loss": 2.0})
     assert same(weights(rundir.load_model(tmp_path / rundir.MODEL_FILE)), averaged)
@@ -89,7 +89,7 @@ def test_the_terms_of_activation_regularisation_are_an_epochs_figures(with_terms
         def on_epoch_end(self, epoch, logs=None):
             logged[epoch] = dict(logs)
 
-    batches = tiny_batches(Config(window_size=4, vocabulary_size=15, units=6, embedding_dim=3))
+    batches = tiny_batches(Config(window_size=4, units=6, embedding_dim=3))
     model.fit(batches, epochs=2, verbose=0, callbacks=[RegularisationFigures(), Logged()])
     if not with_terms:
         assert not set(REGULARISATION_FIGURES) & set(logged[1])

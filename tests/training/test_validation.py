@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from tests.helpers import tiny_config
+from tests.helpers import FACTS, tiny_config
 from word_predictor.batches import context_for
 from word_predictor.corpus.splits import Split
 from word_predictor.model.build import build_model
@@ -49,8 +49,8 @@ def test_a_split_without_a_target_is_not_validated():
 def test_scored_validation_scores_the_trained_weights_not_the_readers_own():
     config = dataclasses.replace(tiny_config(), context="full", bptt=4, batch_size=2)
     context = context_for(config)
-    trained = build_model(config, "training")
-    reader = context.reader(build_model(config))
+    trained = build_model(config, FACTS, "training")
+    reader = context.reader(build_model(config, FACTS))
     before = score(reader, SPLIT)
     callback = ScoredValidation(reader, SPLIT)
     callback.set_model(trained)

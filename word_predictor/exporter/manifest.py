@@ -80,6 +80,7 @@ def manifest_for(
         },  # fmt: skip
         "source_run": source,
         "settings": config.to_dict(),  # the run's whole config, so a Predictor reads text as the run did
+        "facts": facts.to_dict(),
     }
     # What decides how the model is read is covered by a hash, as the files are.
     return {**manifest, "manifest_sha256": folder_files.manifest_hash(manifest)}
@@ -140,7 +141,7 @@ def check_and_load(folder: Path) -> tuple[dict, Config, Vocabulary]:
         config = checked_settings(manifest["settings"])
     except ValueError as error:
         raise ExportError(f"{folder / MANIFEST_FILE} cannot be used: {error}") from None
-    if problem := vocabulary.mismatch(config):
+    if problem := vocabulary.mismatch(config, manifest["sizes"]["vocabulary"]):
         raise ExportError(f"{folder / manifest['vocabulary_file']} is not the vocabulary of the model {MANIFEST_FILE} "
                           f"describes ({problem}); export the run again")
     return manifest, config, vocabulary

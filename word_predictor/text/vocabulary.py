@@ -166,11 +166,12 @@ class Vocabulary:
             max_size=checked.max_size,
         )
 
-    def mismatch(self, settings) -> str | None:
-        """What of a run's settings (a Config) this vocabulary does not fit, or None."""
+    def mismatch(self, settings, size: int) -> str | None:
+        """What of a run's settings (a Config) and the vocabulary `size` its model was built
+        for this vocabulary does not fit, or None."""
         for name, mine, theirs in (("level", self.level, settings.level),
                                    ("normalisation", self.normalisation, settings.normalisation),
-                                   ("size", len(self), settings.vocabulary_size)):  # fmt: skip
+                                   ("size", len(self), size)):  # fmt: skip
             if mine != theirs:
                 return f"the vocabulary's {name} is {mine!r} where the settings say {theirs!r}"
         return None
