@@ -4,7 +4,7 @@ Each type is an argparse `type=` function, so a bad value fails while the flags
 are parsed, before a run is loaded, and argparse names the flag:
 
     python -m word_predictor.generate --top-p 1.5
-    python -m word_predictor.generate: error: argument --top-p: must be more than 0 and at most 1, got '1.5'
+    word_predictor.generate: error: argument --top-p: must be more than 0 and at most 1, got '1.5'
 
 Every number type refuses nan and inf, which float() would let through.
 """
@@ -31,7 +31,9 @@ class Parser(argparse.ArgumentParser):
     """
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        # The name errors.run_cli gives the command's other errors ("python -m" belongs to
+        # the usage line): every error of a command starts the same way.
+        self.exit(2, f"{self.prog.removeprefix('python -m ')}: error: {message} (see --help)\n")
 
 
 def _number(text: str, convert, what: str):
