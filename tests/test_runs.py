@@ -27,7 +27,8 @@ def fake_run(logdir: Path, name: str, *, started: float, complete: bool = True, 
     status = {"complete": complete, "started": started, "epochs_completed": 3}
     rundir.write_json(run_dir / rundir.STATUS_FILE, status)
     if complete:
-        test = {"loss": 2.0, "perplexity": math.exp(2.0), "top1": 0.224, "top5": 0.7041}
+        test = {"loss": 2.0, "perplexity": math.exp(2.0), "top1": 0.224, "top3": 0.512, "top5": 0.7041,
+                "keystroke_savings": 0.4437, "unknown_rate": 0.121}
         metrics = {"best_epoch": 2, "epochs_completed": 3, "best_validation_loss": 2.5, "stopped": None}
         rundir.write_json(run_dir / rundir.METRICS_FILE, {**metrics, "test": test})
     return run_dir
@@ -47,13 +48,13 @@ def test_table_lists_runs_newest_first_with_settings_and_figures(tmp_path, capsy
     (tmp_path / "not-a-run").mkdir()  # no status.json: not listed
     header, *rows = table(capsys, "--logdir", str(tmp_path))
     assert header == ["run", "state", "level", "context", "cell", "layers", "units", "input", "length", "vocab",
-                      "epochs", "val ppl", "test ppl", "top-1", "top-5"]  # fmt: skip
+                      "epochs", "keys saved", "top-3", "test ppl", "unknown", "val ppl", "top-1", "top-5"]  # fmt: skip
     assert [row[0] for row in rows] == ["new-bi-gru", "middle-rnn", "old-lstm"]
     new, middle, old = rows
     assert new[1:8] == ["complete", "word", "window", "gru+bi", "1", "8", "one-hot"]
     assert middle[2:6] == ["char", "full", "simple_rnn", "2"] and middle[8] == "100"  # the bptt
-    assert old[1:] == ["complete", "word", "window", "lstm", "1", "8", "embedding 4", "5", "21", "3/5",
-                       f"{math.exp(2.5):.2f}", f"{math.exp(2.0):.2f}", "22.4%", "70.4%"]  # fmt: skip
+    assert old[1:] == ["complete", "word", "window", "lstm", "1", "8", "embedding 4", "5", "21", "3/5", "44.4%",
+                       "51.2%", f"{math.exp(2.0):.2f}", "12.1%", f"{math.exp(2.5):.2f}", "22.4%", "70.4%"]  # fmt: skip
 
 
 def test_incomplete_run_shows_its_progress_from_the_checkpoint(tmp_path, capsys):
@@ -62,7 +63,7 @@ def test_incomplete_run_shows_its_progress_from_the_checkpoint(tmp_path, capsys)
     rundir.write_json(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_STATE, {"best_val_loss": 3.0})
     _, row = table(capsys, "--logdir", str(tmp_path))
     assert row[1] == "incomplete" and row[10] == "3/5"
-    assert row[11:] == [f"{math.exp(3.0):.2f}", "-", "-", "-"]  # no test figures before the end
+    assert row[11:] == ["-", "-", "-", "-", f"{math.exp(3.0):.2f}", "-", "-"]  # no test figures before the end
 
 
 def test_json_has_one_object_per_run_with_null_for_unknown_figures(tmp_path, capsys):
@@ -74,6 +75,8 @@ def test_json_has_one_object_per_run_with_null_for_unknown_figures(tmp_path, cap
     assert done["one_hot"] is True and done["embedding_dim"] is None
     assert done["best_validation_perplexity"] == pytest.approx(math.exp(2.5))
     assert done["test_top5"] == pytest.approx(0.7041) and done["epochs_completed"] == 3
+    assert (done["test_keystroke_savings"], done["test_top3"], done["test_unknown_rate"]) == (0.4437, 0.512, 0.121)
+    assert interrupted["test_unknown_rate"] is None and interrupted["test_keystroke_savings"] is None
     assert interrupted["state"] == "incomplete" and interrupted["epochs_completed"] == 3
     assert interrupted["test_perplexity"] is None and interrupted["best_validation_perplexity"] is None
 
@@ -136,3 +139,5 @@ def test_lists_real_runs_as_the_module_command(monitored_logdir):
     assert gru["best_validation_perplexity"] == pytest.approx(math.exp(metrics["best_validation_loss"]))
     assert gru["test_perplexity"] == pytest.approx(metrics["test"]["perplexity"])
     assert gru["test_top1"] == pytest.approx(metrics["test"]["top1"])
+    assert gru["test_unknown_rate"] == pytest.approx(metrics["test"]["unknown_rate"])
+    assert gru["test_keystroke_savings"] == pytest.approx(metrics["test"]["keystroke_savings"])

@@ -73,6 +73,12 @@ def join(address: str, num_processes: int | None, process_id: int | None, timeou
         try:
             jax.distributed.initialize(None if address == AUTO else address, num_processes, process_id,
                                        initialization_timeout=int(timeout) + JAX_MARGIN)  # fmt: skip
+            # The rest of keras.distribution.initialize (which cannot take a time limit): one
+            # random seed for every process, so that weights made before the run's seed is set
+            # (a resumed model's, before its checkpoint loads) are the same everywhere.
+            from keras.src.backend.jax.distribution_lib import initialize_rng
+
+            initialize_rng()
         except Exception as error:  # noqa: BLE001 - handed to the waiting thread, which raises it
             failure.append(error)
 

@@ -82,8 +82,7 @@ def start(devices: int | str, coordinator: str | None = None, num_processes: int
     if keras.backend.backend() != "jax":
         raise ValueError(f"training on several devices needs the JAX backend, not {keras.backend.backend()}")
     if coordinator is not None:
-        # What keras.distribution.initialize does, with a bounded wait that signals end;
-        # its cross-process random seed is not needed: the trainer sets the run's seed.
+        # keras.distribution.initialize, with a bounded wait that signals end
         cluster.join(coordinator, num_processes, process_id, timeout)
     import jax
 
