@@ -81,3 +81,31 @@ def test_an_old_flag_name_still_reads_with_a_note_and_stays_out_of_help(capsys):
     assert "--chunk-size" not in parser.format_help()
     with pytest.raises(SystemExit):
         parser.parse_args(["--chunk-size", "0"])  # checked as the new name is
+# A flag argparse refuses, and a value only the command's body can refuse (nothing there).
+_BODY_ERRORS = {
+    "train": ["--corpus", "{missing}"],
+    "predict": ["--run", "{missing}", "the"],
+    "generate": ["--run", "{missing}"],
+    "evaluate": ["--run", "{missing}"],
+    "runs": ["--logdir", "{missing}"],
+    "export": ["--run", "{missing}", "--out", "{missing}-exported"],
+    "serve": ["--run", "{missing}"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(_BODY_ERRORS))
+def test_every_error_of_a_command_starts_with_the_same_name(command, tmp_path, capsys, monkeypatch):
+    import importlib
+
+    monkeypatch.chdir(tmp_path)
+    main = importlib.import_module(f"word_predictor.{command}").main
+    with pytest.raises(SystemExit) as exit_:
+        main(["--no-such-flag"])
+    argument_error = capsys.readouterr().err
+    missing = str(tmp_path / "missing")
+    code = main([part.format(missing=missing) for part in _BODY_ERRORS[command]])
+    body_error = capsys.readouterr().err
+    prefix = f"word_predictor.{command}: error: "
+    assert exit_.value.code == 2 and code != 0
+    assert argument_error.startswith(prefix), argument_error
+    assert body_error.startswith(prefix), body_error

@@ -39,6 +39,9 @@ def test_evaluate_on_own_test_split_matches_training_metrics(trained_run, capsys
     recorded = json.loads((trained_run / "metrics.json").read_text())["test"]
     assert scores["tokens"] == recorded["tokens"]
     assert scores["perplexity"] == pytest.approx(recorded["perplexity"], rel=1e-4)
+    assert scores["unknown_rate"] == pytest.approx(recorded["unknown_rate"])
+    assert scores["known_tokens"] == recorded["known_tokens"]
+    assert list(scores)[1:4] == ["keystroke_savings", "top3", "perplexity"]  # what a user sees, first
 
 
 @pytest.mark.slow
@@ -94,3 +97,14 @@ def test_read_ahead_keeps_order_runs_one_item_ahead_and_passes_errors_on():
 
     with pytest.raises(ValueError, match="broken model"):
         list(scoring.read_ahead(failing()))
+
+
+def test_the_text_leads_with_what_a_user_sees_and_puts_the_unknown_share_beside_perplexity():
+    tally = scoring.figures.Tally(unknown_id=0)
+    keystrokes = scoring.keyboard.Keystrokes(costs=np.array([1, 2, 3, 4]), letters=np.array([4, 4, 4, 4]))
+    tally.add(np.log(np.full(4, 0.5)), np.array([0, 1, 2, 7]), np.array([0, 5, 6, 0]), keystrokes)
+    figures = {**tally.summary(), "bits_per_word": 1.0}
+    lines = scoring.format_scores(figures).splitlines()
+    assert lines[0].startswith("keystrokes saved:  37.50%")
+    assert lines[1].startswith("top-3 accuracy:    75.00%   (the next word among 3 suggestions)")
+    assert lines[2].startswith("perplexity:        2.00   (50.0% of targets unknown to the run")

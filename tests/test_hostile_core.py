@@ -109,6 +109,33 @@ def test_full_context_lanes_beyond_the_training_text_are_one_line(tmp_path, caps
     assert not (tmp_path / "logs" / "wide").exists()
 
 
+# Ctrl-C while TensorFlow loads, after it logged what it logs at start-up (as it does on
+# every machine without a GPU): the command's one line, none of the library's.
+INTERRUPTED_IMPORT = """
+import importlib.abc, os, sys
+class Interrupting(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow.python":  # loading, not the check that it is installed
+            os.write(2, b"I0000 cudart_stub.cc:31] Could not find cuda drivers on your machine\\n")
+            raise KeyboardInterrupt
+sys.meta_path.insert(0, Interrupting())
+from word_predictor import {command}
+sys.exit({command}.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("command", ["export", "evaluate"])
+def test_ctrl_c_while_tensorflow_loads_prints_none_of_its_logs(trained, tmp_path, command):
+    out = tmp_path / "exported"
+    argv = ["--run", str(trained), *(["--out", str(out)] if command == "export" else [])]
+    environment = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "WORD_PREDICTOR_TF_LOGS")}
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_IMPORT.format(command=command), *argv], cwd=REPO,
+                          env={**environment, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300,
+                          check=False)  # fmt: skip
+    assert (done.returncode, done.stderr) == (EXIT_INTERRUPTED, f"word_predictor.{command}: interrupted\n")
+    assert not out.exists()
+
+
 # ---------------------------------------------------------------- lost or half-written state
 
 

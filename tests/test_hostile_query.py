@@ -123,7 +123,7 @@ def test_printable_escapes_every_control_and_format_character():
 def test_every_input_line_gets_one_answer_whatever_it_holds(trained_run, capsys, tmp_path, monkeypatch):
     lines = ["the cat", f"the {RLO}dog", "a\u2028b\x0bc\x1cd\x85e", "the \x00 mat\r", "", ZWJ * 4, "the\fbird"]
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO("\n".join(lines).encode() + b"\n\xff\n")))
-    assert predict.main(["--run", str(trained_run), "--input", "-", "--json"]) == 0
+    assert predict.main(["--run", str(trained_run), "--input", "-", "--json", "--encoding-errors", "replace"]) == 0
     answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [answer["line"] for answer in answers] == list(range(1, len(lines) + 2))
     input_file = tmp_path / "odd.txt"

@@ -104,3 +104,32 @@ def test_text_the_terminal_cannot_encode_is_echoed_not_fatal(trained_run):
     assert b"Traceback" not in result.stderr
     assert result.stdout.decode().splitlines()[-1].startswith("Prediction: the caf? sat ")
 
+
+
+# ---------------------------------------------------------------- --input that is not UTF-8
+
+
+@pytest.mark.slow
+def test_input_that_is_not_utf8_is_refused_naming_line_and_byte_after_the_lines_before(trained_run, capsys, tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(b"the cat\nthe dog\nthe caf\xe9 sat\nthe end\n")
+    assert predict.main(["--run", str(trained_run), "--json", "--input", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert [json.loads(line)["line"] for line in captured.out.splitlines()] == [1, 2]
+    assert one_line(captured.err, "predict") == (f"word_predictor.predict: error: --input {path}: line 3 is not valid "
+                                                 "UTF-8 at byte 8 (0xe9); fix or convert it, or set --encoding-errors "
+                                                 "replace|skip")  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting, context", [("replace", ["mat", "sat"]), ("skip", ["matsat"])])
+def test_input_that_is_not_utf8_is_read_as_asked_with_one_warning(trained_run, capsys, tmp_path, setting, context):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(b"the cat\nmat\xe9sat\n\xff\xfe the\n")
+    assert predict.main(["--run", str(trained_run), "--json", "--input", str(path), "--encoding-errors", setting]) == 0
+    captured = capsys.readouterr()
+    answers = [json.loads(line) for line in captured.out.splitlines()]
+    assert [answer["line"] for answer in answers] == [1, 2, 3] and answers[1]["context"] == context
+    assert captured.err.splitlines() == [f"warning: --input line 2 is not valid UTF-8 at byte 4 (0xe9); bytes that are "
+                                         f"not UTF-8 are {'read as word breaks' if setting == 'replace' else 'dropped'} "
+                                         f"(--encoding-errors {setting}), here and in any later line"]  # fmt: skip

@@ -279,3 +279,38 @@ def test_an_event_record_torn_by_the_kill_does_not_stop_a_resume(trained_run, tm
     assert logged["epoch_loss"] == [0, 1]
     log_every = load_config(run / "config.json")[0].log_every
     assert logged["batch_loss"] == list(range(log_every, 2 * steps_per_epoch + 1, log_every))
+
+
+def ctrl_c_at(epoch: int, batch: int):
+    """A Keras callback that presses Ctrl-C after `batch` of `epoch` (both from 0)."""
+    from word_predictor.backend import keras
+
+    class CtrlC(keras.callbacks.Callback):
+        def on_epoch_begin(self, current, logs=None):
+            self.current = current
+
+        def on_train_batch_end(self, current_batch, logs=None):
+            if self.current == epoch and current_batch == batch:
+                raise KeyboardInterrupt
+
+    return CtrlC()
+
+
+def test_a_resumed_run_lands_on_the_figures_of_the_uninterrupted_one(corpus_folder, tmp_path, capsys):
+    """Dropout draws a new mask each step; a resume must draw the masks the uninterrupted run
+    drew (as it reads the windows in the same order), whatever random state it starts with."""
+    flags = ["--corpus", str(corpus_folder), "--logdir", str(tmp_path), "--units", "8", "--embedding-dim", "4",
+             "--unknown-threshold", "1", "--epochs", "2", "--batch-size", "8", "--patience", "100",
+             "--log-every", "0", "--dropout", "0.5"]  # fmt: skip
+    assert train.main([*flags, "--run-name", "straight"]) == 0
+    assert train.main([*flags, "--run-name", "resumed"], callbacks=[ctrl_c_at(epoch=1, batch=2)]) == 130
+    import random
+
+    random.seed(12345)  # a process that starts otherwise than the first did
+    np.random.seed(54321)
+    assert train.main(["--resume", str(tmp_path / "resumed")]) == 0
+    capsys.readouterr()
+    straight, resumed = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("straight", "resumed"))
+    assert resumed["epochs_completed"] == straight["epochs_completed"] == 2
+    assert resumed["best_validation_loss"] == pytest.approx(straight["best_validation_loss"], abs=1e-6)
+    assert resumed["test"]["loss"] == pytest.approx(straight["test"]["loss"], abs=1e-6)

@@ -123,7 +123,8 @@ def _import_keras_quietly():
 
             tf.config.list_physical_devices()  # the CUDA probe, while still quiet
             tf.get_logger().addFilter(_expected_retracing)
-        except BaseException:
+        except Exception:  # what the libraries logged may explain why the import failed; after
+            # Ctrl-C (a KeyboardInterrupt, no Exception) it is noise before "interrupted": kept out
             os.dup2(saved, 2)
             sink.seek(0)
             sys.stderr.write(sink.read().decode(errors="replace"))

@@ -5,7 +5,7 @@ Each type is an argparse `type=` function, so a bad value fails while the flags
 are parsed, before a run is loaded, and argparse names the flag:
 
     python -m word_predictor.generate --top-p 1.5
-    python -m word_predictor.generate: error: argument --top-p: must be more than 0 and at most 1, got '1.5'
+    word_predictor.generate: error: argument --top-p: must be more than 0 and at most 1, got '1.5'
 
 Every number type refuses nan and inf, which float() would let through.
 """
@@ -140,7 +140,9 @@ class Parser(argparse.ArgumentParser):
     """
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        # The name errors.run_cli gives the command's other errors ("python -m" belongs to
+        # the usage line): every error of a command starts the same way.
+        self.exit(2, f"{self.prog.removeprefix('python -m ')}: error: {message} (see --help)\n")
 
 
 class OldName(argparse.Action):
@@ -220,13 +222,24 @@ LONGEST_LINE = 1 << 20  # characters of one input line kept (its end); memory st
 _READ_SIZE = 1 << 16
 
 
-def read_lines(stream, longest: int = LONGEST_LINE) -> Iterator[tuple[int, str, int]]:
+class InvalidLine(ValueError):
+    """A line holds bytes that are not UTF-8: `line` (from 1), `column` (its byte, from 1), `byte`."""
+
+    def __init__(self, line: int, column: int, byte: int):
+        super().__init__(f"line {line} is not valid UTF-8 at byte {column} ({byte:#04x})")
+        self.line, self.column, self.byte = line, column, byte
+
+
+def read_lines(stream, longest: int = LONGEST_LINE, errors: str = "replace",
+               on_invalid: Callable[[InvalidLine], None] | None = None) -> Iterator[tuple[int, str, int]]:  # fmt: skip
     """(number from 1, line, characters dropped from its start) for each line of a
     binary (or text) stream, split at "\\n" only, CR LF ends a line as LF does.
 
     A line longer than `longest` keeps its last `longest` characters (the end is what
     a next-word prediction reads), so a 50 MB line or /dev/zero never holds more than
-    about `longest` + one read in memory. Bytes that are not UTF-8 become U+FFFD.
+    about `longest` + one read in memory. Bytes that are not UTF-8 are decoded with the
+    codec error handler `errors` (corpus.files.DECODE_ERRORS names the settings' ones):
+    "strict" raises InvalidLine; any other calls `on_invalid` with the line's first.
     """
     newline = b"\n" if not isinstance(stream, io.TextIOBase) else "\n"
     pending, dropped, number = newline[:0], 0, 0
@@ -238,16 +251,16 @@ def read_lines(stream, longest: int = LONGEST_LINE) -> Iterator[tuple[int, str, 
         pending = pieces.pop()
         for piece in pieces:
             number += 1
-            yield number, *_kept(piece, dropped, longest)
+            yield number, *_kept(piece, dropped, longest, number, errors, on_invalid)
             dropped = 0
         if len(pending) > longest:
             dropped += len(pending) - longest
             pending = pending[-longest:]
     if pending or dropped:
-        yield number + 1, *_kept(pending, dropped, longest)
+        yield number + 1, *_kept(pending, dropped, longest, number + 1, errors, on_invalid)
 
 
-def _kept(piece, dropped: int, longest: int) -> tuple[str, int]:
+def _kept(piece, dropped: int, longest: int, number: int, errors: str, on_invalid) -> tuple[str, int]:
     if len(piece) > longest:
         dropped += len(piece) - longest
         piece = piece[-longest:]
@@ -255,7 +268,15 @@ def _kept(piece, dropped: int, longest: int) -> tuple[str, int]:
         if dropped:  # do not start inside a character: skip its continuation bytes
             start = next((i for i, byte in enumerate(piece[:4]) if byte & 0xC0 != 0x80), 0)
             piece, dropped = piece[start:], dropped + start
-        piece = piece.decode("utf-8", "replace")
+        try:
+            piece = piece.decode("utf-8")
+        except UnicodeDecodeError as error:
+            invalid = InvalidLine(number, dropped + error.start + 1, piece[error.start])
+            if errors == "strict":
+                raise invalid from None
+            if on_invalid is not None:
+                on_invalid(invalid)
+            piece = piece.decode("utf-8", errors)
     return piece.removesuffix("\r"), dropped
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from word_predictor import backend, cli
 from word_predictor.config import DEFAULT_PROMPT
+from word_predictor.corpus.files import DECODE_ERRORS, ENCODING_ERRORS
 from word_predictor.errors import EmptyTextError, UsageError, UserError, warn
 
 _SHOWN_TEXT = 300  # characters of a long TEXT echoed in the "Prediction:" line
@@ -55,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--interactive", action="store_true",
                         help="load the run once, then answer each line typed: the next words, and completions "
                              "of the last word unless the line ends in a space; Ctrl-D or Ctrl-C leaves")  # fmt: skip
+    parser.add_argument("--encoding-errors", choices=ENCODING_ERRORS, default="strict",
+                        help="--input bytes that are not UTF-8: strict refuses the line, naming the byte; replace "
+                             "reads them as a word break; skip drops them (both with a warning) "
+                             "(default: strict)")  # fmt: skip
     parser.add_argument("--include-unknown", action="store_true",
                         help="allow the unknown-word symbol among the suggestions")  # fmt: skip
     parser.add_argument("--json", action="store_true",
@@ -194,18 +199,39 @@ def _answer_lines(predictor, args: argparse.Namespace) -> int:
     source = _input_source(args.input)
     with source as stream:
         batch, size = [], 0
-        for number, line, dropped in cli.read_lines(stream):
-            if dropped:
-                warn(f"--input line {number} is longer than {cli.LONGEST_LINE:,} bytes; answered from its "
-                     f"last {len(line):,} characters ({dropped:,} bytes dropped from its start)")  # fmt: skip
-            batch.append((number, line))
-            size += len(line)
-            if len(batch) == _LINES_AT_ONCE or size >= _TEXT_AT_ONCE:
+        try:
+            for number, line, dropped in cli.read_lines(stream, errors=DECODE_ERRORS[args.encoding_errors],
+                                                        on_invalid=_InvalidOnce(args.encoding_errors)):  # fmt: skip
+                if dropped:
+                    warn(f"--input line {number} is longer than {cli.LONGEST_LINE:,} bytes; answered from its "
+                         f"last {len(line):,} characters ({dropped:,} bytes dropped from its start)")  # fmt: skip
+                batch.append((number, line))
+                size += len(line)
+                if len(batch) == _LINES_AT_ONCE or size >= _TEXT_AT_ONCE:
+                    _answer_batch(predictor, args, batch)
+                    batch, size = [], 0
+        except cli.InvalidLine as error:  # the lines before it are answered, as they would have been
+            if batch:
                 _answer_batch(predictor, args, batch)
-                batch, size = [], 0
+            raise UserError(f"--input {args.input}: {error}; fix or convert it, or set --encoding-errors "
+                            "replace|skip") from None  # fmt: skip
         if batch:
             _answer_batch(predictor, args, batch)
     return 0
+
+
+class _InvalidOnce:
+    """Warns of the first line of --input that is not UTF-8 (and says that others may follow)."""
+
+    def __init__(self, setting: str):
+        self.setting, self.warned = setting, False
+
+    def __call__(self, error: cli.InvalidLine) -> None:
+        if not self.warned:
+            done = "read as word breaks" if self.setting == "replace" else "dropped"
+            warn(f"--input {error}; bytes that are not UTF-8 are {done} (--encoding-errors {self.setting}), "
+                 "here and in any later line")  # fmt: skip
+            self.warned = True
 
 
 def _input_source(name: str):

@@ -33,8 +33,13 @@ COLUMNS = (
     ("length", "length", str),  # window size, or bptt for a full-context run
     ("vocab", "vocabulary_size", lambda n: f"{n:,}"),
     ("epochs", "epochs_shown", str),
-    ("val ppl", "best_validation_perplexity", lambda x: f"{x:.2f}"),
+    # What a user sees first (test split); then perplexity, beside the share of unknown
+    # test targets, since a run that knows fewer words scores a lower one.
+    ("keys saved", "test_keystroke_savings", lambda x: f"{x:.1%}"),
+    ("top-3", "test_top3", lambda x: f"{x:.1%}"),
     ("test ppl", "test_perplexity", lambda x: f"{x:.2f}"),
+    ("unknown", "test_unknown_rate", lambda x: f"{x:.1%}"),
+    ("val ppl", "best_validation_perplexity", lambda x: f"{x:.2f}"),
     ("top-1", "test_top1", lambda x: f"{x:.1%}"),
     ("top-5", "test_top5", lambda x: f"{x:.1%}"),
     ("optimiser", "optimiser_shown", str),
@@ -56,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = cli.Parser(
         prog=PROG,
         description="List the training runs under --logdir, newest first, with their settings and "
-        "final figures (best validation perplexity, test perplexity and top-1/top-5 accuracy).",
+        "final figures (keystrokes saved and top-3 accuracy on the test split, test perplexity beside the share "
+        "of unknown test words, best validation perplexity, top-1/top-5 accuracy).",
     )
     parser.add_argument(
         "--logdir", type=Path, default=Path("logs"), help="folder that holds the runs (default: logs)"
@@ -119,6 +125,9 @@ def describe(run_dir: Path) -> dict:
         "test_perplexity": test.get("perplexity"),
         "test_top1": test.get("top1"),
         "test_top5": test.get("top5"),
+        "test_top3": test.get("top3"),
+        "test_keystroke_savings": test.get("keystroke_savings"),
+        "test_unknown_rate": test.get("unknown_rate"),
     }
 
 

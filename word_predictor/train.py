@@ -34,6 +34,7 @@ from word_predictor.config import (
 )
 from word_predictor.corpus.files import ENCODING_ERRORS
 from word_predictor.errors import Interrupted, UsageError, UserError
+from word_predictor.training import cluster
 
 PROG = "python -m word_predictor.train"
 DEFAULTS = Config()  # at word level; Config(level="char") has the character defaults
@@ -219,15 +220,26 @@ def _devices_arguments(devices) -> None:
                          help="train data parallel over N local devices (or all of them), each global batch "
                               "split evenly; on a CPU, JAX_NUM_CPU_DEVICES=N makes N virtual devices "
                               "(default: %(default)s)")
-    devices.add_argument("--coordinator", metavar="HOST:PORT",
+    devices.add_argument("--coordinator", metavar="HOST:PORT", type=_coordinator_address,
                          help="train with several processes (one per machine): the address of process 0, which "
                               "every process gives; 'auto' lets JAX read the cluster scheduler's environment "
                               "(SLURM, Open MPI)")
+    devices.add_argument("--coordinator-timeout", type=cli.positive_float, default=cluster.DEFAULT_TIMEOUT,
+                         metavar="SECONDS",
+                         help="how long to wait for process 0 and every other process to join before giving up "
+                              "(with --coordinator) (default: %(default)s)")
     devices.add_argument("--num-processes", type=cli.positive_int, metavar="P",
                          help="how many processes train together (with --coordinator)")
     devices.add_argument("--process-id", type=cli.non_negative_int, metavar="I",
                          help="this process's number, 0 to P - 1; process 0 writes the run folder "
                               "(with --coordinator)")
+
+
+def _coordinator_address(text: str) -> str:
+    try:
+        return cluster.coordinator_address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _output_arguments(output) -> None:
@@ -305,8 +317,10 @@ def main(argv: list[str] | None = None, *, callbacks=()) -> int:
     args = parser.parse_args(argv)
     command_line = f"{PROG} {shlex.join(sys.argv[1:] if argv is None else argv)}".strip()
     with _stops_as_ctrl_c():
-        return cli.run_cli("word_predictor.train", lambda: _speaking_flags(lambda: _train(args, parser, command_line,
+        code = cli.run_cli("word_predictor.train", lambda: _speaking_flags(lambda: _train(args, parser, command_line,
                                                                                          callbacks)))
+    cluster.leave_if_stuck(code)  # a wait to join a cluster given up: JAX's exit handlers would block or abort
+    return code
 
 
 def _speaking_flags(body):
@@ -380,7 +394,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_li
 
 
 # Where to train, given again with --resume (a run may continue on other devices).
-WHERE_FLAGS = ("devices", "coordinator", "num_processes", "process_id")
+WHERE_FLAGS = ("devices", "coordinator", "coordinator_timeout", "num_processes", "process_id")
 
 
 def _start_devices(args: argparse.Namespace, batch_size: int | None):
@@ -389,6 +403,8 @@ def _start_devices(args: argparse.Namespace, batch_size: int | None):
     several = args.devices != 1 or args.coordinator is not None
     if (args.num_processes is not None or args.process_id is not None) and args.coordinator is None:
         raise UsageError("--num-processes and --process-id go with --coordinator HOST:PORT (process 0's address)")
+    if args.coordinator is None and args.coordinator_timeout != cluster.DEFAULT_TIMEOUT:
+        raise UsageError("--coordinator-timeout goes with --coordinator")
     if args.coordinator not in (None, "auto") and (args.num_processes is None or args.process_id is None):
         raise UsageError("--coordinator HOST:PORT needs --num-processes P and --process-id I in every process")
     if args.process_id is not None and args.num_processes is not None and args.process_id >= args.num_processes:
@@ -407,7 +423,13 @@ def _start_devices(args: argparse.Namespace, batch_size: int | None):
     from word_predictor.training import distribute
 
     try:
-        parallel = distribute.start(args.devices, args.coordinator, args.num_processes, args.process_id)
+        parallel = distribute.start(args.devices, args.coordinator, args.num_processes, args.process_id,
+                                    args.coordinator_timeout)  # fmt: skip
+    except cluster.JoinTimeout as error:
+        raise UserError(f"--coordinator: {error}; start every process, or give a longer --coordinator-timeout") \
+            from None
+    except cluster.JoinError as error:
+        raise UserError(f"--coordinator: could not join the cluster: {error}") from None
     except ValueError as error:
         raise UsageError(f"--devices: {error}") from None
     try:

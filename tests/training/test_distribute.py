@@ -296,3 +296,45 @@ def test_two_processes_train_a_full_context_run_each_with_its_own_lanes(tmp_path
                             timeout=TIMEOUT, check=False)  # fmt: skip
     assert scored.returncode == 0, scored.stderr[-3000:]
     assert json.loads(scored.stdout)["tokens"] > 0
+
+
+def start_waiting(tmp_path: Path, port: int, process_id: int, timeout: str) -> subprocess.Popen:
+    """One process of two, whose partner never comes: it waits to join the cluster."""
+    command = [sys.executable, "-m", "word_predictor.train", *FLAGS, "--corpus", str(tmp_path / "missing"),
+               "--logdir", str(tmp_path / "logs"), "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2",
+               "--process-id", str(process_id), "--coordinator-timeout", timeout]  # fmt: skip
+    return subprocess.Popen(command, cwd=tmp_path, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+
+
+@pytest.mark.parametrize("process_id", [0, 1])  # 0: waits for the others; 1: for a coordinator that is not there
+def test_the_wait_to_join_ends_at_coordinator_timeout_with_one_line(tmp_path, process_id):
+    began = time.monotonic()
+    process = start_waiting(tmp_path, free_port(), process_id, "2")
+    out, err = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 1, err[-3000:]
+    assert err.splitlines() == [f"word_predictor.train: error: --coordinator: the coordinator at 127.0.0.1:"
+                                f"{process.args[process.args.index('--coordinator') + 1].split(':')[1]} or another of "
+                                "the 2 processes did not answer within 2 s; start every process, or give a longer "
+                                "--coordinator-timeout"]  # fmt: skip
+    assert time.monotonic() - began < 120  # JAX starts in seconds; its own limit would abort after 62 s
+    assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_end_the_wait_to_join_at_once(tmp_path, stop):
+    port = free_port()
+    process = start_waiting(tmp_path, port, 0, "600")
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:  # process 0 listens once it waits for the others
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        time.sleep(0.2)
+    time.sleep(0.5)
+    process.send_signal(stop)
+    sent = time.monotonic()
+    out, err = process.communicate(timeout=60)
+    assert time.monotonic() - sent < 30
+    assert process.returncode == 130 and err.splitlines() == ["word_predictor.train: interrupted"], err[-3000:]

@@ -20,7 +20,7 @@ _MAX_CARRY_CHARS = 1 << 20
 
 # 'replace' turns each invalid byte sequence into a word break; 'skip' drops it.
 codecs.register_error("word_predictor_space", lambda error: (" ", error.end))
-_DECODE_ERRORS = {"strict": "strict", "replace": "word_predictor_space", "skip": "ignore"}
+DECODE_ERRORS = {"strict": "strict", "replace": "word_predictor_space", "skip": "ignore"}
 
 
 class CorpusError(UserError):
@@ -93,7 +93,7 @@ def read_tokens(
     block, so a token is never split. Raises CorpusError for invalid UTF-8 (under
     'strict', naming the byte offset in the file), a binary file or an unreadable one.
     """
-    decoder = codecs.getincrementaldecoder("utf-8")(errors=_DECODE_ERRORS[encoding_errors])
+    decoder = codecs.getincrementaldecoder("utf-8")(errors=DECODE_ERRORS[encoding_errors])
     offset = start
     carry = ""
     try:

@@ -58,26 +58,34 @@ def score_run(predictor, split: Split, batch_size: int = 1024) -> dict:
 
 
 def format_scores(scores: dict) -> str:
-    """The figures as evaluate prints them; one over an empty set (None) shows as n/a."""
-    lines = [
+    """The figures as evaluate prints them, what a user sees first (keystrokes saved, the
+    next word among 3 suggestions); perplexity with the share of unknown targets beside
+    it, since a run that knows fewer words scores a lower one. None shows as n/a."""
+    lines = []
+    if "keystroke_savings" in scores:
+        lines.append(
+            f"keystrokes saved:  {_percent(scores['keystroke_savings'])}   "
+            "(letters a 3-suggestion keyboard saves on known words)"
+        )
+    lines += [
+        f"top-3 accuracy:    {_percent(scores['top3'])}   (the next {_unit(scores)} among 3 suggestions)",
+        f"perplexity:        {scores['perplexity']:.2f}   ({scores['unknown_rate']:.1%} of targets unknown to the run, "
+        "each scored as the unknown symbol: compare runs at similar shares)",
         f"tokens evaluated:  {scores['tokens']:,} ({scores['unknown_rate']:.1%} unknown)",
-        f"perplexity:        {scores['perplexity']:.2f}",
         f"top-1 accuracy:    {_percent(scores['top1'])}",
-        f"top-3 accuracy:    {_percent(scores['top3'])}",
         f"top-5 accuracy:    {_percent(scores['top5'])}",
         f"known top-1:       {_percent(scores['known_top1'])}   (targets that are not the unknown symbol)",
         f"known top-5:       {_percent(scores['known_top5'])}",
     ]
     if "bits_per_character" in scores:
         lines.append(f"bits per character: {scores['bits_per_character']:.3f}   (log2 of the per-character perplexity)")
-    if "keystroke_savings" in scores:
-        lines.append(
-            f"keystrokes saved:  {_percent(scores['keystroke_savings'])}   "
-            "(letters a 3-suggestion keyboard saves on known words)"
-        )
     if scores["known_tokens"] == 0:
         lines.append("every target is the unknown symbol: the text holds nothing the run knows")
     return "\n".join(lines)
+
+
+def _unit(scores: dict) -> str:
+    return next((unit for unit in ("word", "character") if f"bits_per_{unit}" in scores), "token")
 
 
 def _percent(figure: float | None) -> str:

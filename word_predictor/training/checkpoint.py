@@ -25,6 +25,28 @@ _CARRIED = {
 }
 
 
+class SeedEachEpoch(keras.callbacks.Callback):
+    """At each epoch's start, set every random generator of the model (dropout's masks: each
+    layer's keras.random.SeedGenerator) to a state made from (the run's seed, the epoch,
+    the generator's place in the model). The windows' order is made the same way
+    (batches.windows.Shuffle), so an epoch draws the same numbers whether the run went
+    straight through or was resumed before it, and a resume lands on the same figures.
+    Put it first: a later callback may lay the variables out on a mesh."""
+
+    def __init__(self, seed: int):
+        super().__init__()
+        self.seed = seed
+
+    def on_epoch_begin(self, epoch, logs=None):
+        import numpy as np
+
+        # By place, not name: a generator's name counts those made before it in the process.
+        states = [v for v in self.model.variables if v.path.endswith("seed_generator_state")]
+        for place, state in enumerate(states):
+            start = np.random.default_rng([self.seed, epoch, place]).integers(2**31 - 1)
+            state.assign(np.array([start, 0], dtype=state.dtype))
+
+
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
     """Stop at the first batch whose loss is NaN or infinite, and remember where."""
 

@@ -34,11 +34,11 @@ import numpy as np
 
 from word_predictor.backend import keras
 from word_predictor.errors import UsageError, UserError
+from word_predictor.training import cluster
 from word_predictor.training.reading import corpus_for
 
 BATCH_AXIS = "batch"
 STATE_WEIGHTS = r".*/state_\d+$"  # model.CarriedRNN's carried state, (lanes, units) each
-AUTO = "auto"  # --coordinator auto: JAX reads the cluster scheduler's environment (SLURM, Open MPI, ...)
 # The epoch-end figures process 0 decides on; the others take its values.
 SHARED_FIGURES = ("val_loss", "val_accuracy", "val_top5_accuracy")
 
@@ -75,13 +75,15 @@ SINGLE = Parallel()
 
 
 def start(devices: int | str, coordinator: str | None = None, num_processes: int | None = None,
-          process_id: int | None = None) -> Parallel:  # fmt: skip
-    """Join the cluster (when `coordinator` is given) and pick `devices` local devices
-    (an int, or "all") in every process. Raises ValueError with a plain message."""
+          process_id: int | None = None, timeout: float = cluster.DEFAULT_TIMEOUT) -> Parallel:  # fmt: skip
+    """Join the cluster (when `coordinator` is given, waiting at most `timeout` seconds:
+    cluster.join) and pick `devices` local devices (an int, or "all") in every process.
+    Raises ValueError with a plain message, or cluster.JoinError."""
     if keras.backend.backend() != "jax":
         raise ValueError(f"training on several devices needs the JAX backend, not {keras.backend.backend()}")
     if coordinator is not None:
-        keras.distribution.initialize(None if coordinator == AUTO else coordinator, num_processes, process_id)
+        # keras.distribution.initialize, with a bounded wait that signals end
+        cluster.join(coordinator, num_processes, process_id, timeout)
     import jax
 
     local = jax.local_devices()

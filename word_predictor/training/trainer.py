@@ -30,7 +30,7 @@ from word_predictor.predictor.predictor import Predictor
 from word_predictor.text.vocabulary import Vocabulary, sha256_of
 from word_predictor.training import distribute
 from word_predictor.training.callbacks import TrainingCallbacks
-from word_predictor.training.checkpoint import check_settings_unchanged, read_state
+from word_predictor.training.checkpoint import SeedEachEpoch, check_settings_unchanged, read_state
 from word_predictor.training.distribute import SINGLE, Parallel
 from word_predictor.training.finish import finish
 from word_predictor.training.memory import check_memory, out_of_memory_said
@@ -218,8 +218,11 @@ def _fit_with_policy(run_dir, context, corpus, command_line, state, model, steps
                 validation_data=validation_batches,
                 epochs=config.epochs,
                 initial_epoch=initial_epoch,
-                callbacks=[*callbacks, *own.ordered(validation_callbacks, shown)],
+                callbacks=[SeedEachEpoch(config.seed), *callbacks, *own.ordered(validation_callbacks, shown)],
                 verbose=0,  # EpochProgress prints shorter lines, and progress without a terminal too
+                # The batches hold windows already shuffled by (seed, epoch); Keras would shuffle
+                # their order again with Python's global random state, which a resume cannot restore.
+                shuffle=False,
                 steps_per_epoch=steps_per_epoch and min(steps_per_epoch, len(train_batches)),
                 validation_steps=steps_per_epoch and validation_batches and min(steps_per_epoch, len(validation_batches)),
             )
