@@ -67,7 +67,7 @@ def test_incomplete_run_shows_its_progress_from_the_checkpoint(tmp_path, capsys)
     rundir.write_json(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_STATE, {"epochs_completed": 3, "best_val_loss": 3.0})
     _, row = table(capsys, "--logdir", str(tmp_path))
     assert row[1] == "incomplete" and row[10] == "3/5"
-    assert row[11:15] == [f"{math.exp(3.0):.2f}", "-", "-", "-"]  # no test figures before the end
+    assert row[11:18] == ["-", "-", "-", "-", f"{math.exp(3.0):.2f}", "-", "-"]  # no test figures before the end
 
 
 def test_json_has_one_object_per_run_with_null_for_unknown_figures(tmp_path, capsys):
