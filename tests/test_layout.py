@@ -23,6 +23,7 @@ LAYERS = [
     {"scoring"},  # logits -> figures, NumPy only
     {"model"},  # config -> Keras model
     {"batches"},  # splits -> window batches or lanes, and the readers
+    {"adaptation"},  # a model that learns while it reads: the cache, dynamic evaluation
     {"rundir"},  # the run folder
     {"predictor"},  # a run ready to answer
     {"monitoring"},  # TensorBoard
