@@ -21,28 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from word_predictor.config import SettingError
+from word_predictor.adaptation.settings import CacheSettings
 from word_predictor.text.vocabulary import UNKNOWN_ID
 
 ROWS_AT_ONCE = 64  # rows mixed together: each holds a (rows, vocabulary + new words) array
-
-
-@dataclass(frozen=True)
-class CacheSettings:
-    """size: positions kept (the oldest dropped first); theta: how sharply the cache prefers
-    the positions most like the current one; mix: the cache's share (lambda)."""
-
-    size: int = 1000
-    theta: float = 0.5
-    mix: float = 0.1
-
-    def __post_init__(self):
-        if not (isinstance(self.size, int) and 1 <= self.size <= 100_000):
-            raise SettingError("{cache_size} must be a whole number from 1 to 100000, got {value}", value=self.size)
-        if not (np.isfinite(self.theta) and 0 <= self.theta <= 100):
-            raise SettingError("{cache_theta} must be from 0 to 100, got {value}", value=self.theta)
-        if not (np.isfinite(self.mix) and 0 <= self.mix <= 1):
-            raise SettingError("{cache_lambda} must be from 0 to 1, got {value}", value=self.mix)
 
 
 @dataclass

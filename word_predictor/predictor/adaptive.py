@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from word_predictor.adaptation.cache import CacheSettings, ContinuousCache, Mixed
+from word_predictor.adaptation.cache import ContinuousCache, Mixed
+from word_predictor.adaptation.settings import CacheSettings
 from word_predictor.predictor.predictor import Completions, Predictor, Suggestions
 from word_predictor.scoring.figures import PROBABILITY_FLOOR, softmax
 from word_predictor.text.vocabulary import UNKNOWN_ID
