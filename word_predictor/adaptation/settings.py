@@ -15,9 +15,9 @@ class CacheSettings:
     """size: positions kept (the oldest dropped first); theta: how sharply the cache prefers
     the positions most like the current one; mix: the cache's share (lambda)."""
 
-    size: int = 1000
-    theta: float = 0.5
-    mix: float = 0.1
+    size: int = 500
+    theta: float = 0.3
+    mix: float = 0.2
 
     def __post_init__(self):
         if not (isinstance(self.size, int) and 1 <= self.size <= 100_000):
@@ -34,9 +34,9 @@ class DynamicSettings:
     way back to the trained weights after each step; segment: tokens scored, then learned
     from, at a time."""
 
-    rate: float = 0.1
+    rate: float = 0.3
     decay: float = 0.02
-    segment: int = 32
+    segment: int = 16
 
     def __post_init__(self):
         if not (math.isfinite(self.rate) and 0 < self.rate <= 10):
