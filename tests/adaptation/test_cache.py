@@ -97,3 +97,41 @@ def test_adaptation_always_gives_a_distribution(size, theta, mix, keys, seed, sc
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
         assert np.all((new >= 0) & (new <= probabilities[:, [UNKNOWN_ID]] + 1e-12))
         assert np.all(new.sum(axis=1) <= probabilities[:, UNKNOWN_ID] + 1e-12)  # only out of the unknown class
+
+
+# ---------------------------------------------------------------- the commands refuse settings out of range
+
+
+def exit_code(main, argv) -> int:
+    """A command's exit code, whether its parser (SystemExit) or its body refused."""
+    try:
+        return main(argv)
+    except SystemExit as exit:
+        return exit.code
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [(["--adapt", "--cache-lambda", "1.5"], "--cache-lambda"), (["--adapt", "--cache-size", "0"], "--cache-size"),
+     (["--adapt", "--cache-size", "200000"], "--cache-size"), (["--adapt", "dynamic", "--dynamic-rate", "50"], "--dynamic-rate"),
+     (["--adapt", "sideways"], "--adapt"), (["--cache-theta", "0.2"], "--cache-theta")],
+)  # fmt: skip
+def test_evaluate_refuses_adaptation_settings_out_of_range(argv, flag, tmp_path, capsys):
+    from tests.helpers import one_line
+    from word_predictor import evaluate
+
+    assert exit_code(evaluate.main, ["--logdir", str(tmp_path), *argv]) == 2
+    assert flag in one_line(capsys.readouterr().err.replace("python -m word_predictor.", "word_predictor."), "evaluate")
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [(["the cat", "--adapt"], "--input or --interactive"), (["--input", "-", "--adapt", "dynamic"], "cache only"),
+     (["--interactive", "--cache-lambda", "2"], "--cache-lambda")],
+)  # fmt: skip
+def test_predict_refuses_adaptation_it_cannot_do(argv, said, tmp_path, capsys):
+    from tests.helpers import one_line
+    from word_predictor import predict
+
+    assert exit_code(predict.main, ["--logdir", str(tmp_path), *argv]) == 2
+    assert said in one_line(capsys.readouterr().err.replace("python -m word_predictor.", "word_predictor."), "predict")
