@@ -48,7 +48,12 @@ class CachedReader:
     def read(self, contexts: list[np.ndarray]) -> tuple[Mixed, _State]:
         joined, state = self.reader.start(contexts)
         logits, hidden = self._cut(joined)
-        return self.cache.mix(softmax(logits), hidden), _State(state, hidden)
+        return self._mixed(logits, hidden), _State(state, hidden)
+
+    def _mixed(self, logits: np.ndarray, hidden: np.ndarray) -> Mixed:
+        if hidden.shape[-1] == 0:  # a long text read layer by layer gives the logits alone: the model as it is
+            return Mixed(softmax(logits).astype(np.float64), np.zeros((len(logits), 0)), [])
+        return self.cache.mix(softmax(logits), hidden)
 
     def start(self, contexts):
         mixed, state = self.read(contexts)
@@ -57,17 +62,18 @@ class CachedReader:
     def advance(self, state: _State, next_ids):
         joined, inner = self.reader.advance(state.inner, next_ids)
         logits, hidden = self._cut(joined)
-        return _logits(self.cache.mix(softmax(logits), hidden).probabilities), _State(inner, hidden)
+        return _logits(self._mixed(logits, hidden).probabilities), _State(inner, hidden)
 
     def select(self, state: _State, rows):
         return _State(self.reader.select(state.inner, rows), state.hidden[rows])
 
-    def hidden_along(self, ids: np.ndarray) -> np.ndarray:
-        """(n,) ids -> (n, units): the hidden state after each prefix ids[: i + 1], read
-        token by token (a full-context run's state carried, a window run's window re-read)."""
-        joined, state = self.reader.start([ids[:1]])
+    def hidden_along(self, ids: np.ndarray, first: int = 0) -> np.ndarray:
+        """(n,) ids -> (n - first, units): the hidden state after each prefix ids[: i + 1]
+        for i >= first; the text up to `first` read in one call, then token by token (a
+        full-context run's state carried, a window run's window re-read)."""
+        joined, state = self.reader.start([ids[: first + 1]])
         rows = [self._cut(joined)[1][0]]
-        for token in ids[1:]:
+        for token in ids[first + 1 :]:
             joined, state = self.reader.advance(state, np.array([token]))
             rows.append(self._cut(joined)[1][0])
         return np.stack(rows)
@@ -113,11 +119,12 @@ class AdaptivePredictor(Predictor):
         if len(running) < 2:
             self._tail = running
             return []
-        hidden = self._cached.hidden_along(self.vocabulary.encode(running[:-1]))
         fresh = len(tokens) if self._tail else len(tokens) - 1  # the first word of all has no text before it
+        # row j: the hidden state after running[: j + 1], keyed by the word after it, running[j + 1]
+        hidden = self._cached.hidden_along(self.vocabulary.encode(running[:-1]), len(running) - 1 - fresh)
         # a known word by its id, one outside the vocabulary by its own text
         keys = [self.vocabulary.id_of(word) if word in self.vocabulary else word for word in running[-fresh:]]
-        new = self.cache.add(hidden[-fresh:], keys)
+        new = self.cache.add(hidden, keys)
         self._tail = running[-LEARNING_CONTEXT:]
         return new
 

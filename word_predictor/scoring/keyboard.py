@@ -76,7 +76,8 @@ class PrefixIndex:
         probabilities = np.concatenate([np.asarray(probabilities, np.float64)[ids], [p for _, p in words]])
         total = probabilities.sum()
         shares = probabilities / total if total > 0 else np.full(len(names), 1 / len(names))
-        best = np.lexsort((np.arange(len(names)), -shares))[:k]
+        ties = np.concatenate([ids, len(self.tokens) + np.arange(len(words))])  # the lower id first, then extra words
+        best = np.lexsort((ties, -shares))[:k]
         return [(names[i], float(shares[i])) for i in best]
 
     def cost_of_word(
