@@ -120,9 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         story.write_text(STORY * 3, encoding="utf-8")
         on_story = evaluate_once(args.run, [str(story)], "cache")
     offers = story_offers(args.run)
-    print(f"\nstory ({len(re.findall(r'\w+', STORY)) * 3} words, the names outside the vocabulary): keystrokes "
-          f"saved {on_story['keystroke_savings']:.1%} without the cache, {on_story['adapted']['keystroke_savings']:.1%} "
-          f"with it")  # fmt: skip
+    words = len(re.findall(r"\w+", STORY)) * 3
+    plain, adapted = on_story["keystroke_savings"], on_story["adapted"]["keystroke_savings"]
+    print(f"\nstory ({words} words, the names outside the vocabulary): keystrokes saved {plain:.1%} without "
+          f"the cache, {adapted:.1%} with it")  # fmt: skip
     for name in NAMES:
         print(f"  {name}: {offers['occurrences'][name]} occurrences, completed after 2 letters at "
               f"{offers['offered at'][name]}")  # fmt: skip

@@ -50,7 +50,7 @@ def prompt_command(predictor, line: str, as_json: bool) -> str | None:
     """The prompt's own commands: :learned (what the session has learned) and :forget."""
     if line.strip() == ":forget":
         predictor.forget()
-        return json.dumps({"forgotten": True}) if as_json else "forgotten: the session has learned nothing now"
+        return json.dumps({"forgotten": True}) if as_json else "forgotten: nothing learned is kept"
     if line.strip() != ":learned":
         return None
     words = predictor.learned()

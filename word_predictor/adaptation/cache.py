@@ -51,7 +51,8 @@ class ContinuousCache:
         self.settings = settings
         self.vocabulary_size = vocabulary_size
         self.hidden: np.ndarray | None = None  # (size, units) ring, float32
-        self.keys = np.zeros(settings.size, np.int64)  # a vocabulary id, or vocabulary_size + a new word's number
+        # each position's key: a vocabulary id, or vocabulary_size + a new word's number
+        self.keys = np.zeros(settings.size, np.int64)
         self.added = 0  # positions ever added; the ring's next slot is added % size
         self.words: list[str] = []  # new words by number
         self._numbers: dict[str, int] = {}
@@ -118,7 +119,7 @@ class ContinuousCache:
         memory_hidden, memory_keys = self.memory()
         return self._mixed(model_probabilities, hidden, memory_hidden, memory_keys, None)
 
-    def mix_and_add(self, model_probabilities: np.ndarray, hidden: np.ndarray, words: list[int | str]) -> Mixed:
+    def mix_and_add(self, model_probabilities: np.ndarray, hidden: np.ndarray, words: list) -> Mixed:
         """Rows of one running text in order: row i is mixed with the cache as it stood
         before it (earlier rows included, at most `size` positions back), then every row is
         added. A position is thus scored before the cache learns from it."""
@@ -131,10 +132,8 @@ class ContinuousCache:
         columns = np.arange(m + n)[None, :]
         position = m + np.arange(n)[:, None]  # each row's place in memory + rows
         visible = (columns < position) & (columns >= position - self.settings.size)
-        mixed = self._mixed(
-            model_probabilities, hidden, np.concatenate([memory_hidden, hidden]), np.concatenate([memory_keys, keys]),
-            visible,
-        )  # fmt: skip
+        everything = np.concatenate([memory_hidden, hidden]), np.concatenate([memory_keys, keys])
+        mixed = self._mixed(model_probabilities, hidden, *everything, visible)
         self.add(hidden, list(words))
         return mixed
 
@@ -144,7 +143,8 @@ class ContinuousCache:
         words = list(self.words)
         if len(memory_keys) == 0 or self.settings.mix == 0:
             return Mixed(model_probabilities.copy(), np.zeros((n, len(words))), words)
-        scores = self.settings.theta * (np.asarray(hidden, np.float64) @ np.asarray(memory_hidden, np.float64).T)
+        hidden, memory_hidden = np.asarray(hidden, np.float64), np.asarray(memory_hidden, np.float64)
+        scores = self.settings.theta * (hidden @ memory_hidden.T)  # (n, m)
         if visible is not None:
             scores = np.where(visible, scores, -np.inf)
         seen = np.isfinite(scores).any(axis=1)  # rows with a cached position to draw on
@@ -159,7 +159,8 @@ class ContinuousCache:
             count = len(weights[rows])
             flat = (np.arange(count)[:, None] * width + memory_keys[None, :]).ravel()
             cache = np.bincount(flat, weights[rows].ravel(), minlength=count * width).reshape(count, width)
-            probabilities[rows] = (1 - share[rows]) * model_probabilities[rows] + share[rows] * cache[:, : self.vocabulary_size]
+            known = cache[:, : self.vocabulary_size]
+            probabilities[rows] = (1 - share[rows]) * model_probabilities[rows] + share[rows] * known
             new[rows] = share[rows] * cache[:, self.vocabulary_size :]
         probabilities[:, UNKNOWN_ID] += new.sum(axis=1)  # the new words live in the unknown symbol's class
         return Mixed(probabilities, new, words)

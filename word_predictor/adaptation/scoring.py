@@ -45,7 +45,7 @@ class Adaptation:
         return self.cache is not None or self.dynamic is not None
 
 
-def score_adapted(run, split: Split, adaptation: Adaptation, words: list[str] | None = None) -> tuple[dict, dict]:
+def score_adapted(run, split: Split, adaptation: Adaptation, words: list[str] | None = None):
     """(figures without adaptation, figures with it) over every target of `split`, read in
     order; `words`: the text's tokens as written, aligned with split.ids (for keystrokes
     on words outside the vocabulary), or None. The run's model is left as it was trained."""
@@ -102,7 +102,7 @@ def _add(tally: Tally, keyboard: PrefixIndex | None, mixed: Mixed, targets: np.n
               keystrokes)  # fmt: skip
 
 
-def _with_new_words(keyboard: PrefixIndex, mixed: Mixed, targets, written, keystrokes: Keystrokes) -> Keystrokes:
+def _with_new_words(keyboard: PrefixIndex, mixed: Mixed, targets, written, keystrokes: Keystrokes):
     """The rows the new words change, costed one by one: a new word typed (offered once
     cached), or a known word that a new word more probable than it may push down."""
     costs = keystrokes.costs.copy()

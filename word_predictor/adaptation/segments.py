@@ -64,8 +64,8 @@ class StreamSegments:
                 inputs = [tokens, *state]
                 joined, *state = self.view.predict_on_batch(inputs)
                 state = [np.asarray(s, np.float32) for s in state]
-                yield Segment(np.asarray(joined, np.float32)[0], targets, np.arange(begin + 1, stop + 1), inputs,
-                              targets[None])  # fmt: skip
+                positions = np.arange(begin + 1, stop + 1)
+                yield Segment(np.asarray(joined, np.float32)[0], targets, positions, inputs, targets[None])
 
 
 # How each context reads a split in order (the context objects answer the rest).

@@ -21,7 +21,8 @@ class CacheSettings:
 
     def __post_init__(self):
         if not (isinstance(self.size, int) and 1 <= self.size <= 100_000):
-            raise SettingError("{cache_size} must be a whole number from 1 to 100000, got {value}", value=self.size)
+            raise SettingError("{cache_size} must be a whole number from 1 to 100000, got {value}",
+                               value=self.size)  # fmt: skip
         if not (math.isfinite(self.theta) and 0 <= self.theta <= 100):
             raise SettingError("{cache_theta} must be from 0 to 100, got {value}", value=self.theta)
         if not (math.isfinite(self.mix) and 0 <= self.mix <= 1):

@@ -51,7 +51,7 @@ class CachedReader:
         return self._mixed(logits, hidden), _State(state, hidden)
 
     def _mixed(self, logits: np.ndarray, hidden: np.ndarray) -> Mixed:
-        if hidden.shape[-1] == 0:  # a long text read layer by layer gives the logits alone: the model as it is
+        if hidden.shape[-1] == 0:  # a long text read layer by layer gives the logits alone: the model as is
             return Mixed(softmax(logits).astype(np.float64), np.zeros((len(logits), 0)), [])
         return self.cache.mix(softmax(logits), hidden)
 
@@ -157,9 +157,11 @@ class AdaptivePredictor(Predictor):
         contexts = [self.context_tokens(tokens) for tokens in token_lists]
         answers = []
         for context, probabilities, new in zip(contexts, *self._read(contexts)):
-            known = [(self.vocabulary.tokens[i], float(probabilities[i])) for i in self.top(probabilities, k, include_unknown)]
-            if include_unknown and new:  # the unknown symbol's class without the new words shown beside it
-                known = [(w, p - sum(new.values()) if w == self.vocabulary.tokens[UNKNOWN_ID] else p) for w, p in known]
+            best = self.top(probabilities, k, include_unknown)
+            known = [(self.vocabulary.tokens[i], float(probabilities[i])) for i in best]
+            if include_unknown and new:  # the unknown symbol's class, less the new words shown beside it
+                unknown = self.vocabulary.tokens[UNKNOWN_ID]
+                known = [(w, p - sum(new.values()) if w == unknown else p) for w, p in known]
             ranked = sorted(known + list(new.items()), key=lambda pair: -pair[1])[:k]
             answers.append(Suggestions(context, self.unknown(context), ranked))
         return answers
