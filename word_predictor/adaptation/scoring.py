@@ -27,7 +27,9 @@ from word_predictor.scoring.figures import Tally, softmax, target_log_probabilit
 from word_predictor.scoring.keyboard import Keystrokes, PrefixIndex
 from word_predictor.text.vocabulary import UNKNOWN_ID
 
-DEFAULT_SEGMENT = 32  # tokens a segment when only the cache adapts (dynamic evaluation has its own)
+# Tokens a segment when the weights stay as they are (no dynamic evaluation): the cache
+# scores each row with the rows before it in its segment, so the length changes the speed alone.
+READING_SEGMENT = 512
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class Adaptation:
 
     @property
     def segment(self) -> int:
-        return self.dynamic.segment if self.dynamic else DEFAULT_SEGMENT
+        return self.dynamic.segment if self.dynamic else READING_SEGMENT
 
     def __bool__(self) -> bool:
         return self.cache is not None or self.dynamic is not None
