@@ -113,10 +113,10 @@ def story_offers(run: str, learning: bool = True) -> dict:
 
 def typing_cost(predictor, before: str, word: str, shown: int = 3) -> int:
     """Keystrokes to type `word` after `before`: k letters and a pick, once it is shown."""
-    if word in [w for w, _ in predictor.suggest(before, shown).predictions]:
+    if word in [w for w, _ in predictor.suggest_many([before], shown)[0].predictions]:  # may be empty
         return 1
     for typed in range(1, len(word)):
-        if word in dict(predictor.complete(f"{before} {word[:typed]}", shown).completions):
+        if word in dict(predictor.complete_many([f"{before} {word[:typed]}"], shown)[0].completions):
             return typed + 1
     return len(word)
 
