@@ -40,10 +40,12 @@ def learns(predictor) -> bool:
     return hasattr(predictor, "learn")
 
 
-def announce(new_words: list[str]) -> None:
-    """A line on stderr for each new word picked up, beside the answers on stdout."""
+def announce(predictor, new_words: list[str]) -> None:
+    """A line on stderr for each new word (a character run: character) picked up, beside
+    the answers on stdout."""
     for word in new_words:
-        print(cli.printable(f"learned a new word: {word}"), file=sys.stderr, flush=True)
+        print(cli.printable(f"learned a new {predictor.vocabulary.tokenizer.unit}: {word}"), file=sys.stderr,
+              flush=True)  # fmt: skip
 
 
 def prompt_command(predictor, line: str, as_json: bool) -> str | None:
@@ -58,4 +60,5 @@ def prompt_command(predictor, line: str, as_json: bool) -> str | None:
     if as_json:
         return json.dumps({"learned": dict(words.most_common()), "positions": positions})
     shown = ", ".join(f"{word} ({count})" for word, count in words.most_common()) or "none yet"
-    return f"learned: {positions} positions of text in the cache; new words: {shown}"
+    unit = predictor.vocabulary.tokenizer.unit
+    return f"learned: {positions} positions of text in the cache; new {unit}s: {shown}"

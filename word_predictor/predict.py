@@ -250,7 +250,7 @@ def _answer_batch(predictor, args: argparse.Namespace, batch: list[tuple[int, st
             print(json.dumps({"line": number, **answer} | ({"learned": learned[index]} if learned else {})))
         else:
             _say(answer)
-            learning.announce(learned[index] if learned else [])
+            learning.announce(predictor, learned[index] if learned else [])
     sys.stdout.flush()
 
 
@@ -318,7 +318,7 @@ def _interactive_answer(predictor, line: str, args: argparse.Namespace) -> str:
             return command
         learned = predictor.learn(line, not typing)
         if not args.json:
-            learning.announce(learned)
+            learning.announce(predictor, learned)
     [suggestions] = predictor.suggest_many([line], args.top_k, args.include_unknown)
     completions = predictor.complete_many([line], args.top_k)[0] if typing else None
     if args.json:
