@@ -189,7 +189,7 @@ def load_predictor(folder: Path, backend_name: str | None = None):
 # ---------------------------------------------------------------- adaptation (evaluate --adapt, predict)
 
 ADAPTATIONS = ("cache", "dynamic")
-DEFAULT_ADAPTATION = "cache"  # what --adapt alone means: the best measured (docs/benchmarks.md, "Adaptation")
+DEFAULT_ADAPTATION = "cache"  # what --adapt alone means: as good as dynamic, at a fraction of its time (benchmarks/adaptation.py)
 ADAPTATION_FLAGS = {
     "cache_size": "--cache-size", "cache_theta": "--cache-theta", "cache_lambda": "--cache-lambda",
     "dynamic_rate": "--dynamic-rate", "dynamic_decay": "--dynamic-decay", "dynamic_segment": "--dynamic-segment",
