@@ -26,13 +26,14 @@ LAYERS = [
     {"scoring"},  # logits -> figures, NumPy only
     {"model"},  # config -> Keras model
     {"batches"},  # splits -> window batches or lanes, and the readers
+    {"adaptation"},  # a model that learns while it reads: the cache, dynamic evaluation
     {"rundir"},  # the run folder
     {"predictor"},  # a run ready to answer
     {"monitoring"},  # TensorBoard
     {"training"},  # fit, validate, checkpoint, resume
     {"exporter", "runtime", "server"},
 ]
-COMMANDS = {"cli", "train", "predict", "generate", "evaluate", "runs", "export", "serve"}
+COMMANDS = {"cli", "learning", "train", "predict", "generate", "evaluate", "runs", "export", "serve"}
 # Runtime code must work without Keras, so these never import it, directly or through another module.
 WITHOUT_KERAS = {"text", "scoring", "predictor", "runtime"}
 

@@ -327,3 +327,72 @@ def load_predictor(folder: Path, backend_name: str | None = None):
     from word_predictor.rundir import load_run
 
     return Predictor.from_run(load_run(folder))
+
+
+# ---------------------------------------------------------------- adaptation (evaluate --adapt, predict)
+
+ADAPTATIONS = ("cache", "dynamic")
+DEFAULT_ADAPTATION = "cache"  # what --adapt alone means: as good as dynamic, at a fraction of its time (benchmarks/adaptation.py)
+ADAPTATION_FLAGS = {
+    "cache_size": "--cache-size", "cache_theta": "--cache-theta", "cache_lambda": "--cache-lambda",
+    "dynamic_rate": "--dynamic-rate", "dynamic_decay": "--dynamic-decay", "dynamic_segment": "--dynamic-segment",
+}  # fmt: skip
+unit_interval = _checked(float, "a number from 0 to 1", lambda value: 0 <= value <= 1)
+
+
+def adaptation_kinds(text: str) -> tuple[str, ...]:
+    """--adapt's value: adaptations named with commas (cache,dynamic), each once."""
+    kinds = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [kind for kind in kinds if kind not in ADAPTATIONS]
+    if not kinds or unknown:
+        raise argparse.ArgumentTypeError(f"choose {', '.join(ADAPTATIONS)} or both (cache,dynamic), got {text!r}")
+    return tuple(dict.fromkeys(kinds))
+
+
+adaptation_kinds.__name__ = "adaptation"
+
+
+# flag -> (the settings class, its field, the flag's type)
+_ADAPTATION_SETTINGS = {
+    "cache": [("cache_size", "size", positive_int, "positions the cache keeps, the oldest dropped first"),
+              ("cache_theta", "theta", non_negative_float, "how sharply the cache prefers positions like the current one"),
+              ("cache_lambda", "mix", unit_interval, "the cache's share of each distribution, from 0 to 1")],
+    "dynamic": [("dynamic_rate", "rate", positive_float, "dynamic evaluation's SGD step size"),
+                ("dynamic_decay", "decay", unit_interval, "the pull back toward the trained weights after each step"),
+                ("dynamic_segment", "segment", positive_int, "tokens scored, then learned from, at a time")],
+}  # fmt: skip
+
+
+def add_adaptation_arguments(parser: argparse.ArgumentParser, kinds: tuple[str, ...], help_text: str) -> None:
+    """--adapt [KINDS] and the settings of the adaptations in `kinds`; their defaults and
+    ranges are the library's (word_predictor.adaptation.settings)."""
+    from word_predictor.adaptation.settings import CacheSettings, DynamicSettings, default_of
+
+    classes = {"cache": CacheSettings, "dynamic": DynamicSettings}
+    parser.add_argument("--adapt", nargs="?", const=(DEFAULT_ADAPTATION,), type=adaptation_kinds, metavar="KINDS",
+                        help=help_text)  # fmt: skip
+    for kind in kinds:
+        for name, field, kind_type, help_line in _ADAPTATION_SETTINGS[kind]:
+            default = default_of(classes[kind], field)
+            parser.add_argument(ADAPTATION_FLAGS[name], dest=name, type=kind_type,
+                                help=f"{help_line} (default: {default})")  # fmt: skip
+
+
+def adaptation_settings(args: argparse.Namespace, kinds: tuple[str, ...]):
+    """(CacheSettings or None, DynamicSettings or None) for the adaptations in `kinds`,
+    from the flags given (the rest left to their defaults); a value out of range is a
+    UsageError naming its flag."""
+    from word_predictor.adaptation.settings import CacheSettings, DynamicSettings
+    from word_predictor.config import SettingError
+    from word_predictor.errors import UsageError
+
+    classes = {"cache": CacheSettings, "dynamic": DynamicSettings}
+    chosen = {}
+    for kind in ADAPTATIONS:
+        given = {field: getattr(args, name) for name, field, _, _ in _ADAPTATION_SETTINGS[kind]
+                 if getattr(args, name, None) is not None}  # fmt: skip
+        try:
+            chosen[kind] = classes[kind](**given) if kind in kinds else None
+        except SettingError as error:
+            raise UsageError(error.phrased(ADAPTATION_FLAGS)) from None
+    return chosen["cache"], chosen["dynamic"]

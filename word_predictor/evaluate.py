@@ -37,6 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=cli.positive_int, default=1024,
                         help="contexts scored at once (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    cli.add_adaptation_arguments(
+        parser, cli.ADAPTATIONS,
+        "also score the text with the model adapting as it reads, each segment scored before it is learned from: "
+        "cache (a continuous cache of recent hidden states), dynamic (an SGD step after each segment, pulled back "
+        f"toward the trained weights), or cache,dynamic; --adapt alone: {cli.DEFAULT_ADAPTATION}. The figures "
+        "without adaptation are printed beside them (JSON: the same keys under \"adapted\"); with --text, "
+        "keystroke savings count every word, one outside the vocabulary saved when the cache offers it",
+    )  # fmt: skip
     return parser
 
 
@@ -50,28 +58,100 @@ def _evaluate(args: argparse.Namespace) -> int:
     from word_predictor.exporter.manifest import is_exported
     from word_predictor.rundir import read_test_split
 
+    adaptation = _adaptation(args)
     run_dir = cli.chosen_run(args.run, args.logdir)
     if is_exported(run_dir) and not args.text:
         raise UsageError(f"{run_dir} is an exported folder, which keeps no test split; pass --text FILE")
-    predictor = cli.load_predictor(run_dir, args.backend)
+    if is_exported(run_dir) and adaptation:
+        raise UsageError(f"{run_dir} is an exported folder, whose graph gives out no hidden state nor gradients; "
+                         "--adapt needs the run folder it came from")  # fmt: skip
+    run = _load_run(run_dir, args.backend) if adaptation else None
+    predictor = None if run else cli.load_predictor(run_dir, args.backend)
+    vocabulary = run.vocabulary if run else predictor.vocabulary
     if args.text:
-        split = encode_files(args.text, predictor.vocabulary, args.encoding_errors)  # a SettingError: run_cli names the flags
+        split = encode_files(args.text, vocabulary, args.encoding_errors)  # a SettingError: run_cli names the flags
     else:
         split = read_test_split(run_dir)
     try:
+        if adaptation:
+            return _print_adapted(args, run, split, adaptation)
         scores = score_run(predictor, split, args.batch_size)
     except NothingToScore:
-        unit = predictor.vocabulary.tokenizer.unit
+        unit = vocabulary.tokenizer.unit
         raise UserError(f"the text is too short to evaluate: no {unit} has enough {unit}s before it in one file") from None
     if args.json:
-        # What a user sees first; the unknown share beside perplexity (see format_scores).
-        keys = ("tokens", "keystroke_savings", "top3", "perplexity", "unknown_rate", "known_tokens", "top1", "top5",
-                "known_top1", "known_top5", "bits_per_token", "bits_per_word", "bits_per_character")  # fmt: skip
-        print(json.dumps({key: scores[key] for key in keys if key in scores} | {"run": str(run_dir)}))
+        print(json.dumps(_shown(scores) | {"run": str(run_dir)}))
     else:
         print(f"run: {run_dir}")
         print(format_scores(scores))
     return 0
+
+
+# What a user sees first; the unknown share beside perplexity (see format_scores).
+_KEYS = ("tokens", "keystroke_savings", "top3", "perplexity", "unknown_rate", "known_tokens", "top1", "top5",
+         "known_top1", "known_top5", "bits_per_token", "bits_per_word", "bits_per_character")  # fmt: skip
+
+
+def _shown(scores: dict) -> dict:
+    return {key: scores[key] for key in _KEYS if key in scores}
+
+
+def _adaptation(args: argparse.Namespace):
+    from word_predictor.adaptation.scoring import Adaptation
+
+    if args.adapt is None:
+        given = [flag for name, flag in cli.ADAPTATION_FLAGS.items() if getattr(args, name, None) is not None]
+        if given:
+            raise UsageError(f"{given[0]} sets an adaptation; add --adapt")
+        return Adaptation()
+    cache, dynamic = cli.adaptation_settings(args, args.adapt)
+    return Adaptation(cache=cache, dynamic=dynamic)
+
+
+def _load_run(run_dir: Path, backend_name: str | None):
+    backend.select(backend_name)
+    from word_predictor.rundir import load_run
+
+    return load_run(run_dir)
+
+
+def _print_adapted(args: argparse.Namespace, run, split, adaptation) -> int:
+    """evaluate --adapt: both sets of figures, from one reading of the text in order."""
+    from word_predictor.adaptation.scoring import score_adapted
+
+    run_dir = run.path
+    words = _written_words(args, run.vocabulary, split) if args.text else None
+    try:
+        plain, adapted = score_adapted(run, split, adaptation, words)
+    except ValueError:  # no target at all: the Tally's own refusal
+        raise NothingToScore("nothing to score") from None
+    settings = {kind: vars(value) for kind, value in (("cache", adaptation.cache), ("dynamic", adaptation.dynamic))
+                if value is not None}  # fmt: skip
+    if args.json:
+        print(json.dumps(_shown(plain) | {"adapted": _shown(adapted), "adaptation": settings, "run": str(run_dir),
+                                          "new_words_counted": words is not None}))  # fmt: skip
+        return 0
+    print(f"run: {run_dir}")
+    print("without adaptation:")
+    print(format_scores(plain))
+    print(f"with adaptation ({', '.join(f'{k} {v}' for k, v in settings.items())}):")
+    print(format_scores(adapted))
+    if words is not None and "keystroke_savings" in adapted:
+        print("(keystrokes saved count every word of --text: one outside the vocabulary saves letters only "
+              "when the adapted keyboard offers it)")  # fmt: skip
+    return 0
+
+
+def _written_words(args: argparse.Namespace, vocabulary, split) -> list[str] | None:
+    """The tokens of --text as written (a word outside the vocabulary keeps its text),
+    aligned with the split's ids; None if they do not line up."""
+    from word_predictor.corpus.files import find_text_files, read_tokens
+
+    words: list[str] = []
+    for path in find_text_files(args.text, "text"):
+        for tokens in read_tokens(path, vocabulary.tokenizer, args.encoding_errors):
+            words.extend(tokens)
+    return words if len(words) == len(split.ids) else None
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@
                                  start with it; at char level a small beam over characters)
     predict --input FILE         one answer per line of FILE (- for stdin), in order; a line
                                  over cli.LONGEST_LINE bytes is answered from its end
-    predict --interactive        a prompt: each line typed gets its answer
+    predict --interactive        a prompt: each line typed gets its answer; it learns the words
+                                 typed (a continuous cache): :learned says what, :forget forgets
+    predict --input FILE --adapt one answer per line, learning from each line before the next
 
 Needs only a run folder (model, vocabulary, config); it never reads the corpus.
 """
@@ -18,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from word_predictor import backend, cli
+from word_predictor import backend, cli, learning
 from word_predictor.config import DEFAULT_PROMPT
 from word_predictor.corpus.files import DECODE_ERRORS, ENCODING_ERRORS
 from word_predictor.errors import EmptyTextError, UsageError, UserError, warn
@@ -64,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="allow the unknown-word symbol among the suggestions")  # fmt: skip
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (one per line with --input or --interactive) instead of text")  # fmt: skip
+    cli.add_adaptation_arguments(
+        parser, ("cache",),
+        "learn from the text as it is read, lines in order as one continuing text (--interactive always does): "
+        "a continuous cache of the words typed, a word outside the vocabulary offered once typed twice; "
+        "KINDS: cache (the only kind predict has); with --input or --interactive",
+    )  # fmt: skip
     return parser
 
 
@@ -76,7 +84,7 @@ def _predict(args: argparse.Namespace) -> int:
     text = " ".join(args.text)  # a trailing space matters to a character run: the word has ended
     _check_flags(args, text)
 
-    predictor = cli.load_predictor(cli.chosen_run(args.run, args.logdir), args.backend)
+    predictor = learning.load(args)
     if args.interactive:
         return _interactive(predictor, args)
     if args.input is not None:
@@ -115,6 +123,14 @@ def _check_flags(args: argparse.Namespace, text: str) -> None:
         raise UsageError("--words adds whole words; --complete lists completions of the last one; choose one")
     if not many and not text.strip():
         raise _empty_text()
+    if args.adapt is not None and not many:
+        raise UsageError("--adapt learns from line to line: use it with --input or --interactive")
+    if args.adapt is not None and "dynamic" in args.adapt:
+        raise UsageError("predict learns with the cache only (--adapt cache); dynamic evaluation is evaluate's")
+    if args.adapt is None and not args.interactive:
+        given = [flag for name, flag in cli.ADAPTATION_FLAGS.items() if getattr(args, name, None) is not None]
+        if given:
+            raise UsageError(f"{given[0]} sets the cache; add --adapt")
 
 
 def _empty_text() -> UsageError:
@@ -197,6 +213,7 @@ def _answer_lines(predictor, args: argparse.Namespace) -> int:
     up to `_LINES_AT_ONCE` lines (or `_TEXT_AT_ONCE` characters) per model call. A line
     longer than `cli.LONGEST_LINE` is answered from its end, with a warning."""
     source = _input_source(args.input)
+    at_once = 1 if learning.learns(predictor) else _LINES_AT_ONCE  # each line learned before the next is answered
     with source as stream:
         batch, size = [], 0
         try:
@@ -207,7 +224,7 @@ def _answer_lines(predictor, args: argparse.Namespace) -> int:
                          f"last {len(line):,} characters ({dropped:,} bytes dropped from its start)")  # fmt: skip
                 batch.append((number, line))
                 size += len(line)
-                if len(batch) == _LINES_AT_ONCE or size >= _TEXT_AT_ONCE:
+                if len(batch) == at_once or size >= _TEXT_AT_ONCE:
                     _answer_batch(predictor, args, batch)
                     batch, size = [], 0
         except cli.InvalidLine as error:  # the lines before it are answered, as they would have been
@@ -247,17 +264,19 @@ def _answer_batch(predictor, args: argparse.Namespace, batch: list[tuple[int, st
     """One line out per line in: JSON with its line number, or text with nothing raw that
     could split or reorder it."""
     lines = [line for _, line in batch]
+    learned = [predictor.learn(line, not args.complete) for line in lines] if learning.learns(predictor) else None
     if args.complete:
         answers = predictor.complete_many(lines, args.top_k)
         shown = [_completions_json(a) if args.json else _completions_line(a) for a in answers]
     else:
         answers = predictor.suggest_many(lines, args.top_k, args.include_unknown)
         shown = [_suggestions_json(a) if args.json else _suggestions_line(a) for a in answers]
-    for (number, _), answer in zip(batch, shown):
+    for index, ((number, _), answer) in enumerate(zip(batch, shown)):
         if args.json:
-            print(json.dumps({"line": number, **answer}))
+            print(json.dumps({"line": number, **answer} | ({"learned": learned[index]} if learned else {})))
         else:
             _say(answer)
+            learning.announce(predictor, learned[index] if learned else [])
     sys.stdout.flush()
 
 
@@ -291,6 +310,9 @@ def _interactive(predictor, args: argparse.Namespace) -> int:
             pass
         print("type some words and Enter: the next words, and completions of the last word unless the line "
               "ends in a space; Ctrl-D leaves", file=sys.stderr)  # fmt: skip
+        if learning.learns(predictor):
+            print("it learns the words typed here, in memory only: :learned shows what, :forget forgets it",
+                  file=sys.stderr)  # fmt: skip
     else:
         _lenient_stdin()
     try:
@@ -312,13 +334,24 @@ def _interactive(predictor, args: argparse.Namespace) -> int:
 
 def _interactive_answer(predictor, line: str, args: argparse.Namespace) -> str:
     """The next words after `line`; with completions of its last word when the word is
-    still being typed (the line does not end in a space)."""
-    [suggestions] = predictor.suggest_many([line], args.top_k, args.include_unknown)
+    still being typed (the line does not end in a space). A session that learns caches
+    the line's finished words first (a prompt command is answered instead)."""
     typing = bool(line) and not line[-1].isspace() and bool(predictor.tokenize(line))
+    learned = None
+    if learning.learns(predictor):
+        command = learning.prompt_command(predictor, line, args.json)
+        if command is not None:
+            return command
+        learned = predictor.learn(line, not typing)
+        if not args.json:
+            learning.announce(predictor, learned)
+    [suggestions] = predictor.suggest_many([line], args.top_k, args.include_unknown)
     completions = predictor.complete_many([line], args.top_k)[0] if typing else None
     if args.json:
         answer = _suggestions_json(suggestions) | {"text": line}
         answer["completions"] = _completions_json(completions) if completions else None
+        if learned is not None:
+            answer["learned"] = learned
         return json.dumps(answer)
     shown = _suggestions_line(suggestions)
     if completions:

@@ -163,7 +163,7 @@ class Predictor:
         return self._complete([self.tokenize(text) for text in texts], top_k)
 
     def _complete(self, token_lists: list[list[str]], k: int) -> list[Completions]:
-        return _COMPLETIONS[self.config.level](self, token_lists, k)
+        return getattr(self, _COMPLETIONS[self.config.level])(token_lists, k)  # a subclass's own, if it has one
 
     def _complete_words(self, token_lists: list[list[str]], k: int) -> list[Completions]:
         """Word level: the known words that start with the last word, read together."""
@@ -257,4 +257,4 @@ class _ReadOnce:
 
 
 # How each level completes the word being typed.
-_COMPLETIONS = {"word": Predictor._complete_words, "char": Predictor._complete_characters}
+_COMPLETIONS = {"word": "_complete_words", "char": "_complete_characters"}

@@ -4,7 +4,7 @@ words that complete a typed prefix. NumPy only."""
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -38,6 +38,7 @@ class PrefixIndex:
         self.excluded = np.zeros(len(self.tokens), bool)
         self.excluded[list(exclude)] = True
         self.lengths = np.array([len(token) for token in self.tokens], np.int64)
+        self._index = {token: i for i, token in enumerate(self.tokens)}
         self._ranges: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
@@ -58,19 +59,60 @@ class PrefixIndex:
         # character raised by one.
         return lo, bisect.bisect_left(self._sorted, prefix[:-1] + chr(last + 1), lo)
 
-    def completions(self, probabilities: np.ndarray, prefix: str, k: int) -> list[tuple[str, float]]:
+    def completions(
+        self, probabilities: np.ndarray, prefix: str, k: int, extra: Mapping[str, float] | None = None
+    ) -> list[tuple[str, float]]:
         """The k most probable tokens that start with `prefix`, with their probability
-        renormalised over all tokens that do (excluded ones aside); [] when none does."""
+        renormalised over all tokens that do (excluded ones aside); [] when none does.
+        `extra`: words outside the index with their probability (the words a user typed
+        that the vocabulary lacks), offered beside the tokens, after them on a tie."""
         lo, hi = self.prefix_range(prefix)
         ids = self.order[lo:hi]
         ids = ids[~self.excluded[ids]]
-        if ids.size == 0 or k <= 0:
+        words = [(word, p) for word, p in (extra or {}).items() if word.startswith(prefix) and word not in self._index]
+        if ids.size + len(words) == 0 or k <= 0:
             return []
-        probabilities = np.asarray(probabilities, np.float64)[ids]
+        names = [self.tokens[i] for i in ids] + [word for word, _ in words]
+        probabilities = np.concatenate([np.asarray(probabilities, np.float64)[ids], [p for _, p in words]])
         total = probabilities.sum()
-        shares = probabilities / total if total > 0 else np.full(ids.size, 1 / ids.size)
-        best = np.lexsort((ids, -shares))[:k]
-        return [(self.tokens[ids[i]], float(shares[i])) for i in best]
+        shares = probabilities / total if total > 0 else np.full(len(names), 1 / len(names))
+        ties = np.concatenate([ids, len(self.tokens) + np.arange(len(words))])  # the lower id first, then extra words
+        best = np.lexsort((ties, -shares))[:k]
+        return [(names[i], float(shares[i])) for i in best]
+
+    def cost_of_word(
+        self, probabilities: np.ndarray, word: str, extra: Mapping[str, float], shown: int = KEYBOARD_SUGGESTIONS
+    ) -> int:
+        """What `word` costs to type (as `keystrokes` counts) when the keyboard also offers
+        the words of `extra` (outside the index, with their probability): a word of the
+        index or of `extra` is picked once it is among the `shown` likeliest with the
+        letters typed so far; a tie goes to the index's word, then to the lower id or the
+        earlier word alphabetically. One row at a time: for the few targets the vectorised
+        `keystrokes` cannot answer."""
+        probabilities = np.asarray(probabilities, np.float64)
+        target = self._index.get(word)
+        if target is not None and self.excluded[target]:
+            target = None
+        if target is None and word not in extra:
+            return len(word)  # never offered
+        own = probabilities[target] if target is not None else extra[word]
+        for typed in range(len(word)):
+            prefix = word[:typed]
+            lo, hi = self.prefix_range(prefix)
+            ids = self.order[lo:hi]
+            ids = ids[~self.excluded[ids]]
+            ahead = probabilities[ids] > own
+            if target is not None:
+                ahead |= (probabilities[ids] == own) & (ids < target)
+            else:
+                ahead |= probabilities[ids] == own
+            count = int(ahead.sum())
+            for other, p in extra.items():
+                if other != word and other.startswith(prefix) and other not in self._index:
+                    count += p > own or (p == own and target is None and other < word)
+            if count < shown:
+                return min(typed + 1, len(word))
+        return len(word)
 
     def keystrokes(
         self,
