@@ -33,7 +33,7 @@ LAYERS = [
     {"training"},  # fit, validate, checkpoint, resume
     {"exporter", "runtime", "server"},
 ]
-COMMANDS = {"cli", "learning", "train", "predict", "generate", "evaluate", "runs", "export", "serve"}
+COMMANDS = {"cli", "train", "predict", "generate", "evaluate", "runs", "export", "serve"}
 # Runtime code must work without Keras, so these never import it, directly or through another module.
 WITHOUT_KERAS = {"text", "scoring", "predictor", "runtime"}
 

@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from word_predictor import backend, cli, learning
+from word_predictor import backend, cli
 from word_predictor.config import DEFAULT_PROMPT
 from word_predictor.corpus.files import DECODE_ERRORS, ENCODING_ERRORS
 from word_predictor.errors import EmptyTextError, UsageError, UserError, warn
@@ -84,7 +84,7 @@ def _predict(args: argparse.Namespace) -> int:
     text = " ".join(args.text)  # a trailing space matters to a character run: the word has ended
     _check_flags(args, text)
 
-    predictor = learning.load(args)
+    predictor = _load(args)
     if args.interactive:
         return _interactive(predictor, args)
     if args.input is not None:
@@ -213,7 +213,7 @@ def _answer_lines(predictor, args: argparse.Namespace) -> int:
     up to `_LINES_AT_ONCE` lines (or `_TEXT_AT_ONCE` characters) per model call. A line
     longer than `cli.LONGEST_LINE` is answered from its end, with a warning."""
     source = _input_source(args.input)
-    at_once = 1 if learning.learns(predictor) else _LINES_AT_ONCE  # each line learned before the next is answered
+    at_once = 1 if _learns(predictor) else _LINES_AT_ONCE  # each line learned before the next is answered
     with source as stream:
         batch, size = [], 0
         try:
@@ -264,7 +264,7 @@ def _answer_batch(predictor, args: argparse.Namespace, batch: list[tuple[int, st
     """One line out per line in: JSON with its line number, or text with nothing raw that
     could split or reorder it."""
     lines = [line for _, line in batch]
-    learned = [predictor.learn(line, not args.complete) for line in lines] if learning.learns(predictor) else None
+    learned = [predictor.learn(line, not args.complete) for line in lines] if _learns(predictor) else None
     if args.complete:
         answers = predictor.complete_many(lines, args.top_k)
         shown = [_completions_json(a) if args.json else _completions_line(a) for a in answers]
@@ -276,7 +276,7 @@ def _answer_batch(predictor, args: argparse.Namespace, batch: list[tuple[int, st
             print(json.dumps({"line": number, **answer} | ({"learned": learned[index]} if learned else {})))
         else:
             _say(answer)
-            learning.announce(predictor, learned[index] if learned else [])
+            _announce(predictor, learned[index] if learned else [])
     sys.stdout.flush()
 
 
@@ -310,7 +310,7 @@ def _interactive(predictor, args: argparse.Namespace) -> int:
             pass
         print("type some words and Enter: the next words, and completions of the last word unless the line "
               "ends in a space; Ctrl-D leaves", file=sys.stderr)  # fmt: skip
-        if learning.learns(predictor):
+        if _learns(predictor):
             print("it learns the words typed here, in memory only: :learned shows what, :forget forgets it",
                   file=sys.stderr)  # fmt: skip
     else:
@@ -338,13 +338,13 @@ def _interactive_answer(predictor, line: str, args: argparse.Namespace) -> str:
     the line's finished words first (a prompt command is answered instead)."""
     typing = bool(line) and not line[-1].isspace() and bool(predictor.tokenize(line))
     learned = None
-    if learning.learns(predictor):
-        command = learning.prompt_command(predictor, line, args.json)
+    if _learns(predictor):
+        command = _prompt_command(predictor, line, args.json)
         if command is not None:
             return command
         learned = predictor.learn(line, not typing)
         if not args.json:
-            learning.announce(predictor, learned)
+            _announce(predictor, learned)
     [suggestions] = predictor.suggest_many([line], args.top_k, args.include_unknown)
     completions = predictor.complete_many([line], args.top_k)[0] if typing else None
     if args.json:
@@ -361,3 +361,58 @@ def _interactive_answer(predictor, line: str, args: argparse.Namespace) -> str:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ---------------------------------------------------------------- learning (--interactive, --adapt)
+
+
+def _load(args: argparse.Namespace):
+    """The run's Predictor; one that learns (predictor.adaptive) for --interactive and --adapt.
+    An exported folder has no hidden state to cache: --adapt is refused, --interactive
+    answers without learning."""
+    from word_predictor.exporter.manifest import is_exported
+
+    folder = cli.chosen_run(args.run, args.logdir)
+    learning = args.interactive or args.adapt is not None
+    if learning and is_exported(folder):
+        if args.adapt is not None:
+            raise UsageError(f"{folder} is an exported folder, whose graph gives out no hidden state for the "
+                             "cache; --adapt needs the run folder it came from")  # fmt: skip
+        warn(f"{folder} is an exported folder: it gives out no hidden state, so nothing typed is learned")
+        learning = False
+    if not learning:
+        return cli.load_predictor(folder, args.backend)
+    cache, _ = cli.adaptation_settings(args, ("cache",))
+    backend.select(args.backend)
+    from word_predictor.predictor.adaptive import AdaptivePredictor
+    from word_predictor.rundir import load_run
+
+    return AdaptivePredictor.from_run(load_run(folder), cache)
+
+
+def _learns(predictor) -> bool:
+    return hasattr(predictor, "learn")
+
+
+def _announce(predictor, new_words: list[str]) -> None:
+    """A line on stderr for each new word (a character run: character) picked up, beside
+    the answers on stdout."""
+    for word in new_words:
+        print(cli.printable(f"learned a new {predictor.vocabulary.tokenizer.unit}: {word}"), file=sys.stderr,
+              flush=True)  # fmt: skip
+
+
+def _prompt_command(predictor, line: str, as_json: bool) -> str | None:
+    """The prompt's own commands: :learned (what the session has learned) and :forget."""
+    if line.strip() == ":forget":
+        predictor.forget()
+        return json.dumps({"forgotten": True}) if as_json else "forgotten: nothing learned is kept"
+    if line.strip() != ":learned":
+        return None
+    words = predictor.learned()
+    positions = len(predictor.cache)
+    if as_json:
+        return json.dumps({"learned": dict(words.most_common()), "positions": positions})
+    shown = ", ".join(f"{word} ({count})" for word, count in words.most_common()) or "none yet"
+    unit = predictor.vocabulary.tokenizer.unit
+    return f"learned: {positions} positions of text in the cache; new {unit}s: {shown}"

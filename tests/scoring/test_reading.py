@@ -54,7 +54,7 @@ def test_a_context_is_cut_to_its_last_window_and_padded_only_when_asked():
 
 def test_the_reader_groups_contexts_by_length_and_keeps_their_order():
     model = LastAndLength()
-    reader = WindowReader(model, Config(window_size=3, vocabulary_size=VOCABULARY))
+    reader = WindowReader(model, Config(window_size=3))
     logits, state = reader.start([np.array([1, 2, 3, 4]), np.array([7]), np.array([5, 6, 8])])
     assert np.argmax(logits[:, :-1], axis=1).tolist() == [4, 7, 8]
     assert logits[:, -1].tolist() == [3, 1, 3]  # cropped to the window; the short one read as it is
@@ -65,14 +65,14 @@ def test_the_reader_groups_contexts_by_length_and_keeps_their_order():
 
 
 def test_a_model_trained_on_last_targets_reads_a_short_context_padded():
-    reader = WindowReader(LastAndLength(), Config(window_size=3, vocabulary_size=VOCABULARY, targets="last"))
+    reader = WindowReader(LastAndLength(), Config(window_size=3, targets="last"))
     logits, state = reader.start([np.array([7])])
     assert state[0].tolist() == [UNKNOWN_ID, UNKNOWN_ID, 7] and logits[0, -1] == 3
 
 
 def test_scored_pairs_every_full_window_with_the_token_after_it():
     split = Split.from_lengths(np.arange(1, 12, dtype=np.int32), [6, 2, 3])  # 1..6 | 7 8 | 9 10 11
-    reader = WindowReader(LastAndLength(), Config(window_size=2, vocabulary_size=VOCABULARY))
+    reader = WindowReader(LastAndLength(), Config(window_size=2))
     pairs = list(reader.scored(split, batch_size=3))
     assert [len(targets) for _, targets in pairs] == [3, 2]  # batches of at most 3
     targets = np.concatenate([targets for _, targets in pairs])
