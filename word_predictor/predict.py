@@ -359,10 +359,6 @@ def _interactive_answer(predictor, line: str, args: argparse.Namespace) -> str:
     return shown
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 # ---------------------------------------------------------------- learning (--interactive, --adapt)
 
 
@@ -416,3 +412,7 @@ def _prompt_command(predictor, line: str, as_json: bool) -> str | None:
     shown = ", ".join(f"{word} ({count})" for word, count in words.most_common()) or "none yet"
     unit = predictor.vocabulary.tokenizer.unit
     return f"learned: {positions} positions of text in the cache; new {unit}s: {shown}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
