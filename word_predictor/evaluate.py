@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score a trained run: perplexity, top-1 and top-5 accuracy of next-word prediction.",
     )
     backend.add_backend_argument(parser)
+    cli.add_engine_arguments(parser)
     parser.add_argument("--run", type=Path, help=cli.RUN_HELP)
     parser.add_argument("--logdir", type=Path, default=Path("logs"), help="where runs live (default: logs)")
     parser.add_argument(
@@ -53,7 +54,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     run_dir = cli.chosen_run(args.run, args.logdir)
     if is_exported(run_dir) and not args.text:
         raise UsageError(f"{run_dir} is an exported folder, which keeps no test split; pass --text FILE")
-    predictor = cli.load_predictor(run_dir, args.backend)
+    predictor = cli.load_predictor(run_dir, args.backend, args.engine, args.verbose)
     if args.text:
         split = encode_files(args.text, predictor.vocabulary, args.encoding_errors)  # a SettingError: run_cli names the flags
     else:

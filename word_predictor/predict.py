@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("text", nargs="*", metavar="TEXT",
                         help="the text so far (quote it, or give several words); not with --input or --interactive")  # fmt: skip
     backend.add_backend_argument(parser)
+    cli.add_engine_arguments(parser)
     parser.add_argument("--run", type=Path, help=cli.RUN_HELP)
     parser.add_argument("--logdir", type=Path, default=Path("logs"), help="where runs live (default: logs)")
     parser.add_argument("--top-k", type=cli.positive_int, default=5,
@@ -71,7 +72,7 @@ def _predict(args: argparse.Namespace) -> int:
     text = " ".join(args.text)  # a trailing space matters to a character run: the word has ended
     _check_flags(args, text)
 
-    predictor = cli.load_predictor(cli.chosen_run(args.run, args.logdir), args.backend)
+    predictor = cli.load_predictor(cli.chosen_run(args.run, args.logdir), args.backend, args.engine, args.verbose)
     if args.interactive:
         return _interactive(predictor, args)
     if args.input is not None:
