@@ -49,13 +49,13 @@ def test_table_lists_runs_newest_first_with_settings_and_figures(tmp_path, capsy
     (tmp_path / "not-a-run").mkdir()  # no status.json: not listed
     header, *rows = table(capsys, "--logdir", str(tmp_path))
     assert header == ["run", "state", "level", "context", "cell", "layers", "units", "input", "length", "vocab",
-                      "epochs", "val ppl", "test ppl", "top-1", "top-5"]  # fmt: skip
+                      "epochs", "val ppl", "test ppl", "top-1", "top-5", "engine"]  # fmt: skip
     assert [row[0] for row in rows] == ["new-bi-gru", "middle-rnn", "old-lstm"]
     new, middle, old = rows
     assert new[1:8] == ["complete", "word", "window", "gru+bi", "1", "8", "one-hot"]
     assert middle[2:6] == ["char", "full", "simple_rnn", "2"] and middle[8] == "100"  # the bptt
     assert old[1:] == ["complete", "word", "window", "lstm", "1", "8", "embedding 4", "5", "21", "3/5",
-                       f"{math.exp(2.5):.2f}", f"{math.exp(2.0):.2f}", "22.4%", "70.4%"]  # fmt: skip
+                       f"{math.exp(2.5):.2f}", f"{math.exp(2.0):.2f}", "22.4%", "70.4%", "keras"]  # fmt: skip
 
 
 def test_incomplete_run_shows_its_progress_from_the_checkpoint(tmp_path, capsys):
@@ -64,7 +64,7 @@ def test_incomplete_run_shows_its_progress_from_the_checkpoint(tmp_path, capsys)
     rundir.write_json(run_dir / rundir.CHECKPOINT_DIR / rundir.CHECKPOINT_STATE, {"epochs_completed": 3, "best_val_loss": 3.0})
     _, row = table(capsys, "--logdir", str(tmp_path))
     assert row[1] == "incomplete" and row[10] == "3/5"
-    assert row[11:] == [f"{math.exp(3.0):.2f}", "-", "-", "-"]  # no test figures before the end
+    assert row[11:] == [f"{math.exp(3.0):.2f}", "-", "-", "-", "-"]  # no test figures (nor engine) before the end
 
 
 def test_json_has_one_object_per_run_with_null_for_unknown_figures(tmp_path, capsys):

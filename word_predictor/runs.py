@@ -2,7 +2,8 @@
 settings and final figures: a terminal twin of TensorBoard's HParams dashboard.
 
 Reads only each run's config.json, status.json and metrics.json (and, for a run
-still training, checkpoint/state.json), so it loads no model.
+still training, checkpoint/state.json; for a complete one, runtime/manifest.json to
+say which engine answers for it), so it loads no model.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 import sys
 from pathlib import Path
 
-from word_predictor import backend, cli, folder_files, rundir
+from word_predictor import backend, cli, engines, folder_files, rundir
 from word_predictor.config import Config, load_config, unused_settings
 from word_predictor.errors import UserError, run_cli
 from word_predictor.scoring.figures import perplexity
@@ -36,6 +37,7 @@ COLUMNS = (
     ("test ppl", "test_perplexity", lambda x: f"{x:.2f}"),
     ("top-1", "test_top1", lambda x: f"{x:.1%}"),
     ("top-5", "test_top5", lambda x: f"{x:.1%}"),
+    ("engine", "engine", str),  # what predict, evaluate, serve answer with (word_predictor.engines)
 )
 _LEFT_ALIGNED = {"run", "state", "level", "context", "cell", "input"}
 
@@ -106,6 +108,7 @@ def describe(run_dir: Path) -> dict:
         "test_perplexity": test.get("perplexity"),
         "test_top1": test.get("top1"),
         "test_top5": test.get("top5"),
+        "engine": engines.engine_for(run_dir) if state == "complete" else None,
     }
 
 
