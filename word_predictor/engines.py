@@ -31,7 +31,7 @@ from pathlib import Path
 
 from word_predictor import folder_files, rundir
 from word_predictor.errors import UserError
-from word_predictor.exporter.manifest import MANIFEST_FILE, ExportError, is_exported, read_manifest
+from word_predictor.exporter.manifest import MANIFEST_FILE, ExportError, check_and_load, is_exported, read_manifest
 from word_predictor.text import sha256_of
 
 ENGINE_NAMES = ("auto", "keras", "runtime")
@@ -94,8 +94,15 @@ def runtime_problem(run_dir: Path, keras_only: str | None = None) -> str | None:
 
 
 def engine_for(run_dir: Path) -> str:
-    """The engine `auto` would read the run folder with, without loading it (for listings)."""
-    return "keras" if runtime_problem(run_dir) else "runtime"
+    """The engine `auto` would read the run folder with, its files' hashes checked but no
+    model loaded (for listings)."""
+    if runtime_problem(run_dir) is not None:
+        return "keras"
+    try:
+        check_and_load(Path(run_dir) / rundir.RUNTIME_DIR)
+    except ExportError:
+        return "keras"
+    return "runtime"
 
 
 def load(folder: Path, engine: str = "auto", backend_name: str | None = None, keras_only: str | None = None,

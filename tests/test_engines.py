@@ -1,0 +1,247 @@
+"""word_predictor.engines: which engine answers a folder, each reason a run falls back to
+Keras, and a run read both ways giving the same answers.
+
+The tests marked `runtime` need no Keras (CI runs them where it cannot be imported):
+their run folders hold a status.json and the runtime/ folder training writes, made by
+the exporter's own write_export from random weights; the Keras loader is replaced in
+LOADERS by a stand-in that records the call.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime", reason="the runtime extra (pip install -e .[runtime]) is not installed")
+pytest.importorskip("onnx", reason="the runtime's test folders are written with onnx")
+
+from tests.exporter.kinds import KINDS, log_softmax, real_split  # noqa: E402
+from tests.runtime.folders import make_folder  # noqa: E402
+from word_predictor import engines, evaluate, predict, rundir  # noqa: E402
+from word_predictor.exporter.manifest import MANIFEST_FILE  # noqa: E402
+from word_predictor.runtime import load  # noqa: E402
+from word_predictor.text import sha256_of  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TOLERANCE = 1e-4  # as tests/exporter/test_onnx.py: log-probabilities of the two engines
+
+
+def runtime_run(folder: Path, **settings) -> Path:
+    """A complete run folder as the runtime sees it: status.json naming runtime/manifest.json."""
+    folder.mkdir()
+    make_folder(folder / rundir.RUNTIME_DIR, **settings)
+    status = {"complete": True, "finished": 1.0, "model_sha256": "0" * 64,
+              "runtime_sha256": sha256_of(folder / rundir.RUNTIME_DIR / MANIFEST_FILE)}  # fmt: skip
+    rundir.write_json(folder / rundir.STATUS_FILE, status)
+    return folder
+
+
+def _status(run: Path, **fields) -> None:
+    rundir.write_json(run / rundir.STATUS_FILE, {**rundir.read_status(run), **fields})
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _without_runtime_hash(run: Path) -> None:  # as an older version wrote it
+    status = rundir.read_status(run)
+    status.pop("runtime_sha256")
+    rundir.write_json(run / rundir.STATUS_FILE, status)
+
+
+# name -> (what is done to a good run folder, a phrase of the reason given)
+FALL_BACKS = {
+    "made by an older version": (_without_runtime_hash, "has no ONNX model"),
+    "runtime folder missing": (lambda run: shutil.rmtree(run / rundir.RUNTIME_DIR), "manifest.json is missing"),
+    "manifest not the run's": (lambda run: _status(run, runtime_sha256="f" * 64), "not the one this run finished"),
+    "model.onnx truncated": (lambda run: _truncate(run / rundir.RUNTIME_DIR / "model.onnx"),
+                             "is not the file this folder was exported with"),
+    "model.onnx missing": (lambda run: (run / rundir.RUNTIME_DIR / "model.onnx").unlink(), "model.onnx is missing"),
+    "model.onnx of another run": (
+        lambda run: shutil.copy(make_folder(run.parent / "other", seed=3) / "model.onnx",
+                                run / rundir.RUNTIME_DIR / "model.onnx"),
+        "is not the file this folder was exported with"),
+    "incomplete": (lambda run: _status(run, complete=False), "not complete"),
+}  # fmt: skip
+
+
+@pytest.fixture
+def keras_stand_in(monkeypatch):
+    """LOADERS["keras"] replaced: the folders it is asked for, and a marker instead of a Predictor."""
+    asked = []
+    monkeypatch.setitem(engines.LOADERS, "keras", lambda folder, backend_name: asked.append(folder) or "keras")
+    return asked
+
+
+@pytest.mark.runtime
+def test_a_complete_run_with_its_onnx_model_is_answered_by_the_runtime(tmp_path, keras_stand_in, capsys):
+    run = runtime_run(tmp_path / "run")
+    assert engines.runtime_problem(run) is None and engines.engine_for(run) == "runtime"
+    predictor = engines.load(run, verbose=True)
+    exported = load(run / rundir.RUNTIME_DIR)
+    assert predictor.suggest("the bread is").predictions == exported.suggest("the bread is").predictions
+    assert len(predictor.suggest("the bread is").predictions) == 5 and keras_stand_in == []
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.runtime
+@pytest.mark.parametrize("case", FALL_BACKS)
+def test_each_fall_back_is_keras_said_only_when_verbose_and_refused_under_engine_runtime(
+        case, tmp_path, keras_stand_in, capsys):  # fmt: skip
+    run = runtime_run(tmp_path / "run")
+    spoil, phrase = FALL_BACKS[case]
+    spoil(run)
+    assert engines.engine_for(run) == "keras"
+    assert engines.load(run) == "keras" and capsys.readouterr().err == ""
+    assert engines.load(run, verbose=True) == "keras"
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("answering with Keras: ") and phrase in line
+    with pytest.raises(engines.EngineError, match="--engine runtime cannot answer for") as refused:
+        engines.load(run, "runtime")
+    assert phrase in str(refused.value) and "\n" not in str(refused.value)
+    assert keras_stand_in == [run, run]
+
+
+@pytest.mark.runtime
+def test_mixed_precision_a_keras_only_feature_and_no_onnxruntime_fall_back(tmp_path, keras_stand_in, monkeypatch):
+    mixed = runtime_run(tmp_path / "mixed", precision="mixed_float16")
+    assert "computes in mixed_float16" in engines.runtime_problem(mixed)
+    good = runtime_run(tmp_path / "good")
+    assert "done by the Keras model only" in engines.runtime_problem(good, keras_only="learning while reading")
+    with pytest.raises(engines.EngineError, match="learning while reading needs a run folder's Keras model"):
+        engines.load(good / rundir.RUNTIME_DIR, keras_only="learning while reading")  # an exported folder
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now fails
+    assert "onnxruntime is not installed" in engines.runtime_problem(good)
+    assert engines.load(good) == "keras"
+
+
+@pytest.mark.runtime
+def test_engine_keras_reads_model_keras_and_refuses_an_exported_folder(tmp_path, keras_stand_in):
+    run = runtime_run(tmp_path / "run")
+    assert engines.load(run, "keras") == "keras" and keras_stand_in == [run]
+    with pytest.raises(engines.EngineError, match="--engine keras needs a run folder's Keras model"):
+        engines.load(run / rundir.RUNTIME_DIR, "keras")
+
+
+@pytest.mark.runtime
+def test_the_commands_refuse_in_one_line_under_engine_runtime(tmp_path, capsys):
+    run = runtime_run(tmp_path / "run")
+    _truncate(run / rundir.RUNTIME_DIR / "model.onnx")
+    assert predict.main(["--run", str(run), "--engine", "runtime", "the bread"]) == 1
+    assert evaluate.main(["--run", str(run), "--engine", "runtime"]) == 1
+    for line in capsys.readouterr().err.splitlines():  # one line each, no traceback
+        assert line.startswith(("word_predictor.predict: error: --engine runtime cannot answer",
+                                "word_predictor.evaluate: error: --engine runtime cannot answer"))  # fmt: skip
+
+
+# --------------------------------------------------------------- with Keras: runs trained or written
+
+
+def written_run(folder: Path, settings: dict) -> Path:
+    """A complete run folder of one kind (random weights), its end written as training's is."""
+    from tests.exporter.kinds import make_run
+    from word_predictor.config import config_json
+    from word_predictor.training.finish import write_runtime
+
+    run = make_run(settings)
+    folder.mkdir()
+    rundir.write_atomic(folder / rundir.CONFIG_FILE, config_json(run.config))
+    (folder / rundir.VOCABULARY_FILE).write_text(run.vocabulary.to_json(), encoding="utf-8")
+    rundir.save_model_atomic(run.model, folder / rundir.MODEL_FILE)
+    rundir.write_json(folder / rundir.METRICS_FILE, {})
+    rundir.write_test_split(folder, real_split(run.vocabulary, 200))
+    rundir.mark_complete(folder, runtime_sha256=write_runtime(folder, run.config, run.vocabulary, run.model))
+    return folder
+
+
+# word and char, window and full context; bidirectional and tied among them
+BOTH_WAYS_KINDS = ("lstm-window", "lstm-full-stacked", "gru-char-window", "lstm-char-full", "gru-bidirectional",
+                   "gru-full-tied")  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", BOTH_WAYS_KINDS)
+def test_one_run_read_both_ways_gives_the_same_top_5_and_figures(kind, tmp_path):
+    from word_predictor.scoring.evaluate import score_run
+
+    run = written_run(tmp_path / "run", KINDS[kind])
+    keras, runtime = engines.load(run, "keras"), engines.load(run, "runtime")
+    text = "the dough rests for an hour" if keras.config.level == "word" else "the dough rests for an h"
+    for shown, other in zip(keras.suggest(text).predictions, runtime.suggest(text).predictions):
+        assert shown[0] == other[0] and abs(np.log(shown[1]) - np.log(other[1])) < TOLERANCE
+    split = rundir.read_test_split(run)
+    ours, theirs = score_run(keras, split), score_run(runtime, split)
+    assert ours["tokens"] == theirs["tokens"] and ours["top5"] == theirs["top5"] and ours["top1"] == theirs["top1"]
+    assert abs(np.log(ours["perplexity"]) - np.log(theirs["perplexity"])) < TOLERANCE
+    contexts = [split.ids[:length] for length in (1, 4, 9)]
+    gap = log_softmax(keras.reader.start(contexts)[0]) - log_softmax(runtime.reader.start(contexts)[0])
+    assert np.abs(gap).max() < TOLERANCE
+    assert keras.continue_text(text, 6) == runtime.continue_text(text, 6)
+
+
+def test_training_writes_the_runtime_folder_and_a_resumed_end_replaces_it(trained_run, tmp_path, monkeypatch):
+    from word_predictor.rundir import load_run
+    from word_predictor.training.finish import write_runtime
+
+    status = rundir.read_status(trained_run)
+    assert status["runtime_sha256"] == sha256_of(trained_run / rundir.RUNTIME_DIR / MANIFEST_FILE)
+    assert engines.engine_for(trained_run) == "runtime"
+    run = load_run(trained_run)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / rundir.CONFIG_FILE).write_bytes((trained_run / rundir.CONFIG_FILE).read_bytes())
+    first = write_runtime(folder, run.config, run.vocabulary, run.model)
+    run.model.set_weights([w * 0.5 for w in run.model.get_weights()])  # what more epochs would change
+    second = write_runtime(folder, run.config, run.vocabulary, run.model)
+    assert first != second == sha256_of(folder / rundir.RUNTIME_DIR / MANIFEST_FILE)
+    # Without onnx (the JAX or a minimal install) the run ends without the folder, and says nothing.
+    monkeypatch.delitem(sys.modules, "word_predictor.exporter.onnx", raising=False)
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert write_runtime(folder, run.config, run.vocabulary, run.model) is None
+    assert not (folder / rundir.RUNTIME_DIR).exists()
+
+
+BLOCKER = """
+import importlib.abc, sys
+class Blocked(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("keras", "tensorflow", "jax", "jaxlib", "torch"):
+            raise ImportError(f"{name} is blocked: a run read by the runtime must not need it")
+sys.meta_path.insert(0, Blocked())
+"""
+
+
+def test_a_trained_run_answers_every_command_without_importing_keras(trained_run, trained_full_run):
+    script = BLOCKER + f"""
+from word_predictor import evaluate, generate, predict
+for run in ({str(trained_run)!r}, {str(trained_full_run)!r}):
+    assert predict.main(["--run", run, "--json", "--engine", "runtime", "the cat"]) == 0
+    assert predict.main(["--run", run, "--json", "the cat"]) == 0
+    assert generate.main(["--run", run, "--json", "--seed", "1", "--words", "3"]) == 0
+    assert evaluate.main(["--run", run, "--json"]) == 0
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("keras", "tensorflow", "jax", "torch")))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, cwd=ROOT)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]" and done.stderr == ""
+    assert len(json.loads(done.stdout.splitlines()[0])["predictions"]) == 5
+
+
+def test_a_broken_onnx_file_falls_back_to_keras_in_one_line_with_verbose(trained_run, tmp_path, capsys):
+    from tests.helpers import copy_run
+
+    run = copy_run(trained_run, tmp_path)
+    _truncate(run / rundir.RUNTIME_DIR / "model.onnx")
+    assert predict.main(["--run", str(run), "--json", "the cat"]) == 0
+    quiet = capsys.readouterr()
+    assert quiet.err == "" and len(json.loads(quiet.out)["predictions"]) == 5
+    assert predict.main(["--run", str(run), "--json", "--verbose", "the cat"]) == 0
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("answering with Keras: ") and "model.onnx is not the file" in line
