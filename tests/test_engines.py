@@ -152,8 +152,9 @@ def written_run(folder: Path, settings: dict) -> Path:
 
     run = make_run(settings)
     folder.mkdir()
-    rundir.write_atomic(folder / rundir.CONFIG_FILE, config_json(run.config))
     (folder / rundir.VOCABULARY_FILE).write_text(run.vocabulary.to_json(), encoding="utf-8")
+    vocabulary_sha256 = sha256_of(folder / rundir.VOCABULARY_FILE)
+    rundir.write_atomic(folder / rundir.CONFIG_FILE, config_json(run.config, vocabulary_sha256=vocabulary_sha256))
     rundir.save_model_atomic(run.model, folder / rundir.MODEL_FILE)
     rundir.write_json(folder / rundir.METRICS_FILE, {})
     rundir.write_test_split(folder, real_split(run.vocabulary, 200))
