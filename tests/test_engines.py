@@ -35,9 +35,9 @@ TOLERANCE = 1e-4  # as tests/exporter/test_onnx.py: log-probabilities of the two
 def runtime_run(folder: Path, **settings) -> Path:
     """A complete run folder as the runtime sees it: status.json naming runtime/manifest.json."""
     folder.mkdir()
-    make_folder(folder / rundir.RUNTIME_DIR, **settings)
+    make_folder(folder / engines.RUNTIME_DIR, **settings)
     status = {"complete": True, "finished": 1.0, "model_sha256": "0" * 64,
-              "runtime_sha256": sha256_of(folder / rundir.RUNTIME_DIR / MANIFEST_FILE)}  # fmt: skip
+              "runtime_sha256": sha256_of(folder / engines.RUNTIME_DIR / MANIFEST_FILE)}  # fmt: skip
     rundir.write_json(folder / rundir.STATUS_FILE, status)
     return folder
 
@@ -59,14 +59,14 @@ def _without_runtime_hash(run: Path) -> None:  # as an older version wrote it
 # name -> (what is done to a good run folder, a phrase of the reason given)
 FALL_BACKS = {
     "made by an older version": (_without_runtime_hash, "has no ONNX model"),
-    "runtime folder missing": (lambda run: shutil.rmtree(run / rundir.RUNTIME_DIR), "manifest.json is missing"),
+    "runtime folder missing": (lambda run: shutil.rmtree(run / engines.RUNTIME_DIR), "manifest.json is missing"),
     "manifest not the run's": (lambda run: _status(run, runtime_sha256="f" * 64), "not the one this run finished"),
-    "model.onnx truncated": (lambda run: _truncate(run / rundir.RUNTIME_DIR / "model.onnx"),
+    "model.onnx truncated": (lambda run: _truncate(run / engines.RUNTIME_DIR / "model.onnx"),
                              "is not the file this folder was exported with"),
-    "model.onnx missing": (lambda run: (run / rundir.RUNTIME_DIR / "model.onnx").unlink(), "model.onnx is missing"),
+    "model.onnx missing": (lambda run: (run / engines.RUNTIME_DIR / "model.onnx").unlink(), "model.onnx is missing"),
     "model.onnx of another run": (
         lambda run: shutil.copy(make_folder(run.parent / "other", seed=3) / "model.onnx",
-                                run / rundir.RUNTIME_DIR / "model.onnx"),
+                                run / engines.RUNTIME_DIR / "model.onnx"),
         "is not the file this folder was exported with"),
     "incomplete": (lambda run: _status(run, complete=False), "not complete"),
 }  # fmt: skip
@@ -85,7 +85,7 @@ def test_a_complete_run_with_its_onnx_model_is_answered_by_the_runtime(tmp_path,
     run = runtime_run(tmp_path / "run")
     assert engines.runtime_problem(run) is None and engines.engine_for(run) == "runtime"
     predictor = engines.load(run, verbose=True)
-    exported = load(run / rundir.RUNTIME_DIR)
+    exported = load(run / engines.RUNTIME_DIR)
     assert predictor.suggest("the bread is").predictions == exported.suggest("the bread is").predictions
     assert len(predictor.suggest("the bread is").predictions) == 5 and keras_stand_in == []
     assert capsys.readouterr().err == ""
@@ -116,7 +116,7 @@ def test_mixed_precision_a_keras_only_feature_and_no_onnxruntime_fall_back(tmp_p
     good = runtime_run(tmp_path / "good")
     assert "done by the Keras model only" in engines.runtime_problem(good, keras_only="learning while reading")
     with pytest.raises(engines.EngineError, match="learning while reading needs a run folder's Keras model"):
-        engines.load(good / rundir.RUNTIME_DIR, keras_only="learning while reading")  # an exported folder
+        engines.load(good / engines.RUNTIME_DIR, keras_only="learning while reading")  # an exported folder
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now fails
     assert "onnxruntime is not installed" in engines.runtime_problem(good)
     assert engines.load(good) == "keras"
@@ -127,13 +127,13 @@ def test_engine_keras_reads_model_keras_and_refuses_an_exported_folder(tmp_path,
     run = runtime_run(tmp_path / "run")
     assert engines.load(run, "keras") == "keras" and keras_stand_in == [run]
     with pytest.raises(engines.EngineError, match="--engine keras needs a run folder's Keras model"):
-        engines.load(run / rundir.RUNTIME_DIR, "keras")
+        engines.load(run / engines.RUNTIME_DIR, "keras")
 
 
 @pytest.mark.runtime
 def test_the_commands_refuse_in_one_line_under_engine_runtime(tmp_path, capsys):
     run = runtime_run(tmp_path / "run")
-    _truncate(run / rundir.RUNTIME_DIR / "model.onnx")
+    _truncate(run / engines.RUNTIME_DIR / "model.onnx")
     assert predict.main(["--run", str(run), "--engine", "runtime", "the bread"]) == 1
     assert evaluate.main(["--run", str(run), "--engine", "runtime"]) == 1
     for line in capsys.readouterr().err.splitlines():  # one line each, no traceback
@@ -158,7 +158,8 @@ def written_run(folder: Path, settings: dict) -> Path:
     rundir.save_model_atomic(run.model, folder / rundir.MODEL_FILE)
     rundir.write_json(folder / rundir.METRICS_FILE, {})
     rundir.write_test_split(folder, real_split(run.vocabulary, 200))
-    rundir.mark_complete(folder, runtime_sha256=write_runtime(folder, run.config, run.vocabulary, run.model))
+    rundir.write_status(folder, runtime_sha256=write_runtime(folder, run.config, run.vocabulary, run.model))
+    rundir.mark_complete(folder)
     return folder
 
 
@@ -191,7 +192,7 @@ def test_training_writes_the_runtime_folder_and_a_resumed_end_replaces_it(traine
     from word_predictor.training.finish import write_runtime
 
     status = rundir.read_status(trained_run)
-    assert status["runtime_sha256"] == sha256_of(trained_run / rundir.RUNTIME_DIR / MANIFEST_FILE)
+    assert status["runtime_sha256"] == sha256_of(trained_run / engines.RUNTIME_DIR / MANIFEST_FILE)
     assert engines.engine_for(trained_run) == "runtime"
     run = load_run(trained_run)
     folder = tmp_path / "run"
@@ -200,12 +201,12 @@ def test_training_writes_the_runtime_folder_and_a_resumed_end_replaces_it(traine
     first = write_runtime(folder, run.config, run.vocabulary, run.model)
     run.model.set_weights([w * 0.5 for w in run.model.get_weights()])  # what more epochs would change
     second = write_runtime(folder, run.config, run.vocabulary, run.model)
-    assert first != second == sha256_of(folder / rundir.RUNTIME_DIR / MANIFEST_FILE)
+    assert first != second == sha256_of(folder / engines.RUNTIME_DIR / MANIFEST_FILE)
     # Without onnx (the JAX or a minimal install) the run ends without the folder, and says nothing.
     monkeypatch.delitem(sys.modules, "word_predictor.exporter.onnx", raising=False)
     monkeypatch.setitem(sys.modules, "onnx", None)
     assert write_runtime(folder, run.config, run.vocabulary, run.model) is None
-    assert not (folder / rundir.RUNTIME_DIR).exists()
+    assert not (folder / engines.RUNTIME_DIR).exists()
 
 
 BLOCKER = """
@@ -239,7 +240,7 @@ def test_a_broken_onnx_file_falls_back_to_keras_in_one_line_with_verbose(trained
     from tests.helpers import copy_run
 
     run = copy_run(trained_run, tmp_path)
-    _truncate(run / rundir.RUNTIME_DIR / "model.onnx")
+    _truncate(run / engines.RUNTIME_DIR / "model.onnx")
     assert predict.main(["--run", str(run), "--json", "the cat"]) == 0
     quiet = capsys.readouterr()
     assert quiet.err == "" and len(json.loads(quiet.out)["predictions"]) == 5

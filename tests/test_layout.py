@@ -25,9 +25,11 @@ LAYERS = [
     {"batches"},  # splits -> window batches or lanes, and the readers
     {"rundir"},  # the run folder
     {"predictor"},  # a run ready to answer
+    # run -> ONNX and the other formats; ONNX answered without Keras; which of the two answers a folder
+    {"exporter", "runtime", "engines"},
     {"monitoring"},  # TensorBoard
-    {"training"},  # fit, validate, checkpoint, resume
-    {"exporter", "runtime", "server"},
+    {"training"},  # fit, validate, checkpoint, resume; its end writes the run's ONNX model (exporter)
+    {"server"},
 ]
 COMMANDS = {"cli", "train", "predict", "generate", "evaluate", "runs", "export", "serve"}
 # Runtime code must work without Keras, so these never import it, directly or through another module.

@@ -35,6 +35,7 @@ from word_predictor.exporter.manifest import MANIFEST_FILE, ExportError, check_a
 from word_predictor.text import sha256_of
 
 ENGINE_NAMES = ("auto", "keras", "runtime")
+RUNTIME_DIR = "runtime"  # in a run folder; not export-onnx, python -m word_predictor.export's own default
 
 
 class EngineError(UserError):
@@ -75,7 +76,7 @@ def runtime_problem(run_dir: Path, keras_only: str | None = None) -> str | None:
         return "the run is not complete"
     if status.runtime_sha256 is None:
         return "the run has no ONNX model (trained by an older version, or where onnx was not installed)"
-    manifest = run_dir / rundir.RUNTIME_DIR / MANIFEST_FILE
+    manifest = run_dir / RUNTIME_DIR / MANIFEST_FILE
     try:
         found = sha256_of(manifest)
     except OSError:
@@ -99,7 +100,7 @@ def engine_for(run_dir: Path) -> str:
     if runtime_problem(run_dir) is not None:
         return "keras"
     try:
-        check_and_load(Path(run_dir) / rundir.RUNTIME_DIR)
+        check_and_load(Path(run_dir) / RUNTIME_DIR)
     except ExportError:
         return "keras"
     return "runtime"
@@ -122,7 +123,7 @@ def load(folder: Path, engine: str = "auto", backend_name: str | None = None, ke
         reason = runtime_problem(folder, keras_only)
         if reason is None:
             try:
-                return LOADERS["runtime"](folder / rundir.RUNTIME_DIR, backend_name)
+                return LOADERS["runtime"](folder / RUNTIME_DIR, backend_name)
             except ExportError as error:  # the model file truncated, swapped or not ONNX Runtime's
                 reason = str(error)
         if engine == "runtime":

@@ -6,11 +6,8 @@
       model.keras        best weights so far (by validation loss), no optimiser
       metrics.json       final figures on the held-out test split
       test_split.npz     that split's word ids, so evaluate needs no corpus
-      runtime/           the model exported to ONNX (manifest.json, model.onnx, vocabulary.json),
-                         answered without Keras (word_predictor.engines); absent where onnx is not
-                         installed or an older version trained the run
-      status.json        {"complete": true} is written last, once all of the above are, with
-                         the model's hash (and runtime/manifest.json's)
+      runtime/           the model as ONNX, answered without Keras (word_predictor.engines)
+      status.json        {"complete": true}, written last, with the model's and runtime/'s hashes
       checkpoint/        last epoch's model with optimiser state, and the state to resume
       train/ validation/ test/ samples/ projector/   TensorBoard event files
 
@@ -48,7 +45,6 @@ MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
 TEST_SPLIT_FILE = "test_split.npz"
 STATUS_FILE = "status.json"
-RUNTIME_DIR = "runtime"  # not export-onnx: python -m word_predictor.export's own default
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_MODEL = "last.keras"
 CHECKPOINT_STATE = "state.json"
@@ -199,15 +195,13 @@ def is_complete(run_dir: Path) -> bool:
     return read_status(run_dir).get("complete") is True
 
 
-def mark_complete(run_dir: Path, runtime_sha256: str | None = None) -> None:
+def mark_complete(run_dir: Path) -> None:
     """The last write of a training, once every other file is in place; records the
-    model's hash too, so a model.keras swapped in afterwards is refused, and the runtime
-    folder's manifest hash (None: the run has none)."""
+    model's hash too, so a model.keras swapped in afterwards is refused."""
     if missing := _missing(run_dir):  # a bug if it happens: every path to here writes them first
         raise RunError(f"run {run_dir} lacks {', '.join(missing)}, so it is not marked complete")
     model_sha256 = sha256_of(Path(run_dir) / MODEL_FILE)
-    write_status(run_dir, complete=True, finished=time.time(), model_sha256=model_sha256,
-                 runtime_sha256=runtime_sha256)
+    write_status(run_dir, complete=True, finished=time.time(), model_sha256=model_sha256)
 
 
 def _missing(run_dir: Path) -> list[str]:

@@ -44,7 +44,8 @@ def finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_a
     )
     monitoring.write_projector(run_dir, model, corpus.vocabulary)
     rundir.write_json(run_dir / rundir.METRICS_FILE, metrics)
-    rundir.mark_complete(run_dir, runtime_sha256=write_runtime(run_dir, config, corpus.vocabulary, model))
+    rundir.write_status(run_dir, runtime_sha256=write_runtime(run_dir, config, corpus.vocabulary, model))
+    rundir.mark_complete(run_dir)
 
 
 def write_runtime(run_dir: Path, config: Config, vocabulary, model) -> str | None:
@@ -53,11 +54,12 @@ def write_runtime(run_dir: Path, config: Config, vocabulary, model) -> str | Non
     which names the model's and the vocabulary's hashes. None where onnx is not installed
     (the JAX or a minimal install) or the folder cannot be written: the commands then answer
     through Keras, as for a run an older version trained."""
+    from word_predictor.engines import RUNTIME_DIR
     from word_predictor.exporter.folder import export_run
     from word_predictor.exporter.manifest import MANIFEST_FILE, ExportError
     from word_predictor.text import sha256_of
 
-    folder = run_dir / rundir.RUNTIME_DIR
+    folder = run_dir / RUNTIME_DIR
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(folder)  # a resume that completes writes its own
     provenance = folder_files.read_json(run_dir / rundir.CONFIG_FILE)
