@@ -168,9 +168,9 @@ RUN_HELP = (
 
 
 ENGINE_HELP = (
-    "what answers: auto (default) the ONNX model training wrote into the run folder, read by "
-    "ONNX Runtime without Keras, where it gives Keras' answer, else Keras; keras or runtime forces "
-    "one (runtime refuses, in one line, a run it cannot answer for); --backend applies to Keras only"
+    "what answers: the ONNX model training wrote into the run folder, read by ONNX Runtime without "
+    "Keras, where it gives Keras' answer, else Keras (default: auto); keras or runtime forces one "
+    "(runtime refuses, in one line, a run it cannot answer for); --backend applies to Keras only"
 )
 
 
