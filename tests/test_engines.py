@@ -247,3 +247,14 @@ def test_a_broken_onnx_file_falls_back_to_keras_in_one_line_with_verbose(trained
     assert predict.main(["--run", str(run), "--json", "--verbose", "the cat"]) == 0
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("answering with Keras: ") and "model.onnx is not the file" in line
+
+
+@pytest.mark.runtime
+def test_without_keras_a_fall_back_is_one_line_with_its_reason(tmp_path, monkeypatch, capsys):
+    run = runtime_run(tmp_path / "run")
+    _without_runtime_hash(run)
+    monkeypatch.setitem(sys.modules, "keras", None)  # as in the Keras-free install
+    assert predict.main(["--run", str(run), "the bread"]) == 1
+    line = capsys.readouterr().err.strip()
+    assert "\n" not in line and "only Keras can answer for" in line and "(the run has no ONNX model" in line
+    assert "no Keras backend is installed" in line

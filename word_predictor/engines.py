@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from word_predictor import folder_files, rundir
+from word_predictor.backend import BackendError
 from word_predictor.errors import UserError
 from word_predictor.exporter.manifest import MANIFEST_FILE, ExportError, check_and_load, is_exported, read_manifest
 from word_predictor.text import sha256_of
@@ -130,4 +131,8 @@ def load(folder: Path, engine: str = "auto", backend_name: str | None = None, ke
             raise EngineError(f"--engine runtime cannot answer for {folder}: {reason}")
         if verbose:
             print(f"answering with Keras: {reason}", file=sys.stderr)
+        try:
+            return LOADERS["keras"](folder, backend_name)
+        except BackendError as error:  # the Keras-free install: why Keras was needed is the news
+            raise EngineError(f"only Keras can answer for {folder} ({reason}), and {error}") from None
     return LOADERS["keras"](folder, backend_name)

@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
-import importlib.util
 import socket
 import sys
-from importlib import metadata
 from pathlib import Path
 
 from word_predictor import backend, cli
@@ -125,20 +123,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _install_hint() -> str:
-    """The install that adds the server: the serve extra, or where Keras is not installed (the
-    runtime-only install) the extra's packages alone, since the extra brings the package's
-    own dependencies, Keras among them."""
-    if importlib.util.find_spec("keras") is not None:
-        return "pip install -e '.[serve]'"
-    try:
-        needed = [requirement.split(";")[0].replace(" ", "") for requirement in metadata.requires("word_predictor") or ()
-                  if 'extra == "serve"' in requirement]  # fmt: skip
-    except metadata.PackageNotFoundError:
-        needed = []
-    if not needed:
-        return "pip install -e '.[serve]'"
-    quoted = " ".join(f"'{requirement}'" for requirement in needed)
-    return f"pip install {quoted} (the serve extra's packages alone: '.[serve]' would also install Keras)"
+    """The install that adds the server: its extra, Keras-free as the package's own
+    dependencies are (Keras comes with the tensorflow, jax or train extras)."""
+    return "pip install -e '.[serve]'"
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
