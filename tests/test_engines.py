@@ -24,7 +24,8 @@ pytest.importorskip("onnx", reason="the runtime's test folders are written with 
 from tests.exporter.kinds import KINDS, log_softmax, real_split  # noqa: E402
 from tests.runtime.folders import make_folder  # noqa: E402
 from word_predictor import engines, evaluate, predict, rundir  # noqa: E402
-from word_predictor.exporter.manifest import MANIFEST_FILE  # noqa: E402
+from word_predictor.config import config_json  # noqa: E402
+from word_predictor.exporter.manifest import MANIFEST_FILE, check_and_load  # noqa: E402
 from word_predictor.runtime import load  # noqa: E402
 from word_predictor.text import sha256_of  # noqa: E402
 
@@ -33,11 +34,19 @@ TOLERANCE = 1e-4  # as tests/exporter/test_onnx.py: log-probabilities of the two
 
 
 def runtime_run(folder: Path, **settings) -> Path:
-    """A complete run folder as the runtime sees it: status.json naming runtime/manifest.json."""
+    """A complete run folder written without Keras: runtime/ as training writes it, the run's
+    own files beside it (model.keras stands in: only its hash is checked before Keras loads it)."""
     folder.mkdir()
-    make_folder(folder / engines.RUNTIME_DIR, **settings)
-    status = {"complete": True, "finished": 1.0, "model_sha256": "0" * 64,
-              "runtime_sha256": sha256_of(folder / engines.RUNTIME_DIR / MANIFEST_FILE)}  # fmt: skip
+    runtime = make_folder(folder / engines.RUNTIME_DIR, **settings)
+    _, config, vocabulary = check_and_load(runtime)
+    shutil.copy(runtime / "vocabulary.json", folder / rundir.VOCABULARY_FILE)
+    vocabulary_sha256 = sha256_of(folder / rundir.VOCABULARY_FILE)
+    rundir.write_atomic(folder / rundir.CONFIG_FILE, config_json(config, vocabulary_sha256=vocabulary_sha256))
+    (folder / rundir.MODEL_FILE).write_bytes(b"read by Keras only")
+    rundir.write_json(folder / rundir.METRICS_FILE, {})
+    rundir.write_test_split(folder, real_split(vocabulary, 100))
+    status = {"complete": True, "finished": 1.0, "model_sha256": sha256_of(folder / rundir.MODEL_FILE),
+              "runtime_sha256": sha256_of(runtime / MANIFEST_FILE)}  # fmt: skip
     rundir.write_json(folder / rundir.STATUS_FILE, status)
     return folder
 
@@ -68,7 +77,6 @@ FALL_BACKS = {
         lambda run: shutil.copy(make_folder(run.parent / "other", seed=3) / "model.onnx",
                                 run / engines.RUNTIME_DIR / "model.onnx"),
         "is not the file this folder was exported with"),
-    "incomplete": (lambda run: _status(run, complete=False), "not complete"),
 }  # fmt: skip
 
 
@@ -107,6 +115,19 @@ def test_each_fall_back_is_keras_said_only_when_verbose_and_refused_under_engine
         engines.load(run, "runtime")
     assert phrase in str(refused.value) and "\n" not in str(refused.value)
     assert keras_stand_in == [run, run]
+
+
+@pytest.mark.runtime
+@pytest.mark.parametrize("engine", ["auto", "runtime"])
+def test_a_run_whose_own_files_fail_their_checks_is_refused_by_either_engine(engine, tmp_path, keras_stand_in):
+    incomplete, edited = runtime_run(tmp_path / "incomplete"), runtime_run(tmp_path / "edited")
+    _status(incomplete, complete=False)
+    (edited / rundir.VOCABULARY_FILE).write_text("{}", encoding="utf-8")
+    with pytest.raises(rundir.RunError, match="is incomplete"):
+        engines.load(incomplete, engine)
+    with pytest.raises(rundir.RunError, match="does not match the one this run was trained with"):
+        engines.load(edited, engine)
+    assert keras_stand_in == [] and engines.engine_for(edited) is None
 
 
 @pytest.mark.runtime

@@ -6,9 +6,10 @@ generate, evaluate and serve.
       the ONNX model training wrote
     any other run folder                  Keras, on the backend --backend chooses
 
-A run folder falls back to Keras, with the reason (one line on stderr with --verbose),
-when the runtime cannot give Keras' answer:
-  - the run is not complete (Keras' loader then says what is wrong with it);
+A run folder's own files are checked first, as Keras' loader checks them (rundir.checked_run:
+complete, config.json, vocabulary.json and model.keras by their hashes): a run that fails is
+refused whichever engine is asked. It then falls back to Keras, with the reason (one line
+on stderr with --verbose), when the runtime cannot give Keras' answer:
   - it has no ONNX model: an older version trained it, or onnx was not installed then;
   - RUN/runtime/ is missing, or its files are not those training wrote (status.json
     records the manifest's hash, the manifest the model's and the vocabulary's);
@@ -95,9 +96,13 @@ def runtime_problem(run_dir: Path, keras_only: str | None = None) -> str | None:
     return None
 
 
-def engine_for(run_dir: Path) -> str:
+def engine_for(run_dir: Path) -> str | None:
     """The engine `auto` would read the run folder with, its files' hashes checked but no
-    model loaded (for listings)."""
+    model loaded (for listings); None for a run neither can read."""
+    try:
+        rundir.checked_run(Path(run_dir))
+    except rundir.RunError:
+        return None
     if runtime_problem(run_dir) is not None:
         return "keras"
     try:
@@ -121,6 +126,7 @@ def load(folder: Path, engine: str = "auto", backend_name: str | None = None, ke
             raise EngineError(f"{why} a run folder's Keras model; {folder} is an exported folder, which holds none")
         return LOADERS["runtime"](folder, backend_name)
     if engine != "keras":
+        rundir.checked_run(folder)  # the run's own files, as Keras' loader checks them first: refused either way
         reason = runtime_problem(folder, keras_only)
         if reason is None:
             try:
