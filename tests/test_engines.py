@@ -65,6 +65,15 @@ def _without_runtime_hash(run: Path) -> None:  # as an older version wrote it
     rundir.write_json(run / rundir.STATUS_FILE, status)
 
 
+def _other_vocabulary(run: Path) -> None:  # another vocabulary, config.json's hash of it forged to match
+    data = json.loads((run / rundir.VOCABULARY_FILE).read_text(encoding="utf-8"))
+    data["counts"][0] += 1
+    (run / rundir.VOCABULARY_FILE).write_text(json.dumps(data), encoding="utf-8")
+    config = json.loads((run / rundir.CONFIG_FILE).read_text(encoding="utf-8"))
+    config["vocabulary_sha256"] = sha256_of(run / rundir.VOCABULARY_FILE)
+    (run / rundir.CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
+
+
 # name -> (what is done to a good run folder, a phrase of the reason given)
 FALL_BACKS = {
     "made by an older version": (_without_runtime_hash, "has no ONNX model"),
@@ -77,6 +86,7 @@ FALL_BACKS = {
         lambda run: shutil.copy(make_folder(run.parent / "other", seed=3) / "model.onnx",
                                 run / engines.RUNTIME_DIR / "model.onnx"),
         "is not the file this folder was exported with"),
+    "vocabulary not the run's": (_other_vocabulary, "other settings or another vocabulary than the run's"),
 }  # fmt: skip
 
 

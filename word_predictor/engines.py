@@ -88,9 +88,14 @@ def runtime_problem(run_dir: Path, keras_only: str | None = None) -> str | None:
     if importlib.util.find_spec("onnxruntime") is None:
         return "onnxruntime is not installed (pip install -r requirements-runtime.txt)"
     try:
-        precision = read_manifest(manifest.parent)["settings"].get("precision", "float32")
-    except ExportError as error:
+        exported = read_manifest(manifest.parent)
+        settings = folder_files.read_json(run_dir / rundir.CONFIG_FILE).get("settings")
+        vocabulary_sha256 = sha256_of(run_dir / rundir.VOCABULARY_FILE)
+    except (ExportError, OSError, ValueError, AttributeError) as error:
         return str(error)
+    if exported["settings"] != settings or exported["vocabulary_sha256"] != vocabulary_sha256:
+        return f"{manifest.parent} holds other settings or another vocabulary than the run's own files"
+    precision = exported["settings"].get("precision", "float32")
     if precision != "float32":
         return f"the run computes in {precision}, the ONNX model in float32"
     return None
