@@ -12,7 +12,8 @@ refused whichever engine is asked. It then falls back to Keras, with the reason 
 on stderr with --verbose), when the runtime cannot give Keras' answer:
   - it has no ONNX model: an older version trained it, or onnx was not installed then;
   - RUN/runtime/ is missing, or its files are not those training wrote (status.json
-    records the manifest's hash, the manifest the model's and the vocabulary's);
+    records the manifest's hash, the manifest the model's and the vocabulary's), or its
+    settings and vocabulary are not the run's own;
   - onnxruntime is not installed here;
   - the run computes in mixed precision, which the float32 ONNX model does not repeat;
   - the command asks for something only the Keras model does (`keras_only`, a phrase
