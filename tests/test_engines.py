@@ -289,3 +289,13 @@ def test_without_keras_a_fall_back_is_one_line_with_its_reason(tmp_path, monkeyp
     line = capsys.readouterr().err.strip()
     assert "\n" not in line and "only Keras can answer for" in line and "(the run has no ONNX model" in line
     assert "no Keras backend is installed" in line
+
+
+def test_runs_shows_the_engine_each_run_is_read_with(trained_run, tmp_path):
+    from tests.helpers import copy_run
+    from word_predictor import runs
+
+    older = copy_run(trained_run, tmp_path, "older")
+    shutil.rmtree(older / engines.RUNTIME_DIR)
+    _without_runtime_hash(older)
+    assert runs.describe(trained_run)["engine"] == "runtime" and runs.describe(older)["engine"] == "keras"
