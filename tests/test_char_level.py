@@ -14,6 +14,7 @@ from tests.helpers import tiny_run
 from word_predictor import evaluate, generate, predict, rundir, runs, train
 from word_predictor.model.layers import OUTPUT_LAYER
 from word_predictor.predictor.predictor import Predictor
+from word_predictor.training.finish import write_runtime
 
 TEXT = "To be, or not to be: that is the Question.\nWhether 'tis nobler in the mind to suffer 42 slings!\n"
 
@@ -80,7 +81,9 @@ def lean_towards(run: Path, character: str, tmp_path: Path) -> Path:
     bias[loaded.vocabulary.tokens.index(character)] += 100.0
     output.bias.assign(bias)
     rundir.save_model_atomic(loaded.model, copy / rundir.MODEL_FILE)
-    rundir.mark_complete(copy)  # records the new model's hash, as a finished training does
+    # A finished training's end: the new model's ONNX copy, then its hash and the model's
+    rundir.write_status(copy, runtime_sha256=write_runtime(copy, loaded.config, loaded.vocabulary, loaded.model))
+    rundir.mark_complete(copy)
     return copy
 
 

@@ -29,9 +29,11 @@ LAYERS = [
     {"adaptation"},  # a model that learns while it reads: the cache, dynamic evaluation
     {"rundir"},  # the run folder
     {"predictor"},  # a run ready to answer
+    # run -> ONNX and the other formats; ONNX answered without Keras; which of the two answers a folder
+    {"exporter", "runtime", "engines"},
     {"monitoring"},  # TensorBoard
-    {"training"},  # fit, validate, checkpoint, resume
-    {"exporter", "runtime", "server"},
+    {"training"},  # fit, validate, checkpoint, resume; its end writes the run's ONNX model (exporter)
+    {"server"},
 ]
 COMMANDS = {"cli", "train", "predict", "generate", "evaluate", "runs", "export", "serve"}
 # Runtime code must work without Keras, so these never import it, directly or through another module.

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import TINY_TEXT
-from word_predictor import evaluate, folder_files, monitoring, predict, rundir, train
+from word_predictor import engines, evaluate, folder_files, monitoring, predict, rundir, train
 from word_predictor.batches.windows import window_starts
 from word_predictor.config import load_config
 from word_predictor.training.checkpoint import read_state
@@ -254,9 +254,11 @@ def test_a_run_killed_while_finishing_is_finished_once_without_more_epochs(train
     state["settings"]["epochs"] = 9  # ...from the start
     rundir.write_json(run / "checkpoint" / "state.json", {**state, "stopped_early": True})
     rundir.write_json(run / "status.json", {"complete": False, "epochs_completed": state["epochs_completed"]})
+    shutil.rmtree(run / engines.RUNTIME_DIR)  # killed before the ONNX model was written
     assert train.main(["--resume", str(run)]) == 0
     assert "Epoch " not in capsys.readouterr().out
     assert rundir.is_complete(run) and read_state(run)["epochs_completed"] == state["epochs_completed"]
+    assert engines.engine_for(run) == "runtime"  # the resume that completed wrote it, its hash in status.json
     # The final scoring ran again, and TensorBoard shows its figures once.
     assert logged_steps(run / "test")["epoch_loss"] == [state["epochs_completed"] - 1]
     assert logged_steps(run / "projector")["embedding"] == [0]

@@ -109,9 +109,10 @@ def test_a_model_from_another_run_is_refused(trained_run, tmp_path, capsys):
     rundir.save_model_atomic(build_model(config, CorpusFacts(vocabulary_size=size + 3)), run / "model.keras")
     assert predict.main(["--run", str(run), "the cat"]) == 1
     assert "is not the model this run finished with" in one_line(capsys.readouterr().err, "predict")
-    # ...and with the status hash forged to match, by its output size.
+    # ...and with the status hash forged to match, by its output size (Keras' loader: the runtime
+    # answers from runtime/, which the forged model.keras does not touch).
     set_status(run, model_sha256=sha256_of(run / "model.keras"))
-    assert predict.main(["--run", str(run), "the cat"]) == 1
+    assert predict.main(["--run", str(run), "--engine", "keras", "the cat"]) == 1
     line = one_line(capsys.readouterr().err, "predict")
     assert (
         f"predicts {size + 3} tokens but the vocabulary has {size}" in line
@@ -124,7 +125,7 @@ def test_a_cut_short_model_file_is_refused(trained_run, tmp_path, capsys):
     data = (run / "model.keras").read_bytes()
     (run / "model.keras").write_bytes(data[: len(data) // 2])
     set_status(run, model_sha256=sha256_of(run / "model.keras"))
-    assert predict.main(["--run", str(run), "the cat"]) == 1
+    assert predict.main(["--run", str(run), "--engine", "keras", "the cat"]) == 1  # the runtime reads no .keras
     assert "not a whole .keras file" in one_line(capsys.readouterr().err, "predict")
 
 
@@ -149,8 +150,8 @@ def test_a_model_carrying_a_lambda_layer_is_refused(trained_run, tmp_path, capsy
     _lambda_model(facts_from(data).vocabulary_size, marker).save(run / "model.keras")
     marker.unlink(missing_ok=True)  # building the model ran it once, here
     set_status(run, model_sha256=sha256_of(run / "model.keras"))  # a forger who rewrote the status too
-    for command, argv in ((predict, ["the cat"]), (evaluate, [])):
-        assert command.main(["--run", str(run), *argv]) == 1
+    for command, argv in ((predict, ["the cat"]), (evaluate, [])):  # Keras' loader: the runtime reads no .keras
+        assert command.main(["--run", str(run), "--engine", "keras", *argv]) == 1
         line = one_line(capsys.readouterr().err, command.__name__.split(".")[-1])
         assert "refusing to load" in line and "carries Python code (a Lambda layer)" in line
     assert not marker.exists()

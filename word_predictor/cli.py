@@ -310,23 +310,31 @@ RUN_HELP = (
 )
 
 
-def load_predictor(folder: Path, backend_name: str | None = None):
-    """A Predictor for a run folder (Keras on `backend_name`, chosen here, before Keras
-    loads), or for an exported ONNX folder, recognised by its manifest.json
-    (word_predictor.runtime: ONNX Runtime; no Keras backend is needed or loaded)."""
-    from word_predictor.exporter.manifest import is_exported
+ENGINE_HELP = (
+    "what answers: the ONNX model training wrote into the run folder, read by ONNX Runtime without "
+    "Keras, where it gives Keras' answer, else Keras (default: auto); keras or runtime forces one "
+    "(runtime refuses, in one line, a run it cannot answer for); --backend applies to Keras only"
+)
 
-    if is_exported(folder):
-        from word_predictor.runtime import load
 
-        return load(folder)
-    from word_predictor import backend
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """--engine and --verbose, for every command that reads a run (word_predictor.engines)."""
+    from word_predictor.engines import ENGINE_NAMES
 
-    backend.select(backend_name)
-    from word_predictor.predictor import Predictor
-    from word_predictor.rundir import load_run
+    parser.add_argument("--engine", choices=ENGINE_NAMES, default="auto", help=ENGINE_HELP)
+    parser.add_argument("--verbose", action="store_true",
+                        help="say on stderr, in one line, why Keras answers where the runtime could not")
 
-    return Predictor.from_run(load_run(folder))
+
+def load_predictor(folder: Path, backend_name: str | None = None, engine: str = "auto",
+                   verbose: bool = False, keras_only: str | None = None):  # fmt: skip
+    """A Predictor for a run folder or an exported ONNX folder, on the engine
+    word_predictor.engines picks (`engine`: auto, keras or runtime); Keras, if chosen, on
+    `backend_name`, selected here before Keras loads. `keras_only` names a feature the
+    command needs that only the Keras model has."""
+    from word_predictor import engines
+
+    return engines.load(folder, engine, backend_name, keras_only=keras_only, verbose=verbose)
 
 
 # ---------------------------------------------------------------- adaptation (evaluate --adapt, predict)

@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score a trained run: perplexity, top-1 and top-5 accuracy of next-word prediction.",
     )
     backend.add_backend_argument(parser)
+    cli.add_engine_arguments(parser)
     parser.add_argument("--run", type=Path, help=cli.RUN_HELP)
     parser.add_argument("--logdir", type=Path, default=Path("logs"), help="where runs live (default: logs)")
     parser.add_argument(
@@ -66,7 +67,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"{run_dir} is an exported folder, whose graph gives out no hidden state nor gradients; "
                          "--adapt needs the run folder it came from")  # fmt: skip
     run = _load_run(run_dir, args.backend) if adaptation else None
-    predictor = None if run else cli.load_predictor(run_dir, args.backend)
+    predictor = None if run else cli.load_predictor(run_dir, args.backend, args.engine, args.verbose)
     vocabulary = run.vocabulary if run else predictor.vocabulary
     if args.text:
         split = encode_files(args.text, vocabulary, args.encoding_errors)  # a SettingError: run_cli names the flags

@@ -141,6 +141,9 @@ class StatusFile(_Checked):
     epochs_completed: int = _count(0)
     stopped: str | None = None
     model_sha256: str | None = _sha256(None)
+    # the sha256 of runtime/manifest.json (which holds the ONNX model's and the vocabulary's);
+    # None: no ONNX model was written (an older version, or onnx not installed)
+    runtime_sha256: str | None = _sha256(None)
 
     @model_validator(mode="after")
     def _complete_names_its_model(self):

@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the text to continue (quote it, or give several words); empty or left out: "
                              "start a new text")  # fmt: skip
     backend.add_backend_argument(parser)
+    cli.add_engine_arguments(parser)
     parser.add_argument("--run", type=Path, help=cli.RUN_HELP)
     parser.add_argument("--logdir", type=Path, default=Path("logs"), help="where runs live (default: logs)")
     parser.add_argument("--words", type=cli.positive_int,
@@ -80,7 +81,7 @@ LENGTH_FLAGS = {"word": ("words", 30), "char": ("chars", 300)}
 def _generate(args: argparse.Namespace) -> int:
     text = " ".join(args.text)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
-    predictor = cli.load_predictor(cli.chosen_run(args.run, args.logdir), args.backend)
+    predictor = cli.load_predictor(cli.chosen_run(args.run, args.logdir), args.backend, args.engine, args.verbose)
     flag, words = LENGTH_FLAGS[predictor.config.level]
     for other, _ in LENGTH_FLAGS.values():
         if other != flag and getattr(args, other) is not None:

@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("text", nargs="*", metavar="TEXT",
                         help="the text so far (quote it, or give several words); not with --input or --interactive")  # fmt: skip
     backend.add_backend_argument(parser)
+    cli.add_engine_arguments(parser)
     parser.add_argument("--run", type=Path, help=cli.RUN_HELP)
     parser.add_argument("--logdir", type=Path, default=Path("logs"), help="where runs live (default: logs)")
     parser.add_argument("--top-k", type=cli.positive_int, default=5,
@@ -377,7 +378,7 @@ def _load(args: argparse.Namespace):
         warn(f"{folder} is an exported folder: it gives out no hidden state, so nothing typed is learned")
         learning = False
     if not learning:
-        return cli.load_predictor(folder, args.backend)
+        return cli.load_predictor(folder, args.backend, args.engine, args.verbose)
     cache, _ = cli.adaptation_settings(args, ("cache",))
     backend.select(args.backend)
     from word_predictor.predictor.adaptive import AdaptivePredictor

@@ -1,17 +1,17 @@
 """The run folder: everything one training wrote, and nothing that another did.
 
     logs/RUN/
-      config.json        every setting, the command line, versions, vocabulary hash
+      config.json        settings, corpus facts, command line, versions, hashes
       vocabulary.json    words, counts, threshold, normalisation version
       model.keras        best weights so far (by validation loss), no optimiser
       metrics.json       final figures on the held-out test split
       test_split.npz     that split's word ids, so evaluate needs no corpus
-      status.json        {"complete": true} and the model's hash, written once all above are
-      checkpoint/        last epoch's model with optimiser state, and the state to resume
+      runtime/           the model as ONNX, answered without Keras (word_predictor.engines)
+      status.json        {"complete": true}, written last, with the model's and runtime/'s hashes
+      checkpoint/        the last epoch's model, optimiser and resume state
       train/ validation/ test/ samples/ projector/   TensorBoard event files
 
-Every file is written to a temporary name and renamed into place, so a kill at any
-moment leaves either the old file or the new one, never half of one.
+Every file is written under a temporary name, then renamed: a kill leaves old or new, never half.
 """
 
 from __future__ import annotations
@@ -75,29 +75,24 @@ def write_json(path: Path, data: dict) -> None:
 def save_model_atomic(model: keras.Model, path: Path) -> None:
     with _replacing(path, ".partial.keras") as temporary:  # Keras insists on .keras
         model.save(temporary)
-        _fsync_file(temporary)
 
 
 def write_test_split(run_dir: Path, split: Split) -> None:
     with _replacing(Path(run_dir) / TEST_SPLIT_FILE, ".partial.npz") as temporary:
         split = split.compact()
         np.savez(temporary, ids=split.ids, segment_lengths=split.segment_lengths)
-        _fsync_file(temporary)
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as stream:
-        os.fsync(stream.fileno())
 
 
 @contextlib.contextmanager
 def _replacing(path: Path, suffix: str):
-    """store.replaced (the one atomic write) beside `path`, with a write that fails (a
-    full disk) said in one line; the previous version of `path` is kept."""
+    """store.replaced (the one atomic write) beside `path`, the new file on disk before it is renamed,
+    with a write that fails (a full disk) said in one line; the previous version of `path` is kept."""
     path = Path(path)
     try:
         with store.replaced(path, path.with_name(f".{path.stem}{suffix}")) as temporary:
             yield temporary
+            with open(temporary, "rb") as written:
+                os.fsync(written.fileno())
     except OSError as error:
         raise RunSettingError(
             "cannot write {path}: {problem}; its previous version is kept. Free some space or fix the "
@@ -250,7 +245,17 @@ class Run:
 
 def load_run(run_dir: Path) -> Run:
     """A complete run's config, vocabulary and model, checked against each other."""
-    run_dir = Path(run_dir)
+    config, vocabulary, provenance = checked_run(run_dir := Path(run_dir))
+    model = load_model(run_dir / MODEL_FILE)
+    outputs, facts = model.outputs[0].shape[-1], facts_from(provenance)  # logits first (then any states)
+    if problem := (outputs != len(vocabulary) and f"the model predicts {outputs} tokens but the vocabulary has "
+                   f"{len(vocabulary)}") or vocabulary.mismatch(config, facts.vocabulary_size):
+        raise RunError(f"{run_dir}: {problem}; they come from different runs, or one was edited")
+    return Run(run_dir, config, vocabulary, model, provenance, facts)
+
+
+def checked_run(run_dir: Path) -> tuple[Config, Vocabulary, dict]:
+    """A complete run's config, vocabulary and config.json, each file checked, no model loaded (engines)."""
     if not run_dir.exists():
         raise RunSettingError("run folder {run_dir} does not exist; pass {run} logs/RUN (python -m word_predictor.runs "
                               "lists them)", run_dir=run_dir)
@@ -274,12 +279,7 @@ def load_run(run_dir: Path) -> Run:
     if read_checked(run_dir / MODEL_FILE, sha256_of, "the model") != status["model_sha256"]:
         raise RunError(f"{run_dir / MODEL_FILE} is not the model this run finished with (its hash differs from "
                        f"{STATUS_FILE}); restore the original file or train again")
-    model = load_model(run_dir / MODEL_FILE)
-    outputs, facts = model.outputs[0].shape[-1], facts_from(provenance)  # logits first (then any states)
-    if problem := (outputs != len(vocabulary) and f"the model predicts {outputs} tokens but the vocabulary has "
-                   f"{len(vocabulary)}") or vocabulary.mismatch(config, facts.vocabulary_size):
-        raise RunError(f"{run_dir}: {problem}; they come from different runs, or one was edited")
-    return Run(run_dir, config, vocabulary, model, provenance, facts)
+    return config, vocabulary, provenance
 
 
 def load_model(path: Path, compile: bool = False) -> keras.Model:

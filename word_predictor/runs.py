@@ -2,7 +2,8 @@
 settings and final figures: a terminal twin of TensorBoard's HParams dashboard.
 
 Reads only each run's config.json, status.json and metrics.json (and, for a run
-still training, checkpoint/state.json), so it loads no model.
+still training, checkpoint/state.json; for a complete one, runtime/manifest.json to
+say which engine answers for it), so it loads no model.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 import sys
 from pathlib import Path
 
-from word_predictor import backend, cli, folder_files, rundir
+from word_predictor import backend, cli, engines, folder_files, rundir
 from word_predictor.batches.kinds import kind_of
 from word_predictor.config import Config, facts_from, load_config, unused_settings
 from word_predictor.errors import UserError
@@ -44,6 +45,7 @@ COLUMNS = (
     ("top-5", "test_top5", lambda x: f"{x:.1%}"),
     ("optimiser", "optimiser_shown", str),
     ("regularisation", "regularisation_shown", str),
+    ("engine", "engine", str),  # what predict, evaluate, serve answer with (word_predictor.engines)
 )
 _LEFT_ALIGNED = {"run", "state", "level", "context", "cell", "input", "optimiser", "regularisation"}
 # The regularisation settings (Config's block of them), each shown when set, as a short word.
@@ -128,6 +130,7 @@ def describe(run_dir: Path) -> dict:
         "test_top3": test.get("top3"),
         "test_keystroke_savings": test.get("keystroke_savings"),
         "test_unknown_rate": test.get("unknown_rate"),
+        "engine": engines.engine_for(run_dir) if state == "complete" else None,
     }
 
 

@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
-import importlib.util
 import socket
 import sys
-from importlib import metadata
 from pathlib import Path
 
 from word_predictor import backend, cli
@@ -67,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "ONNX Runtime without Keras; --run takes one too")  # fmt: skip
     parser.add_argument("--logdir", type=Path, default=Path("logs"), help="where runs live (default: logs)")
     backend.add_backend_argument(parser)
+    cli.add_engine_arguments(parser)
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 is every "
                              "interface: the server has no authentication)")  # fmt: skip
@@ -101,18 +100,15 @@ def _serve(args: argparse.Namespace) -> int:
 
         from word_predictor.server.app import make_app
         from word_predictor.server.connections import server_config
-        from word_predictor.server.engine import EngineUnavailable, kind_of, load
+        from word_predictor.server.engine import Engine, kind_of
     except ImportError as error:
         raise UserError(f"the server needs its extra ({error.name} is missing): {_install_hint()}") from None
     if args.model is not None and kind_of(args.model) != "model":
         raise UsageError(f"--model {args.model} is not an exported folder (no manifest.json); a run is --run DIR")
     path = args.model if args.model is not None else cli.chosen_run(args.run, args.logdir)
     listener = _listening_socket(args.host, args.port)  # before the model loads: a bad address fails at once
-    backend.select(args.backend)  # read only if the folder is a run: an export never loads Keras
-    try:
-        engine = load(path)
-    except EngineUnavailable as error:
-        raise UserError(str(error)) from None
+    # word_predictor.engines picks ONNX Runtime or Keras (then on --backend) for the folder
+    engine = Engine(cli.load_predictor(path, args.backend, args.engine, args.verbose), kind_of(path), Path(path))
     from word_predictor.server.hosts import served_names
 
     limits = dataclasses.replace(DEFAULT_LIMITS, head_seconds=args.head_seconds, connections=args.max_connections)
@@ -127,20 +123,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _install_hint() -> str:
-    """The install that adds the server: the serve extra, or where Keras is not installed (the
-    runtime-only install) the extra's packages alone, since the extra brings the package's
-    own dependencies, Keras among them."""
-    if importlib.util.find_spec("keras") is not None:
-        return "pip install -e '.[serve]'"
-    try:
-        needed = [requirement.split(";")[0].replace(" ", "") for requirement in metadata.requires("word_predictor") or ()
-                  if 'extra == "serve"' in requirement]  # fmt: skip
-    except metadata.PackageNotFoundError:
-        needed = []
-    if not needed:
-        return "pip install -e '.[serve]'"
-    quoted = " ".join(f"'{requirement}'" for requirement in needed)
-    return f"pip install {quoted} (the serve extra's packages alone: '.[serve]' would also install Keras)"
+    """The install that adds the server: its extra, Keras-free as the package's own
+    dependencies are (Keras comes with the tensorflow, jax or train extras)."""
+    return "pip install -e '.[serve]'"
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

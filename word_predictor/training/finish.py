@@ -1,11 +1,14 @@
 """The end of a run: the kept model scored on the test split, the last samples and the
-embedding projector written, the figures saved and the run marked complete."""
+embedding projector written, the figures saved, the model exported to ONNX for the
+Keras-free runtime (RUN/runtime/) and the run marked complete."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 from pathlib import Path
 
-from word_predictor import monitoring, rundir
+from word_predictor import folder_files, monitoring, rundir
 from word_predictor.config import Config
 from word_predictor.corpus.splits import Corpus
 from word_predictor.monitoring.samples import samples_markdown
@@ -41,4 +44,27 @@ def finish(run_dir: Path, config: Config, corpus: Corpus, state: dict, stopped_a
     )
     monitoring.write_projector(run_dir, model, corpus.vocabulary)
     rundir.write_json(run_dir / rundir.METRICS_FILE, metrics)
+    rundir.write_status(run_dir, runtime_sha256=write_runtime(run_dir, config, corpus.vocabulary, model))
     rundir.mark_complete(run_dir)
+
+
+def write_runtime(run_dir: Path, config: Config, vocabulary, model) -> str | None:
+    """The kept model exported to ONNX in RUN/runtime/ (the exporter's graph and manifest),
+    replacing the one an earlier end of this run wrote; the sha256 of its manifest.json,
+    which names the model's and the vocabulary's hashes. None where onnx is not installed
+    (the JAX or a minimal install) or the folder cannot be written: the commands then answer
+    through Keras, as for a run an older version trained."""
+    from word_predictor.engines import RUNTIME_DIR
+    from word_predictor.exporter.folder import export_run
+    from word_predictor.exporter.manifest import MANIFEST_FILE, ExportError
+    from word_predictor.text import sha256_of
+
+    folder = run_dir / RUNTIME_DIR
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(folder)  # a resume that completes writes its own
+    provenance = folder_files.read_json(run_dir / rundir.CONFIG_FILE)
+    try:
+        export_run(rundir.Run(run_dir, config, vocabulary, model, provenance), "onnx", folder)
+    except ExportError:  # onnx missing, or a disk that refuses: Keras answers instead
+        return None
+    return sha256_of(folder / MANIFEST_FILE)
