@@ -64,8 +64,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         unit = predictor.vocabulary.tokenizer.unit
         raise UserError(f"the text is too short to evaluate: no {unit} has enough {unit}s before it in one file") from None
     if args.json:
-        keys = ("tokens", "perplexity", "top1", "top3", "top5", "known_top1", "known_top5", "keystroke_savings",
-                "bits_per_token", "bits_per_word", "bits_per_character")  # fmt: skip
+        keys = ("tokens", "perplexity", "top1", "top3", "top5", "known_top1", "known_top3", "known_top5",
+                "keystroke_savings", "bits_per_token", "bits_per_word", "bits_per_character")  # fmt: skip
         print(json.dumps({key: scores[key] for key in keys if key in scores} | {"run": str(run_dir)}))
     else:
         print(f"run: {run_dir}")

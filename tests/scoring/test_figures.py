@@ -63,6 +63,7 @@ def test_tally_adds_batches_into_the_evaluate_figures():
     assert figures["tokens"] == 3 and figures["known_tokens"] == 2
     assert figures["top1"] == pytest.approx(1 / 3) and figures["top3"] == 1.0 and figures["top5"] == 1.0
     assert figures["known_top1"] == 0.5 and figures["known_top5"] == 1.0
+    assert figures["known_top3"] == 1.0
     assert figures["unknown_rate"] == pytest.approx(1 / 3)
     assert "keystroke_savings" not in figures
 
