@@ -20,7 +20,7 @@ def _only_unknown_targets() -> Tally:
 def test_known_figures_over_no_known_target_are_none():
     figures = _only_unknown_targets().summary()
     assert figures["known_tokens"] == 0
-    assert figures["known_top1"] is None and figures["known_top5"] is None
+    assert figures["known_top1"] is None and figures["known_top3"] is None and figures["known_top5"] is None
     assert figures["keystroke_savings"] is None
     # figures over every target still count: 4 targets, ranks 0, 1, 2, 7
     assert figures["top1"] == 0.25 and figures["top3"] == 0.75 and figures["top5"] == 0.75
