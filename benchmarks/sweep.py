@@ -72,7 +72,8 @@ def setup_for(corpus: str) -> Setup:
         return Setup("wikitext2", ["--corpus", str(train), "--test-fraction", "0"], ["--text", str(test)],
                      yardstick=lambda run_dir: score_kneser_ney(train, test))  # fmt: skip
     if corpus == "shakespeare":
-        return Setup("shakespeare", ["--corpus", str(common.data_file("tinyshakespeare.txt")), "--level", "char"])
+        shakespeare = common.data_file("tinyshakespeare.txt")
+        return Setup("shakespeare", ["--corpus", str(shakespeare), "--level", "char"])
     path = Path(corpus)
     if not path.exists():
         sys.exit(f"benchmarks.sweep: --corpus {corpus}: no such file or folder; "
@@ -126,7 +127,9 @@ def train_and_score(name: str, flags: str, setup: Setup, args, round_number: int
     seconds = time.perf_counter() - start
     if trained.returncode != 0:
         return {"error": _last_line(trained.stderr), "command": shlex.join(train)}
-    scored = child(["-m", "word_predictor.evaluate", "--run", str(runs / run_name), *setup.evaluate_flags, "--json"])
+    evaluate = ["-m", "word_predictor.evaluate", "--run", str(runs / run_name), *setup.evaluate_flags]
+    evaluate.append("--json")
+    scored = child(evaluate)
     if scored.returncode != 0:
         return {"error": _last_line(scored.stderr), "run": str(runs / run_name)}
     figures = json.loads(scored.stdout.strip().splitlines()[-1])
@@ -145,15 +148,16 @@ def build_parser():
     parser.add_argument("--corpus", default="shipped",
                         help="shipped, wikitext2, shakespeare, or a text file or folder")  # fmt: skip
     parser.add_argument("--time-limit", type=float, metavar="MINUTES",
-                        help="train's --time-limit for every run (default: 1, or 0.5 with --quick)")  # fmt: skip
+                        help="train's --time-limit, each run (default: 1, or 0.5 with --quick)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=1, help="runs of each candidate (medians are reported)")
     parser.add_argument("--candidates", nargs="*", choices=list(CANDIDATES), default=list(CANDIDATES),
-                        metavar="NAME", help=f"built-in candidates to train: {', '.join(CANDIDATES)}")  # fmt: skip
+                        metavar="NAME", help=f"built-in candidates: {', '.join(CANDIDATES)}")  # fmt: skip
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
-                        help="one more candidate: a name and its train flags, e.g. 'gru=--cell gru'")  # fmt: skip
+                        help="one more candidate, a name and train flags: 'gru=--cell gru'")  # fmt: skip
     parser.add_argument("--flags", default="", help="train flags every candidate shares, before its own")
-    parser.add_argument("--logdir", type=Path, default=common.RESULTS / "sweep" / time.strftime("%Y%m%d-%H%M%S"),
-                        help="where the runs (LOGDIR/runs) and the hparams table (LOGDIR/table) go")  # fmt: skip
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    parser.add_argument("--logdir", type=Path, default=common.RESULTS / "sweep" / stamp,
+                        help="for the runs (LOGDIR/runs) and the hparams table (LOGDIR/table)")  # fmt: skip
     return parser
 
 

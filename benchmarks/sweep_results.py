@@ -132,7 +132,8 @@ def write_hparams(folder: Path, rows: list[dict], setup: dict) -> None:
     """TensorBoard's HParams dashboard: one session per candidate in FOLDER/CANDIDATE,
     its hparams (name, flags and the sweep's `setup`) and its medians as metrics."""
     metrics = [*FIGURES, "perplexity_ratio", "train_seconds"]
-    domains = {"candidate": [row["candidate"] for row in rows], "flags": sorted({row["flags"] for row in rows})}
+    domains = {"candidate": [row["candidate"] for row in rows]}
+    domains["flags"] = sorted({row["flags"] for row in rows})
     domains.update({key: [value] for key, value in setup.items()})
     with EventWriter(folder) as writer:
         config = hp.hparams_config_pb(

@@ -63,7 +63,8 @@ def test_medians_ratios_and_the_markdown_table():
     median = sweep_results.medians(rounds)
     assert median["perplexity"] == 100.0 and median["known_top1"] == pytest.approx(0.3)
     assert median["rounds"] == 2 and median["failed"] == 1
-    rows = [{"candidate": DEFAULTS, "flags": "", **median}, row("tied", 80.0, 0.31, 0.41, 0.31, "--tie-weights")]
+    tied = row("tied", 80.0, 0.31, 0.41, 0.31, "--tie-weights")
+    rows = [{"candidate": DEFAULTS, "flags": "", **median}, tied]
     sweep_results.add_ratios(rows)
     sweep_results.mark(rows)
     assert rows[1]["perplexity_ratio"] == pytest.approx(0.8)
@@ -78,7 +79,8 @@ def test_medians_ratios_and_the_markdown_table():
 
 
 def test_the_hparams_table_reads_back(tmp_path):
-    rows = [row(DEFAULTS, 100.0, 0.2, 0.35, 0.3), row("tied / regularised", 80.0, 0.3, 0.4, 0.35, "--tie-weights")]
+    tied = row("tied / regularised", 80.0, 0.3, 0.4, 0.35, "--tie-weights")
+    rows = [row(DEFAULTS, 100.0, 0.2, 0.35, 0.3), tied]
     sweep_results.write_hparams(tmp_path, rows, {"corpus": "tiny", "time_limit_minutes": 0.5, "rounds": 1})
     assert "_hparams_/experiment" in plugin_tags(tmp_path, "hparams")
     session = tmp_path / "tied-regularised"
@@ -116,8 +118,9 @@ def test_a_tiny_sweep_trains_scores_and_writes_its_tables(tmp_path, capsys):
     corpus.write_text(TINY_TEXT * 20, encoding="utf-8")
     logdir = tmp_path / "sweep"
     tiny = "--units 8 --embedding-dim 4 --epochs 1 --batch-size 16 --unknown-threshold 1"
-    code = sweep.main(["--corpus", str(corpus), "--time-limit", "0.5", "--flags", tiny, "--logdir", str(logdir),
-                       "--candidates", "regularised", "--variant", "gru=--cell gru", "--no-save"])  # fmt: skip
+    code = sweep.main(["--corpus", str(corpus), "--time-limit", "0.5", "--flags", tiny,
+                       "--logdir", str(logdir), "--candidates", "regularised",
+                       "--variant", "gru=--cell gru", "--no-save"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
     table = [line for line in out.splitlines() if line.startswith("| ")]
