@@ -35,7 +35,7 @@ def test_score_counts_every_full_window_once():
 def test_evaluate_on_own_test_split_matches_training_metrics(trained_run, capsys):
     assert evaluate.main(["--run", str(trained_run), "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)
-    assert set(scores) >= {"tokens", "perplexity", "top1", "top5", "known_top1", "known_top5"}
+    assert set(scores) >= {"tokens", "perplexity", "top1", "top5", "known_top1", "known_top3", "known_top5"}
     recorded = json.loads((trained_run / "metrics.json").read_text())["test"]
     assert scores["tokens"] == recorded["tokens"]
     assert scores["perplexity"] == pytest.approx(recorded["perplexity"], rel=1e-4)

@@ -90,7 +90,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 # What a user sees first; the unknown share beside perplexity (see format_scores).
 _KEYS = ("tokens", "keystroke_savings", "top3", "perplexity", "unknown_rate", "known_tokens", "top1", "top5",
-         "known_top1", "known_top5", "bits_per_token", "bits_per_word", "bits_per_character")  # fmt: skip
+         "known_top1", "known_top3", "known_top5", "bits_per_token", "bits_per_word", "bits_per_character")  # fmt: skip
 
 
 def _shown(scores: dict) -> dict:

@@ -72,6 +72,7 @@ def test_tally_adds_batches_into_the_evaluate_figures():
     assert figures["tokens"] == 3 and figures["known_tokens"] == 2
     assert figures["top1"] == pytest.approx(1 / 3) and figures["top3"] == 1.0 and figures["top5"] == 1.0
     assert figures["known_top1"] == 0.5 and figures["known_top5"] == 1.0
+    assert figures["known_top3"] == 1.0
     assert figures["unknown_rate"] == pytest.approx(1 / 3)
     assert "keystroke_savings" not in figures
 
@@ -100,7 +101,7 @@ def only_unknown_targets() -> Tally:
 def test_known_figures_over_no_known_target_are_none():
     figures = only_unknown_targets().summary()
     assert figures["known_tokens"] == 0
-    assert figures["known_top1"] is None and figures["known_top5"] is None
+    assert figures["known_top1"] is None and figures["known_top3"] is None and figures["known_top5"] is None
     assert figures["keystroke_savings"] is None
     # figures over every target still count: 4 targets, ranks 0, 1, 2, 7
     assert figures["top1"] == 0.25 and figures["top3"] == 0.75 and figures["top5"] == 0.75

@@ -97,7 +97,7 @@ class Tally:
         self.unknown_id = unknown_id
         self.tokens = self.known = 0
         self.log_likelihood = 0.0
-        self.top1 = self.top3 = self.top5 = self.known_top1 = self.known_top5 = 0
+        self.top1 = self.top3 = self.top5 = self.known_top1 = self.known_top3 = self.known_top5 = 0
         self.letters = self.letters_saved = 0
         self.has_keystrokes = False
 
@@ -117,6 +117,7 @@ class Tally:
         self.top3 += int(np.sum(ranks < 3))
         self.top5 += int(np.sum(ranks < 5))
         self.known_top1 += int(np.sum((ranks == 0) & known))
+        self.known_top3 += int(np.sum((ranks < 3) & known))  # the suggestions a 3-slot keyboard shows
         self.known_top5 += int(np.sum((ranks < 5) & known))
         if keystrokes is not None:
             self.has_keystrokes = True
@@ -138,6 +139,7 @@ class Tally:
             "top5": share(self.top5, self.tokens),
             "known_tokens": self.known,
             "known_top1": share(self.known_top1, self.known),
+            "known_top3": share(self.known_top3, self.known),
             "known_top5": share(self.known_top5, self.known),
             "unknown_rate": 1 - self.known / self.tokens,
             "bits_per_token": bits_per_token(loss),
