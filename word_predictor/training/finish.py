@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from word_predictor import folder_files, monitoring, rundir
-from word_predictor.config import Config
+from word_predictor.config import Config, facts_from
 from word_predictor.corpus.splits import Corpus
 from word_predictor.monitoring.samples import samples_markdown
 from word_predictor.predictor.predictor import Predictor
@@ -64,7 +64,7 @@ def write_runtime(run_dir: Path, config: Config, vocabulary, model) -> str | Non
         shutil.rmtree(folder)  # a resume that completes writes its own
     provenance = folder_files.read_json(run_dir / rundir.CONFIG_FILE)
     try:
-        export_run(rundir.Run(run_dir, config, vocabulary, model, provenance), "onnx", folder)
+        export_run(rundir.Run(run_dir, config, vocabulary, model, provenance, facts_from(provenance)), "onnx", folder)
     except ExportError:  # onnx missing, or a disk that refuses: Keras answers instead
         return None
     return sha256_of(folder / MANIFEST_FILE)
