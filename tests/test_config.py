@@ -264,18 +264,6 @@ def test_every_setting_a_refusal_names_is_a_flag_of_train(settings):
     assert "--" not in str(caught.value)  # the library's own words name no flag
 
 
-def test_a_format_1_config_reads_as_the_settings_it_used(tmp_path):
-    path = tmp_path / "config.json"
-    path.write_text('{"format": "word_predictor.config/1", "settings": {"chunk_size": 4, "cell": "gru"}}')
-    config, _ = load_config(path)
-    assert (config.window_size, config.cell, config.normalisation, config.level, config.context) == (
-        4, "gru", "ascii", "word", "window")  # fmt: skip
-    assert config.max_vocabulary == 0  # format 1 had no cap; today's default would change its vocabulary
-    path.write_text(config_json(Config(level="char"), CorpusFacts()))
-    again, provenance = load_config(path)
-    assert again == Config(level="char") and provenance["format"] == CONFIG_FORMAT
-
-
 REGULARISATION_FLAGS = ("--locked-dropout", "--weight-drop", "0.5", "--embedding-dropout", "0.1",
                         "--activation-regularisation", "2", "--temporal-activation-regularisation", "1",
                         "--optimizer", "sgd", "--weight-averaging", "--lr-patience", "2")  # fmt: skip

@@ -253,8 +253,12 @@ def test_hostile_input(case: Case, root: Path, capsys):
     assert {path: after.get(path) for path in before} == before, "a file that existed was changed or removed"
 
 
-def test_the_table_covers_every_command_and_category():
+def test_the_table_covers_every_command_of_the_package():
+    # The package's commands are its top-level modules with a main() (export has its own hostile
+    # tests, tests/test_folder_files.py): a new command without a row here fails.
+    package = Path(train.__file__).parent
+    commands = {path.stem for path in package.glob("*.py") if "\ndef main(" in path.read_text(encoding="utf-8")}
     cases = [case.values[0] if hasattr(case, "values") else case for case in CASES.values()]
-    assert len(cases) >= 40
-    assert {case.command for case in cases} == set(COMMANDS)
-    assert CATEGORIES == ["corpus file", "flag value", "logdir", "run folder", "text"]
+    assert {case.command for case in cases} == commands - {"export"}
+    for category in ("corpus file", "flag value", "logdir", "run folder", "text"):
+        assert sum(case.category == category for case in cases) >= 3, category
