@@ -24,7 +24,7 @@ pytest.importorskip("onnx", reason="the runtime's test folders are written with 
 from tests.exporter.kinds import KINDS, log_softmax, real_split  # noqa: E402
 from tests.runtime.folders import make_folder  # noqa: E402
 from word_predictor import engines, evaluate, predict, rundir  # noqa: E402
-from word_predictor.config import config_json  # noqa: E402
+from word_predictor.config import CorpusFacts, config_json  # noqa: E402
 from word_predictor.exporter.manifest import MANIFEST_FILE, check_and_load  # noqa: E402
 from word_predictor.runtime import load  # noqa: E402
 from word_predictor.text import sha256_of  # noqa: E402
@@ -41,7 +41,8 @@ def runtime_run(folder: Path, **settings) -> Path:
     _, config, vocabulary = check_and_load(runtime)
     shutil.copy(runtime / "vocabulary.json", folder / rundir.VOCABULARY_FILE)
     vocabulary_sha256 = sha256_of(folder / rundir.VOCABULARY_FILE)
-    rundir.write_atomic(folder / rundir.CONFIG_FILE, config_json(config, vocabulary_sha256=vocabulary_sha256))
+    facts = CorpusFacts(vocabulary_size=len(vocabulary))
+    rundir.write_atomic(folder / rundir.CONFIG_FILE, config_json(config, facts, vocabulary_sha256=vocabulary_sha256))
     (folder / rundir.MODEL_FILE).write_bytes(b"read by Keras only")
     rundir.write_json(folder / rundir.METRICS_FILE, {})
     rundir.write_test_split(folder, real_split(vocabulary, 100))
@@ -185,7 +186,7 @@ def written_run(folder: Path, settings: dict) -> Path:
     folder.mkdir()
     (folder / rundir.VOCABULARY_FILE).write_text(run.vocabulary.to_json(), encoding="utf-8")
     vocabulary_sha256 = sha256_of(folder / rundir.VOCABULARY_FILE)
-    rundir.write_atomic(folder / rundir.CONFIG_FILE, config_json(run.config, vocabulary_sha256=vocabulary_sha256))
+    rundir.write_atomic(folder / rundir.CONFIG_FILE, config_json(run.config, run.facts, vocabulary_sha256=vocabulary_sha256))
     rundir.save_model_atomic(run.model, folder / rundir.MODEL_FILE)
     rundir.write_json(folder / rundir.METRICS_FILE, {})
     rundir.write_test_split(folder, real_split(run.vocabulary, 200))
@@ -196,7 +197,7 @@ def written_run(folder: Path, settings: dict) -> Path:
 
 # word and char, window and full context; bidirectional and tied among them
 BOTH_WAYS_KINDS = ("lstm-window", "lstm-full-stacked", "gru-char-window", "lstm-char-full", "gru-bidirectional",
-                   "gru-full-tied")  # fmt: skip
+                   "gru-full-tied-projected")  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", BOTH_WAYS_KINDS)

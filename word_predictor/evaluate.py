@@ -98,13 +98,15 @@ def _shown(scores: dict) -> dict:
 
 
 def _adaptation(args: argparse.Namespace):
-    from word_predictor.adaptation.scoring import Adaptation
-
+    """The adaptation --adapt asks for, or None (then nothing of it is imported: adaptation
+    needs Keras, and a run read by the runtime never loads it)."""
     if args.adapt is None:
         given = [flag for name, flag in cli.ADAPTATION_FLAGS.items() if getattr(args, name, None) is not None]
         if given:
             raise UsageError(f"{given[0]} sets an adaptation; add --adapt")
-        return Adaptation()
+        return None
+    from word_predictor.adaptation.scoring import Adaptation
+
     cache, dynamic = cli.adaptation_settings(args, args.adapt)
     return Adaptation(cache=cache, dynamic=dynamic)
 

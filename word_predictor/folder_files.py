@@ -99,7 +99,6 @@ CONFIG_FORMATS = ("word_predictor.config/1", "word_predictor.config/2", "word_pr
 
 class Facts(_Checked):
     """What the corpus found (config.CorpusFacts), recorded apart from the settings since format 3."""
-
     vocabulary_size: int = Field(default=0, ge=0)
     corpus_tokens: int = Field(default=0, ge=0)
     train_tokens: int = Field(default=0, ge=0)

@@ -85,11 +85,12 @@ def test_hparams_of_a_full_context_run_show_bptt_not_window_size():
 def test_hparams_show_the_regularisation_settings():
     values_ = monitoring.hparam_values(Config(locked_dropout=True, weight_drop=0.5, embedding_dropout=0.1,
                                               activation_regularisation=2.0, temporal_activation_regularisation=1.0,
-                                              optimizer="sgd", weight_averaging=True, lr_patience=2))  # fmt: skip
+                                              optimizer="sgd", weight_averaging=True, lr_patience=2),
+                                       CorpusFacts(vocabulary_size=9))  # fmt: skip
     assert (values_["locked_dropout"], values_["weight_drop"], values_["embedding_dropout"]) == (True, 0.5, 0.1)
     assert (values_["activation_regularisation"], values_["temporal_activation_regularisation"]) == (2.0, 1.0)
     assert (values_["optimizer"], values_["weight_averaging"], values_["lr_patience"]) == ("sgd", True, 2)
-    assert monitoring.hparam_values(Config())["optimizer"] == "adam"
+    assert monitoring.hparam_values(Config(), CorpusFacts(vocabulary_size=9))["optimizer"] == "adam"
 
 
 @pytest.mark.slow

@@ -42,7 +42,7 @@ def test_a_flag_out_of_its_range_is_one_line_and_exit_2(argv, capsys):
         serve.main(["--run", "not-loaded", *argv])
     error = capsys.readouterr().err
     assert stop.value.code == 2 and error.count("\n") == 1, error
-    assert error.startswith(f"python -m word_predictor.serve: error: argument {argv[0]}: must be ")
+    assert error.startswith(f"word_predictor.serve: error: argument {argv[0]}: must be ")
 
 
 def test_the_ends_of_each_range_are_accepted():
