@@ -41,8 +41,8 @@ class AveragedWeights(keras.callbacks.Callback):
             return
         pairs = self._pairs()
         self._trained = [ops.copy(variable.value) for variable, _ in pairs]
-        for variable, average in pairs:
-            variable.assign(average.value)
+        for variable, average in pairs:  # a copy: on JAX a training step frees the buffers it is given
+            variable.assign(ops.copy(average.value))
 
     def use_trained(self) -> None:
         if self._trained is None:
@@ -90,12 +90,12 @@ class RegularisationFigures(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         layer = self._layer()
         if layer is not None:
-            layer.totals.assign(ops.zeros_like(layer.totals))
+            layer.totals.assign(ops.zeros(layer.totals.shape))  # zeros_like reads the variable, which JAX cannot
 
     def on_epoch_end(self, epoch, logs=None):
         layer = self._layer()
         if layer is None or logs is None:
             return
-        *terms, steps = (float(value) for value in ops.convert_to_numpy(layer.totals))
+        *terms, steps = (float(value) for value in layer.totals.numpy())
         if steps:
             logs.update({name: term / steps for name, term in zip(REGULARISATION_FIGURES, terms)})
