@@ -22,7 +22,7 @@ pytest.importorskip("onnxruntime", reason="the runtime extra (pip install -e .[r
 pytest.importorskip("onnx", reason="the runtime's test folders are written with onnx")
 
 from tests.exporter.kinds import KINDS, log_softmax, real_split  # noqa: E402
-from tests.runtime.folders import make_folder  # noqa: E402
+from tests.runtime.folders import import_blocker, make_folder  # noqa: E402
 from word_predictor import engines, evaluate, predict, rundir  # noqa: E402
 from word_predictor.config import CorpusFacts, config_json  # noqa: E402
 from word_predictor.exporter.manifest import MANIFEST_FILE, check_and_load  # noqa: E402
@@ -241,14 +241,7 @@ def test_training_writes_the_runtime_folder_and_a_resumed_end_replaces_it(traine
     assert not (folder / engines.RUNTIME_DIR).exists()
 
 
-BLOCKER = """
-import importlib.abc, sys
-class Blocked(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("keras", "tensorflow", "jax", "jaxlib", "torch"):
-            raise ImportError(f"{name} is blocked: a run read by the runtime must not need it")
-sys.meta_path.insert(0, Blocked())
-"""
+BLOCKER = import_blocker(why="a run read by the runtime must not need it")
 
 
 def test_a_trained_run_answers_every_command_without_importing_keras(trained_run, trained_full_run):

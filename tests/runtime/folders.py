@@ -47,3 +47,19 @@ def make_folder(folder: Path, seed: int = 0, **settings) -> Path:
     write_export(config, vocabulary, random_weights(config, len(vocabulary), seed), "onnx", folder,
                  source={"run": None})  # fmt: skip
     return folder
+
+
+KERAS_AND_BACKENDS = ("keras", "tensorflow", "jax", "jaxlib", "torch")
+
+
+def import_blocker(modules=KERAS_AND_BACKENDS, why: str = "the runtime must not need it") -> str:
+    """Python source that makes importing any of `modules` (by top-level name) fail with
+    `why`: put before a child process's script, it shows what the script never imports."""
+    return f"""
+import importlib.abc, sys
+class Blocked(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {tuple(modules)!r}:
+            raise ImportError(f"{{name}} is blocked: {why}")
+sys.meta_path.insert(0, Blocked())
+"""

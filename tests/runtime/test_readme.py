@@ -13,20 +13,13 @@ import pytest
 pytest.importorskip("onnx", reason="the export extra (pip install -e .[export]) is not installed")
 pytest.importorskip("onnxruntime", reason="the runtime extra (pip install -e .[runtime]) is not installed")
 
-from tests.runtime.folders import make_folder  # noqa: E402
+from tests.runtime.folders import import_blocker, make_folder  # noqa: E402
 from word_predictor.runtime import load  # noqa: E402
 
 pytestmark = pytest.mark.runtime
 EXPORT_PAGE = Path(__file__).resolve().parents[2] / "docs" / "export.md"
 
-BLOCKER = """
-import importlib.abc, sys
-class Blocked(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("word_predictor", "keras", "tensorflow", "jax", "torch"):
-            raise ImportError(f"{name} is blocked: the example must not need it")
-sys.meta_path.insert(0, Blocked())
-"""
+BLOCKER = import_blocker(("word_predictor", "keras", "tensorflow", "jax", "torch"), why="the example must not need it")
 
 
 def readme_example() -> str:

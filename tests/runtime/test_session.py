@@ -14,7 +14,7 @@ pytest.importorskip("onnx", reason="the export extra (pip install -e .[export]) 
 pytest.importorskip("onnxruntime", reason="the runtime extra (pip install -e .[runtime]) is not installed")
 
 from tests.exporter.kinds import real_split  # noqa: E402
-from tests.runtime.folders import make_folder  # noqa: E402
+from tests.runtime.folders import import_blocker, make_folder  # noqa: E402
 from word_predictor import folder_files, evaluate, predict  # noqa: E402
 from word_predictor.exporter.manifest import ExportError  # noqa: E402
 from word_predictor.runtime import load  # noqa: E402
@@ -60,14 +60,7 @@ def test_scored_covers_each_target_once_from_all_the_text_before_it(tmp_path):
     assert np.abs(np.concatenate([logits for logits, _ in pieces])[149:] - whole[0, :-1]).max() < 1e-5
 
 
-BLOCKER = """
-import importlib.abc, sys
-class Blocked(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("keras", "tensorflow", "jax", "jaxlib", "torch"):
-            raise ImportError(f"{name} is blocked: the runtime must not need it")
-sys.meta_path.insert(0, Blocked())
-"""
+BLOCKER = import_blocker()
 
 
 def _blocked_python(script: str, cwd: Path) -> subprocess.CompletedProcess:
