@@ -16,6 +16,10 @@ class EmptyTextError(ValueError):
     """A text holds no token after normalisation (a domain error: the command says what to type)."""
 
 
+class AdaptationUnavailable(ValueError):
+    """The engine that reads a model cannot give what learning from the text needs."""
+
+
 class SettingError(ValueError):
     """A setting that cannot work, or two that cannot work together.
 

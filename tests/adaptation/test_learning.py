@@ -67,3 +67,18 @@ def test_interactive_learns_and_says_what(trained_run, monkeypatch, capsys):
     assert f"complete 'zor': {NAME}" in out[2]
     assert f"new words: {NAME} (2)" in out[3]
     assert out[4].startswith("forgotten") and "new words: none yet" in out[5]
+
+
+@pytest.mark.slow
+def test_learners_over_one_model_keep_their_own_words_and_an_engine_without_hidden_state_is_refused(trained_run):
+    from word_predictor.errors import AdaptationUnavailable
+    from word_predictor.predictor import Predictor
+
+    shared = Predictor.from_run(load_run(trained_run))
+    first, second = AdaptivePredictor.over(shared), AdaptivePredictor.over(shared)
+    first.learn(TYPED[0])
+    assert first.learned() == {NAME: 1} and second.learned() == {}
+    assert first.reader is second.reader is shared.hidden_reader()  # one hidden view of the model, made once
+    blind = Predictor(shared.reader, shared.config, shared.vocabulary)  # an engine that gives no hidden state
+    with pytest.raises(AdaptationUnavailable, match="no hidden state"):
+        AdaptivePredictor.over(blind)

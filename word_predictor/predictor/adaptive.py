@@ -94,11 +94,14 @@ class AdaptivePredictor(Predictor):
         self._tail: list[str] = []  # the last tokens learned: the context the next ones are read after
 
     @classmethod
-    def for_model(cls, model, config, vocabulary, settings: CacheSettings | None = None) -> AdaptivePredictor:
-        from word_predictor.adaptation.hidden import hidden_view  # Keras is loaded already for a Keras model
-        from word_predictor.batches import context_for
+    def over(cls, predictor: Predictor, settings: CacheSettings | None = None) -> AdaptivePredictor:
+        """A learner of its own over `predictor`'s model, on any engine that gives the hidden
+        state (Predictor.hidden_reader; AdaptationUnavailable otherwise): many share one model."""
+        return cls(predictor.hidden_reader(), predictor.config, predictor.vocabulary, settings)
 
-        return cls(context_for(config).reader(hidden_view(model)), config, vocabulary, settings)
+    @classmethod
+    def for_model(cls, model, config, vocabulary, settings: CacheSettings | None = None) -> AdaptivePredictor:
+        return cls.over(Predictor.for_model(model, config, vocabulary), settings)
 
     @classmethod
     def from_run(cls, run, settings: CacheSettings | None = None) -> AdaptivePredictor:

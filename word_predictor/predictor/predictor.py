@@ -26,7 +26,7 @@ import numpy as np
 
 from word_predictor.batches.kinds import kind_of
 from word_predictor.config import Config
-from word_predictor.errors import EmptyTextError
+from word_predictor.errors import AdaptationUnavailable, EmptyTextError
 from word_predictor.predictor.completion import CharacterBeam, typed_word
 from word_predictor.predictor.generation import Generation, draw
 from word_predictor.scoring.figures import softmax, top_k
@@ -59,23 +59,42 @@ class Predictor:
     config and vocabulary. The reader is the engine: a Keras model's for a run, or
     another engine's with the same three methods; nothing here imports Keras."""
 
-    def __init__(self, reader, config: Config, vocabulary: Vocabulary):
+    def __init__(self, reader, config: Config, vocabulary: Vocabulary, hidden: Callable[[], object] | None = None):
         self.reader = reader
         self.config = config
         self.context = kind_of(config)  # what the model reads of a text
         self.vocabulary = vocabulary
         self._engine = _ReadOnce(reader)  # what suggest, complete and generate read through
+        self._hidden = hidden  # makes the hidden reader (see hidden_reader), or None where the engine has none
 
     @classmethod
     def for_model(cls, model, config: Config, vocabulary: Vocabulary) -> Predictor:
         """`model` is a run's inference view (what model.keras holds)."""
         from word_predictor.batches import context_for  # Keras loads here, only for a Keras model
 
-        return cls(context_for(config).reader(model), config, vocabulary)
+        def hidden():
+            from word_predictor.adaptation.hidden import hidden_view
+
+            return context_for(config).reader(hidden_view(model))
+
+        return cls(context_for(config).reader(model), config, vocabulary, hidden)
 
     @classmethod
     def from_run(cls, run) -> Predictor:
         return cls.for_model(run.model, run.config, run.vocabulary)
+
+    def hidden_reader(self):
+        """A reader like `reader` whose logits carry the last layer's output appended
+        (word_predictor.adaptation.hidden), made once, for the continuous cache;
+        AdaptationUnavailable where this engine's model gives no hidden state."""
+        if self._hidden is None:
+            raise AdaptationUnavailable(
+                "this model gives out no hidden state, which learning from the text needs; "
+                "export the run again (python -m word_predictor.export), or read its run folder"
+            )
+        if not hasattr(self, "_hidden_reader"):
+            self._hidden_reader = self._hidden()
+        return self._hidden_reader
 
     # ---------------------------------------------------------------- text <-> tokens
 
