@@ -17,9 +17,8 @@ import hashlib
 from pathlib import Path
 
 from word_predictor import folder_files
-from word_predictor.config import Config, checked_settings
 from word_predictor.batches.kinds import kind_of
-from word_predictor.config import Config, CorpusFacts
+from word_predictor.config import Config, CorpusFacts, checked_settings
 from word_predictor.errors import UserError
 from word_predictor.text import UNKNOWN_TOKEN, Vocabulary, sha256_of
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from word_predictor.backend import keras
-from word_predictor.config import Config, validate
-from word_predictor.model import regularisers
 from word_predictor.batches.kinds import kind_of
 from word_predictor.config import Config, CorpusFacts, validate
+from word_predictor.model import regularisers
 from word_predictor.model.layers import (
     OUTPUT_LAYER,
     STATES_PER_CELL,
