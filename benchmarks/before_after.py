@@ -4,7 +4,9 @@ alternated in one invocation, so slow spells of a shared machine hit both alike.
 Each commit is checked out into a temporary worktree and trained from there as a
 separate process (`python -m word_predictor.train`, the command a user runs), round by
 round in alternating order. The figure of a run is the median `targets_per_second` of
-its epoch lines after the first (which pays for tracing), and its wall time; a round's
+its epoch lines after the first (which pays for tracing), its wall time, and its CPU
+seconds (user + system of the training process, from the kernel): on a machine shared with
+other work the wall-clock figures move with the load, the CPU seconds much less. A round's
 ratio is the change's figure over the base's. The table gives the medians over rounds.
 
     python -m benchmarks.before_after --base d795730                 # default run on the shipped corpus
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -25,6 +28,7 @@ from pathlib import Path
 
 from benchmarks import common
 
+FIGURES = ("seconds", "cpu_seconds", "targets_per_second")
 EPOCH_RATE = re.compile(r"^Epoch (\d+)/\d+ .*targets_per_second: (\d+)", re.M)
 
 
@@ -42,13 +46,20 @@ def train_once(checkout: Path, logdir: Path, flags: list[str], corpus: str) -> d
     """One training run from `checkout`: its wall seconds and its epochs' targets per second."""
     command = [sys.executable, "-m", "word_predictor.train", "--corpus", corpus,
                "--logdir", str(logdir), "--no-cache", *flags]  # fmt: skip
-    begin = time.perf_counter()
+    begin, cpu_begin = time.perf_counter(), _children_cpu()
     done = subprocess.run(command, cwd=checkout, capture_output=True, text=True, env=_env(checkout))
-    seconds = time.perf_counter() - begin
+    seconds, cpu_seconds = time.perf_counter() - begin, _children_cpu() - cpu_begin
     if done.returncode != 0:
         raise SystemExit(f"benchmarks.before_after: training failed in {checkout}:\n{done.stderr[-2000:]}")
     rates = [int(rate) for epoch, rate in EPOCH_RATE.findall(done.stdout + done.stderr) if int(epoch) > 1]
-    return {"seconds": seconds, "targets_per_second": statistics.median(rates) if rates else None}
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds,
+            "targets_per_second": statistics.median(rates) if rates else None}  # fmt: skip
+
+
+def _children_cpu() -> float:
+    """User + system seconds of the finished child processes so far (one run at a time)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,12 +87,12 @@ def main(argv: list[str] | None = None) -> int:
                 subprocess.run(["git", "-C", str(common.REPO), "worktree", "remove", "--force", str(folder)])
     ratios = {
         key: [c[key] / b[key] for b, c in zip(rows["base"], rows["change"]) if b[key] and c[key]]
-        for key in ("seconds", "targets_per_second")
+        for key in FIGURES
     }
     print(f"\nbase {args.base}, change {args.change}, {args.rounds} rounds, train flags: {' '.join(flags)}")
     print("| figure | base (median) | change (median) | change / base, median of rounds |")
     print("|---|---|---|---|")
-    for key in ("seconds", "targets_per_second"):
+    for key in FIGURES:
         base = [r[key] for r in rows["base"] if r[key]]
         change = [r[key] for r in rows["change"] if r[key]]
         if base and change and ratios[key]:

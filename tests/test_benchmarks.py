@@ -71,3 +71,14 @@ def test_the_pytorch_reference_carries_its_state_and_reads_the_last_step():
     every_step, _ = by_batch(tokens.T)
     assert last.shape == (3, 11)
     np.testing.assert_allclose(last.detach(), every_step[:, -1].detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_before_after_counts_the_cpu_seconds_of_the_child_it_ran():
+    import subprocess
+    import sys
+
+    from benchmarks.before_after import _children_cpu
+
+    begin = _children_cpu()
+    subprocess.run([sys.executable, "-c", "sum(i * i for i in range(3_000_000))"], check=True)
+    assert _children_cpu() - begin > 0.05  # the child's own work, counted once it has ended
