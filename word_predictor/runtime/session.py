@@ -121,6 +121,11 @@ class OnnxStreamReader:
                 whole[rows] = rows_state
         return result, state
 
+    @staticmethod
+    def select(state: list[np.ndarray], rows: np.ndarray) -> list[np.ndarray]:
+        """The state of contexts `rows` (repeats allowed), as a beam keeps its best rows."""
+        return [s[rows] for s in state]
+
     def advance(self, state: list[np.ndarray], next_ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         logits, state = self.model.step(np.asarray(next_ids, np.int32).reshape(-1, 1), state)
         return logits[:, -1], state
