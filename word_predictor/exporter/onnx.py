@@ -12,8 +12,8 @@
       -> "logits" (batch, vocabulary) or (batch, time, vocabulary)  [+ each new state]
 
 Two outputs beside the states: "logits", and "hidden", the continuous cache's key
-(word_predictor.adaptation.cache). ONNX Runtime computes only the outputs a call asks
-for and what they need, so a call for the logits alone costs what it did without it.
+(word_predictor.adaptation.cache). "hidden" is an Identity of a tensor the logits are
+computed from anyway, so a call that asks for the logits alone does no more work.
 
 Why not Keras' own `model.export(format="onnx")`: Keras 3.15 converts through tf2onnx on
 TensorFlow (its last release predates TF 2.21, and needs Keras' own numpy-2 patches) and

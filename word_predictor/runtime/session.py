@@ -10,8 +10,8 @@ vocabulary's own tokenizer (word_predictor.text), as training did.
 The continuous cache (word_predictor.predictor.adaptive) reads the same readers over the
 same session, asked for the graph's "hidden" output too (OnnxStep.with_hidden): their logits
 are then the logits with the hidden state appended, as the Keras hidden view gives them
-(word_predictor.adaptation.hidden). A plain reader asks for the logits alone, and ONNX
-Runtime computes nothing more for them.
+(word_predictor.adaptation.hidden). A plain reader asks for the logits alone; the hidden
+output is a tensor they are computed from anyway, so nothing more is done for them.
 """
 
 from __future__ import annotations
