@@ -74,7 +74,8 @@ def test_the_commands_learn_on_an_export_and_refuse_an_older_one_in_one_line(tmp
     assert scores["adapted"]["tokens"] == scores["tokens"] and scores["adapted"]["perplexity"] != scores["perplexity"]
 
     older_export(folder)
-    for main, command in ((predict.main, argv), (evaluate.main, ["--run", str(folder), "--text", str(story), "--adapt"])):
+    evaluating = ["--run", str(folder), "--text", str(story), "--adapt"]
+    for main, command in ((predict.main, argv), (evaluate.main, evaluating)):
         assert main(command) == 1
         captured = capsys.readouterr()
         assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
