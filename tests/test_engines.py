@@ -23,7 +23,7 @@ pytest.importorskip("onnx", reason="the runtime's test folders are written with 
 
 from tests.exporter.kinds import KINDS, log_softmax, real_split  # noqa: E402
 from tests.runtime.folders import import_blocker, make_folder  # noqa: E402
-from word_predictor import engines, evaluate, predict, rundir  # noqa: E402
+from word_predictor import engines, evaluate, folder_files, predict, rundir  # noqa: E402
 from word_predictor.config import CorpusFacts, config_json  # noqa: E402
 from word_predictor.exporter.manifest import MANIFEST_FILE, check_and_load  # noqa: E402
 from word_predictor.runtime import load  # noqa: E402
@@ -146,12 +146,32 @@ def test_mixed_precision_a_keras_only_feature_and_no_onnxruntime_fall_back(tmp_p
     mixed = runtime_run(tmp_path / "mixed", precision="mixed_float16")
     assert "computes in mixed_float16" in engines.runtime_problem(mixed)
     good = runtime_run(tmp_path / "good")
-    assert "done by the Keras model only" in engines.runtime_problem(good, keras_only="learning while reading")
-    with pytest.raises(engines.EngineError, match="learning while reading needs a run folder's Keras model"):
-        engines.load(good / engines.RUNTIME_DIR, keras_only="learning while reading")  # an exported folder
+    assert "done by the Keras model only" in engines.runtime_problem(good, keras_only="dynamic evaluation")
+    with pytest.raises(engines.EngineError, match="dynamic evaluation needs a run folder's Keras model"):
+        engines.load(good / engines.RUNTIME_DIR, keras_only="dynamic evaluation")  # an exported folder
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now fails
     assert "onnxruntime is not installed" in engines.runtime_problem(good)
     assert engines.load(good) == "keras"
+
+
+@pytest.mark.runtime
+def test_the_cache_is_the_runtime_s_unless_its_export_gives_no_hidden_state(tmp_path, keras_stand_in, capsys):
+    run = runtime_run(tmp_path / "run")
+    assert engines.runtime_problem(run, adapts=True) is None
+    assert engines.load(run, adapts=True).hidden_reader() is not None and keras_stand_in == []
+    # RUN/runtime/ written by a version whose graph gave out no hidden state: Keras learns instead
+    manifest = run / engines.RUNTIME_DIR / MANIFEST_FILE
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data.pop("hidden")
+    data["manifest_sha256"] = folder_files.manifest_hash(data)
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    _status(run, runtime_sha256=sha256_of(manifest))
+    assert engines.runtime_problem(run) is None  # it still answers what it can
+    assert "gives out no hidden state" in engines.runtime_problem(run, adapts=True)
+    assert engines.load(run, adapts=True, verbose=True) == "keras" and keras_stand_in == [run]
+    assert "answering with Keras: its ONNX model gives out no hidden state" in capsys.readouterr().err
+    with pytest.raises(engines.EngineError, match="--engine runtime cannot answer .* no hidden state"):
+        engines.load(run, "runtime", adapts=True)
 
 
 @pytest.mark.runtime
@@ -244,7 +264,9 @@ def test_training_writes_the_runtime_folder_and_a_resumed_end_replaces_it(traine
 BLOCKER = import_blocker(why="a run read by the runtime must not need it")
 
 
-def test_a_trained_run_answers_every_command_without_importing_keras(trained_run, trained_full_run):
+def test_a_trained_run_answers_every_command_without_importing_keras(trained_run, trained_full_run, tmp_path):
+    typed = tmp_path / "typed.txt"  # for --input --adapt: the lines read as one text, learned as they come
+    typed.write_text("the cat and zorblax sat on the mat\nthe dog and zorblax sat on the rug\nthe bird and zor\n")
     script = BLOCKER + f"""
 from word_predictor import evaluate, generate, predict
 for run in ({str(trained_run)!r}, {str(trained_full_run)!r}):
@@ -252,13 +274,19 @@ for run in ({str(trained_run)!r}, {str(trained_full_run)!r}):
     assert predict.main(["--run", run, "--json", "the cat"]) == 0
     assert generate.main(["--run", run, "--json", "--seed", "1", "--words", "3"]) == 0
     assert evaluate.main(["--run", run, "--json"]) == 0
+    assert predict.main(["--run", run, "--json", "--complete", "--input", {str(typed)!r}, "--adapt"]) == 0
+    assert evaluate.main(["--run", run, "--json", "--adapt", "cache"]) == 0
 print(sorted(m for m in sys.modules if m.split(".")[0] in ("keras", "tensorflow", "jax", "torch")))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, cwd=ROOT)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]" and done.stderr == ""
-    assert len(json.loads(done.stdout.splitlines()[0])["predictions"]) == 5
+    out = [json.loads(line) for line in done.stdout.splitlines()[:-1]]
+    assert len(out[0]["predictions"]) == 5
+    learned = [answer for answer in out if "learned" in answer]  # predict --adapt: 3 lines a run
+    assert len(learned) == 6 and all("zorblax" in answers["learned"] for answers in learned[::3])
+    assert sum("adapted" in answer for answer in out) == 2  # evaluate --adapt, each run
 
 
 def test_a_broken_onnx_file_falls_back_to_keras_in_one_line_with_verbose(trained_run, tmp_path, capsys):

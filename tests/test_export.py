@@ -74,6 +74,7 @@ def test_the_manifest_describes_the_model_and_the_run(exported):
     assert manifest["context"] == "full" and manifest["level"] == "word"
     assert [s["name"] for s in manifest["states"]] == ["lstm_1_state_0", "lstm_1_state_1"]  # h, c
     assert manifest["states"][0]["shape"] == ["batch", 8]
+    assert manifest["hidden"]["name"] == "hidden" and manifest["hidden"]["shape"] == ["batch", "time", 8]
     assert manifest["source_run"]["run"] == str(run)
     assert (folder / "vocabulary.json").read_bytes() != b"" and sorted(p.name for p in folder.iterdir()) == [
         "manifest.json", "model.onnx", "vocabulary.json"]  # fmt: skip

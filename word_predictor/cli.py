@@ -327,14 +327,14 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_predictor(folder: Path, backend_name: str | None = None, engine: str = "auto",
-                   verbose: bool = False, keras_only: str | None = None):  # fmt: skip
+                   verbose: bool = False, keras_only: str | None = None, adapts: bool = False):  # fmt: skip
     """A Predictor for a run folder or an exported ONNX folder, on the engine
     word_predictor.engines picks (`engine`: auto, keras or runtime); Keras, if chosen, on
     `backend_name`, selected here before Keras loads. `keras_only` names a feature the
     command needs that only the Keras model has."""
     from word_predictor import engines
 
-    return engines.load(folder, engine, backend_name, keras_only=keras_only, verbose=verbose)
+    return engines.load(folder, engine, backend_name, keras_only=keras_only, verbose=verbose, adapts=adapts)
 
 
 # ---------------------------------------------------------------- adaptation (evaluate --adapt, predict)

@@ -17,6 +17,7 @@ from word_predictor.errors import SettingError  # noqa: F401  (the settings' err
 from word_predictor.batches.kinds import CONTEXTS, KINDS, WindowKind, kind_of
 
 CELLS = ("simple_rnn", "lstm", "gru")
+STATES_PER_CELL = {"simple_rnn": 1, "lstm": 2, "gru": 1}  # the state rows a cell carries: an LSTM's h and c
 TARGETS = ("all", "last")
 LEVELS = ("word", "char")  # what one token is
 NORMALISATIONS = ("unicode", "ascii")  # real-world text, or the original study's a-z rule

@@ -17,7 +17,9 @@ on stderr with --verbose), when the runtime cannot give Keras' answer:
   - onnxruntime is not installed here;
   - the run computes in mixed precision, which the float32 ONNX model does not repeat;
   - the command asks for something only the Keras model does (`keras_only`, a phrase
-    naming it: learning while reading, which changes the weights, is one).
+    naming it: dynamic evaluation, which changes the weights, is one);
+  - the command learns from the text (`adapts`: the continuous cache) and the ONNX model
+    gives out no hidden state (exported by a version before the runtime could learn).
 --engine keras always reads model.keras; --engine runtime refuses, in one line, where
 auto would fall back.
 
@@ -64,10 +66,10 @@ def _load_runtime(folder: Path, backend_name: str | None):
 LOADERS: dict[str, Callable] = {"keras": _load_keras, "runtime": _load_runtime}
 
 
-def runtime_problem(run_dir: Path, keras_only: str | None = None) -> str | None:
-    """Why the runtime cannot give the answer Keras would for the run folder `run_dir`,
-    checked without loading either (the model file's own hash is checked when it loads);
-    None when it can."""
+def runtime_problem(run_dir: Path, keras_only: str | None = None, adapts: bool = False) -> str | None:
+    """Why the runtime cannot give the answer Keras would for the run folder `run_dir`
+    (`adapts`: learning from the text as well), checked without loading either (the model
+    file's own hash is checked when it loads); None when it can."""
     run_dir = Path(run_dir)
     if keras_only:
         return f"{keras_only} is done by the Keras model only"
@@ -99,6 +101,8 @@ def runtime_problem(run_dir: Path, keras_only: str | None = None) -> str | None:
     precision = exported["settings"].get("precision", "float32")
     if precision != "float32":
         return f"the run computes in {precision}, the ONNX model in float32"
+    if adapts and exported.get("hidden") is None:
+        return "its ONNX model gives out no hidden state, which learning from the text needs (an older export)"
     return None
 
 
@@ -119,10 +123,12 @@ def engine_for(run_dir: Path) -> str | None:
 
 
 def load(folder: Path, engine: str = "auto", backend_name: str | None = None, keras_only: str | None = None,
-         verbose: bool = False):  # fmt: skip
+         verbose: bool = False, adapts: bool = False):  # fmt: skip
     """A Predictor for `folder` (a run or an exported folder) on the engine chosen above;
     EngineError where the engine asked for cannot read it. A fall back to Keras is said
-    in one line on stderr when `verbose`."""
+    in one line on stderr when `verbose`. `adapts`: the caller will learn from the text
+    (Predictor.hidden_reader); an exported folder that cannot is loaded all the same, and
+    says so when asked for its hidden reader."""
     if engine not in ENGINE_NAMES:
         raise EngineError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINE_NAMES)}")
     folder = Path(folder)
@@ -133,7 +139,7 @@ def load(folder: Path, engine: str = "auto", backend_name: str | None = None, ke
         return LOADERS["runtime"](folder, backend_name)
     if engine != "keras":
         rundir.checked_run(folder)  # the run's own files, as Keras' loader checks them first: refused either way
-        reason = runtime_problem(folder, keras_only)
+        reason = runtime_problem(folder, keras_only, adapts)
         if reason is None:
             try:
                 return LOADERS["runtime"](folder / RUNTIME_DIR, backend_name)

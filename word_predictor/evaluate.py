@@ -16,7 +16,7 @@ from pathlib import Path
 
 from word_predictor import backend, cli
 from word_predictor.corpus.files import ENCODING_ERRORS
-from word_predictor.errors import UsageError, UserError
+from word_predictor.errors import AdaptationUnavailable, UsageError, UserError
 from word_predictor.scoring.evaluate import NothingToScore, format_scores, score_run
 
 
@@ -63,19 +63,18 @@ def _evaluate(args: argparse.Namespace) -> int:
     run_dir = cli.chosen_run(args.run, args.logdir)
     if is_exported(run_dir) and not args.text:
         raise UsageError(f"{run_dir} is an exported folder, which keeps no test split; pass --text FILE")
-    if is_exported(run_dir) and adaptation:
-        raise UsageError(f"{run_dir} is an exported folder, whose graph gives out no hidden state nor gradients; "
-                         "--adapt needs the run folder it came from")  # fmt: skip
-    run = _load_run(run_dir, args.backend) if adaptation else None
-    predictor = None if run else cli.load_predictor(run_dir, args.backend, args.engine, args.verbose)
-    vocabulary = run.vocabulary if run else predictor.vocabulary
+    # The cache reads the hidden state, which the runtime gives too; dynamic evaluation changes the weights.
+    keras_only = "dynamic evaluation (--adapt dynamic)" if adaptation and adaptation.dynamic else None
+    predictor = cli.load_predictor(run_dir, args.backend, args.engine, args.verbose, keras_only=keras_only,
+                                   adapts=bool(adaptation))  # fmt: skip
+    vocabulary = predictor.vocabulary
     if args.text:
         split = encode_files(args.text, vocabulary, args.encoding_errors)  # a SettingError: run_cli names the flags
     else:
         split = read_test_split(run_dir)
     try:
         if adaptation:
-            return _print_adapted(args, run, split, adaptation)
+            return _print_adapted(args, predictor, run_dir, split, adaptation)
         scores = score_run(predictor, split, args.batch_size)
     except NothingToScore:
         unit = vocabulary.tokenizer.unit
@@ -98,8 +97,7 @@ def _shown(scores: dict) -> dict:
 
 
 def _adaptation(args: argparse.Namespace):
-    """The adaptation --adapt asks for, or None (then nothing of it is imported: adaptation
-    needs Keras, and a run read by the runtime never loads it)."""
+    """The adaptation --adapt asks for, or None."""
     if args.adapt is None:
         given = [flag for name, flag in cli.ADAPTATION_FLAGS.items() if getattr(args, name, None) is not None]
         if given:
@@ -111,21 +109,15 @@ def _adaptation(args: argparse.Namespace):
     return Adaptation(cache=cache, dynamic=dynamic)
 
 
-def _load_run(run_dir: Path, backend_name: str | None):
-    backend.select(backend_name)
-    from word_predictor.rundir import load_run
-
-    return load_run(run_dir)
-
-
-def _print_adapted(args: argparse.Namespace, run, split, adaptation) -> int:
+def _print_adapted(args: argparse.Namespace, predictor, run_dir: Path, split, adaptation) -> int:
     """evaluate --adapt: both sets of figures, from one reading of the text in order."""
     from word_predictor.adaptation.scoring import score_adapted
 
-    run_dir = run.path
-    words = _written_words(args, run.vocabulary, split) if args.text else None
+    words = _written_words(args, predictor.vocabulary, split) if args.text else None
     try:
-        plain, adapted = score_adapted(run, split, adaptation, words)
+        plain, adapted = score_adapted(predictor, split, adaptation, words)
+    except AdaptationUnavailable as error:  # an engine without the hidden state (an older export)
+        raise UserError(f"--adapt cannot be used here: {error}") from None
     except ValueError:  # no target at all: the Tally's own refusal
         raise NothingToScore("nothing to score") from None
     settings = {kind: vars(value) for kind, value in (("cache", adaptation.cache), ("dynamic", adaptation.dynamic))

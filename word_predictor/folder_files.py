@@ -1,19 +1,16 @@
-"""The one reader of the JSON files a command finds in a run folder, an exported folder
-or the token store: each file has a schema here (pydantic), and `read` checks a file
-against it, so a file that was cut short, edited by hand or taken from elsewhere is one
-ValueError saying what is wrong (the caller names the file), never a KeyError deep inside
-a command.
+"""The one reader of the JSON files a command finds in a run folder, an exported folder or the token store: each
+file has a schema here (pydantic), and `read` checks a file against it, so a file that was cut short, edited by hand
+or taken from elsewhere is one ValueError saying what is wrong (the caller names the file), never a KeyError deep
+inside a command.
 
-    run folder      config.json (ConfigFile)  vocabulary.json (VocabularyFile)
-                    status.json (StatusFile)  checkpoint/state.json (CheckpointState)
-                    metrics.json (MetricsFile)
+    run folder      config.json (ConfigFile)  vocabulary.json (VocabularyFile)  status.json (StatusFile)
+                    checkpoint/state.json (CheckpointState)  metrics.json (MetricsFile)
     exported folder manifest.json (ExportManifest)  vocabulary.json (VocabularyFile)
     token store     tokens-<key>.json (StoreMeta)
 
-What decides how a model is read is covered by a hash: config.json records one over its
-settings, manifest.json one over itself (`json_sha256`), beside the hashes of the files
-they describe. A hash only catches an edit made without it in mind; the checks here
-(types, ranges, fields that must agree) catch the rest they can.
+What decides how a model is read is covered by a hash: config.json records one over its settings, manifest.json one
+over itself (`json_sha256`), beside the hashes of the files they describe. A hash only catches an edit made without
+it in mind; the checks here (types, ranges, fields that must agree) catch the rest they can.
 
 NumPy-free, Keras-free and standard library plus pydantic only: the runtime reads exports with it.
 """
@@ -220,10 +217,15 @@ PLAIN_NAME = r"^[^/\\]+$"  # a file inside the folder, never a path out of it
 
 class StateSpec(_Checked):
     """One carried state of a full-context export: its input and output names, (batch, units)."""
-
     name: str
     output: str
     shape: list[Any] = Field(min_length=2, max_length=2)
+
+
+class HiddenSpec(_Checked):
+    """The output the continuous cache reads: its name and shape, (batch[, time], width)."""
+    name: str
+    shape: list[Any] = Field(min_length=2, max_length=3)
 
 
 class Sizes(_Checked):
@@ -233,10 +235,8 @@ class Sizes(_Checked):
 
 
 class ExportManifest(_Checked):
-    """manifest.json of an exported folder. Its top-level reading rules repeat the run's
-    settings for other programs; both must agree, and `manifest_sha256` covers the whole
-    file (format 2 on), so neither can be edited alone."""
-
+    """manifest.json of an exported folder. Its top-level reading rules repeat the run's settings for other programs;
+    both must agree, and `manifest_sha256` covers the whole file (format 2 on), so neither can be edited alone."""
     format: str = Field(pattern=rf"^{EXPORT_FORMAT_NAME}/[0-9]+$")
     model_format: Literal["onnx", "litert", "saved_model"]
     model_file: str = Field(pattern=PLAIN_NAME)
@@ -244,6 +244,7 @@ class ExportManifest(_Checked):
     vocabulary_file: str = Field(pattern=PLAIN_NAME)
     vocabulary_sha256: str = _sha256()
     states: list[StateSpec]
+    hidden: HiddenSpec | None = None  # none in exports made before the runtime could learn from the text
     level: str
     context: str
     window_size: int = Field(ge=1)
@@ -293,7 +294,6 @@ def check_manifest_hash(data: dict, version: int) -> None:
 
 class StoreMeta(_Checked):
     """tokens-<key>.json: what the .int32 file beside it holds (corpus.store)."""
-
     format: str
     key: dict[str, Any]
     tokens: int = _count()

@@ -364,27 +364,26 @@ def _interactive_answer(predictor, line: str, args: argparse.Namespace) -> str:
 
 
 def _load(args: argparse.Namespace):
-    """The run's Predictor; one that learns (predictor.adaptive) for --interactive and --adapt.
-    An exported folder has no hidden state to cache: --adapt is refused, --interactive
-    answers without learning."""
-    from word_predictor.exporter.manifest import is_exported
+    """The run's Predictor; one that learns (predictor.adaptive) for --interactive and --adapt,
+    on whichever engine gives the hidden state (the runtime does: word_predictor.engines).
+    An export too old to give it: --adapt is refused, --interactive answers without learning."""
+    from word_predictor.errors import AdaptationUnavailable
 
     folder = cli.chosen_run(args.run, args.logdir)
     learning = args.interactive or args.adapt is not None
-    if learning and is_exported(folder):
-        if args.adapt is not None:
-            raise UsageError(f"{folder} is an exported folder, whose graph gives out no hidden state for the "
-                             "cache; --adapt needs the run folder it came from")  # fmt: skip
-        warn(f"{folder} is an exported folder: it gives out no hidden state, so nothing typed is learned")
-        learning = False
+    cache, _ = cli.adaptation_settings(args, ("cache",)) if learning else (None, None)  # before the model loads
+    predictor = cli.load_predictor(folder, args.backend, args.engine, args.verbose, adapts=learning)
     if not learning:
-        return cli.load_predictor(folder, args.backend, args.engine, args.verbose)
-    cache, _ = cli.adaptation_settings(args, ("cache",))
-    backend.select(args.backend)
+        return predictor
     from word_predictor.predictor.adaptive import AdaptivePredictor
-    from word_predictor.rundir import load_run
 
-    return AdaptivePredictor.from_run(load_run(folder), cache)
+    try:
+        return AdaptivePredictor.over(predictor, cache)
+    except AdaptationUnavailable as error:
+        if args.adapt is not None:
+            raise UserError(f"--adapt cannot be used here: {error}") from None
+        warn(f"{error}; nothing typed is learned")
+        return predictor
 
 
 def _learns(predictor) -> bool:

@@ -14,6 +14,7 @@ from word_predictor import evaluate
 from word_predictor.adaptation.dynamic import DynamicEvaluation
 from word_predictor.adaptation.scoring import Adaptation, score_adapted
 from word_predictor.adaptation.settings import CacheSettings, DynamicSettings
+from word_predictor.predictor import Predictor
 from word_predictor.rundir import load_run, read_test_split
 
 pytestmark = pytest.mark.backend
@@ -33,7 +34,8 @@ def test_dynamic_evaluation_learns_in_memory_and_leaves_the_run_untouched(either
     run = load_run(either_run)
     trained = [w.copy() for w in run.model.get_weights()]
     split = read_test_split(either_run)
-    plain, adapted = score_adapted(run, split, Adaptation(dynamic=DynamicSettings(rate=1.0, segment=8)))
+    adaptation = Adaptation(dynamic=DynamicSettings(rate=1.0, segment=8))
+    plain, adapted = score_adapted(Predictor.from_run(run), split, adaptation)
     assert plain["tokens"] == adapted["tokens"]
     assert adapted["perplexity"] != pytest.approx(plain["perplexity"], rel=1e-6)  # it did learn
     for now, then in zip(run.model.get_weights(), trained):  # and gave its steps back at the end
@@ -86,5 +88,5 @@ def test_evaluate_adapt_saves_keystrokes_on_a_recurring_new_word(trained_run, tm
 def test_score_adapted_with_a_cache_keeps_the_model_and_reads_once(trained_run):
     run = load_run(trained_run)
     split = read_test_split(trained_run)
-    plain, adapted = score_adapted(run, split, Adaptation(cache=CacheSettings(mix=0.0)))
+    plain, adapted = score_adapted(Predictor.from_run(run), split, Adaptation(cache=CacheSettings(mix=0.0)))
     assert adapted["perplexity"] == pytest.approx(plain["perplexity"])  # a share of 0 changes nothing

@@ -80,7 +80,12 @@ FULL_EDITS = {
         lambda m: (m.update(context="window", states=[]), m["settings"].update(context="window")),
         "takes lstm_1_state_0, lstm_1_state_1, tokens",
     ),
-}
+    "a hidden width of 999": (lambda m: m["hidden"].update(shape=["batch", "time", 999]), "gives 8 values in hidden"),
+    "a hidden width that is not a number": (lambda m: m["hidden"].update(shape=["batch", "wide"]),
+                                            "gives 8 values in hidden"),
+    "a hidden output the graph lacks": (lambda m: m["hidden"].update(name="nope"), "gives no 'nope' output"),
+    "a hidden output with no name": (lambda m: m["hidden"].pop("name"), "it lacks hidden.name"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", FULL_EDITS)

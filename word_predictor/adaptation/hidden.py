@@ -6,13 +6,14 @@ its layers and weights, whose first output is the logits with the last layer's o
     hidden view      tokens[, *states]  ->  logits | hidden (.., vocabulary + units) [, *states]
 
 One output rather than two, so the run's own reader (word_predictor.batches) reads it
-unchanged; `split` cuts it apart again. The exported graph is not touched.
+unchanged; segments.split cuts it apart again. The exported ONNX graph gives the same
+tensor as an output of its own, "hidden" (word_predictor.exporter.onnx), which the
+runtime joins to the logits the same way.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
+from word_predictor.adaptation.segments import split  # noqa: F401 (the layout's other half, named here too)
 from word_predictor.backend import keras
 
 
@@ -33,9 +34,3 @@ def hidden_view(model: keras.Model) -> keras.Model:
     hidden = keras.layers.Activation("linear", dtype="float32", name="hidden_state")(hidden_tensor(model))
     joined = keras.layers.Concatenate(axis=-1, dtype="float32", name="logits_and_hidden")([logits, hidden])
     return keras.Model(model.inputs, [joined, *rest] if rest else joined, name=f"{model.name}_hidden")
-
-
-def split(joined: np.ndarray, vocabulary_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(.., vocabulary + units) -> (logits (.., vocabulary), hidden (.., units))."""
-    joined = np.asarray(joined, np.float32)
-    return joined[..., :vocabulary_size], joined[..., vocabulary_size:]

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from word_predictor.adaptation.cache import ContinuousCache, Mixed
+from word_predictor.adaptation.segments import segment_reader, split as cut
 from word_predictor.adaptation.settings import CacheSettings, DynamicSettings
-from word_predictor.adaptation.dynamic import DynamicEvaluation
-from word_predictor.adaptation.hidden import hidden_view, split as cut
-from word_predictor.adaptation.segments import segment_reader
 from word_predictor.corpus.splits import Split
+from word_predictor.errors import AdaptationUnavailable
 from word_predictor.scoring.figures import Tally, softmax, target_log_probabilities, target_ranks
 from word_predictor.scoring.keyboard import Keystrokes, PrefixIndex
 from word_predictor.text.vocabulary import UNKNOWN_ID
@@ -47,25 +46,34 @@ class Adaptation:
         return self.cache is not None or self.dynamic is not None
 
 
-def score_adapted(run, split: Split, adaptation: Adaptation, words: list[str] | None = None):
+def score_adapted(predictor, split: Split, adaptation: Adaptation, words: list[str] | None = None):
     """(figures without adaptation, figures with it) over every target of `split`, read in
-    order; `words`: the text's tokens as written, aligned with split.ids (for keystrokes
-    on words outside the vocabulary), or None. The run's model is left as it was trained."""
-    dynamic = DynamicEvaluation(run.model, adaptation.dynamic) if adaptation.dynamic else None
+    order through `predictor`'s hidden reader (Predictor.hidden_reader: any engine that gives
+    the hidden state; AdaptationUnavailable otherwise); `words`: the text's tokens as
+    written, aligned with split.ids (for keystrokes on words outside the vocabulary), or
+    None. Dynamic evaluation needs a Keras predictor; its model is left as it was trained."""
+    dynamic = None
+    if adaptation.dynamic:
+        from word_predictor.adaptation.dynamic import DynamicEvaluation  # Keras: only for dynamic evaluation
+
+        if not hasattr(predictor.reader.model, "trainable_variables"):
+            raise AdaptationUnavailable("dynamic evaluation changes the model's weights: it needs the Keras model")
+        dynamic = DynamicEvaluation(predictor.reader.model, adaptation.dynamic)
     try:
         if dynamic is None:  # the model never changes: one pass gives both
-            return _read(run, split, adaptation, words, None)
-        plain, _ = _read(run, split, Adaptation(), words, None)
-        _, adapted = _read(run, split, adaptation, words, dynamic)
+            return _read(predictor, split, adaptation, words, None)
+        plain, _ = _read(predictor, split, Adaptation(), words, None)
+        _, adapted = _read(predictor, split, adaptation, words, dynamic)
         return plain, adapted
     finally:
         if dynamic is not None:
             dynamic.restore()
 
 
-def _read(run, split: Split, adaptation: Adaptation, words, dynamic) -> tuple[dict, dict]:
-    vocabulary = run.vocabulary
-    reader = segment_reader(hidden_view(run.model), run.config)
+def _read(predictor, split: Split, adaptation: Adaptation, words, dynamic) -> tuple[dict, dict]:
+    vocabulary = predictor.vocabulary
+    # the hidden reader's view: the Keras hidden view, or the exported graph asked for its hidden output
+    reader = segment_reader(predictor.hidden_reader().model, predictor.config)
     keyboard = PrefixIndex(vocabulary.tokens) if vocabulary.tokenizer.unit == "word" else None
     cache = ContinuousCache(adaptation.cache, len(vocabulary)) if adaptation.cache else None
     plain, adapted = Tally(), Tally()

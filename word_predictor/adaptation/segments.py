@@ -1,7 +1,9 @@
-"""A split read in text order, a segment at a time, through a hidden view (hidden.py):
-what the cache and dynamic evaluation need, since each learns from what it has read
-before it reads on. The run's own readers deal a split out in lanes side by side, which
-is faster but not in order.
+"""A split read in text order, a segment at a time, through a hidden view (hidden.py in
+Keras, the exported graph's "hidden" output in the runtime): what the cache and dynamic
+evaluation need, since each learns from what it has read before it reads on. The run's
+own readers deal a split out in lanes side by side, which is faster but not in order.
+The view is called as a Keras inference view is (`predict_on_batch`); nothing here
+imports Keras.
 
     Segment: joined (n, vocabulary + units)  the logits and hidden state at n positions
              targets (n,), positions (n,)      the next token and its place in split.ids
@@ -14,11 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from word_predictor.batches import context_for
-from word_predictor.batches.full_context import FullContext
-from word_predictor.batches.windows import WindowContext
+from word_predictor.batches.kinds import FullKind, WindowKind, kind_of
+from word_predictor.config import STATES_PER_CELL
 from word_predictor.corpus.splits import Split
-from word_predictor.model.layers import STATES_PER_CELL
 from word_predictor.scoring.reading import gather_windows, window_starts
 
 
@@ -69,8 +69,14 @@ class StreamSegments:
 
 
 # How each context reads a split in order (the context objects answer the rest).
-_SEGMENTS = {WindowContext: WindowSegments, FullContext: StreamSegments}
+_SEGMENTS = {WindowKind: WindowSegments, FullKind: StreamSegments}
 
 
 def segment_reader(view, config):
-    return _SEGMENTS[type(context_for(config))](view, config)
+    return _SEGMENTS[type(kind_of(config))](view, config)
+
+
+def split(joined: np.ndarray, vocabulary_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A hidden view's output (.., vocabulary + units) -> (logits (.., vocabulary), hidden (.., units))."""
+    joined = np.asarray(joined, np.float32)
+    return joined[..., :vocabulary_size], joined[..., vocabulary_size:]

@@ -74,10 +74,10 @@ def write_export(config, vocabulary, weights: dict, model_format: str, out: Path
     try:  # the temporary folder too: a folder one cannot write in (/proc, a read-only disk) is one line
         temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
         facts = CorpusFacts(vocabulary_size=len(vocabulary))  # all a model's shape takes from the corpus
-        model_file, output, states = writer.write(config, facts, weights, temporary, model)
+        model_file, output, states, hidden = writer.write(config, facts, weights, temporary, model)
         (temporary / VOCABULARY_FILE).write_text(vocabulary.to_json(), encoding="utf-8")
         manifest = manifest_for(
-            config, facts, model_format, model_file, output=output, states=states,
+            config, facts, model_format, model_file, output=output, states=states, hidden=hidden,
             model_sha256=content_hash(temporary / model_file),
             vocabulary_sha256=sha256_of(temporary / VOCABULARY_FILE),
             parameters=parameter_count(weights), source=source,

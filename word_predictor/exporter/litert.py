@@ -29,10 +29,10 @@ def step_model(config: Config, facts: CorpusFacts, model) -> keras.Model:
     return copy_weights(model, build_model(config, facts, fixed_length=True, use_cudnn=False))
 
 
-def write(config: Config, facts: CorpusFacts, weights: dict, folder, model) -> tuple[str, str, list[dict]]:
+def write(config: Config, facts: CorpusFacts, weights: dict, folder, model) -> tuple[str, str, list[dict], None]:
     if keras.backend.backend() != "tensorflow":
         raise ValueError("a LiteRT export is converted by TensorFlow; run it with --backend tensorflow")
     step_model(config, facts, model).export(str(folder / MODEL_FILE), format="litert", verbose=False)
     states = [{"name": state_in, "output": f"output_{i}", "shape": ["batch", config.units]}
               for i, (state_in, _) in enumerate(state_names(config), 1)]  # fmt: skip
-    return MODEL_FILE, "output_0", states
+    return MODEL_FILE, "output_0", states, None  # the logits alone: the runtime that caches reads ONNX

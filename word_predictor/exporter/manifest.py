@@ -29,6 +29,10 @@ FORMAT_VERSION = 2  # 2: the manifest records a hash over itself (version 1 is s
 # What the graph's first output holds: unnormalised next-token scores, as the Keras
 # inference view gives them (a log-softmax of them gives the log-probabilities).
 OUTPUT_KIND = "logits"
+# What the "hidden" output holds (exports from this version on; older ones have none, and
+# cannot learn from the text): the tensor the output layer reads, the last recurrent
+# layer's output (through the projection of tied weights), as the Keras hidden view gives it.
+HIDDEN_KIND = "the output layer's input"
 
 
 class ExportError(UserError):
@@ -41,9 +45,11 @@ def is_exported(folder: Path) -> bool:
 
 def manifest_for(
     config: Config, facts: CorpusFacts, model_format: str, model_file: str, *, output: str, states: list[dict], model_sha256: str,
-    vocabulary_sha256: str, parameters: int, source: dict,
+    vocabulary_sha256: str, parameters: int, source: dict, hidden: dict | None = None,
 ) -> dict:  # fmt: skip
-    """The manifest of one export; `states` lists each state's input and output name and shape."""
+    """The manifest of one export; `states` lists each state's input and output name and shape,
+    `hidden` the name and shape of the output the continuous cache reads (None: the model
+    gives none)."""
     manifest = {
         "format": f"{FORMAT_NAME}/{FORMAT_VERSION}",
         "model_format": model_format,
@@ -58,6 +64,7 @@ def manifest_for(
         },
         "inputs": {"tokens": {"dtype": "int32", "shape": ["batch", _time_axis(config, model_format)]}},
         "states": states,
+        **({"hidden": {**hidden, "holds": HIDDEN_KIND}} if hidden else {}),
         "level": config.level,
         "context": config.context,
         "window_size": config.window_size,

@@ -7,8 +7,13 @@
       -> window: the last layer's final hidden state Y_h    (batch, units [x 2])
          full:   every position, back to batch-major        (batch, time, units)
       -> tied, sizes differing: MatMul(the projection to the embedding's width)
+      -> "hidden": what the output layer reads (adaptation.hidden's view in Keras)
       -> MatMul(dense kernel, or the embedding transposed when tied) + bias
       -> "logits" (batch, vocabulary) or (batch, time, vocabulary)  [+ each new state]
+
+Two outputs beside the states: "logits", and "hidden", the continuous cache's key
+(word_predictor.adaptation.cache). "hidden" is an Identity of a tensor the logits are
+computed from anyway, so a call that asks for the logits alone does no more work.
 
 Why not Keras' own `model.export(format="onnx")`: Keras 3.15 converts through tf2onnx on
 TensorFlow (its last release predates TF 2.21, and needs Keras' own numpy-2 patches) and
@@ -31,13 +36,14 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from word_predictor.batches.kinds import kind_of
-from word_predictor.config import Config, CorpusFacts
+from word_predictor.config import STATES_PER_CELL, Config, CorpusFacts
 
 OPSET = 17  # ONNX Runtime 1.14 and later (mobile builds included) run it
 IR_VERSION = 8  # the IR of opset 17; onnx 1.23 would write its newest, which runtimes before it refuse
 ONNX_CELLS = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "RNN"}
 GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
 _LSTM_ORDER = (0, 3, 1, 2)  # Keras i, f, c, o -> ONNX i, o, f, c
+HIDDEN = "hidden"  # the second output: the tensor the output layer reads
 
 
 def state_names(config: Config) -> list[tuple[str, str]]:
@@ -45,7 +51,7 @@ def state_names(config: Config) -> list[tuple[str, str]]:
     (per layer; an LSTM's h then c); none for a window run."""
     if not kind_of(config).explicit_states:
         return []
-    per_cell = 2 if config.cell == "lstm" else 1
+    per_cell = STATES_PER_CELL[config.cell]
     return [
         (f"{config.cell}_{layer}_state_{i}", f"{config.cell}_{layer}_state_{i}_next")
         for layer in range(1, config.layers + 1)
@@ -102,7 +108,7 @@ def build_onnx(config: Config, facts: CorpusFacts, weights: dict) -> onnx.ModelP
     g = _Graph()
     states = state_names(config)
     every_position = kind_of(config).answers_every_position  # logits (batch, time, vocabulary), else the last
-    per_cell = 2 if config.cell == "lstm" else 1
+    per_cell = STATES_PER_CELL[config.cell]
     axis0 = g.constant("axis_0", np.array([0], np.int64)) if states else ""
     if config.one_hot:
         # int32 depth beside int32 ids: the pairing ONNX Runtime's OneHot kernel has
@@ -137,6 +143,7 @@ def build_onnx(config: Config, facts: CorpusFacts, weights: dict) -> onnx.ModelP
         x = g.one("Transpose", [x], perm=[1, 0, 2])  # (batch, time, units)
     if "tied_projection" in weights:  # (..., units) -> (..., embedding_dim)
         x = g.one("MatMul", [x, g.constant("tied_projection", weights["tied_projection"][0])])
+    g.add("Identity", [x], [HIDDEN])
     if config.tie_weights:
         kernel, bias = (
             g.one("Transpose", ["embedding"], perm=[1, 0]),
@@ -166,6 +173,8 @@ def _model(config: Config, facts: CorpusFacts, g: _Graph, states: list[tuple[str
         else ["batch", facts.vocabulary_size]
     )
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, logits_shape)]
+    hidden_shape = [*logits_shape[:-1], hidden_width(config)]
+    outputs.append(helper.make_tensor_value_info(HIDDEN, TensorProto.FLOAT, hidden_shape))
     outputs += [float_state(state_out) for _, state_out in states]
     # Initialisers made once but named twice (a shape used by two layers) are kept once.
     unique = list({tensor.name: tensor for tensor in g.initializers}.values())
@@ -180,13 +189,23 @@ def _model(config: Config, facts: CorpusFacts, g: _Graph, states: list[tuple[str
     return model
 
 
+def hidden_width(config: Config) -> int:
+    """The width of what the output layer reads: the embedding's when tied (through the
+    projection where the sizes differ), else the last layer's output, both directions."""
+    if config.tie_weights:
+        return config.embedding_dim
+    return config.units * (2 if config.bidirectional else 1)
+
+
 MODEL_FILE = "model.onnx"
 
 
-def write(config: Config, facts: CorpusFacts, weights: dict, folder, model=None) -> tuple[str, str, list[dict]]:
+def write(config: Config, facts: CorpusFacts, weights: dict, folder, model=None):
     """model.onnx in `folder` from `weights` (`model`, the Keras view, is not needed); returns
-    its name, the logits' output name and the states (input, output, shape)."""
+    its name, the logits' output name, the states (input, output, shape) and the hidden
+    output (name, shape)."""
     onnx.save_model(build_onnx(config, facts, weights), str(folder / MODEL_FILE))
     states = [{"name": state_in, "output": state_out, "shape": ["batch", config.units]}
               for state_in, state_out in state_names(config)]  # fmt: skip
-    return MODEL_FILE, "logits", states
+    time = ["time"] if kind_of(config).answers_every_position else []
+    return MODEL_FILE, "logits", states, {"name": HIDDEN, "shape": ["batch", *time, hidden_width(config)]}

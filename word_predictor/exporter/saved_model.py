@@ -16,11 +16,11 @@ from word_predictor.model import build_model, copy_weights
 MODEL_FOLDER = "saved_model"
 
 
-def write(config: Config, facts: CorpusFacts, weights: dict, folder, model) -> tuple[str, str, list[dict]]:
+def write(config: Config, facts: CorpusFacts, weights: dict, folder, model) -> tuple[str, str, list[dict], None]:
     if keras.backend.backend() != "tensorflow":
         raise ValueError("a SavedModel is TensorFlow's format; run the export with --backend tensorflow")
     step = copy_weights(model, build_model(config, facts, use_cudnn=False))
     step.export(str(folder / MODEL_FOLDER), format="tf_saved_model", verbose=False)
     states = [{"name": state_in, "output": f"output_{i}", "shape": ["batch", config.units]}
               for i, (state_in, _) in enumerate(state_names(config), 1)]  # fmt: skip
-    return MODEL_FOLDER, "output_0", states
+    return MODEL_FOLDER, "output_0", states, None  # the logits alone: the runtime that caches reads ONNX

@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from word_predictor.backend import keras
-from word_predictor.config import CELLS
+from word_predictor.config import CELLS, STATES_PER_CELL  # noqa: F401 (model/ names it too)
 from word_predictor.model.cells import GRU, LSTM, SimpleRNN
 
 layers, ops = keras.layers, keras.ops
 
 CELL_LAYERS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}  # Keras' own, inputs projected first
 assert tuple(CELL_LAYERS) == CELLS
-STATES_PER_CELL = {"simple_rnn": 1, "lstm": 2, "gru": 1}  # LSTM carries (h, c)
 
 OUTPUT_LAYER = "next_word"
 

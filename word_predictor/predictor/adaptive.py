@@ -7,8 +7,9 @@ alike, and the words typed outside the vocabulary offered once the cache holds t
     complete("then zor")                     ... zorblax, from the cache's share of the
                                               unknown symbol's probability
 
-It reads through a hidden view of the run's model (adaptation.hidden): the reader's
-output is the logits with the hidden state appended, cut apart here. Nothing here
+It reads through the predictor's hidden reader (Predictor.hidden_reader: the Keras hidden
+view of adaptation.hidden, or the runtime's reader of the exported graph's "hidden" output):
+its output is the logits with the hidden state appended, cut apart here. Nothing here
 imports Keras; `for_model` builds the view where Keras is already loaded.
 """
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from word_predictor.adaptation.cache import ContinuousCache, Mixed
+from word_predictor.adaptation.segments import split
 from word_predictor.adaptation.settings import CacheSettings
 from word_predictor.predictor.predictor import Completions, Predictor, Suggestions
 from word_predictor.scoring.figures import PROBABILITY_FLOOR, softmax
@@ -42,8 +44,7 @@ class CachedReader:
         self.reader, self.cache, self.vocabulary_size = reader, cache, vocabulary_size
 
     def _cut(self, joined) -> tuple[np.ndarray, np.ndarray]:
-        joined = np.asarray(joined, np.float32)
-        return joined[..., : self.vocabulary_size], joined[..., self.vocabulary_size :]
+        return split(joined, self.vocabulary_size)
 
     def read(self, contexts: list[np.ndarray]) -> tuple[Mixed, _State]:
         joined, state = self.reader.start(contexts)

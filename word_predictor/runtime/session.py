@@ -6,15 +6,23 @@ vocabulary's own tokenizer (word_predictor.text), as training did.
 
     window folder   readers.WindowReader (the Keras runs' own) over OnnxStep
     full folder     OnnxStreamReader: the state rows carried explicitly, a step per token
+
+The continuous cache (word_predictor.predictor.adaptive) reads the same readers over the
+same session, asked for the graph's "hidden" output too (OnnxStep.with_hidden): their logits
+are then the logits with the hidden state appended, as the Keras hidden view gives them
+(word_predictor.adaptation.hidden). A plain reader asks for the logits alone; the hidden
+output is a tensor they are computed from anyway, so nothing more is done for them.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
 
 from word_predictor.batches.kinds import kind_of
+from word_predictor.errors import AdaptationUnavailable
 from word_predictor.exporter.manifest import MANIFEST_FILE, ExportError, check_and_load
 from word_predictor.predictor import Predictor
 from word_predictor.scoring.reading import WindowReader, pair_counts
@@ -54,16 +62,31 @@ class OnnxStep:
         self.state_inputs = [spec["name"] for spec in state_specs]
         self.state_outputs = [spec["output"] for spec in state_specs]
         self.units = [int(spec["shape"][-1]) for spec in state_specs]
+        self.outputs = ["logits"]  # what a call asks for: the logits, then the hidden output if joined
 
-    def predict_on_batch(self, tokens: np.ndarray) -> np.ndarray:
-        """(batch, time) ids -> (batch, vocabulary) logits: a window model's step."""
-        return self.session.run(["logits"], {"tokens": np.asarray(tokens, np.int32)})[0]
+    def with_hidden(self, name: str) -> OnnxStep:
+        """This session, each call giving the logits with output `name` appended along the
+        last axis: (.., vocabulary + width), the layout of the Keras hidden view."""
+        joined = copy.copy(self)
+        joined.outputs = ["logits", name]
+        return joined
+
+    def _scores(self, values: list[np.ndarray]) -> np.ndarray:
+        return values[0] if len(values) == 1 else np.concatenate(values, axis=-1)
+
+    def predict_on_batch(self, inputs):
+        """As a Keras inference view: (batch, time) ids -> (batch, vocabulary) logits, a window
+        model's step; [ids, *state] -> [logits (batch, time, vocabulary), *state], a full one's."""
+        if isinstance(inputs, (list, tuple)):
+            logits, state = self.step(inputs[0], list(inputs[1:]))
+            return [logits, *state]
+        return self._scores(self.session.run(self.outputs, {"tokens": np.asarray(inputs, np.int32)}))
 
     def step(self, tokens: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """(batch, time) ids from `state` -> (logits (batch, time, vocabulary), new state)."""
         feeds = {"tokens": np.asarray(tokens, np.int32), **dict(zip(self.state_inputs, state))}
-        logits, *state = self.session.run(["logits", *self.state_outputs], feeds)
-        return logits, state
+        values = self.session.run([*self.outputs, *self.state_outputs], feeds)
+        return self._scores(values[: len(self.outputs)]), values[len(self.outputs) :]
 
     def zero_state(self, batch: int) -> list[np.ndarray]:
         return [np.zeros((batch, units), np.float32) for units in self.units]
@@ -98,6 +121,11 @@ class OnnxStreamReader:
                 whole[rows] = rows_state
         return result, state
 
+    @staticmethod
+    def select(state: list[np.ndarray], rows: np.ndarray) -> list[np.ndarray]:
+        """The state of contexts `rows` (repeats allowed), as a beam keeps its best rows."""
+        return [s[rows] for s in state]
+
     def advance(self, state: list[np.ndarray], next_ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         logits, state = self.model.step(np.asarray(next_ids, np.int32).reshape(-1, 1), state)
         return logits[:, -1], state
@@ -126,16 +154,23 @@ def load(folder: Path, threads: int = 0) -> Predictor:
         )
     model = OnnxStep(Path(folder) / manifest["model_file"], manifest["states"], threads)
     check_model(model, manifest, len(vocabulary), Path(folder) / manifest["model_file"])
-    if kind_of(config).explicit_states:
-        reader = OnnxStreamReader(model)
-    else:
-        reader = WindowReader(model, config)
-    return Predictor(reader, config, vocabulary)
+
+    def reader_of(step: OnnxStep):
+        return OnnxStreamReader(step) if kind_of(config).explicit_states else WindowReader(step, config)
+
+    def hidden():
+        if manifest.get("hidden") is None:
+            raise AdaptationUnavailable(f"{folder} was exported before exported models gave out the hidden state "
+                                        "that learning from the text needs; export the run again")  # fmt: skip
+        return reader_of(model.with_hidden(manifest["hidden"]["name"]))
+
+    return Predictor(reader_of(model), config, vocabulary, hidden)
 
 
 def check_model(model: OnnxStep, manifest: dict, vocabulary_size: int, path: Path) -> None:
     """The model's own inputs and outputs are those the manifest describes: the tokens and each
-    state in, the logits over the vocabulary and each state out (ExportError otherwise)."""
+    state in, the logits over the vocabulary, the hidden state at its width (where the manifest
+    records one) and each state out (ExportError otherwise)."""
     inputs = {node.name: node.shape for node in model.session.get_inputs()}
     outputs = {node.name: node.shape for node in model.session.get_outputs()}
     states = manifest["states"]
@@ -145,6 +180,11 @@ def check_model(model: OnnxStep, manifest: dict, vocabulary_size: int, path: Pat
         raise ExportError(f"{path} takes {', '.join(sorted(inputs))} and gives {', '.join(sorted(outputs))}, not "
                           f"what {MANIFEST_FILE} describes ({', '.join(expected_inputs)}); export the run again")
     sizes = [(outputs["logits"][-1], vocabulary_size, "scores")]
+    if hidden := manifest.get("hidden"):  # an older export has none: it answers, but learns nothing
+        if hidden["name"] not in outputs:
+            raise ExportError(f"{path} gives no {hidden['name']!r} output, which {MANIFEST_FILE} describes; "
+                              "export the run again")  # fmt: skip
+        sizes.append((outputs[hidden["name"]][-1], hidden["shape"][-1], f"values in {hidden['name']}"))
     sizes += [(inputs[spec["name"]][-1], spec["shape"][-1], f"units in {spec['name']}") for spec in states]
     for found, expected, what in sizes:
         if isinstance(found, int) and found != expected:
