@@ -251,9 +251,9 @@ def _output_arguments(output) -> None:
     output.add_argument("--resume", type=Path, metavar="RUN",
                         help="continue this interrupted run from its last completed epoch, with its settings")
     output.add_argument("--from", dest="from_run", type=Path, metavar="RUN",
-                        help="start a new run from this trained run's kept weights, on the --corpus given: its "
-                             "vocabulary and model settings are kept, its training settings are the defaults of "
-                             "the settings not given (docs/training.md, \"Teaching a trained run your own text\")")
+                        help="start a new run from this trained run's kept weights, trained on the --corpus "
+                             "given: its vocabulary and model settings are kept, its training settings used unless "
+                             "given (docs/training.md, \"Teaching a trained run your own text\")")
 
 
 def _context_arguments(context) -> None:
