@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import io
 import os
 import shlex
 import signal
@@ -428,7 +429,8 @@ def _given_settings(arguments) -> set[str]:
     once every default is)."""
     blank = build_parser()
     blank.set_defaults(**dict.fromkeys((setting.name for setting in SETTINGS), None))
-    parsed = blank.parse_args(arguments)
+    with contextlib.redirect_stderr(io.StringIO()):  # what the first reading said (an old flag's name) once
+        parsed = blank.parse_args(arguments)
     return {setting.name for setting in SETTINGS if getattr(parsed, setting.name) is not None}
 
 

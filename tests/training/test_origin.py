@@ -24,14 +24,16 @@ NEW_TEXT = "the zorblax sat on the mat and the zorblax looked at the cat . " * 3
 
 
 class FirstWeights(keras.callbacks.Callback):
-    """The training model's weights by layer name, before its first step."""
+    """The training model's weights by layer name, before its first step (a full-context
+    training view's CarriedRNN: its inner layer's, without the carried state)."""
 
     def __init__(self):
         super().__init__()
         self.weights = {}
 
     def on_train_begin(self, logs=None):
-        self.weights = {layer.name: layer.get_weights() for layer in self.model.layers if layer.weights}
+        self.weights = {layer.name: getattr(layer, "rnn", layer).get_weights() for layer in self.model.layers
+                        if layer.weights}  # fmt: skip
 
 
 def train_from(run, corpus, logdir, *extra, name="mine", callbacks=()) -> int:
@@ -50,14 +52,27 @@ def continued(tmp_path_factory, trained_run):
     return trained_run, folder / "logs" / "mine", first.weights, text
 
 
-def test_the_new_run_begins_from_the_trained_runs_weights(continued):
-    trained, _, first, _ = continued
+def assert_begun_from(first: dict, trained) -> None:
     source = rundir.load_model(trained / rundir.MODEL_FILE)
     compared = [layer.name for layer in source.layers if layer.weights]
     assert compared and set(compared) <= set(first)
     for name in compared:
         for began, kept in zip(first[name], source.get_layer(name).get_weights(), strict=True):
             np.testing.assert_array_equal(began, kept)
+
+
+def test_the_new_run_begins_from_the_trained_runs_weights(continued):
+    trained, _, first, _ = continued
+    assert_begun_from(first, trained)
+
+
+def test_a_full_context_run_begins_from_its_weights_too(tmp_path, trained_full_run):
+    """Its training view carries the state between chunks (CarriedRNN), its kept model does not."""
+    first = FirstWeights()
+    text = write(tmp_path / "mine" / "notes.txt", NEW_TEXT)
+    assert train_from(trained_full_run, text.parent, tmp_path / "logs", "--epochs", "1", callbacks=[first]) == 0
+    assert_begun_from(first.weights, trained_full_run)
+    assert load_config(tmp_path / "logs" / "mine" / rundir.CONFIG_FILE)[0].context == "full"
 
 
 def test_the_vocabulary_is_the_trained_runs_and_the_text_is_read_in_it(continued):
