@@ -51,14 +51,14 @@ def test_table_lists_runs_newest_first_with_settings_and_figures(tmp_path, capsy
     header, *rows = table(capsys, "--logdir", str(tmp_path))
     assert header == ["run", "state", "level", "context", "cell", "layers", "units", "input", "length", "vocab",
                       "epochs", "keys saved", "top-3", "test ppl", "unknown", "val ppl", "top-1", "top-5", "optimiser",
-                      "regularisation", "engine"]  # fmt: skip
+                      "regularisation", "engine", "from"]  # fmt: skip
     assert [row[0] for row in rows] == ["new-bi-gru", "middle-rnn", "old-lstm"]
     new, middle, old = rows
     assert new[1:8] == ["complete", "word", "window", "gru+bi", "1", "8", "one-hot"]
     assert middle[2:6] == ["char", "full", "simple_rnn", "2"] and middle[8] == "100"  # the bptt
     assert old[1:] == ["complete", "word", "window", "lstm", "1", "8", "embedding 4", "5", "21", "3/5", "44.4%",
                        "51.2%", f"{math.exp(2.0):.2f}", "12.1%", f"{math.exp(2.5):.2f}", "22.4%", "70.4%", "adam",
-                       "none", "-"]  # fmt: skip
+                       "none", "-", "-"]  # fmt: skip
 
 
 def test_incomplete_run_shows_its_progress_from_the_checkpoint(tmp_path, capsys):

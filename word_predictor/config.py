@@ -45,6 +45,14 @@ LEVEL_DEFAULTS = {
 }
 HELD_OUT_FRACTION = {"validation": 0.1, "test": 0.2}  # a share of the corpus when no text is given
 
+# A run continued from a trained one (train --from RUN) keeps what decides its vocabulary and its
+# model's shape; it reads new text (the text settings, its own); the rest (training, regularisation,
+# monitoring) are the trained run's unless given again.
+VOCABULARY_SETTINGS = ("level", "normalisation", "unknown_threshold", "max_vocabulary")
+MODEL_SETTINGS = ("cell", "bidirectional", "layers", "units", "embedding_dim", "one_hot", "targets", "tie_weights",
+                  "context", "window_size", "bptt")  # fmt: skip
+TEXT_SETTINGS = ("corpus", "validation_fraction", "test_fraction", "validation_text", "test_text", "encoding_errors")
+
 
 @dataclass(frozen=True)
 class Config:

@@ -19,6 +19,7 @@ from word_predictor.batches.kinds import kind_of
 from word_predictor.config import Config, facts_from, load_config, unused_settings
 from word_predictor.errors import UserError
 from word_predictor.scoring.figures import perplexity
+from word_predictor.training.origin import recorded_origin
 
 PROG = "python -m word_predictor.runs"
 # (heading, key of a row, how to show it); numbers are right-aligned.
@@ -46,8 +47,9 @@ COLUMNS = (
     ("optimiser", "optimiser_shown", str),
     ("regularisation", "regularisation_shown", str),
     ("engine", "engine", str),  # what predict, evaluate, serve answer with (word_predictor.engines)
+    ("from", "from_shown", str),  # the trained run a run began from (train --from), by its folder's name
 )
-_LEFT_ALIGNED = {"run", "state", "level", "context", "cell", "input", "optimiser", "regularisation"}
+_LEFT_ALIGNED = {"run", "state", "level", "context", "cell", "input", "optimiser", "regularisation", "from"}
 # The regularisation settings (Config's block of them), each shown when set, as a short word.
 REGULARISATION_SHOWN = {
     "locked_dropout": lambda value: "locked",
@@ -131,6 +133,7 @@ def describe(run_dir: Path) -> dict:
         "test_keystroke_savings": test.get("keystroke_savings"),
         "test_unknown_rate": test.get("unknown_rate"),
         "engine": engines.engine_for(run_dir) if state == "complete" else None,
+        "from_run": _origin_path(data),
     }
 
 
@@ -141,6 +144,14 @@ def _config(path: Path) -> tuple[Config | None, dict]:
         return load_config(path)
     except (OSError, ValueError):
         return None, {}
+
+
+def _origin_path(data: dict) -> str | None:
+    """The trained run a run began from (train --from); None if none, or not readable."""
+    try:
+        return (recorded_origin(data) or {}).get("path")
+    except ValueError:
+        return None
 
 
 def _checked(path: Path, schema) -> dict:
@@ -156,7 +167,8 @@ def format_table(rows: list[dict]) -> str:
     shown = [[heading for heading, _, _ in COLUMNS]]
     for row in rows:
         epochs = f"{row['epochs_completed']}/{row['epochs'] or '?'}"
-        derived = {"cell_shown": None, "input": None, "epochs_shown": epochs}
+        derived = {"cell_shown": None, "input": None, "epochs_shown": epochs,
+                   "from_shown": row["from_run"] and Path(row["from_run"]).name}  # fmt: skip
         if row["cell"] is not None:
             derived["cell_shown"] = row["cell"] + ("+bi" if row["bidirectional"] else "")
         if row["one_hot"] is not None:

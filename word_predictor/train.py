@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import io
 import os
 import shlex
 import signal
@@ -194,7 +195,7 @@ SETTINGS = (
 # trainer.train_new) to the flag that sets it, for the library's SettingError messages.
 FLAGS = {setting.name: setting.option for setting in SETTINGS} | {
     name: cli.flag_of(name) for name in ("run_name", "logdir", "resume")
-} | {"use_cache": "--no-cache"}
+} | {"use_cache": "--no-cache", "from_run": "--from", "run": "--from"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -250,6 +251,10 @@ def _output_arguments(output) -> None:
                         help="read the corpus afresh and keep no copy of its word ids under LOGDIR/.cache")
     output.add_argument("--resume", type=Path, metavar="RUN",
                         help="continue this interrupted run from its last completed epoch, with its settings")
+    output.add_argument("--from", dest="from_run", type=Path, metavar="RUN",
+                        help="start a new run from this trained run's kept weights, trained on the --corpus "
+                             "given: its vocabulary and model settings are kept, its training settings used unless "
+                             "given (docs/training.md, \"Teaching a trained run your own text\")")
 
 
 def _context_arguments(context) -> None:
@@ -315,10 +320,11 @@ def main(argv: list[str] | None = None, *, callbacks=()) -> int:
     """`callbacks`: Keras callbacks the training runs before its own (for tests in process)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    command_line = f"{PROG} {shlex.join(sys.argv[1:] if argv is None else argv)}".strip()
+    arguments = sys.argv[1:] if argv is None else argv
+    command_line = f"{PROG} {shlex.join(arguments)}".strip()
     with _stops_as_ctrl_c():
         code = cli.run_cli("word_predictor.train", lambda: _speaking_flags(lambda: _train(args, parser, command_line,
-                                                                                         callbacks)))
+                                                                                         callbacks, arguments)))
     cluster.leave_if_stuck(code)  # a wait to join a cluster given up: JAX's exit handlers would block or abort
     return code
 
@@ -369,8 +375,11 @@ def _command(name: str, *arguments) -> str:
     return shlex.join(words)
 
 
-def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_line: str, callbacks=()) -> int:
-    if args.resume:
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_line: str, callbacks=(),
+           arguments=()) -> int:  # fmt: skip
+    if args.from_run:
+        run_dir = _train_from(args, command_line, callbacks, arguments)
+    elif args.resume:
         given = [FLAGS.get(k, cli.flag_of(k)) for k, v in vars(args).items()
                  if k not in ("resume", "logdir", "no_cache", "backend", *WHERE_FLAGS)
                  and v != parser.get_default(k)]  # fmt: skip
@@ -391,6 +400,38 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, command_li
     if run_dir is not None:  # None: a process other than 0 of several, which writes nothing
         print(f"done: {_command('predict', '--run', run_dir, DEFAULT_PROMPT)}")
     return 0
+
+
+def _train_from(args: argparse.Namespace, command_line: str, callbacks, arguments) -> Path:
+    """A new run from a trained one's kept weights, vocabulary and model settings (training.origin);
+    every refusal comes before anything is written."""
+    if args.resume:
+        raise UsageError("--from starts a new run from a trained one, --resume continues an interrupted one; "
+                         "give one of them")  # fmt: skip
+    if args.corpus is None:
+        raise UsageError("--from RUN goes on training on new text: give it with --corpus FOLDER_OR_FILE")
+    if args.devices != 1 or args.coordinator is not None:
+        raise UsageError("--from trains on one device; drop --devices and --coordinator")
+    from word_predictor.training import origin
+
+    begun_from, trained = origin.read_origin(args.from_run)
+    config = origin.continued_settings(trained, config_from_args(args), _given_settings(arguments))
+    check_settings(config, args)
+    parallel = _start_devices(args, batch_size=config.batch_size)
+    from word_predictor.training import trainer
+
+    return trainer.train_new(config, args.logdir, args.run_name, command_line, use_cache=not args.no_cache,
+                             callbacks=callbacks, parallel=parallel, origin=begun_from)  # fmt: skip
+
+
+def _given_settings(arguments) -> set[str]:
+    """The settings given on the command line, whatever their value (a setting left out is None
+    once every default is)."""
+    blank = build_parser()
+    blank.set_defaults(**dict.fromkeys((setting.name for setting in SETTINGS), None))
+    with contextlib.redirect_stderr(io.StringIO()):  # what the first reading said (an old flag's name) once
+        parsed = blank.parse_args(arguments)
+    return {setting.name for setting in SETTINGS if getattr(parsed, setting.name) is not None}
 
 
 # Where to train, given again with --resume (a run may continue on other devices).

@@ -183,14 +183,18 @@ def parameter_count(config: Config, facts: CorpusFacts) -> int:
 def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
     """Set `target`'s weights from the layers of the same name in `source`; returns `target`.
 
-    The two may be different views of one config: a CarriedRNN gives its inner
-    layer's weights (its carried state is not a weight of the other view).
+    The two may be different views of one config: a CarriedRNN gives (or takes) its inner
+    layer's weights (its carried state is not a weight of the other view), and a training
+    view's layers that hold no trainable weight (the AR/TAR totals) keep their own.
     """
+    names = {layer.name for layer in source.layers}
     for layer in target.layers:
-        if not layer.weights:
+        if not layer.weights or (layer.name not in names and not layer.trainable_weights):
             continue
         origin = source.get_layer(layer.name)
         if isinstance(origin, CarriedRNN) and not isinstance(layer, CarriedRNN):
             origin = origin.rnn
+        elif isinstance(layer, CarriedRNN) and not isinstance(origin, CarriedRNN):
+            layer = layer.rnn
         layer.set_weights(origin.get_weights())
     return target

@@ -10,8 +10,10 @@ from word_predictor.batches import context_for
 from word_predictor.config import HELD_OUT_SPLITS, Config, SettingError
 from word_predictor.corpus.build import build_corpus, encode_files
 from word_predictor.corpus.files import find_text_files
+from word_predictor.corpus.in_vocabulary import read_in_vocabulary
 from word_predictor.corpus.splits import Corpus
 from word_predictor.text.tokenizer import tokenizer_for
+from word_predictor.text.vocabulary import Vocabulary
 from word_predictor.training.progress import ProgressBar
 
 CACHE_DIR = ".cache"  # under the logdir: the token ids of corpora already read
@@ -38,6 +40,22 @@ def corpus_for(config: Config, cache_dir: Path | None = None, normalisation_vers
         cache_dir=cache_dir,
         progress=ProgressBar(),
     )
+    return _with_held_out(corpus, held_out, config)
+
+
+def corpus_in_vocabulary(config: Config, vocabulary: Vocabulary, context=None) -> Corpus:
+    """The corpus `config` names read in a `vocabulary` already made (a trained run's, continued on
+    new text), split as corpus_for splits; a word outside it is the unknown symbol."""
+    context = context or context_for(config)
+    held_out = _held_out_files(config)
+    corpus = read_in_vocabulary(
+        config.corpus, vocabulary, validation_fraction=config.validation_fraction, test_fraction=config.test_fraction,
+        block_size=context.block_size, min_tokens=context.min_tokens, encoding_errors=config.encoding_errors,
+    )  # fmt: skip
+    return _with_held_out(corpus, held_out, config)
+
+
+def _with_held_out(corpus: Corpus, held_out: dict[str, list[Path]], config: Config) -> Corpus:
     for split, files in held_out.items():
         corpus.splits[split] = encode_files(files, corpus.vocabulary, config.encoding_errors, setting=f"{split}_text")
     return corpus

@@ -33,9 +33,10 @@ from word_predictor.training.callbacks import TrainingCallbacks
 from word_predictor.training.checkpoint import SeedEachEpoch, check_settings_unchanged, read_state
 from word_predictor.training.distribute import SINGLE, Parallel
 from word_predictor.training.finish import finish
+from word_predictor.training.origin import Origin, origin_of
 from word_predictor.training.memory import check_memory, out_of_memory_said
 from word_predictor.training.timing import TimedBatches
-from word_predictor.training.reading import CACHE_DIR
+from word_predictor.training.reading import CACHE_DIR, corpus_in_vocabulary
 from word_predictor.training.validation import validation_for
 
 
@@ -57,6 +58,7 @@ def train_new(
     steps_per_epoch: int | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     parallel: Parallel = SINGLE,
+    origin: Origin | None = None,
 ) -> Path | None:
     """Read the corpus, create the run folder and train; returns the run folder.
 
@@ -64,18 +66,20 @@ def train_new(
     batches: for benchmarks that need the whole path on a large corpus in little time.
     `callbacks` run before the trainer's own, every epoch (a test's or a benchmark's).
     `parallel` says where to train (training.distribute); a process other than the
-    first writes no run folder, and returns None.
+    first writes no run folder, and returns None. `origin`: the trained run this one begins
+    from (training.origin: its vocabulary reads the corpus, its kept weights are the first).
     """
     if parallel.writes:
         rundir.make_logdir(logdir)  # before reading the corpus: a bad --logdir fails at once
         backend.use_compilation_cache(Path(logdir) / CACHE_DIR / "jax")
     context = context_for(config)  # the run's one context, passed down
-    corpus = distribute.shared_corpus(config, Path(logdir) / CACHE_DIR if use_cache else None, parallel,
-                                      context=context)  # fmt: skip
+    corpus = corpus_in_vocabulary(config, origin.vocabulary, context) if origin else distribute.shared_corpus(
+        config, Path(logdir) / CACHE_DIR if use_cache else None, parallel, context=context)  # fmt: skip
     context.check_training_split(corpus.splits["train"])  # SettingError: the command names the flag
     check_memory(config, corpus.facts)  # before anything is written
+    start = origin.model() if origin else None
     if not parallel.writes:
-        _fit(None, context, corpus, command_line, {}, None, steps_per_epoch, callbacks, parallel)
+        _fit(None, context, corpus, command_line, {}, None, steps_per_epoch, callbacks, parallel, start)
         return None
     run_dir = rundir.create_run_dir(logdir, run_name or time.strftime(f"%Y%m%d-%H%M%S-{config.cell}"))
     with rundir.locked(run_dir), _resumable(run_dir):
@@ -84,11 +88,12 @@ def train_new(
             rundir.write_atomic(run_dir / rundir.VOCABULARY_FILE, corpus.vocabulary.to_json())
             provenance = dict(command_line=command_line, vocabulary_sha256=sha256_of(run_dir / rundir.VOCABULARY_FILE),
                               files=corpus.files, versions=_versions())  # fmt: skip
+            provenance |= {"from_run": origin.record} if origin else {}
             rundir.write_atomic(run_dir / rundir.CONFIG_FILE, config_json(config, corpus.facts, **provenance))
         _write_test_split(run_dir, corpus)
         # The settings ride in the resume checkpoint too, so a resume names any changed since.
         _fit(run_dir, context, corpus, command_line, {"settings": config.to_dict()}, None, steps_per_epoch,
-             callbacks, parallel)  # fmt: skip
+             callbacks, parallel, start)  # fmt: skip
     return run_dir
 
 
@@ -117,8 +122,10 @@ def resume(
             backend.use_compilation_cache(run_dir.parent / CACHE_DIR / "jax")
         begun_with = rundir.read_checked(run_dir / rundir.VOCABULARY_FILE, Vocabulary.load, "the vocabulary")
         context = context_for(config)  # the run's one context, passed down
-        corpus = distribute.shared_corpus(config, run_dir.parent / CACHE_DIR if use_cache else None, parallel,
-                                          begun_with.normalisation_version, context)  # the rule the run began with
+        origin = origin_of(run_dir, provenance, begun_with)  # None: a run begun afresh, not --from another
+        corpus = corpus_in_vocabulary(config, begun_with, context) if origin else distribute.shared_corpus(
+            config, run_dir.parent / CACHE_DIR if use_cache else None, parallel, begun_with.normalisation_version,
+            context)  # the rule the run began with  # fmt: skip
         if corpus.vocabulary != begun_with:
             raise rundir.RunError(f"the corpus changed since run {run_dir} started, so it cannot be resumed")
         if parallel.writes:
@@ -132,7 +139,9 @@ def resume(
             print(f"resuming {run_dir}: no epoch was completed before it stopped, so training restarts at epoch 1")
         if parallel.writes:
             monitoring.truncate_events(run_dir, state.get("epochs_completed", 0), state.get("global_step", 0))
-        _fit(run_dir, context, corpus, provenance.get("command_line", ""), state, model, None, callbacks, parallel)
+        start = origin.model() if origin and not state else None  # no epoch kept: begin again from the origin
+        _fit(run_dir, context, corpus, provenance.get("command_line", ""), state, model, None, callbacks, parallel,
+             start)  # fmt: skip
     return run_dir
 
 
@@ -171,16 +180,18 @@ class NonFiniteLoss(UserError, SettingError):
     """The loss became NaN or infinite; what is kept, and the settings that would help."""
 
 
-def _fit(run_dir, context, corpus, command_line, state, model, steps_per_epoch=None, callbacks=(), parallel=SINGLE):
+def _fit(run_dir, context, corpus, command_line, state, model, steps_per_epoch=None, callbacks=(), parallel=SINGLE,
+         start=None):  # fmt: skip
     previous = keras.mixed_precision.dtype_policy().name
     try:
         with distribute.scope(parallel):
-            _fit_with_policy(run_dir, context, corpus, command_line, state, model, steps_per_epoch, callbacks, parallel)
+            _fit_with_policy(run_dir, context, corpus, command_line, state, model, steps_per_epoch, callbacks, parallel,
+                             start)  # fmt: skip
     finally:
         keras.mixed_precision.set_dtype_policy(previous)  # Keras' policy is global: leave it as found
 
 
-def _fit_with_policy(run_dir, context, corpus, command_line, state, model, steps_per_epoch, callbacks, parallel):
+def _fit_with_policy(run_dir, context, corpus, command_line, state, model, steps_per_epoch, callbacks, parallel, start):
     config = context.config
     initial_epoch = state.get("epochs_completed", 0)
     keras.utils.set_random_seed(config.seed + initial_epoch)
@@ -191,6 +202,8 @@ def _fit_with_policy(run_dir, context, corpus, command_line, state, model, steps
     if model is None:
         model = context.training_model(facts, on_gpu, use_cudnn)
         compile_model(model, config)
+        if start is not None:  # a run continued from a trained one (train --from): its kept weights first
+            copy_weights(start, model)
     batches = context.training_batches(corpus.splits["train"], epoch=initial_epoch)
     train_batches = TimedBatches(distribute.feed(batches, parallel))  # this process's rows of each batch
     with distribute.local():  # the view predict uses; the checkpoint refreshes it each epoch
