@@ -32,9 +32,10 @@ PARTS = [
     ("    softmax (main thread)", "softmax", "scoring/figures.py"),
     ("    ranks (main thread)", "target_ranks", "scoring/figures.py"),
     ("    keyboard figures (main thread)", "keystrokes", "scoring/keyboard.py"),
-    ("  final samples", "samples_markdown", "monitoring/samples.py"),
     ("  projector", "write_projector", "monitoring/projector.py"),
     ("  ONNX export", "write_runtime", "training/finish.py"),
+    ("sample tables, every call (epoch ends and the run's end)", "samples_markdown", "monitoring/samples.py"),
+    ("epoch ends: validation through the run's reader", "on_epoch_end", "training/validation.py"),
     ("epoch ends: TensorBoard callbacks (samples, figures)", "on_epoch_end", "monitoring/callbacks.py"),
     ("epoch ends: checkpoint (model saves)", "on_epoch_end", "training/checkpoint.py"),
 ]
