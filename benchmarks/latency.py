@@ -17,7 +17,9 @@ and the same functions on batches of 1,024 contexts (evaluate's batch), in conte
 per second.
 
 Cold: `python -m word_predictor.predict --run RUN TEXT` against
-`python -c "import tensorflow"` alone, alternated, median wall times and their ratio.
+`python -c "import tensorflow"` alone, alternated, median wall times and their ratio
+(a run answers through the runtime when it can, so the ratio is the start-up a user
+waits for against what Keras' import alone would cost). `--cold-only` measures just this.
 
 --input: contexts per second of one `predict --input FILE` process over --lines
 contexts, against one `predict` process per context (a few are enough for the
@@ -25,6 +27,7 @@ yardstick), alternated round by round; medians and their ratio.
 
     python -m benchmarks.latency --quick
     python -m benchmarks.latency [--run logs/RUN]
+    python -m benchmarks.latency --cold-only --cold-rounds 5 [--run logs/RUN]
 """
 
 from __future__ import annotations
@@ -182,7 +185,7 @@ def batch_rows(model, config, facts, batch_rounds: int) -> list[dict]:
 def cold(run: Path, rounds: int) -> list[dict]:
     commands = {
         'python -c "import tensorflow"': [sys.executable, "-c", "import tensorflow"],
-        "python -m word_predictor.predict (as is)": [
+        "python -m word_predictor.predict --run RUN": [
             sys.executable, "-m", "word_predictor.predict", "--run", str(run), PROMPT],
     }  # fmt: skip
     seconds = {name: [] for name in commands}
@@ -261,11 +264,18 @@ def main(argv=None) -> int:
                         help="run folder for the cold and --input runs (default: train one, one epoch on corpus/)")
     parser.add_argument("--calls", type=int, help="single-context calls per way (default: 200 quick, 1000)")
     parser.add_argument("--cold-rounds", type=int, help="cold starts per command (default: 3 quick, 7 full)")
+    parser.add_argument("--cold-only", action="store_true",
+                        help="only the cold start: predict on a run against import tensorflow")
     parser.add_argument("--lines", type=int, help="contexts in the --input file (default: 1,000 quick, 10,000)")
     parser.add_argument("--input-rounds", type=int, help="rounds of the --input comparison (default: 3 quick, 5)")
     args = parser.parse_args(argv)
-    calls = args.calls or (200 if args.quick else 1000)
     cold_rounds = args.cold_rounds or (3 if args.quick else 7)
+    if args.cold_only:
+        with tempfile.TemporaryDirectory() as logdir:
+            cold_rows = print_cold(args.run or make_run(Path(logdir)), cold_rounds)
+        common.save_results("latency", args, {"cold": cold_rows})
+        return 0
+    calls = args.calls or (200 if args.quick else 1000)
     lines = args.lines or (1_000 if args.quick else 10_000)
     input_rounds = args.input_rounds or (3 if args.quick else 5)
 
@@ -278,12 +288,7 @@ def main(argv=None) -> int:
                        title="Batched contexts (1,024 contexts of 5 words)")  # fmt: skip
     with tempfile.TemporaryDirectory() as logdir:
         run = args.run or make_run(Path(logdir))
-        cold_rows = cold(run, cold_rounds)
-        common.print_table(
-            cold_rows,
-            ["command", "median s", "range", "/ import tensorflow (median of per-round ratios)", "runs"],
-            title="Cold start: one prediction from the command line",
-        )  # fmt: skip
+        cold_rows = print_cold(run, cold_rounds)
         input_rows, input_ratio = input_throughput(run, lines, per_line=3, rounds=input_rounds)
     common.print_table(input_rows, ["way", "contexts/s (median)", "range", "rounds"],
                        title="predict --input against one process per context")  # fmt: skip
@@ -294,6 +299,15 @@ def main(argv=None) -> int:
          "input": input_rows, "input_ratio": input_ratio, "lines": lines},
     )  # fmt: skip
     return 0
+
+
+def print_cold(run: Path, rounds: int) -> list[dict]:
+    rows = cold(run, rounds)
+    common.print_table(
+        rows, ["command", "median s", "range", "/ import tensorflow (median of per-round ratios)", "runs"],
+        title="Cold start: one prediction from the command line",
+    )  # fmt: skip
+    return rows
 
 
 if __name__ == "__main__":

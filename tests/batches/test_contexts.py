@@ -84,7 +84,6 @@ def test_each_context_sizes_a_corpus(each_context):
     with pytest.raises(ValueError):
         context.check_training_split(a_split(1))  # no input with a token after it
     assert context.has_validation_targets(a_split(40)) and not context.has_validation_targets(a_split(1))
-    assert context.validated_by in ("fit", "reader")
 
 
 def test_each_contexts_batches_pair_inputs_with_the_tokens_that_follow(each_context):

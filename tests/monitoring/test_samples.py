@@ -39,3 +39,25 @@ def test_continuations_of_a_model_that_outputs_nan_say_so_instead_of_failing():
     lines = continuations(predictor, ["the cat", "on the mat"]).splitlines()
     assert len(lines) == 4 and all("(none: logits must not be NaN or +inf)" in line for line in lines[2:])
 
+
+
+def test_the_top5_table_reads_the_prompts_together_and_gives_each_prompts_own_answer():
+    from word_predictor.predictor.predictor import EmptyTextError
+    from word_predictor.monitoring.samples import table
+
+    predictor = scripted()
+    calls = []
+    start = predictor.reader.start
+    predictor.reader.start = lambda contexts: calls.append(len(contexts)) or start(contexts)
+    prompts = ["the cat", "!!", "on the mat", "cat"]
+    lines = table(predictor, prompts).splitlines()[2:]
+    assert calls == [3]  # one call for the three prompts that hold a token
+    expected = []  # what each prompt alone gets from suggest
+    for prompt in prompts:
+        try:
+            suggestions = predictor.suggest(prompt, 5)
+        except EmptyTextError:
+            continue
+        words = ", ".join(f"{word} ({p:.3f})" for word, p in suggestions.predictions)
+        expected.append(f"| {predictor.join(suggestions.context[-20:])} | {words} |")
+    assert lines == expected

@@ -132,3 +132,22 @@ def test_keystrokes_is_a_pair_of_arrays():
     keys = PrefixIndex(TOKENS).keystrokes(P_MOST[None, :], np.array([1]))
     assert isinstance(keys, Keystrokes) and keys.costs.tolist() == [1] and keys.letters.tolist() == [3]
 
+
+
+def test_keystrokes_match_the_definition_on_a_vocabulary_of_hundreds():
+    # Each row's counts are taken over its first letter's range only: a vocabulary large
+    # enough that those ranges are many and long, distributions as peaked as a model's
+    # (so most targets need letters typed), and a few rows with ties.
+    rng = np.random.default_rng(7)
+    words = {"".join(rng.choice(list("abcdefg"), rng.integers(1, 8))) for _ in range(600)}
+    tokens = ("<unk>", *sorted(words, key=lambda word: rng.random()))
+    logits = rng.normal(0, 3, (96, len(tokens)))
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    probabilities[:8] = np.round(probabilities[:8], 3)  # ties
+    targets = rng.integers(0, len(tokens), 96)
+    lengths = rng.integers(1, 9, 96)
+    keys = PrefixIndex(tokens).keystrokes(probabilities, targets, lengths)
+    expected = [slow_keystroke_cost(tokens, row, target, length)
+                for row, target, length in zip(probabilities, targets, lengths)]  # fmt: skip
+    assert keys.costs.tolist() == expected
+    assert (keys.costs > 1).sum() > 48  # most targets were found after letters, not before

@@ -18,10 +18,8 @@ the Keras contexts add:
     check_training_split(split)       ValueError if the settings cannot train on it
     training_model(facts, on_gpu, use_cudnn)  the view fit() trains (model.build_model)
     training_batches(split, epoch)    a PyDataset with examples_per_epoch, targets_per_epoch
-    has_validation_targets(split)     whether the split holds a target to score
-    validated_by                      "fit" (Keras evaluates validation_batches(split))
-                                      or "reader" (scored through the reader); see
-                                      training.validation
+    has_validation_targets(split)     whether the split holds a target to score (the
+                                      reader scores it: training.validation)
     reader(inference_model)           a reader with
         start(contexts)                   logits of the token after each context, and a state
         advance(state, next_ids)          logits after one more token per context

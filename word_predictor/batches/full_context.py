@@ -47,11 +47,6 @@ class FullContext(FullKind):
     def training_batches(self, split: Split, epoch: int) -> LaneBatches:
         return LaneBatches(split, bptt=self.config.bptt, lanes=self.config.batch_size)
 
-    # Validation is scored as evaluate scores a text, each segment read whole by one lane
-    # of the inference view's reader (training.validation.ScoredValidation): the training
-    # view's lanes are fixed at --batch-size, so a few long segments left most of them idle.
-    validated_by = "reader"
-
     def has_validation_targets(self, split: Split) -> bool:
         return bool((pair_counts(split) > 0).any())
 

@@ -226,18 +226,8 @@ class WindowContext(WindowKind):
             seed=c.seed, epoch=epoch,
         )  # fmt: skip
 
-    validated_by = "fit"  # Keras' own evaluation of the training view, on validation_batches
-
     def has_validation_targets(self, split: Split) -> bool:
         return window_starts(split.bounds, self.config.window_size).size > 0
-
-    def validation_batches(self, split: Split) -> WindowBatches:
-        """Every full window, scored at its last position only (the task predict and evaluate do)."""
-        c = self.config
-        return WindowBatches(
-            split, window_size=c.window_size, batch_size=c.batch_size, targets=c.targets, shuffle=False,
-            last_only=True,
-        )  # fmt: skip
 
     def reader(self, inference_model) -> WindowReader:
         return WindowReader(inference_model, self.config)

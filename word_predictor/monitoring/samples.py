@@ -9,7 +9,6 @@ from word_predictor.batches.windows import window_starts
 from word_predictor.config import DEFAULT_PROMPT, Config
 from word_predictor.corpus.splits import Split
 from word_predictor.predictor.generation import draw
-from word_predictor.predictor.predictor import EmptyTextError
 from word_predictor.text.vocabulary import UNKNOWN_ID, Vocabulary
 
 # TensorBoard's samples, per level: tokens in each prompt drawn from the validation text
@@ -39,16 +38,17 @@ def sample_prompts(config: Config, validation: Split, vocabulary: Vocabulary, co
 
 
 def table(predictor, prompts: list[str], k: int = 5) -> str:
-    """A markdown table: each prompt with its top-k next tokens and probabilities."""
+    """A markdown table: each prompt with its top-k next tokens and probabilities. The
+    prompts are read together, in one call of the shape the continuations start with,
+    rather than one call (and, the first time, one trace) each; a prompt that holds no
+    token is left out."""
     rows = ["| context | top next words |", "|---|---|"]
-    for prompt in prompts:
-        try:
-            suggestions = predictor.suggest(prompt, k)
-        except EmptyTextError:
-            continue
+    texts = [prompt for prompt in prompts if predictor.tokenize(prompt)]
+    for suggestions in predictor.suggest_many(texts, k):
         shown = ", ".join(f"{_cell(word)} ({p:.3f})" for word, p in suggestions.predictions)
         rows.append(f"| {_cell(predictor.join(suggestions.context[-20:]))} | {shown} |")
     return "\n".join(rows)
+
 
 def continuations(predictor, prompts: list[str], count: int | None = None, seed: int = SAMPLE_SEED) -> str:
     """A markdown table: each prompt with one continuation of `count` tokens drawn at

@@ -154,7 +154,7 @@ class PrefixIndex:
         # with a lower id); in id order, "a lower id" is just the columns before the target.
         target_probability = probabilities[np.arange(m), targets][:, None]
         beats = probabilities > target_probability
-        shares_probability = np.sum(probabilities == target_probability, axis=1) > 1
+        shares_probability = np.count_nonzero(probabilities == target_probability, axis=1) > 1
         for i in np.flatnonzero(shares_probability):  # rare outside a constant distribution
             lower = slice(0, targets[i])
             beats[i, lower] |= probabilities[i, lower] == target_probability[i]
@@ -166,22 +166,44 @@ class PrefixIndex:
         return costs
 
     def _typed_costs(self, beats: np.ndarray, targets: np.ndarray, shown: int) -> np.ndarray:
-        """(m, V) tokens shown before each target, (m,) targets -> (m,) costs."""
+        """(m, V) tokens shown before each target, (m,) targets not shown before a letter
+        is typed -> (m,) costs.
+
+        After k >= 1 letters a target's rivals are the tokens of its prefix's range, and
+        every such range lies inside the range of its first letter, so each row's counts
+        are taken over that range alone (a small share of the vocabulary) rather than all
+        of it. The rows' ranges are laid end to end in one array:
+
+            row 0: first letter "c"   |c.......|        ranges in alphabetical order
+            row 1: first letter "t"            |t.....|
+            flags:                    |01001000|000100|   1: the token beats the row's target
+            counted = cumsum of flags with a 0 in front: a range [lo, hi) of row r
+            holds counted[flag_start[r] + hi - lo_r] - counted[flag_start[r] + lo - lo_r]
+        """
         starts, lows, highs = self._prefix_ranges()
-        m = targets.size
-        # ahead[i, j]: tokens before alphabetical position j that beat target i, so a
-        # range [lo, hi) holds ahead[i, hi] - ahead[i, lo] of them.
-        ahead = np.zeros((m, len(self.order) + 1), np.int32)
-        np.cumsum(np.take(beats, self.order, axis=1), axis=1, out=ahead[:, 1:])
-        # One entry per (target, letters typed k) for k = 0 .. L - 1, target by target.
         lengths = self.lengths[targets]
-        row = np.repeat(np.arange(m), lengths)
-        first_entry = np.cumsum(lengths) - lengths
-        typed = np.arange(lengths.sum()) - np.repeat(first_entry, lengths)
-        entry = np.repeat(starts[targets], lengths) + typed
-        ahead_in_range = ahead[row, highs[entry]] - ahead[row, lows[entry]]
-        cost_if_first = np.where(ahead_in_range < shown, typed + 1, lengths[row])
-        return np.minimum.reduceat(cost_if_first, first_entry)
+        costs = lengths.copy()  # a target shown with none of its letters left out is typed in full
+        rows = np.flatnonzero(lengths > 1)
+        if rows.size == 0:
+            return costs
+        first_letter = starts[targets[rows]] + 1  # each row's entry for one letter typed
+        range_lo, width = lows[first_letter], highs[first_letter] - lows[first_letter]
+        flag_start = np.cumsum(width) - width
+        column = np.arange(width.sum()) - np.repeat(flag_start - range_lo, width)  # alphabetical positions
+        flags = beats[np.repeat(rows, width), self.order[column]]
+        counted = np.zeros(flags.size + 1, np.int64)
+        np.cumsum(flags, out=counted[1:])
+        # One entry per (row, letters typed k) for k = 1 .. L - 1, row by row.
+        per_row = lengths[rows] - 1
+        entry_row = np.repeat(np.arange(rows.size), per_row)
+        first_entry = np.cumsum(per_row) - per_row
+        typed = np.arange(per_row.sum()) - np.repeat(first_entry, per_row) + 1
+        entry = np.repeat(first_letter, per_row) + typed - 1
+        base = (flag_start - range_lo)[entry_row]
+        ahead_in_range = counted[base + highs[entry]] - counted[base + lows[entry]]
+        cost_if_first = np.where(ahead_in_range < shown, typed + 1, lengths[rows][entry_row])
+        costs[rows] = np.minimum.reduceat(cost_if_first, first_entry)
+        return costs
 
     def _prefix_ranges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For token t and k < len(t): the range of tokens[t][:k] is

@@ -62,8 +62,8 @@ def train_new(
 ) -> Path | None:
     """Read the corpus, create the run folder and train; returns the run folder.
 
-    `steps_per_epoch` cuts every epoch (and a window run's validation) to that many
-    batches: for benchmarks that need the whole path on a large corpus in little time.
+    `steps_per_epoch` cuts every epoch to that many batches (validation is scored whole):
+    for benchmarks that need the whole path on a large corpus in little time.
     `callbacks` run before the trainer's own, every epoch (a test's or a benchmark's).
     `parallel` says where to train (training.distribute); a process other than the
     first writes no run folder, and returns None. `origin`: the trained run this one begins
@@ -211,24 +211,21 @@ def _fit_with_policy(run_dir, context, corpus, command_line, state, model, steps
     # One reader of it for the whole run: validation, the samples and the test split share
     # what it traces and compiles (a small corpus's run is mostly such fixed costs).
     reader = context.reader(inference)
-    validation = validation_for(context, corpus.splits["validation"], reader)
-    validation_batches, validation_callbacks = validation or (None, [])
-    own = TrainingCallbacks(run_dir, config, state, inference, watched="val_loss" if validation else "loss",
-                             parallel=parallel)  # fmt: skip
+    validation_callbacks = validation_for(context, corpus.splits["validation"], reader)
+    watched = "val_loss" if validation_callbacks else "loss"
+    own = TrainingCallbacks(run_dir, config, state, inference, watched=watched, parallel=parallel)
     shown, prompts = [], []
     if parallel.writes:
         shown, prompts = _monitoring(run_dir, config, corpus, model, reader, batches, train_batches, state,
                                      command_line)  # fmt: skip
     else:
         validation_callbacks = []  # process 0 scores the validation split, and shares the figures
-    validation_batches = distribute.feed(validation_batches, parallel)
     if initial_epoch < config.epochs and not state.get("stopped_early"):
         if parallel.writes:
             _announce(run_dir, config, facts, batches, distribute.devices_text(on_gpu, parallel))
         with out_of_memory_said():
             model.fit(
                 train_batches,
-                validation_data=validation_batches,
                 epochs=config.epochs,
                 initial_epoch=initial_epoch,
                 callbacks=[SeedEachEpoch(config.seed), *callbacks, *own.ordered(validation_callbacks, shown)],
@@ -237,7 +234,6 @@ def _fit_with_policy(run_dir, context, corpus, command_line, state, model, steps
                 # their order again with Python's global random state, which a resume cannot restore.
                 shuffle=False,
                 steps_per_epoch=steps_per_epoch and min(steps_per_epoch, len(train_batches)),
-                validation_steps=steps_per_epoch and validation_batches and min(steps_per_epoch, len(validation_batches)),
             )
     if parallel.writes:
         with distribute.local():  # the saved model, scored by this process alone

@@ -1,9 +1,13 @@
-"""How each epoch's end scores the validation split, picked by the context's `validated_by`:
+"""How each epoch's end scores the validation split: the trained weights copied into the
+run's inference view and the split scored through its reader, as evaluate scores a text.
 
-    "fit"     Keras' own evaluation of the training view on the context's validation
-              batches (windows: fit's validation_data)
-    "reader"  ScoredValidation: the trained weights copied into the inference view and
-              the split scored through its reader as evaluate scores a text (full context)
+Both contexts validate this way. A window run's validation once went through Keras' own
+evaluation of the training view (fit's validation_data); the reader gives the same figures
+(the same windows, each scored at its last position, ties ranked alike) while computing
+only the last position's logits, and it shares the inference view's traced and compiled
+calls with the samples and the test split instead of tracing an evaluation step of its
+own. A full-context run's lanes in training are fixed at --batch-size, so a few long
+segments would leave most of them idle; its reader reads each segment whole in one lane.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from word_predictor.scoring.evaluate import score
 class ScoredValidation(keras.callbacks.Callback):
     """Adds val_loss, val_accuracy, val_top5_accuracy and validation_seconds to each
     epoch's logs, scored as evaluate scores a text (evaluate.score): the trained weights
-    copied into the reader's inference view, every segment read from a zero state with
-    its whole text before each token. Put it first among the callbacks, which read these.
+    copied into the reader's inference view, every target of the split scored with the
+    context the reader gives it. Put it first among the callbacks, which read these.
     """
 
     def __init__(self, reader, split: Split):
@@ -37,22 +41,11 @@ class ScoredValidation(keras.callbacks.Callback):
         logs["validation_seconds"] = time.perf_counter() - begin
 
 
-def _by_fit(context, split: Split, reader):
-    return context.validation_batches(split), []
-
-
-def _by_reader(context, split: Split, reader):
-    return None, [ScoredValidation(reader, split)]
-
-
-VALIDATIONS = {"fit": _by_fit, "reader": _by_reader}
-
-
-def validation_for(context, split: Split, reader):
-    """(batches for fit's validation_data or None, callbacks that add the val_ figures
-    themselves), or None when the split holds nothing to score. `reader` is the context's
-    reader of the inference view (the trainer keeps one for the run: what it traced and
-    compiled for validation serves the samples and the test split too)."""
+def validation_for(context, split: Split, reader) -> list[keras.callbacks.Callback]:
+    """The callbacks that add the val_ figures to each epoch's logs; [] when the split holds
+    nothing to score. `reader` is the context's reader of the inference view (the trainer
+    keeps one for the run: what it traces and compiles for validation serves the samples
+    and the test split too)."""
     if not context.has_validation_targets(split):
-        return None
-    return VALIDATIONS[context.validated_by](context, split, reader)
+        return []
+    return [ScoredValidation(reader, split)]
