@@ -92,6 +92,18 @@ def test_backspace_and_edits_learn_each_word_once(client):
     assert learned(client, "erin") == {NAME: 1, "quuxo": 1}
 
 
+def test_a_text_teaches_no_more_words_than_the_cache_keeps(word_engine):
+    """The learning thread's work per text is bounded by the cache: a long text pasted at once
+    (or scored) teaches its last words only, those the cache would keep anyway."""
+    with client_of(word_engine, limits=Limits(session_positions=5)) as client:
+        client.post("/v1/complete", json={"text": "quuxo sat on the mat and the cat sat on the rug and zorblax ",
+                                          "session": "hank"})  # fmt: skip
+        kept = client.get("/v1/sessions/hank").json()
+        assert kept["positions"] == 5 and kept["words"] == [{"word": NAME, "count": 1}]
+        client.post("/v1/score", json={"text": "quuxo and the cat sat on the mat . the cat", "session": "hank"})
+        assert learned(client, "hank") == {}  # quuxo was too far back to be kept; zorblax pushed out
+
+
 def test_new_tokens_follow_the_longest_text_and_its_edits():
     assert new_tokens(["a", "b"], ["a", "b", "c"]) == (2, ["c"])
     assert new_tokens(["a", "b", "c"], ["a", "b"]) == (2, [])

@@ -192,7 +192,7 @@ def _add_long_routes(app: FastAPI, predictor, limits: Limits, models: dict, long
         except ValueError as error:  # too short to score: nothing learned
             raise HTTPException(422, str(error)) from None
         if session is not None:
-            sessions.learn_whole_later(session, request.text)
+            sessions.learn_later(session, request.text, whole=True)
         return ScoreAnswer(**{key: value for key, value in scores.items() if key in ScoreAnswer.model_fields})
 
 

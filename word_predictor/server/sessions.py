@@ -62,47 +62,53 @@ def new_tokens(learned: list[str], finished: list[str]) -> tuple[int, list[str]]
 
 
 class Session:
-    """One user's learner and what it has learned from (touched by the learning thread only)."""
+    """One user's learner and what it has learned from (touched by the learning thread only).
+
+    At most one typed text and one whole text (score's) wait to be learned, each the newest
+    (an older one is replaced: a typed text holds the one before it), and no text teaches
+    more than the cache keeps: so the learning thread's queue and work stay bounded."""
 
     def __init__(self, learner: AdaptivePredictor, now: float):
         self.learner = learner
         self.typed: list[str] = []  # the finished tokens learned: the longest text seen, edits applied
         self.used = now
-        self._lock = threading.Lock()  # guards `waiting` between the event loop and the learning thread
-        self._waiting: str | None = None  # the newest text not yet learned from
+        self._lock = threading.Lock()  # guards what waits between the event loop and the learning thread
+        self._waiting: dict[str, str] = {}  # "typed" and "whole": the newest text of each not yet learned
         self._scheduled = False
 
-    def wait_for_learning(self, text: str) -> bool:
-        """Keep `text` as the next to learn (an older one waiting is replaced: the newer holds
-        it); True when no learning of this session is scheduled yet."""
+    def wait_for_learning(self, text: str, whole: bool = False) -> bool:
+        """Keep `text` as the next to learn; True when no learning of this session is
+        scheduled yet (the caller schedules learn_waiting)."""
         with self._lock:
-            self._waiting, scheduled = text, self._scheduled
+            self._waiting["whole" if whole else "typed"], scheduled = text, self._scheduled
             self._scheduled = True
         return not scheduled
 
     def learn_waiting(self) -> list[str]:
-        """On the learning thread: learn what the newest text adds; the new words picked up."""
+        """On the learning thread: learn what the waiting texts add; the new words picked up."""
         with self._lock:
-            text, self._waiting, self._scheduled = self._waiting, None, False
-        if text is None:
-            return []
-        tokens = self.learner.tokenize(text)
-        finished = tokens if text[-1:].isspace() else tokens[:-1]  # the last word may still be typed
-        common, fresh = new_tokens(self.typed, finished)
-        if not fresh:
-            return []
-        if common < len(self.typed):  # an edit: read what follows it after the text before it
-            self.learner.read_after(finished[:common])
-        self.typed = finished
-        return self.learner.learn_tokens(fresh)
-
-    def learn_whole(self, text: str) -> list[str]:
-        """On the learning thread: learn every word of `text`, a text of its own (score)."""
-        self.learner.read_after([])
-        try:
-            return self.learner.learn(text)
-        finally:
+            waiting, self._waiting, self._scheduled = self._waiting, {}, False
+        picked = []
+        if "whole" in waiting:  # a text of its own (score): every word, then back to the typed text
+            picked += self._learn([], self.learner.tokenize(waiting["whole"]))
             self.learner.read_after(self.typed)
+        if "typed" in waiting:
+            text = waiting["typed"]
+            tokens = self.learner.tokenize(text)
+            finished = tokens if text[-1:].isspace() else tokens[:-1]  # the last word may still be typed
+            common, fresh = new_tokens(self.typed, finished)
+            if fresh:  # read after the text before them: all that was learned, or what precedes an edit
+                self.typed = finished
+                picked += self._learn(finished[:common], fresh)
+        return picked
+
+    def _learn(self, before: list[str], fresh: list[str]) -> list[str]:
+        """Learn `fresh` read after `before`; only the words the cache can keep."""
+        kept = self.learner.cache.settings.size + 1  # the first has no position of its own without text before it
+        if len(fresh) > kept:
+            before, fresh = before + fresh[:-kept], fresh[-kept:]
+        self.learner.read_after(before)
+        return self.learner.learn_tokens(fresh)
 
 
 class Sessions:
@@ -166,13 +172,11 @@ class Sessions:
             dropped += 1
         return dropped
 
-    def learn_later(self, session: Session, text: str) -> None:
-        """Learn what `text` adds, on the learning thread, after what is queued there."""
-        if session.wait_for_learning(text):
+    def learn_later(self, session: Session, text: str, whole: bool = False) -> None:
+        """Learn what the typed `text` adds (or, `whole`, every word of it), on the learning
+        thread, after what is queued there."""
+        if session.wait_for_learning(text, whole):
             self._learning.submit(session.learn_waiting).add_done_callback(_log_failure)
-
-    def learn_whole_later(self, session: Session, text: str) -> None:
-        self._learning.submit(session.learn_whole, text).add_done_callback(_log_failure)
 
     def learned(self, session: Session):
         """A future of (the new words learned with their counts, positions cached), read on
