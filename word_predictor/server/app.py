@@ -13,8 +13,8 @@
 
 Suggest and complete go through a MicroBatcher each, both on one model thread;
 generate and score (long calls) run on a second thread so they never hold up typing.
-With a "session", suggest, complete and score answer first, then hand the text to the
-learning thread (server/sessions.py), so learning never delays an answer.
+With a "session", suggest, complete and score send their answer first, then hand the text
+to the learning thread (server/sessions.py), so learning never delays an answer.
 """
 
 # No `from __future__ import annotations`: the request models are made per app (with its limits), and
@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from fastapi import FastAPI, Path as PathParameter, Request
+from fastapi import BackgroundTasks, FastAPI, Path as PathParameter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -102,6 +102,12 @@ def make_app(
     return app
 
 
+async def _learn_later(sessions: Sessions, session, text: str, whole: bool = False) -> None:
+    """sessions.learn_later as a background task on the event loop (Starlette runs a plain
+    function's in a thread of its own, a hop for nothing)."""
+    sessions.learn_later(session, text, whole)
+
+
 async def _expire_now_and_then(sessions: Sessions) -> None:
     """Forget idle sessions even when no request comes to do it (each request does too)."""
     while True:
@@ -141,12 +147,13 @@ def _add_typing_routes(app: FastAPI, engine: Engine, limits: Limits, models: dic
     session_suggesting = MicroBatcher(by_session(suggest_batch), **settings)
     session_completing = MicroBatcher(by_session(complete_batch), **settings)
 
-    async def answer(request, plain: MicroBatcher, learning: MicroBatcher):
+    async def answer(request, plain: MicroBatcher, learning: MicroBatcher, after: BackgroundTasks):
         if request.session is None:
             return await plain.submit(request)
         session = sessions.open(request.session)
         found = await learning.submit((request, session))
-        sessions.learn_later(session, request.text)  # after the answer: nothing learned from a refused request
+        # once the answer is sent (the learning thread would hold up sending it), and only for one
+        after.add_task(_learn_later, sessions, session, request.text)
         return found
     SuggestRequest, CompleteRequest = models["suggest"], models["complete"]
 
@@ -160,12 +167,12 @@ def _add_typing_routes(app: FastAPI, engine: Engine, limits: Limits, models: dic
         return model_answer(engine, limits, settings["enabled"], sessions)
 
     @app.post("/v1/suggest", response_model=SuggestAnswer)
-    async def suggest(request: SuggestRequest):
-        return await answer(request, suggesting, session_suggesting)
+    async def suggest(request: SuggestRequest, after: BackgroundTasks):
+        return await answer(request, suggesting, session_suggesting, after)
 
     @app.post("/v1/complete", response_model=CompleteAnswer)
-    async def complete(request: CompleteRequest):
-        return await answer(request, completing, session_completing)
+    async def complete(request: CompleteRequest, after: BackgroundTasks):
+        return await answer(request, completing, session_completing, after)
 
 
 def _add_long_routes(app: FastAPI, predictor, limits: Limits, models: dict, long_thread: ThreadPoolExecutor,
@@ -184,7 +191,7 @@ def _add_long_routes(app: FastAPI, predictor, limits: Limits, models: dict, long
         return StreamingResponse(stream, media_type="application/x-ndjson")
 
     @app.post("/v1/score", response_model=ScoreAnswer)
-    async def score(request: ScoreRequest):
+    async def score(request: ScoreRequest, after: BackgroundTasks):
         loop = asyncio.get_running_loop()
         session = sessions.open(request.session) if request.session is not None else None
         try:
@@ -192,7 +199,7 @@ def _add_long_routes(app: FastAPI, predictor, limits: Limits, models: dict, long
         except ValueError as error:  # too short to score: nothing learned
             raise HTTPException(422, str(error)) from None
         if session is not None:
-            sessions.learn_later(session, request.text, whole=True)
+            after.add_task(_learn_later, sessions, session, request.text, whole=True)
         return ScoreAnswer(**{key: value for key, value in scores.items() if key in ScoreAnswer.model_fields})
 
 
