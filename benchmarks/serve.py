@@ -22,7 +22,7 @@ the hidden state a session's cache keeps):
   - p50 of /v1/suggest with a session against without, on one server at concurrency 1,
     the requests those of a user typing a story word by word (the whole text each time,
     --typing-gap-ms apart, as the page sends them after a pause in typing); the session's
-    cache filled first (a score request of a text longer than the cache), and each request
+    cache filled first (the text typed so far, longer than the cache, sent at once), and each request
     teaching it the word just finished, as typing does. The two alternate, in blocks, each
     round; the figure is the median of the rounds' ratios.
   - the memory of --session-count sessions, each holding a full cache (its ring of
@@ -210,23 +210,26 @@ def call(server: Server, method: str, path: str, body: dict | None = None) -> di
         return json.loads(answer.read() or b"{}")
 
 
-def session_latency(server: Server, args) -> list[tuple[float, float]]:
-    """(p50 without, p50 with a session) in ms, a pair per round."""
+def session_latency(server: Server, args) -> list[dict]:
+    """Per round, each mode's p50 (ms) and the server's CPU per request (ms, learning included)."""
     story = typed_story(args.session_positions + args.requests)
     fill, typing = story[args.session_positions - 1], story[args.session_positions :]
     pairs = []
     for round_number in range(args.rounds):
         session = f"benchmark-{round_number}"
-        call(server, "POST", "/v1/score", {"text": fill, "session": session})  # a full cache to mix in
+        # a full cache to mix in: the text typed so far, sent at once (each request then adds a word to it)
+        call(server, "POST", "/v1/suggest", {"text": fill, "session": session})
         kept = call(server, "GET", f"/v1/sessions/{session}")  # answered once the fill is learned
-        p50 = {}
+        p50, cpu = {}, {}
         for mode in (("plain", "session") if round_number % 2 == 0 else ("session", "plain")):
             bodies = [json.dumps({"text": text, "k": 3} | ({"session": session} if mode == "session" else {})).encode()
                       for text in typing]  # fmt: skip
             latencies: list[float] = []
+            used = server.cpu_seconds()
             asyncio.run(user(server, bodies, latencies, args.typing_gap_ms / 1000))
-            p50[mode] = 1000 * statistics.median(latencies)
-        pairs.append((p50["plain"], p50["session"]))
+            time.sleep(0.2)  # the last request's learning
+            p50[mode], cpu[mode] = 1000 * statistics.median(latencies), 1000 * (server.cpu_seconds() - used) / len(bodies)
+        pairs.append({"p50": p50, "cpu": cpu})
         print(f"round {round_number + 1}/{args.rounds}: {kept['positions']} positions cached; p50 "
               f"{p50['plain']:.2f} ms without, {p50['session']:.2f} ms with", file=sys.stderr)
     return pairs
@@ -275,11 +278,15 @@ def sessions_main(args) -> int:
         pairs = session_latency(server, args)
     finally:
         server.stop()
-    ratios = [with_session / plain for plain, with_session in pairs]
+    ratios = [pair["p50"]["session"] / pair["p50"]["plain"] for pair in pairs]
+    median = {(key, mode): statistics.median(pair[key][mode] for pair in pairs)
+              for key in ("p50", "cpu") for mode in ("plain", "session")}  # fmt: skip
     print(f"/v1/suggest at concurrency 1, {args.run} on Keras, a story typed word by word ({args.requests} requests "
-          f"a block, {args.typing_gap_ms:g} ms apart), {args.rounds} rounds: p50 without a session {statistics.median(p for p, _ in pairs):.2f} ms, "
-          f"with {statistics.median(s for _, s in pairs):.2f} ms; with / without (median of the rounds' ratios) "
-          f"{statistics.median(ratios):.2f}x (rounds: {', '.join(f'{r:.2f}' for r in ratios)})")  # fmt: skip
+          f"a block, {args.typing_gap_ms:g} ms apart), {args.rounds} rounds: p50 without a session "
+          f"{median['p50', 'plain']:.2f} ms, with {median['p50', 'session']:.2f} ms; with / without (median of the "
+          f"rounds' ratios) {statistics.median(ratios):.2f}x (rounds: {', '.join(f'{r:.2f}' for r in ratios)}); "
+          f"server CPU per request {median['cpu', 'plain']:.2f} ms without, {median['cpu', 'session']:.2f} ms with "
+          "(its learning included)")  # fmt: skip
     before, full, after = session_memory(args.run, args.session_count, args.session_positions)
     print(f"memory of {args.session_count:,} sessions of {args.session_positions} positions, each full: "
           f"{full - before:+.1f} MiB ({1024 * (full - before) / args.session_count:.0f} KiB a session); "
