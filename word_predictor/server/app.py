@@ -85,6 +85,7 @@ def make_app(
     @app.exception_handler(SessionRefused)
     async def refused(request: Request, error: SessionRefused):
         return error_response(error.status, str(error))
+
     app.add_middleware(BodyLimit, limits=limits)
     app.add_middleware(HostCheck, names=hosts)  # added last: it runs first, before a body is read
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -152,15 +153,17 @@ def _add_typing_routes(app: FastAPI, engine: Engine, limits: Limits, models: dic
             return await plain.submit(request)
         session = sessions.open(request.session)
         found = await learning.submit((request, session))
-        # once the answer is sent (the learning thread would hold up sending it), and only for one
+        # once the answer is sent (learning meanwhile would slow its sending); a refused request never gets here
         after.add_task(_learn_later, sessions, session, request.text)
         return found
+
+    batchers = (suggesting, completing, session_suggesting, session_completing)
     SuggestRequest, CompleteRequest = models["suggest"], models["complete"]
 
     @app.get("/v1/health", response_model=HealthAnswer)
     async def health():
-        return HealthAnswer(status="ok", requests=suggesting.answered + completing.answered,
-                            model_calls=suggesting.calls + completing.calls)  # fmt: skip
+        return HealthAnswer(status="ok", requests=sum(batcher.answered for batcher in batchers),
+                            model_calls=sum(batcher.calls for batcher in batchers))  # fmt: skip
 
     @app.get("/v1/model", response_model=ModelAnswer)
     async def model():
