@@ -217,8 +217,10 @@ def session_latency(server: Server, args) -> list[dict]:
     pairs = []
     for round_number in range(args.rounds):
         session = f"benchmark-{round_number}"
-        # a full cache to mix in: the text typed so far, sent at once (each request then adds a word to it)
-        call(server, "POST", "/v1/suggest", {"text": fill, "session": session})
+        # a full cache to mix in: the session starts on an empty box, then the text typed so far
+        # comes at once (each request then adds a word to it)
+        for text in ("", fill):
+            call(server, "POST", "/v1/suggest", {"text": text, "session": session})
         kept = call(server, "GET", f"/v1/sessions/{session}")  # answered once the fill is learned
         p50, cpu = {}, {}
         for mode in (("plain", "session") if round_number % 2 == 0 else ("session", "plain")):

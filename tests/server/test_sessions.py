@@ -84,8 +84,17 @@ def test_forget_drops_a_session_at_once(client):
     assert NAME not in completions(client, ASKED, "dave")  # a fresh session under the same id
 
 
+def test_a_session_starts_from_its_first_text_and_learns_what_is_typed_after_it(client):
+    """The first text was there before the session (a reload, or what stayed in the box after
+    forget): it is the context of what follows, not something typed to learn."""
+    client.post("/v1/complete", json={"text": TYPED, "session": "ivan"})
+    assert learned(client, "ivan") == {}
+    client.post("/v1/complete", json={"text": TYPED + "and quuxo sat ", "session": "ivan"})
+    assert learned(client, "ivan") == {"quuxo": 1}
+
+
 def test_backspace_and_edits_learn_each_word_once(client):
-    for text in ["the cat and zorblax ", "the cat and zorbl", "the cat and ", "", "the cat and zorblax sat "]:
+    for text in ["", "the cat and zorblax ", "the cat and zorbl", "the cat and ", "", "the cat and zorblax sat "]:
         client.post("/v1/complete", json={"text": text, "session": "erin"})
     assert learned(client, "erin") == {NAME: 1}  # deleted and typed again: still once
     client.post("/v1/complete", json={"text": "the cat and quuxo sat ", "session": "erin"})  # an edit
@@ -96,6 +105,7 @@ def test_a_text_teaches_no_more_words_than_the_cache_keeps(word_engine):
     """The learning thread's work per text is bounded by the cache: a long text pasted at once
     (or scored) teaches its last words only, those the cache would keep anyway."""
     with client_of(word_engine, limits=Limits(session_positions=5)) as client:
+        client.post("/v1/complete", json={"text": "", "session": "hank"})  # the session starts on an empty box
         client.post("/v1/complete", json={"text": "quuxo sat on the mat and the cat sat on the rug and zorblax ",
                                           "session": "hank"})  # fmt: skip
         kept = client.get("/v1/sessions/hank").json()

@@ -7,7 +7,10 @@
 
 A client sends the whole text at every keystroke. The learning thread learns, from each
 text, the words finished since the session's last one (new_tokens): a word is finished
-once a space follows it. What was learned stays learned when the user goes back:
+once a space follows it. A session's first text is where it starts, not what it learns
+(it was there before the session: restored by a reload, or left in the box after the
+user forgot the session, which must not learn it straight back). What was learned stays
+learned when the user goes back:
 
     learned "i met zorblax at"    text "i met zorblax at the "    the new word: "the"
     learned "i met zorblax at"    text "i met zorb"  or  ""       nothing (a part of it: backspace, cleared)
@@ -70,7 +73,7 @@ class Session:
 
     def __init__(self, learner: AdaptivePredictor, now: float):
         self.learner = learner
-        self.typed: list[str] = []  # the finished tokens learned: the longest text seen, edits applied
+        self.typed: list[str] | None = None  # the finished tokens seen: the longest text, edits applied
         self.used = now
         self._lock = threading.Lock()  # guards what waits between the event loop and the learning thread
         self._waiting: dict[str, str] = {}  # "typed" and "whole": the newest text of each not yet learned
@@ -91,11 +94,15 @@ class Session:
         picked = []
         if "whole" in waiting:  # a text of its own (score): every word, then back to the typed text
             picked += self._learn([], self.learner.tokenize(waiting["whole"]))
-            self.learner.read_after(self.typed)
+            self.learner.read_after(self.typed or [])
         if "typed" in waiting:
             text = waiting["typed"]
             tokens = self.learner.tokenize(text)
             finished = tokens if text[-1:].isspace() else tokens[:-1]  # the last word may still be typed
+            if self.typed is None:  # the first text: where the session starts (module docstring)
+                self.typed = finished
+                self.learner.read_after(finished)
+                return picked
             common, fresh = new_tokens(self.typed, finished)
             if fresh:  # read after the text before them: all that was learned, or what precedes an edit
                 self.typed = finished

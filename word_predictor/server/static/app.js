@@ -191,10 +191,12 @@ async function showLearned() {
     : "Nothing learned yet.";
 }
 
+// A new session starts at once from the text in the box, which it then does not learn back.
 async function forget() {
   const response = await fetch(`/v1/sessions/${SESSION}`, {method: "DELETE"});
   statusLine.textContent = response.ok || response.status === 404 ? "" : "could not forget: " + response.statusText;
   await showLearned();
+  schedule(0);
 }
 
 async function loadModel() {
