@@ -65,7 +65,7 @@ def new_tokens(learned: list[str], finished: list[str]) -> tuple[int, list[str]]
 
 
 class Session:
-    """One user's learner and what it has learned from (touched by the learning thread only).
+    """One user's learner and the text it learned from (both touched by the learning thread only).
 
     At most one typed text and one whole text (score's) wait to be learned, each the newest
     (an older one is replaced: a typed text holds the one before it), and no text teaches
