@@ -111,6 +111,18 @@ def test_a_complete_run_with_its_onnx_model_is_answered_by_the_runtime(tmp_path,
 
 
 @pytest.mark.runtime
+def test_load_named_says_which_engine_answers(tmp_path, keras_stand_in):
+    """What serve's /v1/model shows: the engine that answers, not the kind of folder."""
+    run = runtime_run(tmp_path / "run")
+    name, predictor = engines.load_named(run)
+    assert name == "runtime" and predictor.suggest("the bread is").predictions and keras_stand_in == []
+    assert engines.load_named(run, "keras") == ("keras", "keras")
+    assert engines.load_named(run / engines.RUNTIME_DIR)[0] == "runtime"  # an exported folder
+    (run / engines.RUNTIME_DIR / "manifest.json").unlink()  # the fall back to Keras is named too
+    assert engines.load_named(run) == ("keras", "keras")
+
+
+@pytest.mark.runtime
 @pytest.mark.parametrize("case", FALL_BACKS)
 def test_each_fall_back_is_keras_said_only_when_verbose_and_refused_under_engine_runtime(
         case, tmp_path, keras_stand_in, capsys):  # fmt: skip

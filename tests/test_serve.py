@@ -49,6 +49,17 @@ def test_an_address_that_cannot_be_bound_is_one_line_before_the_run_loads(tmp_pa
     assert err == f"word_predictor.serve: error: could not listen on {host}:0: {reason}\n"
 
 
+@pytest.mark.parametrize("flag, value", [("--max-sessions", "-1"), ("--max-sessions", "100001"),
+                                         ("--session-positions", "0"), ("--session-positions", "100001"),
+                                         ("--session-idle-seconds", "0"), ("--session-idle-seconds", "nan"),
+                                         ("--session-idle-seconds", "604801")])  # fmt: skip
+def test_a_session_bound_out_of_range_is_refused(tmp_path, capsys, flag, value):
+    with pytest.raises(SystemExit) as stop:
+        serve.main(["--run", str(tmp_path), flag, value])
+    error = capsys.readouterr().err
+    assert stop.value.code == 2 and flag in error and "Traceback" not in error
+
+
 def test_every_flag_has_help():
     for action in serve.build_parser()._actions:
         assert action.help and len(action.help) > 10, action.option_strings
@@ -57,13 +68,19 @@ def test_every_flag_has_help():
 @pytest.mark.slow
 def test_the_command_says_its_loopback_url_and_serves_there(trained_run):
     environment = {**os.environ, "PYTHONPATH": os.getcwd()}
-    command = [sys.executable, "-m", "word_predictor.serve", "--run", str(trained_run), "--port", "0"]
+    command = [sys.executable, "-m", "word_predictor.serve", "--run", str(trained_run), "--port", "0",
+               "--engine", "keras", "--max-sessions", "7", "--session-positions", "9",
+               "--session-idle-seconds", "60"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
     try:
         line = process.stdout.readline()
         assert line.startswith("serving ") and "http://127.0.0.1:" in line, process.stderr.read()
         url = line.split(" on ", 1)[1].split()[0]
         assert httpx2.get(f"{url}v1/health", timeout=10).json()["status"] == "ok"
+        model = httpx2.get(f"{url}v1/model", timeout=10).json()
+        assert model["engine"] == "keras" and model["sessions"]["available"] is True
+        limits = model["limits"]
+        assert (limits["sessions"], limits["session_positions"], limits["session_idle_seconds"]) == (7, 9, 60)
         process.send_signal(signal.SIGINT)  # Ctrl-C: uvicorn stops, then the command exits as interrupted
         assert process.wait(20) == 130
     finally:

@@ -129,6 +129,12 @@ def load(folder: Path, engine: str = "auto", backend_name: str | None = None, ke
     in one line on stderr when `verbose`. `adapts`: the caller will learn from the text
     (Predictor.hidden_reader); an exported folder that cannot is loaded all the same, and
     says so when asked for its hidden reader."""
+    return load_named(folder, engine, backend_name, keras_only, verbose, adapts)[1]
+
+
+def load_named(folder: Path, engine: str = "auto", backend_name: str | None = None, keras_only: str | None = None,
+               verbose: bool = False, adapts: bool = False):  # fmt: skip
+    """(the engine that answers, "keras" or "runtime"; its Predictor): `load`, saying which."""
     if engine not in ENGINE_NAMES:
         raise EngineError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINE_NAMES)}")
     folder = Path(folder)
@@ -136,13 +142,13 @@ def load(folder: Path, engine: str = "auto", backend_name: str | None = None, ke
         if engine == "keras" or keras_only:
             why = f"{keras_only} needs" if keras_only else "--engine keras needs"
             raise EngineError(f"{why} a run folder's Keras model; {folder} is an exported folder, which holds none")
-        return LOADERS["runtime"](folder, backend_name)
+        return "runtime", LOADERS["runtime"](folder, backend_name)
     if engine != "keras":
         rundir.checked_run(folder)  # the run's own files, as Keras' loader checks them first: refused either way
         reason = runtime_problem(folder, keras_only, adapts)
         if reason is None:
             try:
-                return LOADERS["runtime"](folder / RUNTIME_DIR, backend_name)
+                return "runtime", LOADERS["runtime"](folder / RUNTIME_DIR, backend_name)
             except ExportError as error:  # the model file truncated, swapped or not ONNX Runtime's
                 reason = str(error)
         if engine == "runtime":
@@ -150,7 +156,7 @@ def load(folder: Path, engine: str = "auto", backend_name: str | None = None, ke
         if verbose:
             print(f"answering with Keras: {reason}", file=sys.stderr)
         try:
-            return LOADERS["keras"](folder, backend_name)
+            return "keras", LOADERS["keras"](folder, backend_name)
         except BackendError as error:  # the Keras-free install: why Keras was needed is the news
             raise EngineError(f"only Keras can answer for {folder} ({reason}), and {error}") from None
-    return LOADERS["keras"](folder, backend_name)
+    return "keras", LOADERS["keras"](folder, backend_name)

@@ -42,6 +42,10 @@ port_number = _at_most(cli.non_negative_int, 65535, "a port from 0 to 65535")
 batch_wait_ms = _at_most(cli.non_negative_float, 1000, "from 0 to 1000 (ms)")
 head_seconds = _at_most(cli.positive_float, 300, "more than 0 and at most 300 (seconds)")
 connection_count = _at_most(cli.positive_int, 10_000, "from 1 to 10000")
+# Sessions live in memory: each holds up to --session-positions x units float32 numbers.
+session_count = _at_most(cli.non_negative_int, 100_000, "from 0 to 100000")
+position_count = _at_most(cli.positive_int, 100_000, "from 1 to 100000")
+idle_seconds = _at_most(cli.positive_float, 7 * 86_400, "more than 0 and at most 604800 (a week, in seconds)")
 
 
 def allowed_host(text: str) -> str:
@@ -86,7 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-connections", type=connection_count, default=DEFAULT_LIMITS.connections, metavar="N",
                         help="connections open at once; one more is answered 503 and closed "
                              f"(default: {DEFAULT_LIMITS.connections})")  # fmt: skip
+    _add_session_arguments(parser)
     return parser
+
+
+def _add_session_arguments(parser: argparse.ArgumentParser) -> None:
+    """The bounds on the sessions that learn from what their users type (docs/serving.md, "Sessions")."""
+    parser.add_argument("--max-sessions", type=session_count, default=DEFAULT_LIMITS.sessions, metavar="N",
+                        help="sessions kept in memory at once, the least recently used forgotten to make room, at "
+                             f"most 100000 (default: {DEFAULT_LIMITS.sessions}; 0: requests naming a session are "
+                             "refused)")  # fmt: skip
+    parser.add_argument("--session-positions", type=position_count, default=DEFAULT_LIMITS.session_positions,
+                        metavar="N", help="words a session remembers, the oldest forgotten first, at most 100000 "
+                                          f"(default: {DEFAULT_LIMITS.session_positions})")  # fmt: skip
+    parser.add_argument("--session-idle-seconds", type=idle_seconds, default=DEFAULT_LIMITS.session_idle_seconds,
+                        metavar="SECONDS", help="a session unused this long is forgotten, at most 604800 "
+                                                f"(default: {DEFAULT_LIMITS.session_idle_seconds:g})")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,10 +127,16 @@ def _serve(args: argparse.Namespace) -> int:
     path = args.model if args.model is not None else cli.chosen_run(args.run, args.logdir)
     listener = _listening_socket(args.host, args.port)  # before the model loads: a bad address fails at once
     # word_predictor.engines picks ONNX Runtime or Keras (then on --backend) for the folder
-    engine = Engine(cli.load_predictor(path, args.backend, args.engine, args.verbose), kind_of(path), Path(path))
+    from word_predictor import engines
+
+    answering, predictor = engines.load_named(path, args.engine, args.backend, verbose=args.verbose,
+                                              adapts=args.max_sessions > 0)  # sessions learn: a hidden state
+    engine = Engine(predictor, answering, Path(path))
     from word_predictor.server.hosts import served_names
 
-    limits = dataclasses.replace(DEFAULT_LIMITS, head_seconds=args.head_seconds, connections=args.max_connections)
+    limits = dataclasses.replace(DEFAULT_LIMITS, head_seconds=args.head_seconds, connections=args.max_connections,
+                                 sessions=args.max_sessions, session_positions=args.session_positions,
+                                 session_idle_seconds=args.session_idle_seconds)  # fmt: skip
     app = make_app(engine, limits, batching=not args.no_batching, max_wait=args.batch_wait_ms / 1000,
                    hosts=served_names(args.host, args.allow_host))  # fmt: skip
     # log_config=None: uvicorn's warnings go through Python's default handler to whatever stderr

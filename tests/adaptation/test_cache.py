@@ -49,6 +49,42 @@ def test_the_cache_keeps_its_size_and_forgets_the_new_words_it_dropped():
     assert len(cache.words) <= 2 * 3 + 1
 
 
+def test_one_thread_adding_while_another_mixes_always_sees_a_whole_cache():
+    """The server's learning thread adds (new words renumbered as old ones drop out) while
+    its model thread mixes: every mixture is a distribution over the words it names. (A
+    stress test: without the cache's lock it failed about one run in four here.)"""
+    import sys
+    import threading
+
+    vocabulary, units = 12, 4
+    cache = ContinuousCache(CacheSettings(size=3, theta=1.0, mix=0.5), vocabulary)
+    random = np.random.default_rng(0)
+    probabilities = np.full((2, vocabulary), 1 / vocabulary)
+    hidden = random.standard_normal((2, units)).astype(np.float32)
+    done, problems = threading.Event(), []
+
+    def add():
+        for number in range(4000):
+            cache.add(random.standard_normal((2, units)), [f"name{number}", number % vocabulary])
+        done.set()
+
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns between almost any two bytecodes: a race shows
+    try:
+        adding = threading.Thread(target=add)
+        adding.start()
+        while not done.is_set():
+            try:
+                mixed = cache.mix(probabilities, hidden)
+                assert np.allclose(mixed.probabilities.sum(axis=1), 1) and mixed.new.shape == (2, len(mixed.words))
+            except Exception as error:  # noqa: BLE001  (any failure is the finding)
+                problems.append(repr(error))
+        adding.join()
+    finally:
+        sys.setswitchinterval(switching)
+    assert problems == []
+
+
 def test_a_window_of_size_positions_back():
     cache = ContinuousCache(CacheSettings(size=1, theta=0.0, mix=1.0), VOCABULARY)
     model = np.full((3, VOCABULARY), 0.2)

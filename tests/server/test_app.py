@@ -102,7 +102,7 @@ def test_model_tells_the_level_context_and_vocabulary(served):
     client, predictor = served
     answer = client.get("/v1/model").json()
     assert answer["level"] == predictor.config.level and answer["vocabulary_size"] == len(predictor.vocabulary)
-    assert answer["engine"] == "run" and answer["batching"] is True
+    assert answer["engine"] == "keras" and answer["batching"] is True
     assert answer["limits"]["max_k"] == Limits().max_k
 
 

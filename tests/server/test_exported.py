@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow  # the tiny run is trained, then exported
 
 def test_the_engine_is_the_runtime(exported_client, exported_engine):
     answer = exported_client.get("/v1/model").json()
-    assert answer["engine"] == "model" and answer["source"] == str(exported_engine.source)
+    assert answer["engine"] == "runtime" and answer["source"] == str(exported_engine.source)
     assert type(exported_engine.predictor.reader.model).__module__.startswith("word_predictor.runtime")
 
 

@@ -47,3 +47,25 @@ def test_every_request_of_a_bounded_load_gets_its_own_answer(word_engine):
     assert [[p["word"] for p in answer["predictions"]] for _, answer in answers] == [expected[t] for t in sent]
     assert health["requests"] == REQUESTS
     assert health["model_calls"] < REQUESTS / 4  # they were answered together
+
+
+@pytest.mark.slow
+def test_sessions_learning_under_load_leave_every_answer_its_own(word_engine):
+    """Half the requests name one of 8 sessions, each typing its text word by word, while the
+    learning thread learns from them: every request answered, each plain one as the model
+    alone answers it, each session's with its own text's context."""
+    sent = texts(REQUESTS)
+    expected = {text: [w for w, _ in s.predictions] for text, s in zip(sent, word_engine.predictor.suggest_many(sent, 3))}
+    typed = [" ".join(WORDS[: 1 + i // 16 % len(WORDS)]) + " zorblax " * (i % 3) for i in range(REQUESTS)]
+    bodies = [{"text": text, "k": 3} if i % 2 else {"text": typed[i], "k": 3, "session": f"user-{i // 2 % 8}"}
+              for i, text in enumerate(sent)]  # fmt: skip
+    with live_server(make_app(word_engine)) as url:
+        answers = asyncio.run(hammer(url, bodies))
+        kept = [httpx2.get(f"{url}/v1/sessions/user-{n}").json() for n in range(8)]
+    assert all(status == 200 for status, _ in answers)
+    for body, (_, answer) in zip(bodies, answers):
+        if "session" in body:
+            assert answer["context"] == word_engine.predictor.context_tokens(word_engine.predictor.tokenize(body["text"]))
+        else:
+            assert [p["word"] for p in answer["predictions"]] == expected[body["text"]]
+    assert all(session.get("positions", 0) > 0 for session in kept), kept

@@ -12,6 +12,7 @@ import httpx2
 import pytest
 
 from word_predictor.server.app import make_app
+from word_predictor.server.limits import Limits
 from tests.server.live import live_server
 
 pytestmark = pytest.mark.slow  # each test answers from a trained tiny run
@@ -38,9 +39,14 @@ def page(browser):
     context.close()
 
 
+# Sessions off: the chips are then the model's own answers, which the API gives without a session
+# (with one, what the page's session learned is mixed in: test_the_page_learns_... below).
+WITHOUT_SESSIONS = Limits(sessions=0)
+
+
 @pytest.fixture(scope="module")
 def server(word_engine):
-    with live_server(make_app(word_engine)) as url:
+    with live_server(make_app(word_engine, WITHOUT_SESSIONS)) as url:
         yield url
 
 
@@ -108,7 +114,7 @@ def test_write_on_streams_generated_words_into_the_box(page, server):
 
 @pytest.fixture(scope="module")
 def char_server(char_engine):
-    with live_server(make_app(char_engine)) as url:
+    with live_server(make_app(char_engine, WITHOUT_SESSIONS)) as url:
         yield url
 
 
@@ -166,3 +172,53 @@ def test_docs_works_with_the_network_cut_off(page, server):
     page.wait_for_selector(".swagger-ui .info .title", timeout=15_000)
     assert "word_predictor" in page.locator(".swagger-ui .info .title").inner_text()
     assert page.locator(".opblock-summary-path", has_text="/v1/suggest").count() == 1
+
+
+@pytest.fixture(scope="module")
+def learning_server(word_engine):
+    with live_server(make_app(word_engine)) as url:
+        yield url
+
+
+def learned_on_page(page) -> list[str]:
+    return page.eval_on_selector_all("#learned li", "items => items.map(item => item.textContent)")
+
+
+def test_the_page_learns_what_is_typed_in_its_own_session_and_forget_drops_it(page, learning_server):
+    page.goto(learning_server)
+    page.wait_for_selector("#model dd")
+    assert "never written to disk" in page.locator("#learning").inner_text()
+    assert page.locator("#forget").is_visible()
+    box = page.locator("#text")
+    box.press_sequentially("the cat and zorblax sat on the mat . the dog and zorblax sat on the rug . ", delay=10)
+    page.wait_for_function("Array.from(document.querySelectorAll('#learned li')).map(i => i.textContent)"
+                           ".join('|') === 'zorblax (2)'", timeout=15_000)  # fmt: skip
+    session = page.evaluate("SESSION")  # the tab's own id
+    assert httpx2.get(f"{learning_server}/v1/sessions/{session}").json()["words"] == [{"word": "zorblax", "count": 2}]
+    box.press_sequentially("the bird sang and zor", delay=10)
+    page.wait_for_function("Array.from(document.querySelectorAll('.suggestion')).some(c => c.dataset.word === "
+                           "'zorblax' && c.textContent)", timeout=15_000)  # fmt: skip
+    box.press_sequentially("blax ", delay=10)
+    page.wait_for_function("Array.from(document.querySelectorAll('#learned li')).map(i => i.textContent)"
+                           ".join('|') === 'zorblax (3)'", timeout=15_000)  # fmt: skip
+    page.click("#forget")
+    page.wait_for_function("document.querySelectorAll('#learned li').length === 0 && "
+                           "document.getElementById('remembered').textContent === 'Nothing learned yet.'",
+                           timeout=10_000)  # fmt: skip
+    kept = httpx2.get(f"{learning_server}/v1/sessions/{session}")  # none, or the fresh one the page starts at once
+    assert kept.status_code == 404 or (kept.json()["words"], kept.json()["positions"]) == ([], 0)
+    box.press_sequentially("and the cat sat ", delay=10)  # typing on: the text left in the box is not learned back
+    page.wait_for_function("document.getElementById('remembered').textContent.startsWith('It remembers')",
+                           timeout=10_000)  # fmt: skip
+    assert learned_on_page(page) == [] and httpx2.get(f"{learning_server}/v1/sessions/{session}").json()["words"] == []
+    other = httpx2.post(f"{learning_server}/v1/complete", json={"text": "the bird sang and zor", "k": 10})
+    assert "zorblax" not in [entry["word"] for entry in other.json()["completions"]]  # never without a session
+
+
+def test_a_server_without_sessions_says_the_page_learns_nothing(page, server):
+    page.goto(server)
+    page.wait_for_selector("#model dd")
+    page.wait_for_function("document.getElementById('learning').textContent.startsWith('It learns nothing here')",
+                           timeout=10_000)  # fmt: skip
+    assert "--max-sessions 0" in page.locator("#learning").inner_text()
+    assert not page.locator("#forget").is_visible()

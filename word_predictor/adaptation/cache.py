@@ -16,6 +16,7 @@ other word the model does not know".
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass
 
@@ -45,14 +46,21 @@ class Mixed:
 
 
 class ContinuousCache:
-    """The last `settings.size` (hidden state, next word) pairs of the text read so far."""
+    """The last `settings.size` (hidden state, next word) pairs of the text read so far.
+
+    Safe to share between threads: the server's learning thread adds while its model
+    thread mixes, so what is kept changes only under the cache's lock."""
 
     def __init__(self, settings: CacheSettings, vocabulary_size: int):
+        self._lock = threading.RLock()  # mix_and_add holds it across add
         self.settings = settings
         self.vocabulary_size = vocabulary_size
+        self._empty()
+
+    def _empty(self) -> None:
         self.hidden: np.ndarray | None = None  # (size, units) ring, float32
         # each position's key: a vocabulary id, or vocabulary_size + a new word's number
-        self.keys = np.zeros(settings.size, np.int64)
+        self.keys = np.zeros(self.settings.size, np.int64)
         self.added = 0  # positions ever added; the ring's next slot is added % size
         self.words: list[str] = []  # new words by number
         self._numbers: dict[str, int] = {}
@@ -64,6 +72,10 @@ class ContinuousCache:
 
     def memory(self) -> tuple[np.ndarray, np.ndarray]:
         """(hidden (m, units), keys (m,)) of the cached positions, oldest first."""
+        with self._lock:
+            return self._memory()
+
+    def _memory(self) -> tuple[np.ndarray, np.ndarray]:
         m = len(self)
         if m == 0:
             return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
@@ -84,6 +96,10 @@ class ContinuousCache:
         text of a word outside the vocabulary); returns the new words seen for the first time
         among the cached ones."""
         hidden = np.asarray(hidden, np.float32).reshape(len(words), -1)
+        with self._lock:
+            return self._add(hidden, words)
+
+    def _add(self, hidden: np.ndarray, words: list[int | str]) -> list[str]:
         if self.hidden is None:
             self.hidden = np.zeros((self.settings.size, hidden.shape[1]), np.float32)
         before = set(self.learned())
@@ -97,11 +113,13 @@ class ContinuousCache:
 
     def learned(self) -> Counter:
         """The new words in the cache, with how many cached positions each follows."""
-        _, keys = self.memory()
-        return Counter(self.words[k - self.vocabulary_size] for k in keys if k >= self.vocabulary_size)
+        with self._lock:
+            _, keys = self._memory()
+            return Counter(self.words[k - self.vocabulary_size] for k in keys if k >= self.vocabulary_size)
 
     def forget(self) -> None:
-        self.__init__(self.settings, self.vocabulary_size)
+        with self._lock:
+            self._empty()
 
     def _forget_dropped_words(self) -> None:
         """Renumber the new words still cached, so the list stays as small as the ring."""
@@ -116,15 +134,21 @@ class ContinuousCache:
     def mix(self, model_probabilities: np.ndarray, hidden: np.ndarray) -> Mixed:
         """The model's (n, vocabulary) distributions after (n, units) hidden states, with
         the whole cache mixed in."""
-        memory_hidden, memory_keys = self.memory()
-        return self._mixed(model_probabilities, hidden, memory_hidden, memory_keys, None)
+        with self._lock:  # the positions and the new words' list, as they stand together
+            memory_hidden, memory_keys = self._memory()
+            words = list(self.words)
+        return self._mixed(model_probabilities, hidden, memory_hidden, memory_keys, None, words)
 
     def mix_and_add(self, model_probabilities: np.ndarray, hidden: np.ndarray, words: list) -> Mixed:
         """Rows of one running text in order: row i is mixed with the cache as it stood
         before it (earlier rows included, at most `size` positions back), then every row is
         added. A position is thus scored before the cache learns from it."""
+        with self._lock:
+            return self._mix_and_add(model_probabilities, hidden, words)
+
+    def _mix_and_add(self, model_probabilities: np.ndarray, hidden: np.ndarray, words: list) -> Mixed:
         keys = np.array([self.key_of(word) for word in words], np.int64)
-        memory_hidden, memory_keys = self.memory()
+        memory_hidden, memory_keys = self._memory()
         hidden = np.asarray(hidden, np.float32)
         if memory_hidden.size == 0:
             memory_hidden = np.zeros((0, hidden.shape[1]), np.float32)
@@ -133,14 +157,13 @@ class ContinuousCache:
         position = m + np.arange(n)[:, None]  # each row's place in memory + rows
         visible = (columns < position) & (columns >= position - self.settings.size)
         everything = np.concatenate([memory_hidden, hidden]), np.concatenate([memory_keys, keys])
-        mixed = self._mixed(model_probabilities, hidden, *everything, visible)
-        self.add(hidden, list(words))
+        mixed = self._mixed(model_probabilities, hidden, *everything, visible, list(self.words))
+        self._add(hidden, list(words))
         return mixed
 
-    def _mixed(self, model_probabilities, hidden, memory_hidden, memory_keys, visible) -> Mixed:
+    def _mixed(self, model_probabilities, hidden, memory_hidden, memory_keys, visible, words: list[str]) -> Mixed:
         model_probabilities = np.asarray(model_probabilities, np.float64)
-        n, width = len(model_probabilities), self.vocabulary_size + len(self.words)
-        words = list(self.words)
+        n, width = len(model_probabilities), self.vocabulary_size + len(words)
         if len(memory_keys) == 0 or self.settings.mix == 0:
             return Mixed(model_probabilities.copy(), np.zeros((n, len(words))), words)
         hidden, memory_hidden = np.asarray(hidden, np.float64), np.asarray(memory_hidden, np.float64)

@@ -115,8 +115,11 @@ class AdaptivePredictor(Predictor):
         the last word only if `last_word_finished` (else it is still being typed). Returns
         the words outside the vocabulary picked up for the first time."""
         tokens = self.tokenize(text)
-        if not last_word_finished:
-            tokens = tokens[:-1]
+        return self.learn_tokens(tokens if last_word_finished else tokens[:-1])
+
+    def learn_tokens(self, tokens: list[str]) -> list[str]:
+        """`learn` for tokens the user has finished typing, read after what was learned
+        before (or after the tokens `read_after` gave)."""
         if not tokens:
             return []
         running = self._tail + tokens
@@ -131,6 +134,11 @@ class AdaptivePredictor(Predictor):
         new = self.cache.add(hidden, keys)
         self._tail = running[-LEARNING_CONTEXT:]
         return new
+
+    def read_after(self, tokens: list[str]) -> None:
+        """Read the next tokens learned as following `tokens` rather than what was learned
+        last (the user went back and typed something else); the cache keeps what it has."""
+        self._tail = list(tokens[-LEARNING_CONTEXT:])
 
     def learned(self) -> Counter:
         """The words outside the vocabulary in the cache, with how often each was typed there."""

@@ -267,9 +267,11 @@ class _ReadOnce:
 
     def start(self, contexts: list[np.ndarray]):
         key = tuple(np.asarray(c, np.int32).tobytes() for c in contexts)
-        if self._last is None or self._last[0] != key:
-            self._last = (key, self._reader.start(contexts))
-        return self._last[1]
+        last = self._last  # read once: the server's threads may each replace it meanwhile
+        if last is None or last[0] != key:
+            last = (key, self._reader.start(contexts))
+            self._last = last
+        return last[1]
 
     def __getattr__(self, name: str):  # advance, select, scored: the reader's own
         return getattr(self._reader, name)

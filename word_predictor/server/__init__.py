@@ -8,6 +8,7 @@
     hosts.py     the Host check: only requests addressed to this server (against DNS rebinding)
     connections.py  uvicorn's protocol with bounds on a request head and on open connections
     model_calls.py  what one batched model call does for suggest and complete
+    sessions.py  a learner per user who names a session: what it learns, when, and its bounds (memory only)
     app.py       the routes, built by make_app(engine)
     static/      the page at / (plain HTML, CSS and JavaScript; nothing from the network)
 

@@ -1,8 +1,11 @@
 """What the server answers with: one Predictor, its engine chosen by the kind of folder.
 
-    ENGINES["run"]    a training run folder -> the Predictor on the Keras model
-    ENGINES["model"]  an exported ONNX folder (it has a manifest.json) -> the Predictor on
-                      ONNX Runtime (word_predictor.runtime), Keras never loaded
+    ENGINES["keras"]    a training run folder -> the Predictor on the Keras model
+    ENGINES["runtime"]  an exported ONNX folder (it has a manifest.json) -> the Predictor on
+                        ONNX Runtime (word_predictor.runtime), Keras never loaded
+
+(The command, serve.py, asks word_predictor.engines instead, which may answer a run folder
+with the runtime too; an Engine's `kind` is the engine that answers, as engines.py names it.)
 
 The server talks only to the Predictor interface (suggest_many, complete_many,
 generate, tokenize, join, config, vocabulary) and to `score_text`, so
@@ -28,7 +31,7 @@ class EngineUnavailable(ValueError):
 @dataclass
 class Engine:
     predictor: object  # word_predictor.predictor.Predictor, or anything with its interface
-    kind: str  # a key of ENGINES
+    kind: str  # the engine that answers: "keras" or "runtime" (a key of ENGINES)
     source: Path  # the folder it was loaded from
 
 
@@ -49,19 +52,20 @@ def _load_exported(path: Path):
     return load_exported(path)
 
 
-ENGINES: dict[str, Callable[[Path], object]] = {"run": _load_run, "model": _load_exported}
+ENGINES: dict[str, Callable[[Path], object]] = {"keras": _load_run, "runtime": _load_exported}
 
 
 def kind_of(path: Path) -> str:
-    """"model" for an exported folder (it has a manifest), else "run"."""
+    """"model" for an exported folder (it has a manifest), else "run": what the folder is."""
     from word_predictor.exporter.manifest import is_exported
 
     return "model" if is_exported(Path(path)) else "run"
 
 
 def load(path: Path, kind: str | None = None) -> Engine:
-    """The engine for `path`; `kind` (a key of ENGINES) if given, else what the folder is."""
-    kind = kind or kind_of(path)
+    """The engine for `path`; `kind` (a key of ENGINES) if given, else the runtime for an
+    exported folder and Keras for a run folder."""
+    kind = kind or ("runtime" if kind_of(path) == "model" else "keras")
     if kind not in ENGINES:
         raise ValueError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
     return Engine(ENGINES[kind](Path(path)), kind, Path(path))

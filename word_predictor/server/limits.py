@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from word_predictor.adaptation.settings import CacheSettings
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -18,6 +20,11 @@ class Limits:
     head_seconds: float = 10.0  # a request line and headers not complete in this time: 408, closed
     head_bytes: int = 65_536  # a request head larger than this: 431, closed
     connections: int = 100  # connections open at once; the next one is answered 503 and closed
+    # What sessions may hold (word_predictor/server/sessions.py): in memory only, so bounded
+    sessions: int = 1000  # sessions kept at once, the least recently used dropped first (0: no sessions)
+    session_positions: int = CacheSettings.size  # words one session's cache keeps, the oldest dropped first
+    session_idle_seconds: float = 1800.0  # a session unused this long is forgotten
+    session_id_chars: int = 64  # the longest session id
 
 
 DEFAULT_LIMITS = Limits()

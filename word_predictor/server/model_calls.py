@@ -2,7 +2,8 @@
 
 Requests in one batch may ask for different k: the batch is read once with the largest
 and each answer is cut to its own k (the ranking is the same, so the cut is exact).
-Requests that differ in `include_unknown` are read in one call per setting.
+Requests that differ in `include_unknown` are read in one call per setting. Requests with a
+session are read by their session's learner, one call per session in the batch (by_session).
 """
 
 from __future__ import annotations
@@ -49,3 +50,37 @@ def warm_up(predictor) -> None:
             predictor.suggest_many(["the " * words] * rows, 1)
     predictor.complete_many(["the th"], 1)
     predictor.generate("the", 2, temperature=0)
+
+
+def by_session(function):
+    """`function(predictor, requests)` for a batch of (request, session) pairs: each session's
+    requests read by its own learner (each mixes in its own cache), a failure failing only
+    that session's requests."""
+
+    def batch(items: list) -> list:
+        answers: list = [None] * len(items)
+        groups: dict[int, list[int]] = {}
+        for row, (_, session) in enumerate(items):
+            groups.setdefault(id(session), []).append(row)
+        for rows in groups.values():
+            learner = items[rows[0]][1].learner
+            try:
+                found = function(learner, [items[row][0] for row in rows])
+            except Exception as error:  # noqa: BLE001  (the batcher answers it to these requests alone)
+                found = [error] * len(rows)
+            for row, answer in zip(rows, found):
+                answers[row] = answer
+        return answers
+
+    return batch
+
+
+def warm_up_learning(learner) -> None:
+    """warm_up for a session's learner, which reads through the model's hidden view: its
+    functions are traced here, once for the model, rather than by the first sessions."""
+    learner.learn("the cat sat on the mat ")
+    for words in (1, 2, 40):
+        for rows in (1, 2):
+            learner.suggest_many(["the " * words] * rows, 1)
+    learner.complete_many(["the th"], 1)
+    learner.forget()

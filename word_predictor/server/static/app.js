@@ -1,6 +1,8 @@
 // The page: suggestions while typing, accepted by click, Tab or Alt+1/2/3; "write on" streams words.
 // Only the latest request's answer is shown (a counter, and the earlier fetch aborted), and the bar is
 // replaced only when an answer arrives, so stale suggestions never flash in.
+// The tab has a session of its own (a random id): the server learns the words typed here, in its
+// memory only; the panel shows what it learned, and "forget" drops it at once.
 "use strict";
 
 const box = document.getElementById("text");
@@ -9,7 +11,11 @@ const completionLine = document.getElementById("completion");
 const offersFor = document.getElementById("offers-for"); // what the chips are for: they never read as the placeholder's
 const writeOn = document.getElementById("write-on");
 const statusLine = document.getElementById("status");
+const learnedList = document.getElementById("learned");
+const remembered = document.getElementById("remembered");
+const forgetButton = document.getElementById("forget");
 const DEBOUNCE_MS = 120;
+const SESSION = "tab-" + Array.from(crypto.getRandomValues(new Uint8Array(12)), b => b.toString(16).padStart(2, "0")).join("");
 const WORD_END = /[\p{L}\p{N}'-]+$/u; // the word being typed at the end of the text
 
 let model = null;
@@ -20,6 +26,11 @@ let shown = []; // [{label, insert}] behind the three chips
 let completion = null; // a char run's {insert} for the end of the word being typed
 let saved = 0;
 let streaming = null; // AbortController of "write on"
+let learning = false; // whether the server keeps sessions (its /v1/model says)
+
+function withSession(body) {
+  return learning ? {...body, session: SESSION} : body;
+}
 
 async function post(path, body, signal) {
   const response = await fetch(path, {
@@ -65,18 +76,18 @@ async function refresh() {
   try {
     let offers, ending = null, label;
     if (model && model.level === "char") {
-      const next = post("/v1/suggest", {text, k: 3}, signal).then(r => r.json());
-      const word = typing ? post("/v1/complete", {text, k: 2}, signal).then(r => r.json()) : null;
+      const next = post("/v1/suggest", withSession({text, k: 3}), signal).then(r => r.json());
+      const word = typing ? post("/v1/complete", withSession({text, k: 2}), signal).then(r => r.json()) : null;
       offers = nextCharacters((await next).predictions);
       const found = word ? wordEndings(text, await word, 1) : [];
       if (found.length) ending = {label: found[0].label, insert: found[0].insert.slice(0, -1)};
       label = text === "" ? "First characters of a new text:" : "Next character:";
     } else if (typing) {
-      const answer = await (await post("/v1/complete", {text, k: 4}, signal)).json();
+      const answer = await (await post("/v1/complete", withSession({text, k: 4}), signal)).json();
       offers = wordEndings(text, answer, 3);
       label = "Words that finish the one you are typing:";
     } else {
-      const answer = await (await post("/v1/suggest", {text, k: 3}, signal)).json();
+      const answer = await (await post("/v1/suggest", withSession({text, k: 3}), signal)).json();
       offers = nextWords(text, answer.predictions);
       label = text === "" ? "First words of a new text:" : "Next word:";
     }
@@ -84,6 +95,7 @@ async function refresh() {
     offersFor.textContent = label;
     show(offers, ending);
     statusLine.textContent = "";
+    if (learning) showLearned();
   } catch (error) {
     if (error.name === "AbortError" || number !== latest) return;
     statusLine.textContent = error.message;
@@ -163,6 +175,30 @@ async function writeOnward() {
   }
 }
 
+// What the session learned: the server answers once what was queued before is learned.
+async function showLearned() {
+  const response = await fetch(`/v1/sessions/${SESSION}`);
+  const answer = response.ok ? await response.json() : {words: [], positions: 0};
+  learnedList.textContent = "";
+  for (const {word, count} of answer.words) {
+    const item = document.createElement("li");
+    item.textContent = count > 1 ? `${word} (${count})` : word;
+    item.dataset.word = word;
+    learnedList.append(item);
+  }
+  remembered.textContent = answer.positions
+    ? `It remembers your last ${answer.positions} words; new words it learned:` + (answer.words.length ? "" : " none yet")
+    : "Nothing learned yet.";
+}
+
+// A new session starts at once from the text in the box, which it then does not learn back.
+async function forget() {
+  const response = await fetch(`/v1/sessions/${SESSION}`, {method: "DELETE"});
+  statusLine.textContent = response.ok || response.status === 404 ? "" : "could not forget: " + response.statusText;
+  await showLearned();
+  schedule(0);
+}
+
 async function loadModel() {
   const response = await fetch("/v1/model");
   model = await response.json();
@@ -176,6 +212,13 @@ async function loadModel() {
     const detail = document.createElement("dd");
     detail.textContent = value;
     list.append(term, detail);
+  }
+  learning = model.sessions.available;
+  if (learning) {
+    showLearned();
+  } else {
+    document.getElementById("learning").textContent = "It learns nothing here: " + model.sessions.reason;
+    forgetButton.hidden = true;
   }
   schedule(0);
 }
@@ -196,4 +239,5 @@ box.addEventListener("keydown", event => {
 });
 chips.forEach(chip => chip.addEventListener("click", () => accept(shown[Number(chip.dataset.index)])));
 writeOn.addEventListener("click", writeOnward);
+forgetButton.addEventListener("click", forget);
 loadModel();
