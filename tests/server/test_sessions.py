@@ -197,3 +197,23 @@ def test_model_says_which_engine_answers_and_that_sessions_are_kept(client):
     answer = client.get("/v1/model").json()
     assert answer["engine"] == "keras" and answer["sessions"] == {"available": True, "reason": None}
     assert answer["limits"]["sessions"] == Limits().sessions
+
+
+def test_a_run_answered_by_the_runtime_keeps_sessions_as_keras_does(trained_run, word_engine):
+    from word_predictor import engines
+
+    answering, predictor = engines.load_named(trained_run, "runtime", adapts=True)
+    assert answering == "runtime"
+    with client_of(Engine(predictor, answering, trained_run)) as client:
+        assert client.get("/v1/model").json()["engine"] == "runtime"
+        type_into(client, "erin", TYPED)
+        assert learned(client, "erin") == {NAME: 2}
+        assert NAME in completions(client, ASKED, "erin")
+        assert NAME not in completions(client, ASKED)
+        runtime_answer = client.post("/v1/complete", json={"text": ASKED, "k": 5, "session": "erin"}).json()
+    with client_of(word_engine) as client:  # Keras, taught the same text, gives the same answer
+        type_into(client, "erin", TYPED)
+        keras_answer = client.post("/v1/complete", json={"text": ASKED, "k": 5, "session": "erin"}).json()
+    assert [c["word"] for c in runtime_answer["completions"]] == [c["word"] for c in keras_answer["completions"]]
+    for ours, theirs in zip(runtime_answer["completions"], keras_answer["completions"]):
+        assert ours["probability"] == pytest.approx(theirs["probability"], rel=1e-3, abs=1e-5)
