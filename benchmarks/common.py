@@ -253,3 +253,69 @@ def train_capped(argv: list[str], max_steps: int | None, quiet: bool = True) -> 
         if quiet:
             sys.stdout.close()
             sys.stdout = saved_stdout
+
+
+# ---------------------------------------------------------------- a corpus that grows like real text
+
+SHARED_TEXTS = ("wikitext2-train.txt", "tinyshakespeare.txt")
+
+
+def _letters(number: int) -> str:
+    """1 -> 'a', 26 -> 'z', 27 -> 'aa', ...: a suffix of letters for each positive number."""
+    letters = []
+    while number:
+        number, digit = divmod(number - 1, 26)
+        letters.append(chr(ord("a") + digit))
+    return "".join(reversed(letters))
+
+
+def write_growing_corpus(folder: Path, words: int, *, share: float = 0.1, exponent: float = 1.3,
+                         words_per_file: int = 1_000_000, seed: int = 0) -> int:  # fmt: skip
+    """About `words` words of real-looking text in files of `words_per_file` words under
+    `folder` (a user's folder of .txt files); returns the bytes written.
+
+    The text is SHARED_TEXTS repeated, their lines kept, with a `share` of the words
+    (drawn afresh in every copy) given a suffix of letters whose number follows a Zipf
+    law of `exponent`: rare suffixes keep appearing, so the distinct words keep growing
+    with the corpus as they do in real text (Heaps' law), while the common words keep
+    their frequencies. Plain repetition would stop at the shared files' vocabulary.
+    """
+    import numpy as np
+
+    tokens: list[str] = []
+    for name in SHARED_TEXTS:
+        for line in data_file(name).read_text(encoding="utf-8").splitlines():
+            if line.split():
+                tokens += line.split()
+                tokens.append("\n")
+    table = {token: number for number, token in enumerate(dict.fromkeys(tokens))}
+    vocabulary = np.array(list(table), dtype=object)
+    ids = np.array([table[token] for token in tokens], np.int64)
+    changeable = np.array([token.isalpha() for token in vocabulary])[ids]
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written, number, position = 0, 0, 0
+    stream = None
+    while written < words:
+        copy = vocabulary[ids]  # (tokens,) strings, line ends included
+        chosen = np.flatnonzero(changeable & (rng.random(ids.size) < share))
+        suffixes = rng.zipf(exponent, chosen.size)
+        letters = {value: _letters(value) for value in np.unique(suffixes).tolist()}
+        copy[chosen] = [word + letters[value] for word, value in zip(copy[chosen].tolist(), suffixes.tolist())]
+        for start in range(0, copy.size, words_per_file):
+            part = copy[start : start + words_per_file]
+            if stream is None or position >= words_per_file:
+                if stream is not None:
+                    stream.close()
+                stream, position = open(folder / f"part-{number:05d}.txt", "w", encoding="utf-8"), 0
+                number += 1
+            stream.write(" ".join(part.tolist()).replace(" \n ", "\n"))
+            count = int(np.count_nonzero(part != "\n"))
+            position += count
+            written += count
+            if written >= words:
+                break
+    if stream is not None:
+        stream.close()
+    return sum(path.stat().st_size for path in folder.iterdir())
