@@ -76,7 +76,7 @@ def build_corpus(
     names = [str(f) for f in files]
     if cache_dir is not None and (cached := _cached_corpus(cache_dir, key, names, block_size, min_tokens, tokenizer)):
         return cached
-    fix_large_block_threshold()  # before the workers fork: they inherit it
+    fix_large_block_threshold()  # workers tune their own (workers._start_worker)
     pieces = plan_pieces(files, [s.st_size for s in stats], piece_size)
     total_bytes = sum(s.st_size for s in stats)
     writer = _open_writer(cache_dir, key)
