@@ -269,16 +269,18 @@ def _letters(number: int) -> str:
     return "".join(reversed(letters))
 
 
-def write_growing_corpus(folder: Path, words: int, *, share: float = 0.1, exponent: float = 1.3,
-                         words_per_file: int = 1_000_000, seed: int = 0) -> int:  # fmt: skip
+def write_growing_corpus(folder: Path, words: int, *, share: float = 0.3, exponent: float = 1.2,
+                         typo_share: float = 0.05, words_per_file: int = 1_000_000, seed: int = 0) -> int:  # fmt: skip
     """About `words` words of real-looking text in files of `words_per_file` words under
     `folder` (a user's folder of .txt files); returns the bytes written.
 
-    The text is SHARED_TEXTS repeated, their lines kept, with a `share` of the words
-    (drawn afresh in every copy) given a suffix of letters whose number follows a Zipf
-    law of `exponent`: rare suffixes keep appearing, so the distinct words keep growing
-    with the corpus as they do in real text (Heaps' law), while the common words keep
-    their frequencies. Plain repetition would stop at the shared files' vocabulary.
+    The text is SHARED_TEXTS repeated, their lines kept. In each copy a `share` of the word
+    types (drawn afresh) is renamed throughout the copy, with a suffix of letters whose
+    number follows a Zipf law of `exponent`: as new documents bring new names that recur
+    within them, the distinct words keep growing with the corpus (Heaps' law), and so do
+    the words seen often enough for the vocabulary, as in real text. A `typo_share` of the
+    words then get a suffix of their own, drawn the same way: the many words seen once or
+    twice. Plain repetition would stop at the shared files' vocabulary.
     """
     import numpy as np
 
@@ -291,18 +293,21 @@ def write_growing_corpus(folder: Path, words: int, *, share: float = 0.1, expone
     table = {token: number for number, token in enumerate(dict.fromkeys(tokens))}
     vocabulary = np.array(list(table), dtype=object)
     ids = np.array([table[token] for token in tokens], np.int64)
-    changeable = np.array([token.isalpha() for token in vocabulary])[ids]
+    renamable = np.array([token.isalpha() for token in vocabulary])
     rng = np.random.default_rng(seed)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written, number, position = 0, 0, 0
     stream = None
     while written < words:
-        copy = vocabulary[ids]  # (tokens,) strings, line ends included
-        chosen = np.flatnonzero(changeable & (rng.random(ids.size) < share))
-        suffixes = rng.zipf(exponent, chosen.size)
-        letters = {value: _letters(value) for value in np.unique(suffixes).tolist()}
-        copy[chosen] = [word + letters[value] for word, value in zip(copy[chosen].tolist(), suffixes.tolist())]
+        names = vocabulary.copy()
+        chosen = np.flatnonzero(renamable & (rng.random(names.size) < share))
+        suffixes = rng.zipf(exponent, chosen.size).tolist()
+        names[chosen] = [word + _letters(value) for word, value in zip(names[chosen].tolist(), suffixes)]
+        copy = names[ids]  # (tokens,) strings, line ends included
+        chosen = np.flatnonzero(renamable[ids] & (rng.random(ids.size) < typo_share))
+        suffixes = rng.zipf(exponent, chosen.size).tolist()
+        copy[chosen] = [word + _letters(value) for word, value in zip(copy[chosen].tolist(), suffixes)]
         for start in range(0, copy.size, words_per_file):
             part = copy[start : start + words_per_file]
             if stream is None or position >= words_per_file:
