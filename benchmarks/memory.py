@@ -90,9 +90,9 @@ def write_corpus(folder: Path, words: int, types: int, exponent: float, seed: in
 
 
 class AnonymousPeak:
-    """The highest RssAnon of this process plus its live child processes, sampled in a thread."""
+    """The highest RssAnon of this process and every process below it, sampled in a thread."""
 
-    def __init__(self, interval: float = 0.01):
+    def __init__(self, interval: float = 0.05):
         self.interval = interval
         self.peak_kib = 0
         self._stop = threading.Event()
@@ -114,22 +114,9 @@ class AnonymousPeak:
 
     @staticmethod
     def now_kib() -> int:
-        import multiprocessing
         import os
 
-        try:
-            pids = [os.getpid(), *(p.pid for p in multiprocessing.active_children())]
-        except RuntimeError:  # the set of children changed while it was read
-            pids = [os.getpid()]
-        total = 0
-        for pid in pids:
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("RssAnon:"):
-                        total += int(line.split()[1])
-            except (OSError, ValueError):
-                pass  # a worker that has just ended
-        return total
+        return tree_anon_kib(os.getpid())  # the reading workers are the fork server's children
 
     def _sample(self) -> None:
         while not self._stop.wait(self.interval):
