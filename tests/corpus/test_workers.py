@@ -37,3 +37,17 @@ def test_a_corpus_of_a_few_million_words_is_read_as_a_large_one():
     # would, so a larger corpus does not bring processes of its own.
     assert workers_for(6 * 10_000_000, 0) == workers_for(6 * 100_000_000, 0)
     assert PARALLEL_BYTES <= 6 * 10_000_000 and workers_for(PARALLEL_BYTES - 1, 0) == 1
+
+
+def test_the_commands_that_read_text_load_no_keras_when_imported():
+    # Each worker imports the command's module (multiprocessing's rule for the main module of a
+    # process it starts): one that loaded Keras would make every worker hold it.
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    code = ("import sys, word_predictor.train, word_predictor.evaluate; "
+            "print(sorted({'keras', 'tensorflow', 'jax', 'torch'} & set(sys.modules)))")  # fmt: skip
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

@@ -108,7 +108,9 @@ def _process_context():
     """Where the platform has it, workers forked from a small server process that has imported
     this module alone, not from the reading process: a fork of a process that holds TensorFlow
     (and the counts read so far) would hold every page of it too, and each worker's resident
-    memory would count them again (docs/benchmarks.md, "Memory"). Elsewhere, the platform's default."""
+    memory would count them again (docs/benchmarks.md, "Memory"). A worker still imports the
+    command's module, as multiprocessing does, so the commands load no Keras on import.
+    Elsewhere, the platform's default."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context()
     context = multiprocessing.get_context("forkserver")
