@@ -408,9 +408,9 @@ def report(rows: list[dict], args, runs: int) -> None:
          "read MB/s",
          "M words/s", "build s", "reuse s", "reuse peak anon (MiB)", "anon with Keras (MiB)",
          "epoch peak anon (MiB)", "epoch s", "train s"],
-        title=f"Reading a corpus into the token store (medians of {runs} run(s); " + (
-            "the shared files repeated)" if args.text == "shared"
-            else f"Zipf text of {args.types:,} types, exponent {args.exponent})"),
+        title=f"Reading a corpus into the token store (medians of {runs} run(s); " + {
+            "shared": "the shared files repeated)", "growing": "text that grows like real text)",
+            "zipf": f"Zipf text of {args.types:,} types, exponent {args.exponent})"}[args.text],
     )  # fmt: skip
     if len(rows) >= 2:
         small, large = rows[0], rows[-1]
