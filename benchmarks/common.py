@@ -308,19 +308,21 @@ def write_growing_corpus(folder: Path, words: int, *, share: float = 0.3, expone
         chosen = np.flatnonzero(renamable[ids] & (rng.random(ids.size) < typo_share))
         suffixes = rng.zipf(exponent, chosen.size).tolist()
         copy[chosen] = [word + _letters(value) for word, value in zip(copy[chosen].tolist(), suffixes)]
-        for start in range(0, copy.size, words_per_file):
-            part = copy[start : start + words_per_file]
+        counted = np.cumsum(copy != "\n")  # words up to and including each token
+        start = 0
+        while start < copy.size and written < words:
             if stream is None or position >= words_per_file:
                 if stream is not None:
                     stream.close()
                 stream, position = open(folder / f"part-{number:05d}.txt", "w", encoding="utf-8"), 0
                 number += 1
-            stream.write(" ".join(part.tolist()).replace(" \n ", "\n"))
-            count = int(np.count_nonzero(part != "\n"))
-            position += count
-            written += count
-            if written >= words:
-                break
+            before = int(counted[start - 1]) if start else 0
+            take = min(words_per_file - position, words - written)
+            end = min(copy.size, int(np.searchsorted(counted, before + take)) + 1)  # past the take-th word
+            stream.write(" ".join(copy[start:end].tolist()).replace(" \n ", "\n") + "\n")
+            position += int(counted[end - 1]) - before
+            written += int(counted[end - 1]) - before
+            start = end
     if stream is not None:
         stream.close()
     return sum(path.stat().st_size for path in folder.iterdir())
