@@ -108,6 +108,11 @@ def test_two_workers_give_the_same_corpus_as_one(tmp_path):
     two = corpus_of([tmp_path], piece_size=4096, workers=2, count_limit=64)
     assert one.vocabulary == two.vocabulary
     assert all_ids(one).tolist() == all_ids(two).tolist()
+    # Text read in the corpus' vocabulary (evaluate's --text): the workers get it from the reader.
+    by_one = encode_files([tmp_path], one.vocabulary, piece_size=4096, workers=1)
+    by_two = encode_files([tmp_path], one.vocabulary, piece_size=4096, workers=2)
+    assert np.asarray(by_two.ids).tolist() == np.asarray(by_one.ids).tolist()
+    assert by_two.segment_lengths.tolist() == by_one.segment_lengths.tolist() == [5000] * 3
 
 
 def test_max_vocabulary_keeps_the_most_frequent_words(tmp_path):
