@@ -72,7 +72,7 @@ _worker_vocabulary: Vocabulary | None = None  # set once in each encode_files wo
 
 def _start_worker(vocabulary: dict | None) -> None:
     """Each worker process: the allocator as the reading process tunes it, and the vocabulary
-    encode_files shares (sent as its plain description, not a pickled object)."""
+    encode_files shares, sent as its plain description (Vocabulary.to_dict)."""
     global _worker_vocabulary
     fix_large_block_threshold()
     if vocabulary is not None:
