@@ -253,3 +253,76 @@ def train_capped(argv: list[str], max_steps: int | None, quiet: bool = True) -> 
         if quiet:
             sys.stdout.close()
             sys.stdout = saved_stdout
+
+
+# ---------------------------------------------------------------- a corpus that grows like real text
+
+SHARED_TEXTS = ("wikitext2-train.txt", "tinyshakespeare.txt")
+
+
+def _letters(number: int) -> str:
+    """1 -> 'a', 26 -> 'z', 27 -> 'aa', ...: a suffix of letters for each positive number."""
+    letters = []
+    while number:
+        number, digit = divmod(number - 1, 26)
+        letters.append(chr(ord("a") + digit))
+    return "".join(reversed(letters))
+
+
+def write_growing_corpus(folder: Path, words: int, *, share: float = 0.3, exponent: float = 1.2,
+                         typo_share: float = 0.05, words_per_file: int = 1_000_000, seed: int = 0) -> int:  # fmt: skip
+    """About `words` words of real-looking text in files of `words_per_file` words under
+    `folder` (a user's folder of .txt files); returns the bytes written.
+
+    The text is SHARED_TEXTS repeated, their lines kept. In each copy a `share` of the word
+    types (drawn afresh) is renamed throughout the copy, with a suffix of letters whose
+    number follows a Zipf law of `exponent`: as new documents bring new names that recur
+    within them, the distinct words keep growing with the corpus (Heaps' law), and so do
+    the words seen often enough for the vocabulary, as in real text. A `typo_share` of the
+    words then get a suffix of their own, drawn the same way: the many words seen once or
+    twice. Plain repetition would stop at the shared files' vocabulary.
+    """
+    import numpy as np
+
+    tokens: list[str] = []
+    for name in SHARED_TEXTS:
+        for line in data_file(name).read_text(encoding="utf-8").splitlines():
+            if line.split():
+                tokens += line.split()
+                tokens.append("\n")
+    table = {token: number for number, token in enumerate(dict.fromkeys(tokens))}
+    vocabulary = np.array(list(table), dtype=object)
+    ids = np.array([table[token] for token in tokens], np.int64)
+    renamable = np.array([token.isalpha() for token in vocabulary])
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written, number, position = 0, 0, 0
+    stream = None
+    while written < words:
+        names = vocabulary.copy()
+        chosen = np.flatnonzero(renamable & (rng.random(names.size) < share))
+        suffixes = rng.zipf(exponent, chosen.size).tolist()
+        names[chosen] = [word + _letters(value) for word, value in zip(names[chosen].tolist(), suffixes)]
+        copy = names[ids]  # (tokens,) strings, line ends included
+        chosen = np.flatnonzero(renamable[ids] & (rng.random(ids.size) < typo_share))
+        suffixes = rng.zipf(exponent, chosen.size).tolist()
+        copy[chosen] = [word + _letters(value) for word, value in zip(copy[chosen].tolist(), suffixes)]
+        counted = np.cumsum(copy != "\n")  # words up to and including each token
+        start = 0
+        while start < copy.size and written < words:
+            if stream is None or position >= words_per_file:
+                if stream is not None:
+                    stream.close()
+                stream, position = open(folder / f"part-{number:05d}.txt", "w", encoding="utf-8"), 0
+                number += 1
+            before = int(counted[start - 1]) if start else 0
+            take = min(words_per_file - position, words - written)
+            end = min(copy.size, int(np.searchsorted(counted, before + take)) + 1)  # past the take-th word
+            stream.write(" ".join(copy[start:end].tolist()).replace(" \n ", "\n") + "\n")
+            position += int(counted[end - 1]) - before
+            written += int(counted[end - 1]) - before
+            start = end
+    if stream is not None:
+        stream.close()
+    return sum(path.stat().st_size for path in folder.iterdir())

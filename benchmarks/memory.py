@@ -1,36 +1,37 @@
-"""Benchmark 3: memory and speed of reading a corpus larger than memory.
+"""Benchmark 3: the anonymous memory of a default training run, phase by phase, as the corpus grows.
 
-At each size, synthesised Zipf text is written to a temporary folder (never
-committed): --types word types of letters only, drawn with probability
-proportional to 1 / rank ** --exponent, in lines of 12 words, files of at most
-10M words. Each run is a fresh child process that
+The default mode (--mode run) does what a user does: `python -m word_predictor.train
+--corpus FOLDER` with the default settings, as a child process, on a folder of .txt files
+written under /tmp at run time (never committed): common.write_growing_corpus, the shared
+texts repeated with a share of words varied by a Zipf law so that the distinct words keep
+growing as in real text (--text zipf: synthesised Zipf text instead). Every --interval
+seconds it sums RssAnon (/proc/PID/status) over the child and all its descendants (the
+reading workers included; the store's file-backed pages are left out, as the kernel can
+drop them) and keeps the peak of each phase:
 
-  1. builds the corpus as training does by default (word level, unicode
-     normalisation, unknown threshold 3, at most 50,000 words, validation 0.1,
-     test 0.2, windows of 5) with its token store in an empty cache folder: seconds, MB/s of text read,
-     peak anonymous memory;
-  2. builds it again, now from the store (what a later run on the same files does);
-  3. imports Keras and iterates one training epoch of WindowBatches over the
-     memory-mapped training split (--max-batches caps it): peak anonymous memory;
-  4. builds the default model for that vocabulary, compiled as training compiles
-     it, and fits it for --train-steps batches: weights, gradients and Adam's
-     moments, which grow with the vocabulary.
+  read       from the start to the token store written (the text read, counted, the
+             vocabulary chosen, the ids remapped): LOGDIR/.cache/tokens-*.json appears
+  splits     the store mapped and split, the run folder and its test split written:
+             LOGDIR/RUN/test_split.npz appears
+  training   the model built and trained, for --seconds seconds (default 120)
 
-Anonymous memory is RssAnon from /proc/PID/status, sampled every 10 ms in the
-child and summed over its worker processes: it leaves out the store's file-backed
-pages, which the kernel can drop whenever it needs the memory. Figures are medians
-over --runs runs; the goal is a peak over the whole run (reading, the epoch,
-training) at 100M words at most 1.1x the peak at 10M, and under 1.5 GB; each
-phase's peak shows which reaches it.
+then stops the run (SIGTERM, as Ctrl-C). The goal: each phase's peak at the largest size at
+most 1.1x its peak at the smallest.
 
-    python -m benchmarks.memory --quick          # 1M and 10M words, one run each
-    python -m benchmarks.memory                  # 10M and 100M words, three runs each
-    python -m benchmarks.memory --text shared --sizes 6 --workers 1   # real text instead
+    python -m benchmarks.memory --sizes 10 100 --runs 1        # the default run, 10M and 100M words
+    python -m benchmarks.memory --quick                        # 1M and 10M words, 30 s of training
+
+--mode steps keeps the earlier measure: one child process that builds the corpus through
+the library, iterates --max-batches batches and fits --train-steps steps, reporting the
+peak of each (its whole run's peak is what the goal was first stated on):
+
+    python -m benchmarks.memory --mode steps --sizes 10 100 --runs 1 --max-batches 50 --train-steps 30
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 import threading
 import time
@@ -89,9 +90,9 @@ def write_corpus(folder: Path, words: int, types: int, exponent: float, seed: in
 
 
 class AnonymousPeak:
-    """The highest RssAnon of this process plus its live child processes, sampled in a thread."""
+    """The highest RssAnon of this process and every process below it, sampled in a thread."""
 
-    def __init__(self, interval: float = 0.01):
+    def __init__(self, interval: float = 0.05):
         self.interval = interval
         self.peak_kib = 0
         self._stop = threading.Event()
@@ -113,26 +114,93 @@ class AnonymousPeak:
 
     @staticmethod
     def now_kib() -> int:
-        import multiprocessing
         import os
 
-        try:
-            pids = [os.getpid(), *(p.pid for p in multiprocessing.active_children())]
-        except RuntimeError:  # the set of children changed while it was read
-            pids = [os.getpid()]
-        total = 0
-        for pid in pids:
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("RssAnon:"):
-                        total += int(line.split()[1])
-            except (OSError, ValueError):
-                pass  # a worker that has just ended
-        return total
+        return tree_anon_kib(os.getpid())  # the reading workers are the fork server's children
 
     def _sample(self) -> None:
         while not self._stop.wait(self.interval):
             self.peak_kib = max(self.peak_kib, self.now_kib())
+
+
+# ---------------------------------------------------------------- --mode run: the user's run, phase by phase
+
+PHASES = ("read", "splits", "training")
+
+
+def tree_pids(pid: int) -> list[int]:
+    """`pid` and every process below it (the children each thread of each process started)."""
+    pids, index = [pid], 0
+    while index < len(pids):
+        for children in Path(f"/proc/{pids[index]}/task").glob("*/children"):
+            try:
+                pids += [int(child) for child in children.read_text().split()]
+            except (OSError, ValueError):
+                pass  # a thread or process that has just ended
+        index += 1
+    return pids
+
+
+def tree_anon_kib(pid: int) -> int:
+    """RssAnon summed over `pid` and its descendants (a forked child counts the pages it shares)."""
+    total = 0
+    for each in tree_pids(pid):
+        try:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("RssAnon:"):
+                    total += int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+def phase_of(logdir: Path) -> str:
+    """Where a default run writing under `logdir` has got to, from the files it has written."""
+    if any(logdir.glob("*/test_split.npz")):
+        return "training"
+    if any((logdir / ".cache").glob("tokens-*.json")):
+        return "splits"
+    return "read"
+
+
+def measure_run(corpus_dir: Path, seconds: float, interval: float, flags: list[str]) -> dict:
+    """Train with the defaults (and `flags`) on `corpus_dir` in a child process, sampling the
+    anonymous memory of its process tree; stop it `seconds` after training began."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory(dir="/tmp", prefix="memory-logs-") as logdir:
+        command = [sys.executable, "-m", "word_predictor.train", "--corpus", str(corpus_dir), "--logdir", logdir,
+                   *flags]  # fmt: skip
+        environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(common.REPO)}
+        started = time.perf_counter()
+        child = subprocess.Popen(command, cwd=common.REPO, env=environment, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)  # fmt: skip
+        peaks = dict.fromkeys(PHASES, 0)
+        entered = {"read": 0.0}
+        while child.poll() is None:
+            phase = phase_of(Path(logdir))
+            entered.setdefault(phase, time.perf_counter() - started)
+            if phase == "training" and time.perf_counter() - started - entered["training"] > seconds:
+                break
+            peaks[phase] = max(peaks[phase], tree_anon_kib(child.pid))
+            time.sleep(interval)
+        ended = time.perf_counter() - started
+        stopped_itself = child.poll() is not None
+        child.send_signal(signal.SIGTERM)
+        try:
+            _, error = child.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            _, error = child.communicate()
+    if stopped_itself and child.returncode != 0:
+        return {"ok": False, "error": (error.strip().splitlines() or ["exit %d" % child.returncode])[-1]}
+    result = {"ok": True, **{f"{phase}_peak_anon_mib": peaks[phase] / 1024 for phase in PHASES}}
+    result["read_seconds"] = entered.get("splits", float("nan"))
+    result["trained_seconds"] = ended - entered.get("training", float("nan"))
+    return result
 
 
 def child(corpus_dir: Path, workers: int, max_batches: int | None, train_steps: int) -> None:
@@ -226,8 +294,16 @@ def build_parser():
     parser.add_argument("--runs", type=int, help="runs per size (default 3, 1 with --quick)")
     parser.add_argument("--types", type=int, default=200_000, help="word types of the Zipf text")
     parser.add_argument("--exponent", type=float, default=1.0, help="Zipf exponent of the word frequencies")
-    parser.add_argument("--text", choices=("zipf", "shared"), default="zipf",
-                        help="synthesised Zipf text, or the files of ../shared/data repeated")  # fmt: skip
+    parser.add_argument("--mode", choices=("run", "steps"), default="run",
+                        help="run: `train` with the defaults, phase by phase; steps: the library's parts in one "
+                             "child (see the module's docstring)")  # fmt: skip
+    parser.add_argument("--text", choices=("growing", "zipf", "shared"), default="growing",
+                        help="the shared texts repeated with Zipf-varied words (common.write_growing_corpus), "
+                             "synthesised Zipf text, or the files of ../shared/data repeated as they are")  # fmt: skip
+    parser.add_argument("--seconds", type=float, help="--mode run: seconds of training watched (default 120, "
+                                                      "30 with --quick)")  # fmt: skip
+    parser.add_argument("--interval", type=float, default=0.2, help="--mode run: seconds between samples")
+    parser.add_argument("--flags", default="", help="--mode run: more flags for train, e.g. '--epochs 1'")
     parser.add_argument("--workers", type=int, default=0,
                         help="processes reading the text (0: build_corpus's own choice)")  # fmt: skip
     parser.add_argument("--max-batches", type=int, help="cut the epoch to this many batches (default: all)")
@@ -242,11 +318,7 @@ def measure_size(args, words: int, runs: int) -> list[dict]:
     extra = ["--workers", str(args.workers), "--train-steps", str(args.train_steps)]
     if args.max_batches:
         extra += ["--max-batches", str(args.max_batches)]
-    with tempfile.TemporaryDirectory() as folder:
-        if args.text == "shared":
-            write_shared_corpus(Path(folder), words)
-        else:
-            write_corpus(Path(folder), words, args.types, args.exponent)
+    with corpus_folder(args, words) as folder:
         results = []
         for run in range(runs):
             arguments = ["-m", "benchmarks.memory", "--child", folder, *extra]
@@ -261,6 +333,58 @@ def measure_size(args, words: int, runs: int) -> list[dict]:
                   f"{result['epoch_peak_anon_mib']:.0f} MiB in the epoch, {result['train_peak_anon_mib']:.0f} "
                   f"MiB training ({result['parameters']:,} parameters)", flush=True)  # fmt: skip
     return results
+
+
+@contextlib.contextmanager
+def corpus_folder(args, words: int):
+    """A folder under /tmp holding `words` words of the text --text names, removed afterwards."""
+    with tempfile.TemporaryDirectory(dir="/tmp", prefix="memory-corpus-") as folder:
+        if args.text == "shared":
+            write_shared_corpus(Path(folder), words)
+        elif args.text == "zipf":
+            write_corpus(Path(folder), words, args.types, args.exponent)
+        else:
+            common.write_growing_corpus(Path(folder), words)
+        yield folder
+
+
+def measure_size_run(args, words: int, runs: int) -> list[dict]:
+    """`runs` default training runs on a corpus of `words` words, each watched phase by phase."""
+    seconds = args.seconds or (30.0 if args.quick else 120.0)
+    results = []
+    with corpus_folder(args, words) as folder:
+        text_mb = sum(path.stat().st_size for path in Path(folder).iterdir()) / 1e6
+        for run in range(runs):
+            result = measure_run(Path(folder), seconds, args.interval, args.flags.split())
+            if not result["ok"]:
+                print(f"  {words:,} words, run {run + 1}: failed: {result['error']}", flush=True)
+                continue
+            result["text_mb"] = text_mb
+            result["read_mb_per_second"] = text_mb / result["read_seconds"]
+            results.append(result)
+            print(f"  {words:,} words ({text_mb:.0f} MB), run {run + 1}: peak anonymous memory of the process "
+                  "tree " + ", ".join(f"{phase} {result[f'{phase}_peak_anon_mib']:.0f} MiB" for phase in PHASES)
+                  + f"; read at {result['read_mb_per_second']:.1f} MB/s, trained {result['trained_seconds']:.0f} s",
+                  flush=True)  # fmt: skip
+    return results
+
+
+def report_run(sizes: list[tuple[int, list[dict]]]) -> list[dict]:
+    rows = []
+    for words, results in sizes:
+        row = {"words": words, "text MB": results[0]["text_mb"]}
+        for phase in PHASES:
+            row[f"{phase} peak (MiB)"] = common.median([r[f"{phase}_peak_anon_mib"] for r in results])
+        row["read MB/s"] = common.median([r["read_mb_per_second"] for r in results])
+        rows.append(row)
+    common.print_table(rows, list(rows[0]), title="Peak anonymous memory of `train` and its children, by phase")
+    if len(rows) >= 2:
+        small, large = rows[0], rows[-1]
+        for phase in PHASES:
+            ratio = large[f"{phase} peak (MiB)"] / small[f"{phase} peak (MiB)"]
+            print(f"{phase}: {large['words']:,} words use {ratio:.2f}x the peak of {small['words']:,} "
+                  f"(goal <= 1.1x: {'met' if ratio <= 1.1 else 'not met'})")  # fmt: skip
+    return rows
 
 
 def row_of(words: int, results: list[dict]) -> dict:
@@ -284,9 +408,9 @@ def report(rows: list[dict], args, runs: int) -> None:
          "read MB/s",
          "M words/s", "build s", "reuse s", "reuse peak anon (MiB)", "anon with Keras (MiB)",
          "epoch peak anon (MiB)", "epoch s", "train s"],
-        title=f"Reading a corpus into the token store (medians of {runs} run(s); " + (
-            "the shared files repeated)" if args.text == "shared"
-            else f"Zipf text of {args.types:,} types, exponent {args.exponent})"),
+        title=f"Reading a corpus into the token store (medians of {runs} run(s); " + {
+            "shared": "the shared files repeated)", "growing": "text that grows like real text)",
+            "zipf": f"Zipf text of {args.types:,} types, exponent {args.exponent})"}[args.text],
     )  # fmt: skip
     if len(rows) >= 2:
         small, large = rows[0], rows[-1]
@@ -306,6 +430,13 @@ def main(argv=None) -> int:
         return 0
     sizes = args.sizes or ([1.0, 10.0] if args.quick else [10.0, 100.0])
     runs = args.runs or (1 if args.quick else 3)
+    if args.mode == "run":
+        measured = [(int(m * 1_000_000), measure_size_run(args, int(m * 1_000_000), runs)) for m in sizes]
+        measured = [(words, results) for words, results in measured if results]
+        rows = report_run(measured) if measured else []
+        common.save_results("memory", args, {"mode": "run", "text": args.text, "rows": rows,
+                                             "raw": [{"words": w, "runs": r} for w, r in measured]})  # fmt: skip
+        return 0
     rows, raw = [], []
     for millions in sizes:
         words = int(millions * 1_000_000)

@@ -82,3 +82,48 @@ def test_before_after_counts_the_cpu_seconds_of_the_child_it_ran():
     begin = _children_cpu()
     subprocess.run([sys.executable, "-c", "sum(i * i for i in range(3_000_000))"], check=True)
     assert _children_cpu() - begin > 0.05  # the child's own work, counted once it has ended
+@pytest.mark.skipif(not (REPO.parent / "shared" / "data" / "wikitext2-train.txt").is_file(),
+                    reason="../shared/data is absent")  # fmt: skip
+def test_the_growing_corpus_keeps_finding_new_words_as_real_text_does(tmp_path):
+    import collections
+
+    from benchmarks import common
+
+    distinct, frequent = [], []
+    for words in (500_000, 2_000_000):
+        folder = tmp_path / str(words)
+        common.write_growing_corpus(folder, words, words_per_file=300_000)
+        counts = collections.Counter(word for path in folder.iterdir() for word in path.read_text().split())
+        assert sum(counts.values()) == pytest.approx(words, rel=0.01)
+        assert len(list(folder.glob("*.txt"))) == -(-words // 300_000)  # a folder of files, as a user has
+        distinct.append(len(counts))
+        frequent.append(sum(1 for n in counts.values() if n > 3))
+    # Four times the text: more distinct words, and more seen often enough for a vocabulary
+    # (plain repetition of the shared texts would give the same number of both).
+    assert distinct[1] > 1.5 * distinct[0] and frequent[1] > 1.5 * frequent[0]
+
+
+def test_the_memory_benchmark_watches_a_process_and_its_children(tmp_path):
+    import subprocess
+
+    from benchmarks.memory import phase_of, tree_anon_kib, tree_pids
+
+    code = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'x = bytearray(64 << 20); import time; time.sleep(30)']); time.sleep(30)"
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        import time
+
+        for _ in range(100):  # until the grandchild holds its 64 MiB
+            if len(tree_pids(parent.pid)) == 2 and tree_anon_kib(parent.pid) > 64 << 10:
+                break
+            time.sleep(0.1)
+        assert len(tree_pids(parent.pid)) == 2 and tree_anon_kib(parent.pid) > 64 << 10
+    finally:
+        for pid in tree_pids(parent.pid)[::-1]:
+            subprocess.run(["kill", str(pid)], check=False)
+        parent.wait()
+    assert phase_of(tmp_path) == "read"
+    write(tmp_path / ".cache" / "tokens-abc.json", "{}")
+    assert phase_of(tmp_path) == "splits"
+    write(tmp_path / "run" / "test_split.npz", "")
+    assert phase_of(tmp_path) == "training"

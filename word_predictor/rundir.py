@@ -79,8 +79,7 @@ def save_model_atomic(model: keras.Model, path: Path) -> None:
 
 def write_test_split(run_dir: Path, split: Split) -> None:
     with _replacing(Path(run_dir) / TEST_SPLIT_FILE, ".partial.npz") as temporary:
-        split = split.compact()
-        np.savez(temporary, ids=split.ids, segment_lengths=split.segment_lengths)
+        split.save(temporary)
 
 
 @contextlib.contextmanager

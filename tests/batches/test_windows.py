@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 from word_predictor.corpus.splits import Split
 from word_predictor.text.vocabulary import UNKNOWN_ID
 from word_predictor.batches.windows import Shuffle, WindowBatches, WindowIndex, crop_context, gather_windows, window_starts
+from word_predictor.scoring.reading import window_start_batches
 
 
 def test_window_starts_stay_inside_segments():
@@ -147,3 +148,42 @@ def test_shuffled_order_depends_only_on_seed_and_epoch():
     assert np.array_equal(continued[0][0], make(2)[0][0])
     assert not np.array_equal(make(1)[0][0], make(2)[0][0])
 
+
+
+def _peak_allocated(function) -> int:
+    """Bytes at the peak of what `function()` allocates (NumPy reports its arrays to tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        function()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_checks_before_training_list_no_window_of_a_large_split():
+    # The training and validation splits of 10M tokens, in segments of 1,000: the checks that
+    # they hold a window, the window batches and the start of a scored pass need only the
+    # segments, never one number a window (80 MB here, 800 MB at 100M words).
+    from word_predictor.batches.windows import WindowContext
+    from word_predictor.config import Config
+    from word_predictor.scoring.reading import window_start_batches
+
+    split = Split.from_lengths(np.broadcast_to(np.int32(1), (10_000_000,)), [1000] * 10_000)
+    context = WindowContext(Config(corpus=["unused"]))
+    assert _peak_allocated(lambda: context.check_training_split(split)) < 2_000_000
+    assert _peak_allocated(lambda: context.has_validation_targets(split)) < 2_000_000
+    assert _peak_allocated(lambda: context.training_batches(split, epoch=0)[7]) < 2_000_000
+    first = _peak_allocated(lambda: next(window_start_batches(split.bounds, 5, 1024)))
+    assert first < 2_000_000
+
+
+def test_window_start_batches_give_window_starts_in_order():
+    bounds = np.array([[0, 7], [7, 8], [8, 20], [30, 34]])
+    whole = window_starts(bounds, 3)
+    for size in (1, 2, 5, 100):
+        assert np.concatenate(list(window_start_batches(bounds, 3, size))).tolist() == whole.tolist()
+    assert whole.tolist() == [0, 1, 2, 3, *range(8, 17), 30]

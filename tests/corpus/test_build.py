@@ -108,6 +108,11 @@ def test_two_workers_give_the_same_corpus_as_one(tmp_path):
     two = corpus_of([tmp_path], piece_size=4096, workers=2, count_limit=64)
     assert one.vocabulary == two.vocabulary
     assert all_ids(one).tolist() == all_ids(two).tolist()
+    # Text read in the corpus' vocabulary (evaluate's --text): the workers get it from the reader.
+    by_one = encode_files([tmp_path], one.vocabulary, piece_size=4096, workers=1)
+    by_two = encode_files([tmp_path], one.vocabulary, piece_size=4096, workers=2)
+    assert np.asarray(by_two.ids).tolist() == np.asarray(by_one.ids).tolist()
+    assert by_two.segment_lengths.tolist() == by_one.segment_lengths.tolist() == [5000] * 3
 
 
 def test_max_vocabulary_keeps_the_most_frequent_words(tmp_path):
@@ -160,6 +165,49 @@ def test_only_distinct_words_keep_counting_memory_bounded(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "more distinct words than the 500 counted at once, so words seen" in err
     assert "times or fewer may be left out of the vocabulary" in err
+
+
+def _text_with_new_words(words: int, seed: int, rare_words: int | None = None) -> str:
+    """`words` words: 200 frequent ones and, one word in three, a rare one: drawn from
+    `rare_words` of them, or (None) a new one each time."""
+    rng = random.Random(seed)
+    frequent = [f"common{i}" for i in range(200)]
+    rare = (lambda i, j: f"rare{i}x{j}") if rare_words is None else (lambda i, j: f"rare{rng.randrange(rare_words)}")
+    return "\n".join(
+        " ".join(rare(i, j) if j % 3 == 0 else rng.choice(frequent) for j in range(10)) for i in range(words // 10)
+    )
+
+
+def test_counting_memory_does_not_grow_with_the_distinct_words_under_a_vocabulary_cap(tmp_path):
+    # Real text's distinct words keep growing with it. Two corpora of 600,000 words, one with
+    # 20,000 distinct rare words and one with 200,000: with the vocabulary capped, as by
+    # default, the read's peak allocation (in this process: the count, the candidates) is
+    # the same for both, not ten times as many entries.
+    import tracemalloc
+
+    peaks = []
+    for rare_words in (20_000, None):
+        folder = tmp_path / str(rare_words)
+        write(folder / "a.txt", _text_with_new_words(600_000, seed=1, rare_words=rare_words))
+        tracemalloc.start()
+        try:
+            corpus = corpus_of([folder], max_vocabulary=100, piece_size=1 << 16, read_size=1 << 14, workers=1)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        assert len(corpus.vocabulary) == 101
+    assert peaks[1] < 1.2 * peaks[0], peaks
+
+
+def test_a_pruned_count_leaves_a_capped_vocabulary_exact_and_says_nothing(tmp_path, capsys):
+    # More distinct words than the table holds: it prunes past the unknown threshold, but
+    # every word it drops is rarer than the capped vocabulary's rarest, so nothing is lost.
+    write(tmp_path / "a.txt", _text_with_new_words(30_000, seed=3))
+    exact = corpus_of([tmp_path], max_vocabulary=150, unknown_threshold=0, count_limit=10**6)
+    bounded = corpus_of([tmp_path], max_vocabulary=150, unknown_threshold=0, count_limit=1000, piece_size=4096)
+    assert bounded.vocabulary == exact.vocabulary
+    assert all_ids(bounded).tolist() == all_ids(exact).tolist()
+    assert capsys.readouterr().err == ""
 
 
 # ---------------------------------------------------------------- the store on disk

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import REPO
-from word_predictor.corpus.splits import SPLITS, split_bounds, split_segments, window_block_size
+from word_predictor.corpus.splits import SPLITS, Split, split_bounds, split_segments, window_block_size
 
 
 # ---------------------------------------------------------------- splits
@@ -82,3 +82,39 @@ def test_each_split_takes_its_share_of_blocks_from_every_part_of_the_text(valida
             assert abs(tenth.sum() - fraction * tenth.size) <= 3, name
 
 
+
+
+# ---------------------------------------------------------------- saving a split
+
+
+def test_a_saved_split_reads_back_as_its_compact_copy(tmp_path):
+    ids = np.arange(3_000_005, dtype=np.int32)
+    split = Split(ids, np.array([[0, 10], [20, 2_500_000], [2_600_000, 3_000_005]]))
+    split.save(tmp_path / "split.npz")
+    with np.load(tmp_path / "split.npz", allow_pickle=False) as data:
+        assert data["ids"].dtype == np.int32
+        assert np.array_equal(data["ids"], split.compact().ids)
+        assert data["segment_lengths"].tolist() == [10, 2_499_980, 400_005]
+    Split(np.zeros(0, np.int32), np.zeros((0, 2), np.int64)).save(tmp_path / "empty.npz")
+    with np.load(tmp_path / "empty.npz", allow_pickle=False) as data:
+        assert data["ids"].shape == (0,) and data["segment_lengths"].shape == (0,)
+
+
+def test_saving_the_test_split_of_a_large_corpus_holds_a_block_not_the_split(tmp_path):
+    # The test split of a memory-mapped store of 10M tokens (20% of them, 8 MB): written as the
+    # run folder's test_split.npz a block at a time, not gathered in memory first.
+    import tracemalloc
+
+    from word_predictor.rundir import write_test_split
+
+    ids = np.memmap(tmp_path / "ids.int32", dtype="<i4", mode="w+", shape=(10_000_000,))
+    bounds = split_bounds(ids.size, 1000, 0.1, 0.2)["test"]
+    tracemalloc.start()
+    try:
+        write_test_split(tmp_path, Split(ids, bounds))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3_000_000  # the split is 8 MB
+    with np.load(tmp_path / "test_split.npz", allow_pickle=False) as data:
+        assert data["ids"].size == int((bounds[:, 1] - bounds[:, 0]).sum())

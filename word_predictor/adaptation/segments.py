@@ -19,7 +19,7 @@ import numpy as np
 from word_predictor.batches.kinds import FullKind, WindowKind, kind_of
 from word_predictor.config import STATES_PER_CELL
 from word_predictor.corpus.splits import Split
-from word_predictor.scoring.reading import gather_windows, window_starts
+from word_predictor.scoring.reading import gather_windows, window_start_batches
 
 
 @dataclass
@@ -38,9 +38,7 @@ class WindowSegments:
         self.view, self.window_size = view, config.window_size
 
     def segments(self, split: Split, length: int):
-        starts = window_starts(split.bounds, self.window_size)
-        for begin in range(0, starts.size, length):
-            chosen = starts[begin : begin + length]
+        for chosen in window_start_batches(split.bounds, self.window_size, length):
             window = gather_windows(split.ids, chosen, self.window_size)
             inputs, targets = window[:, :-1], window[:, -1]
             joined = np.asarray(self.view.predict_on_batch(inputs), np.float32)

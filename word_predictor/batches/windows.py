@@ -33,32 +33,12 @@ from word_predictor.model.build import build_model
 
 # Keras-free (scoring/reading.py), so word_predictor.runtime reads windows the same way; callers import them here too
 from word_predictor.scoring.reading import (  # noqa: F401
+    WindowIndex,
     WindowReader,
     crop_context,
     gather_windows,
     window_starts,
 )
-
-
-class WindowIndex:
-    """Window number -> start offset, from the segment bounds alone.
-
-    Numbers count the windows segment by segment; memory is one entry per segment,
-    whatever the number of windows (a corpus of 100M words has 100M windows).
-    """
-
-    def __init__(self, bounds: np.ndarray, window_size: int):
-        bounds = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
-        counts = np.maximum(bounds[:, 1] - bounds[:, 0] - window_size, 0)
-        self.first = np.concatenate([[0], np.cumsum(counts)])  # each segment's first window number
-        self.segment_starts = bounds[:, 0]
-        self.size = int(self.first[-1])
-
-    def starts(self, numbers: np.ndarray) -> np.ndarray:
-        # The last segment whose first number is <= n; segments without a window share
-        # their first number with the next one and are skipped by side="right".
-        segment = np.searchsorted(self.first, numbers, side="right") - 1
-        return self.segment_starts[segment] + (numbers - self.first[segment])
 
 
 class Shuffle:
@@ -208,7 +188,7 @@ class WindowContext(WindowKind):
         return window_block_size(self.config.window_size)(tokens)
 
     def check_training_split(self, split: Split) -> None:
-        if window_starts(split.bounds, self.config.window_size).size == 0:
+        if WindowIndex(split.bounds, self.config.window_size).size == 0:
             raise SettingError(
                 "the training split holds no window of {size} tokens and the token after it; add text or lower "
                 "{window_size}", size=self.config.window_size,
@@ -227,7 +207,7 @@ class WindowContext(WindowKind):
         )  # fmt: skip
 
     def has_validation_targets(self, split: Split) -> bool:
-        return window_starts(split.bounds, self.config.window_size).size > 0
+        return WindowIndex(split.bounds, self.config.window_size).size > 0
 
     def reader(self, inference_model) -> WindowReader:
         return WindowReader(inference_model, self.config)

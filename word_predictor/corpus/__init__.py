@@ -8,7 +8,7 @@ from word_predictor.corpus.build import (  # noqa: F401
     build_corpus,
     encode_files,
 )
-from word_predictor.corpus.counting import COUNT_LIMIT, CountTable  # noqa: F401
+from word_predictor.corpus.counting import COUNT_LIMIT, CountTable, count_limit_for  # noqa: F401
 from word_predictor.corpus.files import (  # noqa: F401
     ENCODING_ERRORS,
     READ_SIZE,

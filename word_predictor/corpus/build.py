@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from word_predictor.corpus.allocator import fix_large_block_threshold, return_freed_memory
-from word_predictor.corpus.counting import COUNT_LIMIT, CountTable
+from word_predictor.corpus.counting import CountTable, count_limit_for
 from word_predictor.corpus.files import (
     READ_SIZE,
     CorpusError,
@@ -57,7 +57,7 @@ def build_corpus(
     paths: Sequence[str | os.PathLike], *, tokenizer: Tokenizer, unknown_threshold: int, max_vocabulary: int = 0,
     validation_fraction: float, test_fraction: float, block_size: Callable[[int], int], min_tokens: int = 1,
     encoding_errors: str = "strict", cache_dir: Path | None = None, progress: Progress | None = None,
-    read_size: int = READ_SIZE, piece_size: int = PIECE_SIZE, count_limit: int = COUNT_LIMIT, workers: int = 0,
+    read_size: int = READ_SIZE, piece_size: int = PIECE_SIZE, count_limit: int = 0, workers: int = 0,
 ) -> Corpus:  # fmt: skip
     """Read, split and encode a corpus; the vocabulary comes from the train split alone.
 
@@ -65,10 +65,11 @@ def build_corpus(
     the caller can use; `max_vocabulary` keeps only that many of the most frequent
     tokens (0: no limit). With `cache_dir`, the token store is kept there and reused by
     later runs on the same files and settings; without, it lives in a temporary file.
-    `read_size`, `piece_size` and `count_limit` bound memory; `workers`: processes that
-    read the text (0: one per core, up to 4, for corpora of PARALLEL_BYTES or more, else 1).
+    `read_size`, `piece_size` and `count_limit` (0: count_limit_for(max_vocabulary)) bound memory;
+    `workers`: processes that read the text (0: one per core, up to 4, from PARALLEL_BYTES on, else 1).
     """
     progress = progress or NoProgress()
+    count_limit = count_limit or count_limit_for(max_vocabulary)
     files = find_text_files(paths)
     stats = [os.stat(f) for f in files]
     key = _store_key(files, stats, tokenizer, encoding_errors, unknown_threshold, max_vocabulary,
@@ -76,7 +77,7 @@ def build_corpus(
     names = [str(f) for f in files]
     if cache_dir is not None and (cached := _cached_corpus(cache_dir, key, names, block_size, min_tokens, tokenizer)):
         return cached
-    fix_large_block_threshold()  # before the workers fork: they inherit it
+    fix_large_block_threshold()  # workers tune their own (workers._start_worker)
     pieces = plan_pieces(files, [s.st_size for s in stats], piece_size)
     total_bytes = sum(s.st_size for s in stats)
     writer = _open_writer(cache_dir, key)
@@ -92,14 +93,16 @@ def build_corpus(
         file_tokens = np.bincount([p.file for p in pieces], weights=piece_tokens, minlength=len(files))
         n_tokens = int(file_tokens.sum())
         _check_length(n_tokens, min_tokens, tokenizer)
-        _warn_of_gaps(files, file_tokens, table.floor, unknown_threshold, count_limit, tokenizer)
+        _warn_of_empty_files(files, file_tokens, tokenizer)
         block = block_size(n_tokens)
         train = block_splits(math.ceil(n_tokens / block), validation_fraction, test_fraction) == 0
         level = _rule_of(tokenizer)
         candidates = Vocabulary.from_counts(table.upper_bounds(), unknown_threshold, **level)
+        floor = table.floor
         del table  # freed before pass 2
         vocabulary = _vocabulary_pass(writer, lists, piece_tokens, candidates, train, block, tokenizer,
                                       unknown_threshold, max_vocabulary)  # fmt: skip
+        _warn_of_gaps(vocabulary, floor, unknown_threshold, count_limit, tokenizer)
         # Pass 3: candidate ids -> vocabulary ids, checksum, rename into place.
         meta = {"file_tokens": file_tokens.astype(np.int64).tolist(), "block": block, "vocabulary": vocabulary.to_dict()}
         ids = writer.finish(vocabulary.encode(candidates.tokens), meta)
@@ -107,16 +110,22 @@ def build_corpus(
     return _corpus(ids, vocabulary, n_tokens, block, validation_fraction, test_fraction, names)
 
 
-def _warn_of_gaps(files, file_tokens, floor: int, unknown_threshold: int, count_limit: int, tokenizer) -> None:
-    """Say which files held no tokens, and whether the bounded count may have missed rare ones."""
-    for path, n_tokens in zip(files, file_tokens):
-        if n_tokens == 0:
-            warn(f"{path} holds no {tokenizer.unit}s after normalisation")
-    if floor > unknown_threshold:
-        warn(
-            f"the corpus has more distinct {tokenizer.unit}s than the {count_limit:,} counted at once, "
-            f"so {tokenizer.unit}s seen {floor} times or fewer may be left out of the vocabulary"
-        )
+def _warn_of_empty_files(files, file_tokens, tokenizer) -> None:
+    for path in (path for path, n_tokens in zip(files, file_tokens) if n_tokens == 0):
+        warn(f"{path} holds no {tokenizer.unit}s after normalisation")
+
+
+def _warn_of_gaps(vocabulary: Vocabulary, floor: int, unknown_threshold: int, count_limit: int, tokenizer) -> None:
+    """Say whether the bounded count may have left a word out of the vocabulary. A word the
+    table dropped is seen at most `floor` times; the vocabulary is exact when that is within
+    the unknown threshold, or when it is full and its rarest word is seen more often."""
+    full = vocabulary.max_size and len(vocabulary) - 1 >= vocabulary.max_size
+    if floor <= unknown_threshold or (full and min(vocabulary.counts[1:]) > floor):
+        return
+    warn(
+        f"the corpus has more distinct {tokenizer.unit}s than the {count_limit:,} counted at once, "
+        f"so {tokenizer.unit}s seen {floor} times or fewer may be left out of the vocabulary"
+    )
 
 
 def _store_key(files, stats, tokenizer, encoding_errors, unknown_threshold, max_vocabulary, validation_fraction,

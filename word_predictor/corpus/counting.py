@@ -7,8 +7,27 @@ from collections.abc import Sequence
 
 import numpy as np
 
-# Distinct tokens counted at once: bounds the counting memory (a dict entry and a string each).
+# Distinct tokens counted at once: bounds the counting memory (a dict entry and a string each,
+# about 150 bytes). Without a cap on the vocabulary:
 COUNT_LIMIT = 2_000_000
+# With a cap: entries for each word the vocabulary may hold. A prune keeps half the entries,
+# twice the cap, so the words it drops are rarer than the vocabulary's (see count_limit_for).
+ENTRIES_PER_WORD = 4
+_FEWEST_ENTRIES = 10_000
+
+
+def count_limit_for(max_vocabulary: int) -> int:
+    """Distinct tokens counted at once for a vocabulary of at most `max_vocabulary` tokens (0: no cap).
+
+    A capped vocabulary needs only its words' counts to be exact, not every rare word's: a
+    table of ENTRIES_PER_WORD times the cap (not the corpus' distinct words, which keep
+    growing with it) keeps the counting memory the same for 10M words as for 100M, and
+    the vocabulary is still exact whenever its rarest word is seen more often than the
+    table's floor (build._warn_of_gaps says when it may not be).
+    """
+    if max_vocabulary <= 0:
+        return COUNT_LIMIT
+    return min(COUNT_LIMIT, max(_FEWEST_ENTRIES, ENTRIES_PER_WORD * max_vocabulary))
 
 class FirstSeen(dict):
     """token -> its number in the order of first sight: local ids, table slots."""

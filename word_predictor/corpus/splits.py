@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from word_predictor.text.vocabulary import Vocabulary
 
 SPLITS = ("train", "validation", "test")
 _GOLDEN = (math.sqrt(5) - 1) / 2
+_SAVE_BLOCK = 1 << 20  # ids copied at a time by Split.save
 
 @dataclass
 class Split:
@@ -45,6 +47,21 @@ class Split:
     def segments(self) -> Iterator[np.ndarray]:
         for start, end in self.bounds:
             yield self.ids[start:end]
+
+    def save(self, path) -> None:
+        """The segments one after another as `ids` and their `segment_lengths`, in the .npz
+        np.savez writes (np.load reads it back), copied a block at a time: a split of a
+        memory-mapped store is never gathered in memory (docs/benchmarks.md, "Memory")."""
+        lengths = self.segment_lengths
+        header = {"descr": np.dtype("<i4").str, "fortran_order": False, "shape": (int(lengths.sum()),)}
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            with archive.open("ids.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array_header_1_0(member, header)
+                for segment in self.segments():
+                    for start in range(0, len(segment), _SAVE_BLOCK):
+                        member.write(np.ascontiguousarray(segment[start : start + _SAVE_BLOCK], "<i4").tobytes())
+            with archive.open("segment_lengths.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, lengths, allow_pickle=False)
 
     def compact(self) -> Split:
         """The same segments, copied one after another into an array of their own."""

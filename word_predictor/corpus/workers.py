@@ -12,13 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
+from word_predictor.corpus.allocator import fix_large_block_threshold
 from word_predictor.corpus.counting import FirstSeen
 from word_predictor.corpus.files import Piece, read_tokens
 from word_predictor.corpus.store import DTYPE
 from word_predictor.text.tokenizer import Tokenizer
 from word_predictor.text.vocabulary import Vocabulary
 
-PARALLEL_BYTES = 64 << 20  # corpora at least this large are read by worker processes
+# Corpora at least this large are read by worker processes: two pieces (build.PIECE_SIZE), the
+# least that two workers can read side by side. Low enough that a corpus of a few million words
+# is read the way a far larger one is, so a larger corpus does not bring worker processes with it.
+PARALLEL_BYTES = 32 << 20
 # ---------------------------------------------------------------- the passes
 
 
@@ -66,9 +70,13 @@ def encode_piece(piece: Piece, vocabulary: Vocabulary, encoding_errors: str, rea
 _worker_vocabulary: Vocabulary | None = None  # set once in each encode_files worker
 
 
-def _set_worker_vocabulary(vocabulary: Vocabulary) -> None:
+def _start_worker(vocabulary: dict | None) -> None:
+    """Each worker process: the allocator as the reading process tunes it, and the vocabulary
+    encode_files shares, sent as its plain description (Vocabulary.to_dict)."""
     global _worker_vocabulary
-    _worker_vocabulary = vocabulary
+    fix_large_block_threshold()
+    if vocabulary is not None:
+        _worker_vocabulary = Vocabulary.from_dict(vocabulary)
 
 
 def encode_piece_in_worker(piece: Piece, encoding_errors: str, read_size: int) -> np.ndarray:
@@ -80,18 +88,13 @@ def in_order(
 ) -> Iterator:
     """function(item) for each item, in order; with workers > 1 computed in that many
     processes, at most one task per worker and one more ahead of the caller (bounded
-    memory).
-
-    Workers are forked where the platform allows it, so they start at once and share
-    `vocabulary` without pickling it; they run only this module's code.
+    memory). The workers run only this module's code, and are given `vocabulary`.
     """
     if workers <= 1:
         yield from map(function, items)
         return
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    initializer, initargs = (_set_worker_vocabulary, (vocabulary,)) if vocabulary is not None else (None, ())
-    with context.Pool(workers, initializer=initializer, initargs=initargs) as pool:
+    description = None if vocabulary is None else vocabulary.to_dict()
+    with _process_context().Pool(workers, initializer=_start_worker, initargs=(description,)) as pool:
         pending: collections.deque = collections.deque()
         for item in items:
             pending.append(pool.apply_async(function, (item,)))
@@ -99,6 +102,20 @@ def in_order(
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()
+
+
+def _process_context():
+    """Where the platform has it, workers forked from a small server process that has imported
+    this module alone, not from the reading process: a fork of a process that holds TensorFlow
+    (and the counts read so far) would hold every page of it too, and each worker's resident
+    memory would count them again (docs/benchmarks.md, "Memory"). A worker still imports the
+    command's module, as multiprocessing does, so the commands load no Keras on import.
+    Elsewhere, the platform's default."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context()
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])  # without "__main__": the command's module imports Keras
+    return context
 
 
 def workers_for(total_bytes: int, workers: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from word_predictor.batches.windows import window_starts
+from word_predictor.batches.windows import WindowIndex
 from word_predictor.config import DEFAULT_PROMPT, Config
 from word_predictor.corpus.splits import Split
 from word_predictor.predictor.generation import draw
@@ -25,11 +25,11 @@ def sample_prompts(config: Config, validation: Split, vocabulary: Vocabulary, co
     """
     prompts = [DEFAULT_PROMPT]
     length = SAMPLE_LENGTHS[config.level][0] or config.window_size
-    starts = window_starts(validation.bounds, length)
+    windows = WindowIndex(validation.bounds, length)  # the starts are found, not listed: one a token
     for i in range(count):
-        if starts.size == 0:
+        if windows.size == 0:
             break
-        start = starts[(i + 1) * starts.size // (count + 1)]
+        start = int(windows.starts(np.array([(i + 1) * windows.size // (count + 1)]))[0])
         window = validation.ids[start : start + length]
         if not np.any(window == UNKNOWN_ID):
             prompts.append(vocabulary.tokenizer.join(vocabulary.decode(window)))

@@ -15,14 +15,39 @@ from word_predictor.text.vocabulary import UNKNOWN_ID
 def window_starts(bounds: np.ndarray, window_size: int) -> np.ndarray:
     """Start offsets of every window that fits, with its target, inside one segment.
 
-    `bounds` is (segments, 2): each segment's [start, end) in the id array.
+    `bounds` is (segments, 2): each segment's [start, end) in the id array. One int64 a
+    window: for a split of any size, ask WindowIndex (or window_start_batches) instead.
     """
-    starts = [
-        np.arange(start, end - window_size, dtype=np.int64)
-        for start, end in np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
-        if end - start > window_size
-    ]
-    return np.concatenate(starts) if starts else np.zeros(0, np.int64)
+    index = WindowIndex(bounds, window_size)
+    return index.starts(np.arange(index.size, dtype=np.int64))
+
+
+class WindowIndex:
+    """Window number -> start offset, from the segment bounds alone.
+
+    Numbers count the windows segment by segment; memory is one entry per segment,
+    whatever the number of windows (a corpus of 100M words has 100M windows).
+    """
+
+    def __init__(self, bounds: np.ndarray, window_size: int):
+        bounds = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
+        counts = np.maximum(bounds[:, 1] - bounds[:, 0] - window_size, 0)
+        self.first = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)  # each segment's first window number
+        self.segment_starts = bounds[:, 0]
+        self.size = int(self.first[-1])
+
+    def starts(self, numbers: np.ndarray) -> np.ndarray:
+        # The last segment whose first number is <= n; segments without a window share
+        # their first number with the next one and are skipped by side="right".
+        segment = np.searchsorted(self.first, numbers, side="right") - 1
+        return self.segment_starts[segment] + (numbers - self.first[segment])
+
+
+def window_start_batches(bounds: np.ndarray, window_size: int, batch_size: int):
+    """window_starts in order, `batch_size` at a time: memory bounded by the batch, not the split."""
+    index = WindowIndex(bounds, window_size)
+    for begin in range(0, index.size, batch_size):
+        yield index.starts(np.arange(begin, min(begin + batch_size, index.size), dtype=np.int64))
 
 
 def gather_windows(ids: np.ndarray, starts: np.ndarray, window_size: int) -> np.ndarray:
@@ -90,9 +115,8 @@ class WindowReader:
 
     def scored(self, split: Split, batch_size: int = 1024):
         """(logits (n, vocabulary), targets (n,)) for every token with a full window before it."""
-        starts = window_starts(split.bounds, self.window_size)
-        for begin in range(0, starts.size, batch_size):
-            window = gather_windows(split.ids, starts[begin : begin + batch_size], self.window_size)
+        for starts in window_start_batches(split.bounds, self.window_size, batch_size):
+            window = gather_windows(split.ids, starts, self.window_size)
             yield np.asarray(self.model.predict_on_batch(window[:, :-1]), dtype=np.float32), window[:, -1]
 
 
