@@ -54,7 +54,7 @@ def corpus_of(files: list[Path], cache_dir: Path | None = None, **settings):
     over them (Config's names: normalisation="ascii", window_size=2, validation_fraction=0, ...):
     the context the settings pick gives the split block size and the fewest tokens."""
     from word_predictor.config import Config
-    from word_predictor.training.reading import corpus_for
+    from word_predictor.training.run_corpus import corpus_for
 
     return corpus_for(Config(corpus=[str(path) for path in files], **settings), cache_dir)
 

@@ -51,7 +51,7 @@ def child(spec: dict) -> None:
     from word_predictor.config import Config
     from word_predictor.batches import context_for
     from word_predictor.model.compile import compile_model
-    from word_predictor.training.reading import corpus_for
+    from word_predictor.training.run_corpus import corpus_for
     from word_predictor.training import distribute
 
     parallel = distribute.SINGLE

@@ -73,7 +73,7 @@ def save_streams(recipe: dict, files: dict[str, Path], folder: Path) -> Path:
     import numpy as np
 
     from word_predictor import train
-    from word_predictor.training.reading import corpus_for
+    from word_predictor.training.run_corpus import corpus_for
 
     flags = ["--corpus", str(files["train"]), *our_flags(recipe, files["test"])]
     corpus = corpus_for(train.config_from_args(train.build_parser().parse_args(flags)))

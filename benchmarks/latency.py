@@ -92,7 +92,7 @@ def test_contexts(count: int, seed: int = 0) -> list[str]:
 
 def warm(calls: int, batch_rounds: int) -> tuple[list[dict], list[dict], dict]:
     from word_predictor.config import Config
-    from word_predictor.model.build import build_model
+    from word_predictor.model.factory import build_model
     from word_predictor.predictor.predictor import Predictor
     from word_predictor.batches.windows import crop_context
 

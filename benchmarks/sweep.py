@@ -89,7 +89,7 @@ def kneser_ney_on_splits(run_dir: Path) -> dict | None:
     from word_predictor import scoring
     from word_predictor.config import load_config
     from word_predictor.rundir import CONFIG_FILE, read_test_split
-    from word_predictor.training.reading import corpus_for
+    from word_predictor.training.run_corpus import corpus_for
 
     config = load_config(Path(run_dir) / CONFIG_FILE)[0]
     if config.level != "word":

@@ -153,7 +153,7 @@ class OursBench:
         import keras
 
         from word_predictor.config import Config, CorpusFacts
-        from word_predictor.model.build import build_model
+        from word_predictor.model.factory import build_model
         from word_predictor.batches.windows import WindowBatches
 
         class StepClock(keras.callbacks.Callback):

@@ -49,7 +49,7 @@ def time_to_target(
     from word_predictor.batches import context_for
     from word_predictor.batches.windows import WindowBatches
     from word_predictor.config import Config
-    from word_predictor.model.build import build_model
+    from word_predictor.model.factory import build_model
     from word_predictor.model.compile import compile_model
 
     config = Config(cell=cell, validation_fraction=0.1, test_fraction=0.0, **extra)
@@ -99,7 +99,7 @@ def validation_probe(cell: str, reader, validation, target: float, probe_every: 
     `target` (or `max_minutes` of training) stops the run."""
     import keras
 
-    from word_predictor.model.build import copy_weights
+    from word_predictor.model.factory import copy_weights
     from word_predictor.scoring.evaluate import score
 
     class Probe(keras.callbacks.Callback):
@@ -155,7 +155,7 @@ def test_probe(run_dir: Path, target: float):
     from word_predictor import rundir
     from word_predictor.batches import context_for
     from word_predictor.config import facts_from, load_config
-    from word_predictor.model.build import build_model, copy_weights
+    from word_predictor.model.factory import build_model, copy_weights
     from word_predictor.scoring.evaluate import score
 
     class TestProbe(keras.callbacks.Callback):

@@ -19,9 +19,9 @@ import time
 from benchmarks.common import REPO, base_parser, median, print_table, save_results, spread
 from word_predictor.config import Config
 from word_predictor.batches import context_for
-from word_predictor.model.build import build_model
+from word_predictor.model.factory import build_model
 from word_predictor.model.compile import compile_model
-from word_predictor.training.reading import corpus_for
+from word_predictor.training.run_corpus import corpus_for
 
 VARIANTS = {  # name: (fixed_length, jit_compile)
     "open length": (False, False),

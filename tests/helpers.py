@@ -18,7 +18,7 @@ from word_predictor.backend import keras
 from word_predictor.batches.windows import WindowBatches
 from word_predictor.config import Config, CorpusFacts, load_config
 from word_predictor.corpus.splits import Split
-from word_predictor.model.build import build_model
+from word_predictor.model.factory import build_model
 from word_predictor.model.compile import compile_model
 from word_predictor.predictor.predictor import Predictor
 from word_predictor.text.vocabulary import Vocabulary

@@ -16,7 +16,7 @@ import pytest
 from tests.helpers import TINY_TEXT, train_tiny
 from word_predictor import scoring
 from word_predictor import evaluate, predict, rundir, train
-from word_predictor.training.reading import corpus_for
+from word_predictor.training.run_corpus import corpus_for
 from word_predictor.training.checkpoint import read_state
 from word_predictor.predictor.predictor import Predictor
 

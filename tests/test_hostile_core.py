@@ -244,7 +244,7 @@ def test_an_incomplete_run_begun_under_an_older_normalisation_resumes_with_it(tm
     from word_predictor.backend import keras
     from word_predictor.config import load_config
     from word_predictor.text.vocabulary import Vocabulary, sha256_of
-    from word_predictor.training.reading import corpus_for
+    from word_predictor.training.run_corpus import corpus_for
 
     class InterruptFirstEpoch(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):

@@ -27,7 +27,7 @@ from word_predictor import engines, evaluate, folder_files, monitoring, predict,
 from word_predictor.batches.windows import window_starts
 from word_predictor.config import load_config
 from word_predictor.training.checkpoint import read_state
-from word_predictor.training.reading import corpus_for
+from word_predictor.training.run_corpus import corpus_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.backend]
 

@@ -25,7 +25,7 @@ from tests.helpers import REPO, TINY_TEXT, copy_run, one_line, set_status, train
 from word_predictor import evaluate, folder_files, predict, rundir, train
 from word_predictor.training.checkpoint import read_state
 from word_predictor.config import Config, CorpusFacts, config_json, facts_from, load_config
-from word_predictor.model.build import build_model
+from word_predictor.model.factory import build_model
 from word_predictor.text.vocabulary import sha256_of
 from word_predictor.corpus.splits import Split
 

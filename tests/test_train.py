@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers import TINY_FLAGS, TINY_TEXT, help_beside_each_flag, train_tiny
 from word_predictor import evaluate, predict, rundir, train
-from word_predictor.training import reading
+from word_predictor.training import run_corpus
 from word_predictor.config import facts_from, load_config
 from word_predictor.text.vocabulary import Vocabulary, sha256_of
 from word_predictor.text.tokenizer import tokenizer_for
@@ -252,7 +252,7 @@ def test_bad_held_out_texts_are_one_line_and_no_run(tmp_path, tiny_corpus, capsy
     held = tmp_path / "held"
     held.mkdir()
     (held / "test.txt").write_text(TINY_TEXT, encoding="utf-8")
-    monkeypatch.setattr(reading, "build_corpus", lambda *a, **k: pytest.fail("the corpus was read"))
+    monkeypatch.setattr(run_corpus, "build_corpus", lambda *a, **k: pytest.fail("the corpus was read"))
     flags = [f.replace("HELD", str(held)).replace("CORPUS", str(tiny_corpus)) for f in flags]
     assert train_tiny(tiny_corpus, tmp_path / "logs", *flags) == code
     err = capsys.readouterr().err.strip().splitlines()
@@ -264,7 +264,7 @@ def test_bad_held_out_texts_are_one_line_and_no_run(tmp_path, tiny_corpus, capsy
 @pytest.mark.parametrize("context", ["window", "full"])
 def test_a_regularised_tied_run_trains_keeps_the_plain_model_and_shows_its_terms(tmp_path, tiny_corpus, context):
     from tests.helpers import values
-    from word_predictor.model.build import build_model
+    from word_predictor.model.factory import build_model
 
     flags = ["--context", context, "--dropout", "0.3", "--locked-dropout", "--weight-drop", "0.3",
              "--embedding-dropout", "0.1", "--activation-regularisation", "2", "--temporal-activation-regularisation",

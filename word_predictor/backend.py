@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -210,3 +211,12 @@ def use_cudnn(precision: str) -> str | bool:
     if precision == "mixed_bfloat16" and _keras().backend.backend() == "jax":
         return False
     return "auto"
+
+
+def versions() -> dict:
+    """The software a run is trained with, as config.json records it: Python, Keras, its
+    backend, and each backend library loaded."""
+    keras = _keras()
+    loaded = {package: sys.modules.get(package) for package in ("tensorflow", "jax", "torch")}
+    return {"python": platform.python_version(), "keras": keras.__version__, "backend": keras.backend.backend(),
+            **{package: module.__version__ for package, module in loaded.items() if hasattr(module, "__version__")}}

@@ -9,7 +9,7 @@ import pytest
 from word_predictor.adaptation.hidden import hidden_view, split
 from word_predictor.batches import context_for
 from word_predictor.config import Config, CorpusFacts
-from word_predictor.model.build import build_model
+from word_predictor.model.factory import build_model
 
 pytestmark = pytest.mark.backend
 

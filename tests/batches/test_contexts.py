@@ -11,7 +11,7 @@ import pytest
 from word_predictor.batches import CONTEXTS, KINDS, context_for
 from word_predictor.config import Config, CorpusFacts
 from word_predictor.corpus.splits import Split
-from word_predictor.model.build import build_model, copy_weights
+from word_predictor.model.factory import build_model, copy_weights
 
 VOCABULARY = 9
 FACTS = CorpusFacts(vocabulary_size=VOCABULARY)

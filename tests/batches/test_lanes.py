@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from word_predictor.config import Config, CorpusFacts
 from word_predictor.corpus.splits import Split
 from word_predictor.scoring.evaluate import score
-from word_predictor.model.build import build_model, copy_weights
+from word_predictor.model.factory import build_model, copy_weights
 from word_predictor.model.compile import compile_model
 from word_predictor.rundir import load_model, save_model_atomic
 from word_predictor.batches.lanes import LaneBatches, gather_step, lay_out

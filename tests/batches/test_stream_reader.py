@@ -9,7 +9,7 @@ import pytest
 from word_predictor.batches.stream_reader import StreamReader
 from word_predictor.config import Config, CorpusFacts
 from word_predictor.corpus.splits import Split
-from word_predictor.model.build import build_model, layer_stages
+from word_predictor.model.factory import build_model, layer_stages
 
 VOCABULARY, CHUNK = 13, 8
 FACTS = CorpusFacts(vocabulary_size=VOCABULARY)

@@ -7,7 +7,7 @@ import pytest
 
 from tests.helpers import FACTS, VOCABULARY, tiny_config
 from word_predictor.exporter.weights import read_weights
-from word_predictor.model.build import build_model
+from word_predictor.model.factory import build_model
 
 
 def test_a_plain_run_gives_the_embedding_each_layer_and_the_output():

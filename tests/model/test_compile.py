@@ -6,7 +6,7 @@ import pytest
 
 from tests.helpers import FACTS, VOCABULARY, tiny_batches, tiny_config
 from word_predictor.backend import keras
-from word_predictor.model.build import build_model
+from word_predictor.model.factory import build_model
 from word_predictor.model.compile import InTopK, compile_model
 from word_predictor.scoring.figures import target_ranks
 

@@ -226,7 +226,7 @@ def test_a_model_holding_the_layer_saves_and_loads_with_the_same_outputs(case, t
 def test_one_training_step_moves_every_trainable_weight(case):
     model = case.model(case.make())
     # Eager: one step shows whether gradients reach each weight; the compiled steps of these
-    # layers are trained in test_build.py and batches/test_lanes.py, at a tracing cost paid once there.
+    # layers are trained in test_factory.py and batches/test_lanes.py, at a tracing cost paid once there.
     model.compile(optimizer=keras.optimizers.Adam(0.05),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), run_eagerly=True)  # fmt: skip
     inputs = fed(case.inputs(np.random.default_rng(0)))

@@ -12,7 +12,7 @@ import pytest
 from tests.helpers import FACTS, VOCABULARY, tiny_batches, tiny_config
 from word_predictor.backend import keras
 from word_predictor.config import Config
-from word_predictor.model.build import TIED_PROJECTION, build_model, copy_weights
+from word_predictor.model.factory import TIED_PROJECTION, build_model, copy_weights
 from word_predictor.model.cells import LSTM, SimpleRNN
 from word_predictor.model.compile import compile_model
 from word_predictor.model.regularisers import ActivationRegularisation, EmbeddingDropout, LockedDropout

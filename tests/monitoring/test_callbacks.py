@@ -22,7 +22,7 @@ from word_predictor.monitoring.callbacks import EpochFigures, EpochScalars
 from word_predictor.monitoring.writer import RunWriters
 from word_predictor.text.tokenizer import words
 from word_predictor.text.vocabulary import Vocabulary
-from word_predictor.training.reading import corpus_for
+from word_predictor.training.run_corpus import corpus_for
 
 pytestmark = pytest.mark.backend
 

@@ -13,7 +13,7 @@ import pytest
 from tests.helpers import FACTS, TINY_TEXT, one_line, tiny_config, tiny_model, train_flags, write_corpus
 from word_predictor import predict, rundir, train
 from word_predictor.backend import keras
-from word_predictor.model.build import build_model
+from word_predictor.model.factory import build_model
 from word_predictor.model.compile import compile_model
 from word_predictor.text.vocabulary import sha256_of
 from word_predictor.training import checkpoint

@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from word_predictor.config import Config, CorpusFacts, SettingError
-from word_predictor.model.build import build_model, parameter_count
+from word_predictor.model.factory import build_model, parameter_count
 from word_predictor.training.memory import TRAINING_BYTES_PER_PARAMETER, check_memory
 
 SHAPES = [

@@ -11,7 +11,7 @@ from tests.helpers import tiny_batches, tiny_model
 from word_predictor import rundir
 from word_predictor.backend import keras
 from word_predictor.config import Config, CorpusFacts
-from word_predictor.model.build import build_model
+from word_predictor.model.factory import build_model
 from word_predictor.training.checkpoint import RunCheckpoint
 from word_predictor.training.regularisation import REGULARISATION_FIGURES, AveragedWeights, RegularisationFigures
 

@@ -13,7 +13,7 @@ from word_predictor import rundir, train
 from word_predictor.config import Config, SettingError, facts_from, load_config
 from word_predictor.text.tokenizer import UNICODE_WORDS
 from word_predictor.text.vocabulary import UNKNOWN_ID, Vocabulary, sha256_of
-from word_predictor.training import reading, trainer
+from word_predictor.training import run_corpus, trainer
 from word_predictor.training.checkpoint import read_state
 
 HELD_OUT = {"validation": "the cat sat on the dog . a zebra", "test": "the bird sang . the cat looked at the mat"}
@@ -37,7 +37,7 @@ def texts(tmp_path):
 def test_held_out_texts_are_those_splits_in_the_corpus_vocabulary(texts):
     config = tiny_settings(texts / "corpus", validation_fraction=0.0, test_fraction=0.0,
                            validation_text=[str(texts / "validation.txt")], test_text=[str(texts / "test.txt")])  # fmt: skip
-    corpus = reading.corpus_for(config)
+    corpus = run_corpus.corpus_for(config)
     # Counted on the training text alone: the corpus' own words, none of the held-out texts'.
     expected = Vocabulary.from_counts(_counts(UNICODE_WORDS.tokens(TINY_TEXT * 10)), unknown_threshold=1,
                                       max_size=config.max_vocabulary)
@@ -53,7 +53,7 @@ def test_held_out_texts_are_those_splits_in_the_corpus_vocabulary(texts):
 def test_a_held_out_text_inside_the_corpus_is_refused_before_reading(texts):
     config = tiny_settings(texts / "corpus", test_text=[str(texts / "corpus" / "a.txt")], test_fraction=0.0)
     with pytest.raises(SettingError, match="a.txt is in the corpus too"):
-        reading.corpus_for(config)
+        run_corpus.corpus_for(config)
 
 
 def _counts(tokens: list[str]) -> dict[str, int]:

@@ -13,7 +13,7 @@ from tests.helpers import FACTS, VOCABULARY, tiny_batches, tiny_config
 from word_predictor.batches import context_for
 from word_predictor.batches.windows import WindowBatches
 from word_predictor.corpus.splits import Split
-from word_predictor.model.build import build_model
+from word_predictor.model.factory import build_model
 from word_predictor.model.compile import compile_model
 from word_predictor.scoring.evaluate import score
 from word_predictor.training.validation import ScoredValidation, validation_for

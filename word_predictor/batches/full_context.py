@@ -9,7 +9,7 @@ from word_predictor.batches.lanes import LaneBatches
 from word_predictor.batches.stream_reader import StreamReader
 from word_predictor.config import SettingError
 from word_predictor.corpus.splits import Split
-from word_predictor.model.build import build_model
+from word_predictor.model.factory import build_model
 from word_predictor.scoring.reading import pair_counts
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from word_predictor.backend import keras
 from word_predictor.batches.lanes import gather_step, lay_out
 from word_predictor.corpus.splits import Split
-from word_predictor.model.build import layer_stages
+from word_predictor.model.factory import layer_stages
 from word_predictor.model.layers import STATES_PER_CELL
 from word_predictor.scoring.reading import pair_counts
 

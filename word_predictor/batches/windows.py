@@ -29,7 +29,7 @@ from word_predictor.backend import keras
 from word_predictor.batches.kinds import WindowKind
 from word_predictor.config import SettingError
 from word_predictor.corpus.splits import Split, window_block_size
-from word_predictor.model.build import build_model
+from word_predictor.model.factory import build_model
 
 # Keras-free (scoring/reading.py), so word_predictor.runtime reads windows the same way; callers import them here too
 from word_predictor.scoring.reading import (  # noqa: F401

@@ -13,7 +13,7 @@ import numpy as np
 
 from word_predictor.config import Config
 from word_predictor.model import OUTPUT_LAYER
-from word_predictor.model.build import TIED_PROJECTION
+from word_predictor.model.factory import TIED_PROJECTION
 
 
 def read_weights(model, config: Config) -> dict:

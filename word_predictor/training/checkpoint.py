@@ -15,7 +15,7 @@ from pathlib import Path
 
 from word_predictor import folder_files, rundir
 from word_predictor.backend import keras
-from word_predictor.model.build import copy_weights
+from word_predictor.model.factory import copy_weights
 from word_predictor.training import distribute
 
 # Callback attributes that carry over between epochs, saved and restored on resume.

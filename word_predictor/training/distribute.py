@@ -35,7 +35,7 @@ import numpy as np
 from word_predictor.backend import keras
 from word_predictor.errors import UsageError, UserError
 from word_predictor.training import cluster
-from word_predictor.training.reading import corpus_for
+from word_predictor.training.run_corpus import corpus_for
 
 BATCH_AXIS = "batch"
 STATE_WEIGHTS = r".*/state_\d+$"  # model.CarriedRNN's carried state, (lanes, units) each

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from word_predictor.config import Config, CorpusFacts, SettingError
 from word_predictor.errors import UserError
-from word_predictor.model.build import parameter_count
+from word_predictor.model.factory import parameter_count
 
 # float32 weights, their gradients and Adam's two moments: 4 copies of 4 bytes.
 TRAINING_BYTES_PER_PARAMETER = 16

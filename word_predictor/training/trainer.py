@@ -10,9 +10,7 @@
 from __future__ import annotations
 
 import contextlib
-import platform
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,20 +21,20 @@ from word_predictor.batches import context_for
 from word_predictor.config import Config, CorpusFacts, SettingError, config_json, load_config
 from word_predictor.corpus.splits import Corpus
 from word_predictor.errors import Interrupted, UserError
-from word_predictor.model.build import build_model, copy_weights
+from word_predictor.model.factory import build_model, copy_weights
 from word_predictor.model.compile import compile_model
 from word_predictor.monitoring.samples import sample_prompts, samples_markdown
 from word_predictor.predictor.predictor import Predictor
 from word_predictor.text.vocabulary import Vocabulary, sha256_of
 from word_predictor.training import distribute
-from word_predictor.training.callbacks import TrainingCallbacks
+from word_predictor.training.epoch_end import TrainingCallbacks
 from word_predictor.training.checkpoint import SeedEachEpoch, check_settings_unchanged, read_state
 from word_predictor.training.distribute import SINGLE, Parallel
 from word_predictor.training.finish import finish
 from word_predictor.training.origin import Origin, origin_of
 from word_predictor.training.memory import check_memory, out_of_memory_said
 from word_predictor.training.timing import TimedBatches
-from word_predictor.training.reading import CACHE_DIR, corpus_in_vocabulary
+from word_predictor.training.run_corpus import CACHE_DIR, corpus_for, corpus_in_vocabulary
 from word_predictor.training.validation import validation_for
 
 
@@ -73,8 +71,8 @@ def train_new(
         rundir.make_logdir(logdir)  # before reading the corpus: a bad --logdir fails at once
         backend.use_compilation_cache(Path(logdir) / CACHE_DIR / "jax")
     context = context_for(config)  # the run's one context, passed down
-    corpus = corpus_in_vocabulary(config, origin.vocabulary, context) if origin else distribute.shared_corpus(
-        config, Path(logdir) / CACHE_DIR if use_cache else None, parallel, context=context)  # fmt: skip
+    corpus = _read_corpus(config, context, Path(logdir) / CACHE_DIR if use_cache else None, parallel,
+                          origin.vocabulary if origin else None)  # fmt: skip
     context.check_training_split(corpus.splits["train"])  # SettingError: the command names the flag
     check_memory(config, corpus.facts)  # before anything is written
     start = origin.model() if origin else None
@@ -87,7 +85,7 @@ def train_new(
             rundir.write_status(run_dir, complete=False, started=time.time(), epochs_completed=0)
             rundir.write_atomic(run_dir / rundir.VOCABULARY_FILE, corpus.vocabulary.to_json())
             provenance = dict(command_line=command_line, vocabulary_sha256=sha256_of(run_dir / rundir.VOCABULARY_FILE),
-                              files=corpus.files, versions=_versions())  # fmt: skip
+                              files=corpus.files, versions=backend.versions())  # fmt: skip
             provenance |= {"from_run": origin.record} if origin else {}
             rundir.write_atomic(run_dir / rundir.CONFIG_FILE, config_json(config, corpus.facts, **provenance))
         _write_test_split(run_dir, corpus)
@@ -123,9 +121,8 @@ def resume(
         begun_with = rundir.read_checked(run_dir / rundir.VOCABULARY_FILE, Vocabulary.load, "the vocabulary")
         context = context_for(config)  # the run's one context, passed down
         origin = origin_of(run_dir, provenance, begun_with)  # None: a run begun afresh, not --from another
-        corpus = corpus_in_vocabulary(config, begun_with, context) if origin else distribute.shared_corpus(
-            config, run_dir.parent / CACHE_DIR if use_cache else None, parallel, begun_with.normalisation_version,
-            context)  # the rule the run began with  # fmt: skip
+        corpus = _read_corpus(config, context, run_dir.parent / CACHE_DIR if use_cache else None, parallel,
+                              begun_with if origin else None, begun_with.normalisation_version)  # the rule it began with
         if corpus.vocabulary != begun_with:
             raise rundir.RunError(f"the corpus changed since run {run_dir} started, so it cannot be resumed")
         if parallel.writes:
@@ -143,6 +140,18 @@ def resume(
         _fit(run_dir, context, corpus, provenance.get("command_line", ""), state, model, None, callbacks, parallel,
              start)  # fmt: skip
     return run_dir
+
+
+def _read_corpus(config, context, cache_dir, parallel: Parallel, vocabulary: Vocabulary | None = None,
+                 normalisation_version: int | None = None) -> Corpus:  # fmt: skip
+    """The run's corpus: read in `vocabulary` for a run from another (train --from); read by
+    process 0 first, then checked alike in every process, on several (training.distribute);
+    else read here, through the cache."""
+    if vocabulary is not None:
+        return corpus_in_vocabulary(config, vocabulary, context)
+    if parallel.process_count > 1:
+        return distribute.shared_corpus(config, cache_dir, parallel, normalisation_version, context)
+    return corpus_for(config, cache_dir, normalisation_version, context)
 
 
 def _write_test_split(run_dir: Path, corpus: Corpus) -> None:
@@ -289,8 +298,3 @@ def _after_fit(run_dir: Path, config: Config, corpus: Corpus, own: TrainingCallb
             best=own.checkpoint.state["best_epoch"] + 1, run_dir=run_dir,
         )
 
-
-def _versions() -> dict:
-    loaded = {package: sys.modules.get(package) for package in ("tensorflow", "jax", "torch")}
-    return {"python": platform.python_version(), "keras": keras.__version__, "backend": keras.backend.backend(),
-            **{package: module.__version__ for package, module in loaded.items() if hasattr(module, "__version__")}}

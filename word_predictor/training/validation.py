@@ -16,7 +16,7 @@ import time
 
 from word_predictor.backend import keras
 from word_predictor.corpus.splits import Split
-from word_predictor.model.build import copy_weights
+from word_predictor.model.factory import copy_weights
 from word_predictor.scoring.evaluate import score
 
 

@@ -1,4 +1,4 @@
-"""training/callbacks.py: the trainer's own callbacks together. The learning rate halves as
+"""training/epoch_end.py: the trainer's own callbacks together. The learning rate halves as
 lr_patience says, and a run its time limit stops after a worse epoch ends with its best model."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 from tests.helpers import tiny_model
 from word_predictor import rundir
 from word_predictor.config import Config, CorpusFacts
-from word_predictor.model.build import build_model
+from word_predictor.model.factory import build_model
 from word_predictor.training import checkpoint
-from word_predictor.training.callbacks import TrainingCallbacks
+from word_predictor.training.epoch_end import TrainingCallbacks
 from word_predictor.training.distribute import SINGLE
 from word_predictor.training.regularisation import AveragedWeights
 

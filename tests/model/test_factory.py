@@ -6,7 +6,7 @@ from word_predictor.config import CELLS, CorpusFacts
 from word_predictor.backend import keras
 from word_predictor.model.layers import OUTPUT_LAYER
 from word_predictor.model.compile import compile_model
-from word_predictor.model.build import build_model, copy_weights
+from word_predictor.model.factory import build_model, copy_weights
 from word_predictor.rundir import load_model, save_model_atomic
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.helpers import write
 from word_predictor.config import Config
-from word_predictor.training.reading import corpus_for
+from word_predictor.training.run_corpus import corpus_for
 
 
 def test_the_default_keeps_the_50_000_most_frequent_words(tmp_path):
