@@ -142,10 +142,9 @@ def test_ctrl_c_while_tensorflow_loads_prints_none_of_its_logs(trained, tmp_path
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("hostile_core")
-    assert train.main(["--corpus", str(corpus(root)), "--logdir", str(root / "logs"), *TINY,
-                       "--run-name", "my run"]) == 0  # fmt: skip
-    return root / "logs" / "my run"
+    from tests.helpers import tiny_run
+
+    return tiny_run(tmp_path_factory, *TINY, name="my run", logdir="hostile_core", text=TEXT * 20)  # a space in its name
 
 
 def test_the_closing_hint_quotes_the_run_for_the_shell(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import TINY_TEXT, train_tiny
+from tests.helpers import tiny_run
 
 # The JAX environment of CI (which runs only `-m backend`) has no server extra: there these
 # files are not collected at all, rather than skipped every time. requirements.txt installs it.
@@ -17,13 +17,8 @@ collect_ignore_glob = [] if importlib.util.find_spec("fastapi") else ["test_*.py
 @pytest.fixture(scope="session")
 def char_run(tmp_path_factory) -> Path:
     """One tiny character-level run, shared read-only by the server's tests."""
-    root = tmp_path_factory.mktemp("serve-char")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    (corpus / "a.txt").write_text(TINY_TEXT * 20, encoding="utf-8")
-    assert train_tiny(corpus, root / "logs", "--run-name", "char", "--level", "char", "--bptt", "20",
-                      "--batch-size", "4", "--epochs", "1") == 0  # fmt: skip
-    return root / "logs" / "char"
+    return tiny_run(tmp_path_factory, "--level", "char", "--bptt", "20", "--batch-size", "4", "--epochs", "1",
+                    name="char", logdir="serve-char")  # fmt: skip
 
 
 @pytest.fixture(scope="session")
