@@ -1,11 +1,7 @@
-"""What the server answers with: one Predictor, its engine chosen by the kind of folder.
-
-    ENGINES["keras"]    a training run folder -> the Predictor on the Keras model
-    ENGINES["runtime"]  an exported ONNX folder (it has a manifest.json) -> the Predictor on
-                        ONNX Runtime (word_predictor.runtime), Keras never loaded
-
-(The command, serve.py, asks word_predictor.engines instead, which may answer a run folder
-with the runtime too; an Engine's `kind` is the engine that answers, as engines.py names it.)
+"""What the server answers with: one Predictor and the engine that answers it, "keras" or
+"runtime", as word_predictor.engines, the one mapping, chose it (serve.py asks it with the
+command's --engine; `load` below, for a folder alone, asks for Keras on a run folder and the
+runtime on an exported one).
 
 The server talks only to the Predictor interface (suggest_many, complete_many,
 generate, tokenize, join, config, vocabulary) and to `score_text`, so
@@ -14,7 +10,6 @@ both engines give the same answers through the same code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,35 +19,11 @@ from word_predictor.corpus.splits import Split
 from word_predictor.scoring.evaluate import NothingToScore, score_run
 
 
-class EngineUnavailable(ValueError):
-    """The folder needs an engine this install does not have."""
-
-
 @dataclass
 class Engine:
     predictor: object  # word_predictor.predictor.Predictor, or anything with its interface
-    kind: str  # the engine that answers: "keras" or "runtime" (a key of ENGINES)
+    kind: str  # the engine that answers: "keras" or "runtime"
     source: Path  # the folder it was loaded from
-
-
-def _load_run(path: Path):
-    """A run folder -> the Keras Predictor (the backend must be chosen before this)."""
-    from word_predictor.predictor import Predictor
-    from word_predictor.rundir import load_run
-
-    return Predictor.from_run(load_run(path))
-
-
-def _load_exported(path: Path):
-    try:
-        from word_predictor.runtime import load as load_exported
-    except ImportError as error:
-        raise EngineUnavailable(f"serving an exported folder needs onnxruntime ({error.name} is missing): "
-                                "pip install -e '.[runtime]'") from None  # fmt: skip
-    return load_exported(path)
-
-
-ENGINES: dict[str, Callable[[Path], object]] = {"keras": _load_run, "runtime": _load_exported}
 
 
 def kind_of(path: Path) -> str:
@@ -63,12 +34,13 @@ def kind_of(path: Path) -> str:
 
 
 def load(path: Path, kind: str | None = None) -> Engine:
-    """The engine for `path`; `kind` (a key of ENGINES) if given, else the runtime for an
-    exported folder and Keras for a run folder."""
+    """The engine for `path`: `kind` ("keras" or "runtime") if given, else the runtime for an
+    exported folder and Keras for a run folder; word_predictor.engines loads it."""
+    from word_predictor import engines
+
     kind = kind or ("runtime" if kind_of(path) == "model" else "keras")
-    if kind not in ENGINES:
-        raise ValueError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
-    return Engine(ENGINES[kind](Path(path)), kind, Path(path))
+    answering, predictor = engines.load_named(Path(path), kind, adapts=True)
+    return Engine(predictor, answering, Path(path))
 
 
 def score_text(predictor, text: str) -> dict:
