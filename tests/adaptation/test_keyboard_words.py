@@ -34,3 +34,27 @@ def test_a_known_word_pushed_down_by_new_words_costs_more():
     assert alone == index.keystrokes(PROBABILITIES[None], np.array([4])).costs[0]  # as the vectorised count
     crowded = {"cab": 0.3, "cad": 0.3, "cam": 0.3, "caz": 0.3}
     assert index.cost_of_word(PROBABILITIES, "cat", crowded) > alone
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_rows_the_new_words_change_are_costed_as_every_row_costed_one_by_one(seed):
+    """scoring._with_new_words skips rows new words cannot change and the new words that
+    cannot rank before the word: it must give the costs of costing every row with all of them."""
+    from word_predictor.adaptation.cache import Mixed
+    from word_predictor.adaptation.scoring import _with_new_words
+
+    rng = np.random.default_rng(seed)
+    tokens = ("<unk>", "the", "then", "they", "to", "top", "cat", "car", "cart", "a", "an", "and")
+    new_words = ["thorvald", "tobble", "carrow", "zorblax", "anwen"]
+    index = PrefixIndex(tokens)  # as scoring reads it
+    rows = 40
+    model = rng.dirichlet(np.full(len(tokens), 0.3), size=rows)
+    new = rng.dirichlet(np.full(len(new_words), 0.5), size=rows) * model[:, :1] * rng.random((rows, 1))
+    new[rng.random(new.shape) < 0.3] = 0.0  # some new words not (yet) visible to a row
+    targets = rng.integers(0, len(tokens), rows)
+    written = [rng.choice(new_words + ["qwerty"]) if t == 0 else tokens[t] for t in targets]
+    mixed = Mixed(model, new, new_words)
+    lengths = np.array([len(word) for word in written])
+    plain = index.keystrokes(model, targets, lengths)
+    expected = [index.cost_of_word(model[row], written[row], mixed.new_words(row)) for row in range(rows)]
+    assert _with_new_words(index, mixed, targets, written, plain).costs.tolist() == expected

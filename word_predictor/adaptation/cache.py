@@ -166,8 +166,9 @@ class ContinuousCache:
         n, width = len(model_probabilities), self.vocabulary_size + len(words)
         if len(memory_keys) == 0 or self.settings.mix == 0:
             return Mixed(model_probabilities.copy(), np.zeros((n, len(words))), words)
-        hidden, memory_hidden = np.asarray(hidden, np.float64), np.asarray(memory_hidden, np.float64)
-        scores = self.settings.theta * (hidden @ memory_hidden.T)  # (n, m)
+        # the dot products in float32, as the model computes the hidden states (half the time of float64)
+        scores = self.settings.theta * (np.asarray(hidden, np.float32) @ np.asarray(memory_hidden, np.float32).T)
+        scores = scores.astype(np.float64)  # (n, m)
         if visible is not None:
             scores = np.where(visible, scores, -np.inf)
         seen = np.isfinite(scores).any(axis=1)  # rows with a cached position to draw on
@@ -175,15 +176,15 @@ class ContinuousCache:
         weights = np.exp(scores - scores.max(axis=1, keepdims=True))
         weights /= weights.sum(axis=1, keepdims=True)
         share = np.where(seen, self.settings.mix, 0.0)[:, None]  # (n, 1)
-        probabilities = np.empty_like(model_probabilities)
+        probabilities = model_probabilities * (1 - share)  # then the cache's share added in place, a block at a time
         new = np.empty((n, len(words)))
         for begin in range(0, n, ROWS_AT_ONCE):
             rows = slice(begin, begin + ROWS_AT_ONCE)
             count = len(weights[rows])
             flat = (np.arange(count)[:, None] * width + memory_keys[None, :]).ravel()
             cache = np.bincount(flat, weights[rows].ravel(), minlength=count * width).reshape(count, width)
-            known = cache[:, : self.vocabulary_size]
-            probabilities[rows] = (1 - share[rows]) * model_probabilities[rows] + share[rows] * known
-            new[rows] = share[rows] * cache[:, self.vocabulary_size :]
+            cache *= share[rows]
+            probabilities[rows] += cache[:, : self.vocabulary_size]
+            new[rows] = cache[:, self.vocabulary_size :]
         probabilities[:, UNKNOWN_ID] += new.sum(axis=1)  # the new words live in the unknown symbol's class
         return Mixed(probabilities, new, words)

@@ -118,8 +118,18 @@ def _with_new_words(keyboard: PrefixIndex, mixed: Mixed, targets, written, keyst
     costs = keystrokes.costs.copy()
     chosen = mixed.probabilities[np.arange(len(targets)), targets]
     best_new = mixed.new.max(axis=1)
-    for row in np.flatnonzero((targets == UNKNOWN_ID) | (best_new >= chosen)):
-        costs[row] = keyboard.cost_of_word(mixed.probabilities[row], written[row], mixed.new_words(row))
+    lengths = np.array([len(word) for word in written])
+    column = {word: i for i, word in enumerate(mixed.words)}
+    offered = np.array([written[row] in column and mixed.new[row, column[written[row]]] > 0
+                        if target == UNKNOWN_ID else True for row, target in enumerate(targets)])  # fmt: skip
+    costs[(targets == UNKNOWN_ID) & ~offered] = lengths[(targets == UNKNOWN_ID) & ~offered]  # never offered
+    # A new word only adds rivals to a known word: one that costs its whole length already costs no more.
+    pushed = (targets != UNKNOWN_ID) & (best_new >= chosen) & (costs < lengths)
+    for row in np.flatnonzero(((targets == UNKNOWN_ID) & offered) | pushed):
+        own = chosen[row] if targets[row] != UNKNOWN_ID else mixed.new[row, column[written[row]]]
+        # only the new words that can rank before the word count (and the word itself, when new)
+        extra = {mixed.words[i]: float(mixed.new[row, i]) for i in np.flatnonzero(mixed.new[row] >= max(own, 1e-300))}
+        costs[row] = keyboard.cost_of_word(mixed.probabilities[row], written[row], extra)
     return Keystrokes(costs=costs, letters=keystrokes.letters)
 
 

@@ -96,6 +96,9 @@ class PrefixIndex:
         if target is None and word not in extra:
             return len(word)  # never offered
         own = probabilities[target] if target is not None else extra[word]
+        rivals = [other for other, p in extra.items()  # the extra words ranked before `word`, wherever they fit
+                  if other != word and other not in self._index
+                  and (p > own or (p == own and target is None and other < word))]  # fmt: skip
         for typed in range(len(word)):
             prefix = word[:typed]
             lo, hi = self.prefix_range(prefix)
@@ -106,10 +109,7 @@ class PrefixIndex:
                 ahead |= (probabilities[ids] == own) & (ids < target)
             else:
                 ahead |= probabilities[ids] == own
-            count = int(ahead.sum())
-            for other, p in extra.items():
-                if other != word and other.startswith(prefix) and other not in self._index:
-                    count += p > own or (p == own and target is None and other < word)
+            count = int(ahead.sum()) + sum(other.startswith(prefix) for other in rivals)
             if count < shown:
                 return min(typed + 1, len(word))
         return len(word)
