@@ -46,7 +46,10 @@ def test_every_request_of_a_bounded_load_gets_its_own_answer(word_engine):
     assert len(answers) == REQUESTS and all(status == 200 for status, _ in answers)
     assert [[p["word"] for p in answer["predictions"]] for _, answer in answers] == [expected[t] for t in sent]
     assert health["requests"] == REQUESTS
-    assert health["model_calls"] < REQUESTS / 4  # they were answered together
+    # Answered together: without micro-batching there is one call per request. How many share a
+    # call depends on how fast the client sends them; with CI's other test pass on the cores the
+    # client was starved to 3.9 a call (155 calls), alone it reaches more than 4.
+    assert health["model_calls"] < REQUESTS / 2, health
 
 
 @pytest.mark.slow
