@@ -129,7 +129,8 @@ def _with_new_words(keyboard: PrefixIndex, mixed: Mixed, targets, written, keyst
         own = chosen[row] if targets[row] != UNKNOWN_ID else mixed.new[row, column[written[row]]]
         # only the new words that can rank before the word count (and the word itself, when new)
         extra = {mixed.words[i]: float(mixed.new[row, i]) for i in np.flatnonzero(mixed.new[row] >= max(own, 1e-300))}
-        costs[row] = keyboard.cost_of_word(mixed.probabilities[row], written[row], extra)
+        start = int(costs[row]) - 1 if targets[row] != UNKNOWN_ID else 0  # before its own cost, it was not offered
+        costs[row] = keyboard.cost_of_word(mixed.probabilities[row], written[row], extra, start=start)
     return Keystrokes(costs=costs, letters=keystrokes.letters)
 
 

@@ -81,14 +81,16 @@ class PrefixIndex:
         return [(names[i], float(shares[i])) for i in best]
 
     def cost_of_word(
-        self, probabilities: np.ndarray, word: str, extra: Mapping[str, float], shown: int = KEYBOARD_SUGGESTIONS
+        self, probabilities: np.ndarray, word: str, extra: Mapping[str, float], shown: int = KEYBOARD_SUGGESTIONS,
+        start: int = 0,
     ) -> int:
         """What `word` costs to type (as `keystrokes` counts) when the keyboard also offers
         the words of `extra` (outside the index, with their probability): a word of the
         index or of `extra` is picked once it is among the `shown` likeliest with the
         letters typed so far; a tie goes to the index's word, then to the lower id or the
         earlier word alphabetically. One row at a time: for the few targets the vectorised
-        `keystrokes` cannot answer."""
+        `keystrokes` cannot answer. `start`: letters typed before which the word is known not to
+        be offered (extra words only add rivals: a known word's own cost less one)."""
         probabilities = np.asarray(probabilities, np.float64)
         target = self._index.get(word)
         if target is not None and self.excluded[target]:
@@ -99,7 +101,7 @@ class PrefixIndex:
         rivals = [other for other, p in extra.items()  # the extra words ranked before `word`, wherever they fit
                   if other != word and other not in self._index
                   and (p > own or (p == own and target is None and other < word))]  # fmt: skip
-        for typed in range(len(word)):
+        for typed in range(start, len(word)):
             prefix = word[:typed]
             lo, hi = self.prefix_range(prefix)
             ids = self.order[lo:hi]
