@@ -129,8 +129,9 @@ def _serve(args: argparse.Namespace) -> int:
     # word_predictor.engines picks ONNX Runtime or Keras (then on --backend) for the folder
     from word_predictor import engines
 
-    answering, predictor = engines.load_named(path, args.engine, args.backend, verbose=args.verbose,
-                                              adapts=args.max_sessions > 0)  # sessions learn: a hidden state
+    # Not `adapts`: a run whose ONNX model predates the hidden output is still answered by the
+    # runtime (a Keras-free install has no other), its sessions refused with the reason.
+    answering, predictor = engines.load_named(path, args.engine, args.backend, verbose=args.verbose)
     engine = Engine(predictor, answering, Path(path))
     from word_predictor.server.hosts import served_names
 
