@@ -39,7 +39,7 @@ def load(path: Path, kind: str | None = None) -> Engine:
     from word_predictor import engines
 
     kind = kind or ("runtime" if kind_of(path) == "model" else "keras")
-    answering, predictor = engines.load_named(Path(path), kind, adapts=True)
+    answering, predictor = engines.load_named(Path(path), kind)
     return Engine(predictor, answering, Path(path))
 
 
